@@ -1,0 +1,1 @@
+"""Use cases and policies over ports; imports no SDK, transport or framework."""

@@ -1,0 +1,1 @@
+"""The interfaces the graph and the worker see, one module per port."""

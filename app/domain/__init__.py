@@ -1,0 +1,1 @@
+"""Pure types and rules; imports nothing but the standard library and pydantic."""

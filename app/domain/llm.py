@@ -1,0 +1,109 @@
+"""Conversation, tool and usage types that cross the LLM port."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class ToolCall(BaseModel):
+    """A call the model asked for, with arguments already parsed from JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatMessage(BaseModel):
+    """One turn of a conversation. `name` names the tool for `Role.TOOL` messages."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    content: str
+    name: str | None = None
+    tool_call_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    image_url: str | None = None
+
+    @classmethod
+    def system(cls, content: str) -> ChatMessage:
+        return cls(role=Role.SYSTEM, content=content)
+
+    @classmethod
+    def user(cls, content: str, image_url: str | None = None) -> ChatMessage:
+        return cls(role=Role.USER, content=content, image_url=image_url)
+
+    @classmethod
+    def assistant(cls, content: str, tool_calls: Sequence[ToolCall] = ()) -> ChatMessage:
+        return cls(role=Role.ASSISTANT, content=content, tool_calls=tuple(tool_calls))
+
+    @classmethod
+    def tool_result(cls, call: ToolCall, content: str) -> ChatMessage:
+        return cls(role=Role.TOOL, content=content, name=call.name, tool_call_id=call.id)
+
+
+Prompt = str | Sequence[ChatMessage]
+
+
+def as_messages(prompt: Prompt, system: str | None = None) -> list[ChatMessage]:
+    """Normalise a bare string or a message list, prepending `system` when given."""
+    messages = [ChatMessage.user(prompt)] if isinstance(prompt, str) else list(prompt)
+    if system is not None:
+        messages.insert(0, ChatMessage.system(system))
+    return messages
+
+
+class ToolSpec(BaseModel):
+    """A function the model may call; `parameters` is a JSON Schema object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+class TokenUsage(BaseModel):
+    """Tokens one call (or a sum of calls) consumed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            calls=self.calls + other.calls,
+        )
+
+
+class ToolReply(BaseModel):
+    """What `generate_with_tools` returns: text, tool calls, or both."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: TokenUsage = TokenUsage()

@@ -1,0 +1,1 @@
+"""LLM adapters: one module per provider, all implementing `LLMPort`."""

@@ -1,0 +1,200 @@
+"""What every LLM adapter shares: prompt normalisation, the context guard, usage, errors."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from app.application.context_window import ContextBudget
+from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
+from app.application.usage import UsageMeter
+from app.domain.errors import DomainError, MalformedResponse
+from app.domain.llm import ChatMessage, Prompt, TokenUsage, ToolCall, ToolReply, ToolSpec, as_messages
+
+log = structlog.get_logger(__name__)
+
+
+class LLMAdapter(LLMPort):
+    """Template for adapters: subclasses implement the four `_` hooks and `_translate`.
+
+    Public methods fit the prompt to the context window, call the hook, record usage and
+    turn any vendor exception into our own error (`raise ... from e`).
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        model: str,
+        budget: ContextBudget,
+        temperature: float = 0.2,
+        max_output_tokens: int = 1024,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self._budget = budget
+        self._temperature = temperature
+        self._max_output_tokens = max_output_tokens
+        self._meter = UsageMeter()
+
+    # --- the port ---------------------------------------------------------------------
+
+    async def generate(
+        self,
+        prompt: Prompt,
+        *,
+        system: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
+        messages = self._prepare(prompt, system)
+        try:
+            text, usage = await self._complete(
+                messages, self._temp(temperature), max_tokens or self._max_output_tokens
+            )
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self._record(usage)
+        return text
+
+    async def generate_structured(
+        self,
+        prompt: Prompt,
+        schema: type[SchemaT],
+        *,
+        system: str | None = None,
+        temperature: float | None = None,
+    ) -> SchemaT:
+        messages = self._prepare(prompt, system)
+        try:
+            raw, usage = await self._structured(messages, schema, self._temp(temperature))
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self._record(usage)
+        try:
+            return schema.model_validate_json(raw) if isinstance(raw, str) else (
+                schema.model_validate(raw)
+            )
+        except ValidationError as exc:
+            raise MalformedResponse(
+                f"answer does not match {schema.__name__}: {exc.errors()[0]['msg']}",
+                provider=self.provider,
+            ) from exc
+
+    async def generate_stream(
+        self,
+        prompt: Prompt,
+        *,
+        system: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncIterator[str]:
+        messages = self._prepare(prompt, system)
+        usage = TokenUsage()
+        try:
+            async for chunk in self._stream(
+                messages, self._temp(temperature), max_tokens or self._max_output_tokens
+            ):
+                if isinstance(chunk, TokenUsage):
+                    usage = chunk
+                elif chunk:
+                    yield chunk
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self._record(usage if usage.calls else usage + TokenUsage(calls=1))
+
+    async def generate_function_call(
+        self,
+        prompt: Prompt,
+        functions: Sequence[ToolSpec],
+        *,
+        system: str | None = None,
+        function_name: str | None = None,
+    ) -> ToolCall | None:
+        tools = [f for f in functions if function_name in (None, f.name)]
+        if function_name is not None and not tools:
+            raise ValueError(f"function_name {function_name!r} is not among the functions")
+        reply = await self.generate_with_tools(
+            prompt, tools, system=system, tool_choice="required" if function_name else "auto"
+        )
+        return reply.tool_calls[0] if reply.tool_calls else None
+
+    async def generate_with_tools(
+        self,
+        prompt: Prompt,
+        tools: Sequence[ToolSpec],
+        *,
+        system: str | None = None,
+        tool_choice: ToolChoice = "auto",
+    ) -> ToolReply:
+        messages = self._prepare(prompt, system)
+        try:
+            reply = await self._tools(messages, list(tools), tool_choice)
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self._record(reply.usage)
+        return reply
+
+    def usage(self) -> TokenUsage:
+        return self._meter.total
+
+    # --- hooks ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def _complete(
+        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+    ) -> tuple[str, TokenUsage]: ...
+
+    @abstractmethod
+    async def _structured(
+        self, messages: list[ChatMessage], schema: type[BaseModel], temperature: float
+    ) -> tuple[str | dict[str, Any], TokenUsage]: ...
+
+    @abstractmethod
+    def _stream(
+        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+    ) -> AsyncIterator[str | TokenUsage]:
+        """Yields text chunks, and at most one TokenUsage (the call's total) when known."""
+
+    @abstractmethod
+    async def _tools(
+        self, messages: list[ChatMessage], tools: list[ToolSpec], tool_choice: ToolChoice
+    ) -> ToolReply: ...
+
+    @abstractmethod
+    def _translate(self, exc: Exception) -> DomainError:
+        """Map a vendor exception to one of `app.domain.errors`."""
+
+    # --- shared -----------------------------------------------------------------------
+
+    def _prepare(self, prompt: Prompt, system: str | None) -> list[ChatMessage]:
+        messages = as_messages(prompt, system)
+        if not messages:
+            raise ValueError("prompt is empty")
+        fitted = self._budget.fit(messages, self.provider)
+        if len(fitted) < len(messages):
+            log.info(
+                "llm.prompt_trimmed",
+                provider=self.provider,
+                model=self.model,
+                dropped_messages=len(messages) - len(fitted),
+            )
+        return fitted
+
+    def _temp(self, temperature: float | None) -> float:
+        return self._temperature if temperature is None else temperature
+
+    def _record(self, usage: TokenUsage) -> None:
+        self._meter.record(usage if usage.calls else usage + TokenUsage(calls=1))

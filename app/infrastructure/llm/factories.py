@@ -1,0 +1,143 @@
+"""Builders the container calls; SDKs are imported only for the provider that is selected."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import structlog
+
+from app.application.context_window import ContextBudget
+from app.domain.errors import ConfigurationError
+from app.settings import LLMSettings
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+    from google import genai
+    from openai import AsyncOpenAI
+
+    from app.application.ports.llm import LLMPort
+
+log = structlog.get_logger(__name__)
+
+
+def adapter_kwargs(settings: LLMSettings) -> dict[str, Any]:
+    model = settings.effective_model
+    budget = ContextBudget(
+        window=settings.context_window(model),
+        reserved_output=settings.max_output_tokens,
+        overflow=settings.context_overflow,
+    )
+    return {
+        "model": model,
+        "budget": budget,
+        "temperature": settings.temperature,
+        "max_output_tokens": settings.max_output_tokens,
+    }
+
+
+def _secret(settings: LLMSettings, provider: str) -> str:
+    key = getattr(settings, provider).api_key
+    if key is None:
+        raise ConfigurationError(f"llm.{provider}.api_key is not set")
+    return str(key.get_secret_value())
+
+
+def openai_client(settings: LLMSettings, http_client: httpx.AsyncClient) -> AsyncOpenAI:
+    """AsyncOpenAI over the shared pool. Not closed by us: closing it would close the pool."""
+    from openai import AsyncOpenAI
+
+    return AsyncOpenAI(
+        api_key=_secret(settings, "openai"),
+        base_url=settings.openai.base_url,
+        organization=settings.openai.organization,
+        http_client=http_client,
+        max_retries=settings.max_retries,
+        timeout=settings.request_timeout,
+    )
+
+
+async def gemini_client(
+    settings: LLMSettings, http_client: httpx.AsyncClient
+) -> AsyncIterator[genai.Client]:
+    """genai.Client whose async calls go through the shared pool, checked rather than assumed."""
+    from google import genai
+    from google.genai import types
+
+    options = types.HttpOptions(
+        base_url=settings.gemini.base_url,
+        api_version=settings.gemini.api_version,
+        timeout=int(settings.request_timeout * 1000),
+        httpx_async_client=http_client,
+        retry_options=types.HttpRetryOptions(attempts=settings.max_retries + 1),
+    )
+    client = genai.Client(api_key=_secret(settings, "gemini"), http_options=options)
+    # google-genai silently prefers aiohttp or its own client in some setups; refuse that.
+    transport = getattr(client.aio._api_client, "_async_httpx_client", None)
+    if transport is not http_client:
+        client.close()
+        raise ConfigurationError(
+            "google-genai did not take the shared httpx client (is aiohttp forced, or "
+            "GOOGLE_GENAI_HTTP_CLIENT set?); refusing a second connection pool"
+        )
+    try:
+        yield client
+    finally:
+        client.close()  # its private sync client only; the shared async pool is ours
+        await client.aio.aclose()
+
+
+async def anthropic_client(settings: LLMSettings) -> AsyncIterator[AsyncAnthropic]:
+    """AsyncAnthropic with its own pool: anthropic 2.x runs on httpx2 and refuses httpx clients."""
+    try:
+        from anthropic import AsyncAnthropic
+    except ImportError as exc:
+        raise ConfigurationError(
+            "llm.provider is 'anthropic' but the SDK is missing: pip install '.[anthropic]'"
+        ) from exc
+    client = AsyncAnthropic(
+        api_key=_secret(settings, "anthropic"),
+        base_url=settings.anthropic.base_url,
+        max_retries=settings.max_retries,
+        timeout=settings.request_timeout,
+    )
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def openai_llm(settings: LLMSettings, client: AsyncOpenAI) -> LLMPort:
+    from app.infrastructure.llm.openai_llm import OpenAILLMClient
+
+    return OpenAILLMClient(client, **adapter_kwargs(settings))
+
+
+def gemini_llm(settings: LLMSettings, client: genai.Client) -> LLMPort:
+    from app.infrastructure.llm.gemini_llm import GeminiLLMClient
+
+    return GeminiLLMClient(client, **adapter_kwargs(settings))
+
+
+def anthropic_llm(settings: LLMSettings, client: AsyncAnthropic) -> LLMPort:
+    from app.infrastructure.llm.anthropic_llm import AnthropicLLMClient
+
+    return AnthropicLLMClient(client, **adapter_kwargs(settings))
+
+
+def langchain_llm(settings: LLMSettings) -> LLMPort:
+    from app.infrastructure.llm.langchain_llm import LangChainLLMClient, load_chat_model
+
+    class_path = settings.langchain.class_path
+    if not class_path:
+        raise ConfigurationError("llm.langchain.class_path is not set")
+    return LangChainLLMClient(
+        load_chat_model(class_path, settings.langchain.kwargs), **adapter_kwargs(settings)
+    )
+
+
+def offline_llm(settings: LLMSettings) -> LLMPort:
+    from app.infrastructure.llm.offline_llm import OfflineLLMClient
+
+    return OfflineLLMClient(**adapter_kwargs(settings))

@@ -1,0 +1,90 @@
+"""structlog, configured once at the edge: JSON off a TTY, console on one, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+from pydantic import BaseModel, SecretStr
+
+from app.settings import LoggingSettings, Settings
+
+SENSITIVE_KEY = re.compile(r"(api[_-]?key|authorization|password|secret|token|cookie)", re.I)
+REDACTED = "[redacted]"
+
+
+class SecretRedactor:
+    """Masks values under sensitive keys and any known secret wherever it appears in a line."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Short values would mask ordinary words; real keys are long.
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def __call__(
+        self, logger: Any, method: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key, value in list(event.items()):
+            if SENSITIVE_KEY.search(key) and key != "event":
+                event[key] = REDACTED
+            elif isinstance(value, SecretStr):
+                event[key] = REDACTED
+            elif isinstance(value, str) and self._secrets:
+                event[key] = self._mask(value)
+        return event
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """Every SecretStr value in a settings tree, so the redactor can mask it anywhere."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found.extend(secret_values(value))
+    return found
+
+
+def configure_logging(
+    settings: LoggingSettings,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> None:
+    """Idempotent: the worker, gateway and CLI each call it once at start."""
+    stream = stream or sys.stderr
+    use_json = settings.format == "json" or (settings.format == "auto" and not stream.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    level = logging.getLevelNamesMapping()[settings.level]
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            SecretRedactor(secrets),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries (httpx, openai) log through stdlib; keep them quiet unless we debug.
+    logging.basicConfig(level=max(level, logging.WARNING), stream=stream, force=True)
+
+
+def configure_from_settings(settings: Settings, stream: TextIO | None = None) -> None:
+    configure_logging(settings.logging, secret_values(settings), stream)

@@ -1,0 +1,328 @@
+"""Typed settings: environment (and `.env`) over a YAML file over defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from app.domain.errors import ConfigurationError
+
+LLM_PROVIDERS = ("offline", "openai", "gemini", "anthropic", "langchain")
+LLMProvider = Literal["offline", "openai", "gemini", "anthropic", "langchain"]
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
+ENV_PREFIX = "APP_"
+
+# The seed's flat variable names, honoured exactly, and where each lands.
+SEED_ENV: dict[str, tuple[str, ...]] = {
+    "OPENAI_API_KEY": ("llm", "openai", "api_key"),
+    "GOOGLE_API_KEY": ("llm", "gemini", "api_key"),
+    "ANTHROPIC_API_KEY": ("llm", "anthropic", "api_key"),
+    "KAKAO_API_KEY": ("services", "kakao", "api_key"),
+    "TAVILY_API_KEY": ("services", "tavily", "api_key"),
+    "LANGCHAIN_TRACING_V2": ("tracing", "enabled"),
+    "LANGCHAIN_API_KEY": ("tracing", "api_key"),
+    "LANGCHAIN_PROJECT": ("tracing", "project"),
+    "REDIS_URL": ("redis", "url"),
+    "POSTGRES_URL": ("postgres", "url"),
+    "WORKER_CONCURRENCY": ("worker", "concurrency"),
+    "LLM_DEFAULT_MODEL": ("llm", "model"),
+    "LLM_DEFAULT_PROVIDER": ("llm", "provider"),
+}
+ENV_FOR_PATH = {path: name for name, path in SEED_ENV.items()}
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenAISettings(Section):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    organization: str | None = None
+    default_model: str = "gpt-4o-mini"
+    web_search: bool = False
+
+
+class GeminiSettings(Section):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    api_version: str = "v1beta"
+    default_model: str = "gemini-2.5-flash"
+    web_search: bool = False
+
+
+class AnthropicSettings(Section):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    default_model: str = "claude-sonnet-4-5"
+
+
+class LangChainSettings(Section):
+    """Any LangChain chat model: `class_path` is `module:Class`, `kwargs` its arguments."""
+
+    class_path: str | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    default_model: str = "langchain"
+
+
+class OfflineSettings(Section):
+    default_model: str = "offline-extractive"
+
+
+class LLMSettings(Section):
+    provider: LLMProvider = "offline"
+    model: str | None = None
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    max_output_tokens: int = Field(default=1024, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    request_timeout: float = Field(default=60.0, gt=0)
+    context_overflow: Literal["trim", "refuse"] = "trim"
+    default_context_window: int = Field(default=8192, gt=0)
+    context_windows: dict[str, int] = Field(default_factory=dict)
+    openai: OpenAISettings = OpenAISettings()
+    gemini: GeminiSettings = GeminiSettings()
+    anthropic: AnthropicSettings = AnthropicSettings()
+    langchain: LangChainSettings = LangChainSettings()
+    offline: OfflineSettings = OfflineSettings()
+
+    @property
+    def effective_model(self) -> str:
+        if self.model:
+            return self.model
+        section: OpenAISettings | GeminiSettings | AnthropicSettings | LangChainSettings | (
+            OfflineSettings
+        ) = getattr(self, self.provider)
+        return section.default_model
+
+    def context_window(self, model: str) -> int:
+        """Longest-prefix match in the table, so dated snapshots inherit their family's window."""
+        matches = [name for name in self.context_windows if model.startswith(name)]
+        if not matches:
+            return self.default_context_window
+        return self.context_windows[max(matches, key=len)]
+
+
+class HttpSettings(Section):
+    http2: bool = True
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    write_timeout: float = 10.0
+    pool_timeout: float = 5.0
+    max_connections: int = Field(default=100, gt=0)
+    max_keepalive_connections: int = Field(default=20, ge=0)
+    keepalive_expiry: float = 30.0
+    verify: bool = True
+    ca_bundle: Path | None = None
+    retry_attempts: int = Field(default=10, ge=1)
+    retry_deadline: float = Field(default=30.0, gt=0)
+
+
+class RedisSettings(Section):
+    url: str = "redis://127.0.0.1:6379/0"
+    max_connections: int = Field(default=50, gt=0)
+    socket_timeout: float = 5.0
+
+
+class PostgresSettings(Section):
+    url: SecretStr | None = None
+
+
+class WorkerSettings(Section):
+    concurrency: int = Field(default=10, gt=0, le=1000)
+    queue_name: str = "eco2:chat"
+    job_timeout: float = Field(default=300.0, gt=0)
+    keep_result: float = 3600.0
+    poll_delay: float = Field(default=0.05, gt=0)
+
+
+class TracingSettings(Section):
+    enabled: bool = False
+    api_key: SecretStr | None = None
+    project: str = "eco2-chat"
+    endpoint: str | None = None
+
+
+class ServiceSettings(Section):
+    enabled: bool = False
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class ServicesSettings(Section):
+    kakao: ServiceSettings = ServiceSettings(base_url="https://dapi.kakao.com")
+    tavily: ServiceSettings = ServiceSettings(base_url="https://api.tavily.com")
+
+
+class GraphSettings(Section):
+    enable_summarization: bool = False
+    enable_dynamic_routing: bool = True
+    enable_multi_intent: bool = True
+    enable_enrichment: bool = True
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with `load_settings`, not directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        yaml_file=None,
+    )
+
+    llm: LLMSettings = LLMSettings()
+    http: HttpSettings = HttpSettings()
+    redis: RedisSettings = RedisSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    worker: WorkerSettings = WorkerSettings()
+    tracing: TracingSettings = TracingSettings()
+    services: ServicesSettings = ServicesSettings()
+    graph: GraphSettings = GraphSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _selected_provider_is_usable(self) -> Settings:
+        provider = self.llm.provider
+        if provider in ("openai", "gemini", "anthropic"):
+            key = getattr(self.llm, provider).api_key
+            if key is None or not key.get_secret_value().strip():
+                env = ENV_FOR_PATH[("llm", provider, "api_key")]
+                raise ValueError(
+                    f"llm.provider is '{provider}' but {env} is not set: export {env}=... "
+                    f"or set llm.{provider}.api_key in the YAML file"
+                )
+        if provider == "langchain" and not self.llm.langchain.class_path:
+            raise ValueError(
+                "llm.provider is 'langchain' but llm.langchain.class_path is not set: name the "
+                "chat model class, e.g. 'langchain_openai:ChatOpenAI'"
+            )
+        for name in ("kakao", "tavily"):
+            service: ServiceSettings = getattr(self.services, name)
+            if service.enabled and service.api_key is None:
+                env = ENV_FOR_PATH[("services", name, "api_key")]
+                raise ValueError(
+                    f"services.{name}.enabled is true but {env} is not set: export {env}=... "
+                    f"or set services.{name}.enabled: false"
+                )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return tuple(source for _, source in named_sources(settings_cls, init_settings))
+
+
+class SeedEnvSource(PydanticBaseSettingsSource):
+    """Reads the seed's flat names (OPENAI_API_KEY, REDIS_URL, ...) into nested keys."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, str | None]):
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ builds the whole tree at once
+
+    def __call__(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for name, path in SEED_ENV.items():
+            value = self._values.get(name)
+            if value is None or value == "":
+                continue
+            node = tree
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+        return tree
+
+
+def resolve_config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The YAML file: the explicit one, else `APP_CONFIG`, else config/default.yaml."""
+    chosen = explicit or os.environ.get("APP_CONFIG")
+    if chosen is None:
+        return DEFAULT_CONFIG
+    path = Path(chosen)
+    if not path.is_file():
+        raise ConfigurationError(
+            f"config file {path} does not exist (named by "
+            f"{'--config' if explicit else 'APP_CONFIG'}); profiles live in {DEFAULT_CONFIG.parent}"
+        )
+    return path
+
+
+def named_sources(
+    settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource | None = None
+) -> list[tuple[str, PydanticBaseSettingsSource]]:
+    """Every source, highest priority first, each with the name `config show` prints."""
+    from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource, InitSettingsSource
+    from pydantic_settings.sources import DotenvType
+
+    env_file: DotenvType | None = settings_cls.model_config.get("env_file")
+    dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file)
+    dotenv_flat = {key.upper(): value for key, value in dotenv.env_vars.items()}
+    yaml_file = settings_cls.model_config.get("yaml_file") or resolve_config_file()
+    return [
+        ("init", init_settings or InitSettingsSource(settings_cls, init_kwargs={})),
+        (f"env {ENV_PREFIX}*", EnvSettingsSource(settings_cls)),
+        ("env", SeedEnvSource(settings_cls, os.environ)),
+        (".env", dotenv),
+        (".env", SeedEnvSource(settings_cls, dotenv_flat)),
+        (f"yaml {yaml_file}", YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file)),
+    ]
+
+
+def bind_config_file(config_file: str | os.PathLike[str] | None = None) -> type[Settings]:
+    """A Settings subclass bound to one YAML file, so the file is explicit rather than global."""
+    path = resolve_config_file(config_file)
+    config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": path})
+    return type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Load and validate; any problem becomes one ConfigurationError naming keys and fixes."""
+    settings_cls = bind_config_file(config_file)
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        path = tuple(str(part) for part in error["loc"])
+        key = ".".join(path) or "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        if path == ("llm", "provider") and error["type"] == "literal_error":
+            message = (
+                f"unknown provider {error['input']!r}; valid providers: {', '.join(LLM_PROVIDERS)}"
+            )
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling against config/default.yaml)"
+        env = ENV_FOR_PATH.get(path)
+        hint = f" (env {env})" if env else ""
+        lines.append(f"{key}{hint}: {message}" if path else message)
+    return "invalid configuration:\n  " + "\n  ".join(lines)
