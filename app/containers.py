@@ -17,7 +17,7 @@ from app.settings import Settings, load_settings
 T = TypeVar("T")
 
 
-class PoolResource(providers.Resource):  # type: ignore[misc]
+class PoolResource(providers.Resource[Any]):
     """A Resource opened at startup for every configuration (pools every worker needs).
 
     SDK clients stay plain, lazy `Resource`s: they are built on first use, so a provider

@@ -28,9 +28,7 @@ class SecretRedactor:
         self, logger: Any, method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
-            if SENSITIVE_KEY.search(key) and key != "event":
-                event[key] = REDACTED
-            elif isinstance(value, SecretStr):
+            if (SENSITIVE_KEY.search(key) and key != "event") or isinstance(value, SecretStr):
                 event[key] = REDACTED
             elif isinstance(value, str) and self._secrets:
                 event[key] = self._mask(value)
@@ -86,5 +84,14 @@ def configure_logging(
     logging.basicConfig(level=max(level, logging.WARNING), stream=stream, force=True)
 
 
-def configure_from_settings(settings: Settings, stream: TextIO | None = None) -> None:
-    configure_logging(settings.logging, secret_values(settings), stream)
+def configure_from_settings(
+    settings: Settings, stream: TextIO | None = None, minimum_level: str | None = None
+) -> None:
+    """Configure from settings; `minimum_level` raises the floor (the CLI keeps `ask` quiet)."""
+    logging_settings = settings.logging
+    if minimum_level is not None and (
+        logging.getLevelNamesMapping()[minimum_level]
+        > logging.getLevelNamesMapping()[logging_settings.level]
+    ):
+        logging_settings = logging_settings.model_copy(update={"level": minimum_level})
+    configure_logging(logging_settings, secret_values(settings), stream)

@@ -100,8 +100,12 @@ class LLMSettings(Section):
     def effective_model(self) -> str:
         if self.model:
             return self.model
-        section: OpenAISettings | GeminiSettings | AnthropicSettings | LangChainSettings | (
-            OfflineSettings
+        section: (
+            OpenAISettings
+            | GeminiSettings
+            | AnthropicSettings
+            | LangChainSettings
+            | (OfflineSettings)
         ) = getattr(self, self.provider)
         return section.default_model
 

@@ -28,7 +28,11 @@ def explain(
     provided: dict[str, str] = {}
     for name, source in reversed(named_sources(bind_config_file(config_file))):
         for key in _leaf_keys(source()):
-            env = ENV_FOR_PATH.get(tuple(key.split("."))) if isinstance(source, SeedEnvSource) else None
+            env = (
+                ENV_FOR_PATH.get(tuple(key.split(".")))
+                if isinstance(source, SeedEnvSource)
+                else None
+            )
             provided[key] = f"{name} {env}" if env else name
     return [
         ConfigEntry(key, _display(value), _source_for(key, provided))

@@ -79,9 +79,6 @@ def _drop_orphan_tool_results(messages: list[ChatMessage]) -> list[ChatMessage]:
         messages = messages[1:]
     first_non_system = next((i for i, m in enumerate(messages) if m.role is not Role.SYSTEM), None)
     if first_non_system is not None:
-        while (
-            first_non_system < len(messages) - 1
-            and messages[first_non_system].role is Role.TOOL
-        ):
+        while first_non_system < len(messages) - 1 and messages[first_non_system].role is Role.TOOL:
             del messages[first_non_system]
     return messages

@@ -58,8 +58,8 @@ class RecyclingSafeTransport(httpx.AsyncBaseTransport):
         self._inner = inner
         self._attempts = attempts
         self._deadline = deadline
-        self._gates: defaultdict[tuple[bytes, bytes, int | None], asyncio.Semaphore] = (
-            defaultdict(lambda: asyncio.Semaphore(max_in_flight))
+        self._gates: defaultdict[tuple[bytes, bytes, int | None], asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(max_in_flight)
         )
         self.retries = 0
 

@@ -23,11 +23,13 @@ class AnthropicLLMClient(LLMAdapter):
     def __init__(self, client: AsyncAnthropic, **kwargs: Any) -> None:
         super().__init__(provider="anthropic", **kwargs)
         self._client = client
+        # The SDK's overloads pin literal model names and TypedDicts; we pass plain dicts.
+        self._messages: Any = client.messages
 
     async def _complete(
         self, messages: list[ChatMessage], temperature: float, max_tokens: int
     ) -> tuple[str, TokenUsage]:
-        response = await self._client.messages.create(
+        response = await self._messages.create(
             **_request(self.model, messages, temperature, max_tokens)
         )
         return _text(response), _usage(response.usage)
@@ -40,7 +42,7 @@ class AnthropicLLMClient(LLMAdapter):
             "description": f"Record the answer as a {schema.__name__}.",
             "input_schema": schema.model_json_schema(),
         }
-        response = await self._client.messages.create(
+        response = await self._messages.create(
             **_request(self.model, messages, temperature, self._max_output_tokens),
             tools=[tool],
             tool_choice={"type": "tool", "name": tool["name"]},
@@ -54,7 +56,7 @@ class AnthropicLLMClient(LLMAdapter):
         self, messages: list[ChatMessage], temperature: float, max_tokens: int
     ) -> AsyncIterator[str | TokenUsage]:
         prompt_tokens = completion_tokens = 0
-        stream = await self._client.messages.create(
+        stream = await self._messages.create(
             **_request(self.model, messages, temperature, max_tokens), stream=True
         )
         async for event in stream:
@@ -76,7 +78,7 @@ class AnthropicLLMClient(LLMAdapter):
                 for t in tools
             ]
             extra["tool_choice"] = {"type": "any" if tool_choice == "required" else "auto"}
-        response = await self._client.messages.create(
+        response = await self._messages.create(
             **_request(self.model, messages, self._temperature, self._max_output_tokens), **extra
         )
         calls = tuple(
@@ -122,7 +124,11 @@ def _message(message: ChatMessage) -> dict[str, Any]:
         return {
             "role": "user",
             "content": [
-                {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
+                {
+                    "type": "tool_result",
+                    "tool_use_id": message.tool_call_id,
+                    "content": message.content,
+                }
             ],
         }
     blocks: list[dict[str, Any]] = []

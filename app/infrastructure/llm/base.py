@@ -13,7 +13,15 @@ from app.application.context_window import ContextBudget
 from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
 from app.application.usage import UsageMeter
 from app.domain.errors import DomainError, MalformedResponse
-from app.domain.llm import ChatMessage, Prompt, TokenUsage, ToolCall, ToolReply, ToolSpec, as_messages
+from app.domain.llm import (
+    ChatMessage,
+    Prompt,
+    TokenUsage,
+    ToolCall,
+    ToolReply,
+    ToolSpec,
+    as_messages,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -80,8 +88,10 @@ class LLMAdapter(LLMPort):
             raise self._translate(exc) from exc
         self._record(usage)
         try:
-            return schema.model_validate_json(raw) if isinstance(raw, str) else (
-                schema.model_validate(raw)
+            return (
+                schema.model_validate_json(raw)
+                if isinstance(raw, str)
+                else (schema.model_validate(raw))
             )
         except ValidationError as exc:
             raise MalformedResponse(

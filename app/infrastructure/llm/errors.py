@@ -74,5 +74,7 @@ def from_transport(exc: Exception, provider: str) -> ExternalServiceError | None
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return ProviderTimeout(f"no answer in time ({type(exc).__name__})", provider=provider)
     if isinstance(exc, httpx.TransportError | ConnectionError):
-        return ProviderUnavailable(f"connection failed: {exc or type(exc).__name__}", provider=provider)
+        return ProviderUnavailable(
+            f"connection failed: {exc or type(exc).__name__}", provider=provider
+        )
     return None

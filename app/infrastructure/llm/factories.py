@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import structlog
@@ -52,7 +52,8 @@ def openai_client(settings: LLMSettings, http_client: httpx.AsyncClient) -> Asyn
         api_key=_secret(settings, "openai"),
         base_url=settings.openai.base_url,
         organization=settings.openai.organization,
-        http_client=http_client,
+        # openai 3.x is typed for httpx2 but takes a plain httpx client (see its _httpx2.py).
+        http_client=cast(Any, http_client),
         max_retries=settings.max_retries,
         timeout=settings.request_timeout,
     )

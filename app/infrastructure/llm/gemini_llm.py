@@ -154,7 +154,9 @@ def _content(message: ChatMessage) -> types.Content:
         parts.append(_image_part(message.image_url))
     for call in message.tool_calls:
         parts.append(
-            types.Part(function_call=types.FunctionCall(id=call.id, name=call.name, args=call.arguments))
+            types.Part(
+                function_call=types.FunctionCall(id=call.id, name=call.name, args=call.arguments)
+            )
         )
     role = "model" if message.role is Role.ASSISTANT else "user"
     return types.Content(role=role, parts=parts or [types.Part.from_text(text="")])

@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from app.application.ports.llm import ToolChoice
 from app.domain.errors import ConfigurationError, DomainError, MalformedResponse
 from app.domain.llm import ChatMessage, Role, TokenUsage, ToolCall, ToolReply, ToolSpec
-from app.infrastructure.llm.errors import from_status, from_transport
 from app.infrastructure.llm.base import LLMAdapter
+from app.infrastructure.llm.errors import from_status, from_transport
 
 
 def load_chat_model(class_path: str, kwargs: dict[str, Any]) -> BaseChatModel:
@@ -87,7 +87,11 @@ class LangChainLLMClient(LLMAdapter):
             specs = [
                 {
                     "type": "function",
-                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": t.parameters,
+                    },
                 }
                 for t in tools
             ]
@@ -115,7 +119,9 @@ class LangChainLLMClient(LLMAdapter):
             transport = from_transport(TimeoutError(), self.provider)
         if transport is None and "Connection" in type(exc).__name__:
             transport = from_transport(ConnectionError(str(exc)), self.provider)
-        return transport or MalformedResponse(f"{type(exc).__name__}: {exc}", provider=self.provider)
+        return transport or MalformedResponse(
+            f"{type(exc).__name__}: {exc}", provider=self.provider
+        )
 
 
 def _messages(messages: list[ChatMessage]) -> list[BaseMessage]:
@@ -127,7 +133,9 @@ def _messages(messages: list[ChatMessage]) -> list[BaseMessage]:
             calls = [{"id": c.id, "name": c.name, "args": c.arguments} for c in m.tool_calls]
             converted.append(AIMessage(content=m.content, tool_calls=calls))
         elif m.role is Role.TOOL:
-            converted.append(ToolMessage(m.content, tool_call_id=m.tool_call_id or m.name or "tool"))
+            converted.append(
+                ToolMessage(m.content, tool_call_id=m.tool_call_id or m.name or "tool")
+            )
         elif m.image_url:
             converted.append(
                 HumanMessage(

@@ -119,6 +119,10 @@ def synthesize(schema: dict[str, Any], question: str, defs: dict[str, Any] | Non
         if union in schema:
             options = [o for o in schema[union] if o.get("type") != "null"] or schema[union]
             return synthesize(options[0], question, defs)
+    return _synthesize_type(schema, question, defs)
+
+
+def _synthesize_type(schema: dict[str, Any], question: str, defs: dict[str, Any]) -> Any:
     kind = schema.get("type", "object")
     if kind == "object":
         properties: dict[str, Any] = schema.get("properties", {})

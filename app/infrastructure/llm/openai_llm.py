@@ -12,7 +12,13 @@ from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel
 
 from app.application.ports.llm import ToolChoice
-from app.domain.errors import BadRequest, DomainError, MalformedResponse
+from app.domain.errors import (
+    BadRequest,
+    DomainError,
+    MalformedResponse,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 from app.domain.llm import ChatMessage, Role, TokenUsage, ToolCall, ToolReply, ToolSpec
 from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.errors import from_status, from_transport
@@ -98,14 +104,11 @@ class OpenAILLMClient(LLMAdapter):
                 exc.status_code, f"{exc.message} {code}".strip(), provider, exc.response.headers
             )
         if isinstance(exc, openai.APITimeoutError):
-            return from_transport(TimeoutError(), provider) or MalformedResponse(
-                str(exc), provider=provider
-            )
+            return ProviderTimeout(f"no answer in time: {exc}", provider=provider)
         if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else ConnectionError()
-            return from_transport(cause, provider) or from_transport(ConnectionError(), provider) or (
-                MalformedResponse(str(exc), provider=provider)
-            )
+            cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else None
+            translated = from_transport(cause, provider) if cause else None
+            return translated or ProviderUnavailable(f"connection failed: {exc}", provider=provider)
         if isinstance(exc, openai.LengthFinishReasonError):
             return MalformedResponse("answer was cut off at max tokens", provider=provider)
         transport = from_transport(exc, provider)
