@@ -1,0 +1,120 @@
+"""Shared fixtures: a guard against public hosts, a clean environment, loopback servers."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.containers import Container, create_container
+from app.lifecycle import running_container
+from app.settings import SEED_ENV, Settings, load_settings
+from tests.support.asgi_server import RunningServer, TLSFiles, serve_in_thread
+from tests.support.gemini_wire import GeminiWire
+from tests.support.openai_wire import OpenAIWire
+from tests.support.wire_script import Script
+
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "", None}
+
+
+class PublicHostBlocked(OSError):
+    """A test tried to reach a host off this machine."""
+
+
+def _is_local(host: Any) -> bool:
+    if host in LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_public_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach a public host: name lookups and connects off loopback fail loudly."""
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_local(host.decode() if isinstance(host, bytes) else host):
+            raise PublicHostBlocked(f"test network guard: lookup of {host!r} blocked")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+            raise PublicHostBlocked(f"test network guard: connect to {address!r} blocked")
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        check(sock, address)
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests see no developer keys, no APP_* overrides and no .env file."""
+    for name in list(os.environ):
+        if name in SEED_ENV or name.startswith("APP_") or name.startswith("LANGCHAIN_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANGCHAIN_TRACING_V2", "false")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def make_settings() -> Any:
+    def build(**overrides: Any) -> Settings:
+        return load_settings(**overrides)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    return TLSFiles.create(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def openai_server() -> Iterator[tuple[RunningServer, Script]]:
+    script = Script()
+    with serve_in_thread(OpenAIWire(script)) as server:
+        yield server, script
+
+
+@pytest.fixture
+def gemini_server() -> Iterator[tuple[RunningServer, Script]]:
+    script = Script()
+    with serve_in_thread(GeminiWire(script)) as server:
+        yield server, script
+
+
+def fast_http(**extra: Any) -> dict[str, Any]:
+    """HTTP settings for loopback tests: short timeouts so failure tests stay quick."""
+    return {"read_timeout": 2.0, "connect_timeout": 2.0, "retry_deadline": 5.0, **extra}
+
+
+@pytest.fixture
+async def started() -> AsyncIterator[Any]:
+    """`async with started(settings) as container` — closes whatever the test opened."""
+
+    def start(settings: Settings | None = None, container: Container | None = None) -> Any:
+        return running_container(settings, container=container)
+
+    yield start
+
+
+def container_for(settings: Settings) -> Container:
+    return create_container(settings)

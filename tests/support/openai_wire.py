@@ -1,0 +1,147 @@
+"""A loopback server speaking OpenAI's chat-completions wire format (JSON and SSE)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support.wire_script import Script, fill_schema, read_body, send_json, send_sse
+
+CHUNK_SIZE = 4
+
+
+class OpenAIWire:
+    """ASGI app: POST {base}/chat/completions and GET {base}/models, as the API documents them.
+
+    The "model" echoes the last user message, fills any requested JSON schema, and calls the
+    first (or the forced) tool with string arguments taken from the message.
+    """
+
+    def __init__(self, script: Script | None = None) -> None:
+        self.script = script or Script()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        body = await read_body(receive)
+        path = scope["path"]
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        if path.endswith("/models") and scope["method"] == "GET":
+            await send_json(send, 200, json.dumps({"object": "list", "data": []}).encode(), {})
+            return
+        if not path.endswith("/chat/completions"):
+            await send_json(send, 404, b'{"error": {"message": "not found"}}', {})
+            return
+        request = json.loads(body)
+        self.script.requests.append({"path": path, "headers": headers, "json": request})
+        if not headers.get("authorization", "").startswith("Bearer "):
+            await send_json(send, 401, _error("missing key", "invalid_api_key"), {})
+            return
+        failure = await self.script.next_failure()
+        if failure is not None:
+            await send_json(send, failure.status, failure.body, failure.headers)
+            return
+        message = self.answer(request)
+        if request.get("stream"):
+            await send_sse(send, list(_chunks(request, message)))
+        else:
+            await send_json(send, 200, json.dumps(_completion(request, message)).encode(), {})
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        user = _last_user_text(request["messages"])
+        text = self.script.reply_text or f"echo: {user}"
+        fmt = request.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            return {"role": "assistant", "content": json.dumps(
+                fill_schema(fmt["json_schema"]["schema"], user)
+            )}
+        tools = request.get("tools") or []
+        choice = request.get("tool_choice", "auto")
+        if tools and choice != "none":
+            tool = tools[0]["function"]
+            if isinstance(choice, dict):
+                tool = next(t["function"] for t in tools if t["function"]["name"] == choice["function"]["name"])
+            arguments = fill_schema(tool.get("parameters", {}), user)
+            return {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": tool["name"], "arguments": json.dumps(arguments)},
+                    }
+                ],
+            }
+        return {"role": "assistant", "content": text}
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message["role"] == "user":
+            content = message["content"]
+            if isinstance(content, list):
+                return " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+            return str(content)
+    return ""
+
+
+def _usage(request: dict[str, Any], message: dict[str, Any]) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", ""))) for m in request["messages"]) // 4 + 1
+    completion = len(str(message.get("content") or message.get("tool_calls"))) // 4 + 1
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _completion(request: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": request["model"],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": _usage(request, message),
+    }
+
+
+def _chunks(request: dict[str, Any], message: dict[str, Any]) -> Any:
+    text = message.get("content") or ""
+    base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1, "model": request["model"]}
+    first = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+    yield _sse({**base, "choices": [first]})
+    for start in range(0, len(text), CHUNK_SIZE):
+        delta = {"index": 0, "delta": {"content": text[start : start + CHUNK_SIZE]}, "finish_reason": None}
+        yield _sse({**base, "choices": [delta]})
+    yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    if (request.get("stream_options") or {}).get("include_usage"):
+        yield _sse({**base, "choices": [], "usage": _usage(request, message)})
+    yield b"data: [DONE]\n\n"
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def _error(message: str, code: str, kind: str = "invalid_request_error") -> bytes:
+    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def openai_error(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
