@@ -8,7 +8,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
-from app.domain.llm import ChatMessage, Prompt, TokenUsage, ToolCall, ToolReply, ToolSpec, as_messages
+from app.domain.llm import (
+    ChatMessage,
+    Prompt,
+    TokenUsage,
+    ToolCall,
+    ToolReply,
+    ToolSpec,
+    as_messages,
+)
 
 
 class FakeLLM(LLMPort):

@@ -26,6 +26,7 @@ CONNECTION_LOST = (
     httpx.RemoteProtocolError,
     httpx.LocalProtocolError,
 )
+CONNECT_ATTEMPTS = 2
 STREAMING_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl")
 MAX_BUFFERED_BODY = 16 * 1024 * 1024
 
@@ -77,7 +78,10 @@ class RecyclingSafeTransport(httpx.AsyncBaseTransport):
                 return await self._send_once(request)
             except CONNECTION_LOST as exc:
                 elapsed = time.monotonic() - started
-                if not replayable or attempt >= self._attempts or elapsed >= self._deadline:
+                # A refused connect means the server is down, not recycling: leave that to the
+                # callers' retry policy after one quick second try.
+                limit = CONNECT_ATTEMPTS if isinstance(exc, httpx.ConnectError) else self._attempts
+                if not replayable or attempt >= limit or elapsed >= self._deadline:
                     raise
                 self.retries += 1
                 log.debug(

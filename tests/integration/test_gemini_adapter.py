@@ -26,7 +26,11 @@ from tests.support.gemini_wire import gemini_error
 SEARCH = ToolSpec(
     name="search_places",
     description="Find places on the map",
-    parameters={"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    parameters={
+        "type": "object",
+        "properties": {"query": {"type": "string"}},
+        "required": ["query"],
+    },
 )
 
 

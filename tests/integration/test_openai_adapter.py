@@ -27,7 +27,11 @@ from tests.support.openai_wire import openai_error
 WEATHER = ToolSpec(
     name="get_weather",
     description="Weather forecast for a place",
-    parameters={"type": "object", "properties": {"place": {"type": "string"}}, "required": ["place"]},
+    parameters={
+        "type": "object",
+        "properties": {"place": {"type": "string"}},
+        "required": ["place"],
+    },
 )
 
 
@@ -129,7 +133,9 @@ async def test_server_error_then_success_is_retried_by_the_sdk(openai_server: An
     assert len(script.requests) == 2
 
 
-async def test_persistent_server_error_is_provider_unavailable(llm: LLMPort, openai_server: Any) -> None:
+async def test_persistent_server_error_is_provider_unavailable(
+    llm: LLMPort, openai_server: Any
+) -> None:
     _, script = openai_server
     script.fail(500, openai_error("boom", "server_error"))
     with pytest.raises(ProviderUnavailable) as caught:
@@ -146,7 +152,10 @@ async def test_bad_key_is_authentication_failed(llm: LLMPort, openai_server: Any
 
 async def test_provider_context_error_is_context_too_long(llm: LLMPort, openai_server: Any) -> None:
     _, script = openai_server
-    script.fail(400, openai_error("This model's maximum context length is 8 tokens", "context_length_exceeded"))
+    script.fail(
+        400,
+        openai_error("This model's maximum context length is 8 tokens", "context_length_exceeded"),
+    )
     with pytest.raises(ContextTooLong):
         await llm.generate("hi")
 
@@ -187,7 +196,10 @@ async def test_unreachable_server_is_provider_unavailable(unused_tcp_port: int) 
 async def test_prompt_over_the_window_is_refused_before_sending(openai_server: Any) -> None:
     server, script = openai_server
     settings = openai_settings(
-        server.url, context_windows={"gpt-4o-mini": 600}, max_output_tokens=100, context_overflow="refuse"
+        server.url,
+        context_windows={"gpt-4o-mini": 600},
+        max_output_tokens=100,
+        context_overflow="refuse",
     )
     async with running_container(settings) as container:
         llm = await resolve(container.llm)
@@ -199,7 +211,9 @@ async def test_prompt_over_the_window_is_refused_before_sending(openai_server: A
 
 async def test_long_history_is_trimmed_to_fit(openai_server: Any) -> None:
     server, script = openai_server
-    settings = openai_settings(server.url, context_windows={"gpt-4o-mini": 1200}, max_output_tokens=200)
+    settings = openai_settings(
+        server.url, context_windows={"gpt-4o-mini": 1200}, max_output_tokens=200
+    )
     history = [ChatMessage.user(f"old question {i} " + "x" * 300) for i in range(20)]
     async with running_container(settings) as container:
         llm = await resolve(container.llm)

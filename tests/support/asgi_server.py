@@ -78,6 +78,7 @@ def serve_in_thread(
     config.bind = [f"fd://{listener.fileno()}"]
     config.keep_alive_max_requests = keep_alive_max_requests
     config.keep_alive_timeout = keep_alive_timeout
+    config.graceful_timeout = 0.5
     config.accesslog = None
     quiet = logging.getLogger("tests.hypercorn")
     quiet.addHandler(logging.NullHandler())

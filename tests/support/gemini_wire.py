@@ -30,7 +30,12 @@ class GeminiWire:
             return
         request = json.loads(body)
         self.script.requests.append(
-            {"path": path, "query": scope["query_string"].decode(), "headers": headers, "json": request}
+            {
+                "path": path,
+                "query": scope["query_string"].decode(),
+                "headers": headers,
+                "json": request,
+            }
         )
         if not headers.get("x-goog-api-key"):
             await send_json(send, 403, _error(403, "PERMISSION_DENIED", "API key missing"), {})
@@ -82,7 +87,11 @@ def _last_user_text(contents: list[dict[str, Any]]) -> str:
 def _usage(request: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, int]:
     prompt = len(json.dumps(request.get("contents", []))) // 4 + 1
     output = len(json.dumps(parts)) // 4 + 1
-    return {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output}
+    return {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": output,
+        "totalTokenCount": prompt + output,
+    }
 
 
 def _response(model: str, request: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:

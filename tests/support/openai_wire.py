@@ -53,15 +53,20 @@ class OpenAIWire:
         text = self.script.reply_text or f"echo: {user}"
         fmt = request.get("response_format") or {}
         if fmt.get("type") == "json_schema":
-            return {"role": "assistant", "content": json.dumps(
-                fill_schema(fmt["json_schema"]["schema"], user)
-            )}
+            return {
+                "role": "assistant",
+                "content": json.dumps(fill_schema(fmt["json_schema"]["schema"], user)),
+            }
         tools = request.get("tools") or []
         choice = request.get("tool_choice", "auto")
         if tools and choice != "none":
             tool = tools[0]["function"]
             if isinstance(choice, dict):
-                tool = next(t["function"] for t in tools if t["function"]["name"] == choice["function"]["name"])
+                tool = next(
+                    t["function"]
+                    for t in tools
+                    if t["function"]["name"] == choice["function"]["name"]
+                )
             arguments = fill_schema(tool.get("parameters", {}), user)
             return {
                 "role": "assistant",
@@ -90,7 +95,11 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
 def _usage(request: dict[str, Any], message: dict[str, Any]) -> dict[str, int]:
     prompt = sum(len(str(m.get("content", ""))) for m in request["messages"]) // 4 + 1
     completion = len(str(message.get("content") or message.get("tool_calls"))) // 4 + 1
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _completion(request: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
@@ -113,11 +122,20 @@ def _completion(request: dict[str, Any], message: dict[str, Any]) -> dict[str, A
 
 def _chunks(request: dict[str, Any], message: dict[str, Any]) -> Any:
     text = message.get("content") or ""
-    base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1, "model": request["model"]}
+    base = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": request["model"],
+    }
     first = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
     yield _sse({**base, "choices": [first]})
     for start in range(0, len(text), CHUNK_SIZE):
-        delta = {"index": 0, "delta": {"content": text[start : start + CHUNK_SIZE]}, "finish_reason": None}
+        delta = {
+            "index": 0,
+            "delta": {"content": text[start : start + CHUNK_SIZE]},
+            "finish_reason": None,
+        }
         yield _sse({**base, "choices": [delta]})
     yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     if (request.get("stream_options") or {}).get("include_usage"):
@@ -130,7 +148,9 @@ def _sse(payload: dict[str, Any]) -> bytes:
 
 
 def _error(message: str, code: str, kind: str = "invalid_request_error") -> bytes:
-    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
+    return json.dumps(
+        {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    ).encode()
 
 
 async def _lifespan(receive: Any, send: Any) -> None:

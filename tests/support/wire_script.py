@@ -26,7 +26,11 @@ class Script:
     reply_text: str | None = None
 
     def fail(
-        self, status: int, body: dict[str, Any] | bytes, *, headers: dict[str, str] | None = None,
+        self,
+        status: int,
+        body: dict[str, Any] | bytes,
+        *,
+        headers: dict[str, str] | None = None,
         times: int = 1,
     ) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -50,7 +54,7 @@ class Script:
             return None
         item = self.failures.popleft()
         if item == "hang":
-            await asyncio.sleep(3600)
+            await asyncio.sleep(30)
         assert isinstance(item, Failure)
         return item
 

@@ -1,0 +1,25 @@
+"""One loopback origin serving both wire formats, so both SDKs can share one connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.gemini_wire import GeminiWire
+from tests.support.openai_wire import OpenAIWire, _lifespan
+from tests.support.wire_script import Script
+
+
+class ProvidersApp:
+    """/v1/... is OpenAI, /v1beta/... is Gemini."""
+
+    def __init__(self) -> None:
+        self.openai = OpenAIWire(Script())
+        self.gemini = GeminiWire(Script())
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        elif scope["path"].startswith("/v1beta/"):
+            await self.gemini(scope, receive, send)
+        else:
+            await self.openai(scope, receive, send)
