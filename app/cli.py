@@ -24,26 +24,36 @@ EXIT_PROVIDER = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
-    parser.add_argument("--config", help="YAML file (default: $APP_CONFIG or config/default.yaml)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="YAML profile over config/default.yaml (default: $APP_CONFIG)",
+    )
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__, parents=[common])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ask = commands.add_parser("ask", help="answer one question through the configured LLM")
+    ask = commands.add_parser(
+        "ask", parents=[common], help="answer one question through the configured LLM"
+    )
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="JSON lines instead of text")
     ask.add_argument("-v", "--verbose", action="store_true", help="log at the configured level")
 
-    config = commands.add_parser("config", help="inspect the configuration")
+    config = commands.add_parser("config", parents=[common], help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
-    config_commands.add_parser("show", help="effective values, secrets masked, with sources")
-    config_commands.add_parser("check", help="validate; non-zero exit on error")
+    config_commands.add_parser(
+        "show", parents=[common], help="effective values, secrets masked, with sources"
+    )
+    config_commands.add_parser("check", parents=[common], help="validate; non-zero exit on error")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    config_file = getattr(args, "config", None)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(config_file)
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

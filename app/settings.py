@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -263,8 +264,16 @@ class SeedEnvSource(PydanticBaseSettingsSource):
         return tree
 
 
+class KnownKeysDotEnvSource(DotEnvSettingsSource):
+    """A .env holds the seed's flat names too; those are not unknown settings keys here."""
+
+    def __call__(self) -> dict[str, Any]:
+        fields = self.settings_cls.model_fields
+        return {key: value for key, value in super().__call__().items() if key in fields}
+
+
 def resolve_config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The YAML file: the explicit one, else `APP_CONFIG`, else config/default.yaml."""
+    """The profile: the explicit file, else `APP_CONFIG`, else config/default.yaml itself."""
     chosen = explicit or os.environ.get("APP_CONFIG")
     if chosen is None:
         return DEFAULT_CONFIG
@@ -281,21 +290,36 @@ def named_sources(
     settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource | None = None
 ) -> list[tuple[str, PydanticBaseSettingsSource]]:
     """Every source, highest priority first, each with the name `config show` prints."""
-    from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource, InitSettingsSource
+    from pydantic_settings import EnvSettingsSource, InitSettingsSource
     from pydantic_settings.sources import DotenvType
 
     env_file: DotenvType | None = settings_cls.model_config.get("env_file")
-    dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file)
+    dotenv = KnownKeysDotEnvSource(settings_cls, env_file=env_file)
     dotenv_flat = {key.upper(): value for key, value in dotenv.env_vars.items()}
-    yaml_file = settings_cls.model_config.get("yaml_file") or resolve_config_file()
+    profile = settings_cls.model_config.get("yaml_file") or resolve_config_file()
+    # A profile overlays the embedded defaults, so it only names what it changes.
+    yaml_files = (
+        [profile] if Path(profile).resolve() == DEFAULT_CONFIG else [profile, DEFAULT_CONFIG]
+    )
     return [
         ("init", init_settings or InitSettingsSource(settings_cls, init_kwargs={})),
         (f"env {ENV_PREFIX}*", EnvSettingsSource(settings_cls)),
         ("env", SeedEnvSource(settings_cls, os.environ)),
         (".env", dotenv),
         (".env", SeedEnvSource(settings_cls, dotenv_flat)),
-        (f"yaml {yaml_file}", YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file)),
+        *(
+            (f"yaml {_shown(path)}", YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            for path in yaml_files
+        ),
     ]
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    resolved = Path(path).resolve()
+    for base in (Path.cwd(), PROJECT_ROOT):
+        if resolved.is_relative_to(base):
+            return str(resolved.relative_to(base))
+    return str(resolved)
 
 
 def bind_config_file(config_file: str | os.PathLike[str] | None = None) -> type[Settings]:

@@ -1,0 +1,202 @@
+"""Settings: precedence, the seed's variable names, YAML profiles and errors that say the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from app.domain.errors import ConfigurationError
+from app.settings import DEFAULT_CONFIG, SEED_ENV, Settings, load_settings
+
+SEED_VALUES: dict[str, tuple[str, Any]] = {
+    "OPENAI_API_KEY": ("sk-seed-openai", "sk-seed-openai"),
+    "GOOGLE_API_KEY": ("AIza-seed", "AIza-seed"),
+    "ANTHROPIC_API_KEY": ("sk-ant-seed", "sk-ant-seed"),
+    "KAKAO_API_KEY": ("kakao-seed", "kakao-seed"),
+    "TAVILY_API_KEY": ("tvly-seed", "tvly-seed"),
+    "LANGCHAIN_TRACING_V2": ("true", True),
+    "LANGCHAIN_API_KEY": ("lsv2-seed", "lsv2-seed"),
+    "LANGCHAIN_PROJECT": ("eco2-test", "eco2-test"),
+    "REDIS_URL": ("redis://cache:6380/2", "redis://cache:6380/2"),
+    "POSTGRES_URL": ("postgresql://u@db/eco2", "postgresql://u@db/eco2"),
+    "WORKER_CONCURRENCY": ("42", 42),
+    "LLM_DEFAULT_MODEL": ("gpt-4.1-mini", "gpt-4.1-mini"),
+    "LLM_DEFAULT_PROVIDER": ("offline", "offline"),
+}
+
+
+def _value_at(settings: Settings, path: tuple[str, ...]) -> Any:
+    value: Any = settings
+    for key in path:
+        value = getattr(value, key)
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_the_table_covers_every_seed_name() -> None:
+    assert set(SEED_VALUES) == set(SEED_ENV)
+
+
+@pytest.mark.parametrize("name", sorted(SEED_ENV))
+def test_every_seed_variable_lands_where_it_belongs(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, expected = SEED_VALUES[name]
+    monkeypatch.setenv(name, raw)
+    assert _value_at(load_settings(), SEED_ENV[name]) == expected
+
+
+def test_defaults_need_no_key() -> None:
+    settings = load_settings()
+    assert settings.llm.provider == "offline"
+    assert settings.llm.effective_model == "offline-extractive"
+    assert (settings.http.connect_timeout, settings.http.read_timeout) == (5.0, 60.0)
+    assert (settings.http.write_timeout, settings.http.pool_timeout) == (10.0, 5.0)
+    assert settings.http.max_connections == 100
+    assert settings.http.max_keepalive_connections == 20
+    assert settings.http.keepalive_expiry == 30.0
+    assert settings.llm.max_retries == 2
+
+
+def _leaf_paths(tree: Any, prefix: str = "") -> set[str]:
+    if isinstance(tree, dict) and tree and prefix != "llm.context_windows.":
+        return set().union(*(_leaf_paths(v, f"{prefix}{k}.") for k, v in tree.items()))
+    return {prefix.rstrip(".")}
+
+
+def test_shipped_default_yaml_equals_the_built_in_defaults(tmp_path: Path) -> None:
+    """The embedded YAML documents every default; it must not drift from the code."""
+    without_yaml = load_settings(write_yaml(tmp_path / "empty.yaml", {}))
+    with_yaml = load_settings(DEFAULT_CONFIG)
+    assert with_yaml.model_dump() == without_yaml.model_dump() | {
+        "llm": without_yaml.llm.model_dump() | {"context_windows": with_yaml.llm.context_windows}
+    }
+    from_yaml = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    assert _leaf_paths(from_yaml) == _leaf_paths(with_yaml.model_dump(mode="json"))
+
+
+def test_precedence_init_over_env_over_yaml_over_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = write_yaml(
+        tmp_path / "p.yaml",
+        {"worker": {"concurrency": 3, "job_timeout": 99}, "redis": {"url": "redis://yaml:1/0"}},
+    )
+    monkeypatch.setenv("WORKER_CONCURRENCY", "7")
+    settings = load_settings(profile)
+    assert settings.worker.concurrency == 7  # env beats YAML
+    assert settings.worker.job_timeout == 99  # YAML beats default
+    assert settings.redis.url == "redis://yaml:1/0"
+    assert settings.worker.keep_result == 3600  # default
+    assert load_settings(profile, worker={"concurrency": 11}).worker.concurrency == 11  # init
+
+
+def test_nested_env_names_work_and_beat_flat_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://flat:1/0")
+    monkeypatch.setenv("APP_REDIS__URL", "redis://nested:1/0")
+    monkeypatch.setenv("APP_HTTP__HTTP2", "false")
+    settings = load_settings()
+    assert settings.redis.url == "redis://nested:1/0"
+    assert settings.http.http2 is False
+
+
+def test_dotenv_file_is_read_below_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("WORKER_CONCURRENCY=5\nLLM_DEFAULT_MODEL=from-dotenv\n")
+    monkeypatch.setenv("LLM_DEFAULT_MODEL", "from-env")
+    settings = load_settings()
+    assert settings.worker.concurrency == 5
+    assert settings.llm.model == "from-env"
+
+
+def test_app_config_env_names_the_yaml_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = write_yaml(tmp_path / "ops.yaml", {"worker": {"concurrency": 9}})
+    monkeypatch.setenv("APP_CONFIG", str(profile))
+    assert load_settings().worker.concurrency == 9
+
+
+def test_shipped_profiles_switch_provider_with_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir = DEFAULT_CONFIG.parent
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    monkeypatch.setenv("GOOGLE_API_KEY", "AIza-test-0123456789")
+    assert load_settings(config_dir / "openai.yaml").llm.provider == "openai"
+    assert load_settings(config_dir / "gemini.yaml").llm.effective_model == "gemini-2.5-flash"
+    monkeypatch.setenv("KAKAO_API_KEY", "kakao-test")
+    monkeypatch.setenv("TAVILY_API_KEY", "tvly-test")
+    monkeypatch.delenv("LANGCHAIN_TRACING_V2")
+    production = load_settings(config_dir / "production.yaml")
+    assert production.tracing.enabled and production.logging.format == "json"
+
+
+def test_selected_provider_without_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_DEFAULT_PROVIDER", "openai")
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY is not set"):
+        load_settings()
+    monkeypatch.setenv("LLM_DEFAULT_PROVIDER", "gemini")
+    with pytest.raises(ConfigurationError, match="GOOGLE_API_KEY"):
+        load_settings()
+
+
+def test_unknown_provider_lists_the_valid_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_DEFAULT_PROVIDER", "gpt")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "llm.provider (env LLM_DEFAULT_PROVIDER)" in message
+    assert "offline, openai, gemini, anthropic, langchain" in message
+
+
+def test_bad_values_name_the_key(tmp_path: Path) -> None:
+    profile = write_yaml(
+        tmp_path / "bad.yaml", {"worker": {"concurrency": 0}, "http": {"tmeout": 1}}
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(profile)
+    message = str(caught.value)
+    assert "worker.concurrency (env WORKER_CONCURRENCY)" in message
+    assert "http.tmeout: unknown key" in message
+
+
+def test_missing_config_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_CONFIG", str(tmp_path / "nope.yaml"))
+    with pytest.raises(
+        ConfigurationError, match=r"nope.yaml does not exist \(named by APP_CONFIG\)"
+    ):
+        load_settings()
+
+
+def test_enabled_service_without_key_is_refused(tmp_path: Path) -> None:
+    profile = write_yaml(tmp_path / "s.yaml", {"services": {"kakao": {"enabled": True}}})
+    with pytest.raises(ConfigurationError, match="KAKAO_API_KEY is not set"):
+        load_settings(profile)
+
+
+def test_secrets_stay_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret-value")
+    settings = load_settings()
+    assert "sk-very-secret-value" not in repr(settings)
+    assert "sk-very-secret-value" not in str(settings.model_dump())
+
+
+def test_context_window_uses_longest_prefix() -> None:
+    llm = load_settings().llm
+    assert llm.context_window("gpt-4o-mini-2024-07-18") == 128000
+    assert llm.context_window("gpt-4.1-mini") == 1047576
+    assert llm.context_window("some-local-model") == llm.default_context_window
+
+
+def test_a_profile_overlays_the_embedded_defaults(tmp_path: Path) -> None:
+    profile = write_yaml(tmp_path / "p.yaml", {"llm": {"context_windows": {"my-model": 4096}}})
+    windows = load_settings(profile).llm.context_windows
+    assert windows["my-model"] == 4096 and windows["gpt-4o"] == 128000
