@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_from_settings(settings, minimum_level="WARNING" if quiet else None)
     if args.command == "config":
         return (
-            show_config(settings, args.config)
+            show_config(settings, config_file)
             if args.config_command == "show"
             else (check_config(settings))
         )

@@ -135,6 +135,7 @@ class HttpSettings(Section):
 
 class RedisSettings(Section):
     url: str = "redis://127.0.0.1:6379/0"
+    client_name: str = "eco2-chat"
     max_connections: int = Field(default=50, gt=0)
     socket_timeout: float = 5.0
 

@@ -70,6 +70,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name in SEED_ENV or name.startswith("APP_") or name.startswith("LANGCHAIN_"):
             monkeypatch.delenv(name, raising=False)
+    for name in ("LANGCHAIN_PROJECT", "LANGCHAIN_API_KEY", "LANGCHAIN_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)  # recorded, so tracing setup cannot leak
     monkeypatch.setenv("LANGCHAIN_TRACING_V2", "false")
     monkeypatch.chdir(tmp_path)
 

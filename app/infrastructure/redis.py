@@ -20,6 +20,7 @@ async def redis_resource(settings: RedisSettings) -> AsyncIterator[Redis]:
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.socket_timeout,
         health_check_interval=30,
+        client_name=settings.client_name,
     )
     try:
         yield client

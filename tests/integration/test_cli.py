@@ -1,0 +1,99 @@
+"""`python -m app` as a user runs it: a real process, the embedded default and a real provider."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from app.settings import DEFAULT_CONFIG
+
+
+def run_app(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_ask_answers_offline_with_no_key() -> None:
+    result = run_app("ask", "페트병 어떻게 버려요?")
+    assert result.returncode == 0, result.stderr
+    assert "[오프라인 답변" in result.stdout
+    for step in ("라벨", "헹굽니다", "찌그러뜨려", "뚜껑"):
+        assert step in result.stdout
+    assert result.stderr == ""  # ask is quiet unless -v
+
+
+def test_ask_json_lines() -> None:
+    result = run_app("ask", "where do used batteries go?", "--json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    deltas = "".join(r["text"] for r in records if r["type"] == "delta")
+    answer = records[-1]
+    assert answer["type"] == "answer" and answer["text"] == deltas
+    assert answer["provider"] == "offline" and "battery bins" in answer["text"]
+    assert answer["usage"]["calls"] == 1 and answer["usage"]["total_tokens"] > 0
+
+
+def test_openai_profile_answers_through_the_openai_sdk(openai_server: Any) -> None:
+    server, script = openai_server
+    result = run_app(
+        "ask",
+        "how do I recycle a can?",
+        env={
+            "APP_CONFIG": str(DEFAULT_CONFIG.parent / "openai.yaml"),
+            "OPENAI_API_KEY": "sk-test-0123456789",
+            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "echo: how do I recycle a can?"
+    request = script.requests[-1]
+    assert request["json"]["stream"] is True and request["json"]["model"] == "gpt-4o-mini"
+    assert request["headers"]["user-agent"].startswith("AsyncOpenAI/Python")
+
+
+def test_provider_failure_is_a_clear_exit(openai_server: Any) -> None:
+    server, script = openai_server
+    script.fail(401, {"error": {"message": "Incorrect API key", "code": "invalid_api_key"}})
+    result = run_app(
+        "--config",
+        str(DEFAULT_CONFIG.parent / "openai.yaml"),
+        "ask",
+        "hi",
+        env={"OPENAI_API_KEY": "sk-wrong-0000000", "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1"},
+    )
+    assert result.returncode == 1
+    assert "provider error: openai 401" in result.stderr
+    assert "sk-wrong-0000000" not in result.stderr + result.stdout
+
+
+def test_config_check_fails_with_the_fix() -> None:
+    result = run_app("config", "check", env={"LLM_DEFAULT_PROVIDER": "openai"})
+    assert result.returncode == 2
+    assert "OPENAI_API_KEY is not set" in result.stderr
+    ok = run_app("config", "check")
+    assert ok.returncode == 0 and "configuration OK: llm offline" in ok.stdout
+
+
+def test_config_show_masks_secrets_and_names_sources() -> None:
+    result = run_app(
+        "config", "show", env={"OPENAI_API_KEY": "sk-show-me-not-123", "WORKER_CONCURRENCY": "12"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sk-show-me-not-123" not in result.stdout
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "**********" in lines["llm.openai.api_key"]
+    assert "[env OPENAI_API_KEY]" in lines["llm.openai.api_key"]
+    assert (
+        "12" in lines["worker.concurrency"]
+        and "[env WORKER_CONCURRENCY]" in lines["worker.concurrency"]
+    )
+    assert "[yaml config/default.yaml]" in lines["llm.provider"]

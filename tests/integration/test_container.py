@@ -1,0 +1,100 @@
+"""The container: only the selected provider is built, overrides work, everything is closed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from structlog.testing import capture_logs
+
+from app.containers import create_container, resolve
+from app.domain.errors import ConfigurationError
+from app.infrastructure.llm.offline_llm import OfflineLLMClient
+from app.infrastructure.llm.openai_llm import OpenAILLMClient
+from app.lifecycle import running_container
+from app.settings import load_settings
+from tests.fakes import FakeLLM
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def test_offline_default_builds_no_sdk_client_and_needs_no_key() -> None:
+    async with running_container(load_settings()) as container:
+        llm = await resolve(container.llm)
+        assert isinstance(llm, OfflineLLMClient)
+        assert not container.gateways.gemini_client.initialized
+        assert not container.gateways.anthropic_client.initialized
+
+
+async def test_only_the_selected_provider_is_constructed(openai_server: Any) -> None:
+    server, _ = openai_server
+    # No GOOGLE_API_KEY or ANTHROPIC_API_KEY: building either client would raise.
+    settings = load_settings(
+        llm={
+            "provider": "openai",
+            "openai": {"api_key": "sk-test-0123456789", "base_url": f"{server.url}/v1"},
+        }
+    )
+    async with running_container(settings) as container:
+        assert isinstance(await resolve(container.llm), OpenAILLMClient)
+        assert not container.gateways.gemini_client.initialized
+        with pytest.raises(ConfigurationError, match="gemini.api_key"):
+            await resolve(container.gateways.gemini_client)
+
+
+async def test_llm_can_be_overridden_with_a_fake() -> None:
+    container = create_container(load_settings())
+    fake = FakeLLM(["고정 답변"])
+    with container.llm.override(fake):
+        async with running_container(container=container) as started:
+            llm = await resolve(started.llm)
+            assert llm is fake
+            assert await llm.generate("아무거나") == "고정 답변"
+    assert fake.prompts[0][0].content == "아무거나"
+
+
+async def test_the_same_llm_instance_is_reused() -> None:
+    async with running_container(load_settings()) as container:
+        assert await resolve(container.llm) is await resolve(container.llm)
+
+
+async def test_every_pool_is_closed_at_shutdown(gemini_server: Any) -> None:
+    server, _ = gemini_server
+    name = f"eco2-test-{uuid.uuid4().hex[:8]}"
+    settings = load_settings(
+        llm={
+            "provider": "gemini",
+            "gemini": {"api_key": "AIza-test-0123456789", "base_url": server.url},
+        },
+        redis={"url": REDIS_URL, "client_name": name},
+    )
+    observer = Redis.from_url(REDIS_URL)
+    try:
+        async with running_container(settings) as container:
+            http_client = await resolve(container.gateways.http_client)
+            redis = await resolve(container.gateways.redis)
+            assert await redis.ping()
+            llm = await resolve(container.llm)
+            assert await llm.generate("hi") == "echo: hi"
+            assert name in str(await observer.client_list())
+            assert container.gateways.gemini_client.initialized
+        assert http_client.is_closed
+        assert not container.gateways.gemini_client.initialized
+        assert not container.gateways.redis.initialized
+        assert name not in str(await observer.client_list())
+    finally:
+        await observer.aclose()
+
+
+async def test_tracing_is_logged_with_project_never_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANGCHAIN_TRACING_V2")
+    monkeypatch.setenv("LANGCHAIN_API_KEY", "lsv2-secret-key-123")
+    settings = load_settings(tracing={"enabled": True, "project": "eco2-ci"})
+    with capture_logs() as logs:
+        async with running_container(settings):
+            pass
+    tracing = next(entry for entry in logs if entry["event"] == "tracing.langsmith")
+    assert tracing["enabled"] is True and tracing["project"] == "eco2-ci"
+    assert "lsv2-secret-key-123" not in str(logs)

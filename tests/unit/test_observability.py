@@ -1,0 +1,55 @@
+"""Logs: JSON off a TTY, and secrets never in a line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import structlog
+from pydantic import SecretStr
+
+from app.observability import configure_from_settings
+from app.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def reset_structlog() -> object:
+    yield
+    structlog.reset_defaults()
+
+
+def test_json_lines_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-abcdef123456")
+    monkeypatch.setenv("KAKAO_API_KEY", "kakao-key-987654")
+    stream = io.StringIO()
+    configure_from_settings(load_settings(), stream=stream)
+    log = structlog.get_logger("test")
+    log.info("calling", url="https://x/?key=kakao-key-987654", api_key="sk-live-abcdef123456")
+    log.info("headers", authorization="Bearer sk-live-abcdef123456", model="gpt-4o-mini")
+    log.info("object", secret=SecretStr("hidden-value-1"))
+    output = stream.getvalue()
+    assert "sk-live-abcdef123456" not in output and "kakao-key-987654" not in output
+    assert "hidden-value-1" not in output
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert lines[0]["event"] == "calling" and lines[0]["url"] == "https://x/?key=[redacted]"
+    assert lines[1]["model"] == "gpt-4o-mini" and lines[1]["authorization"] == "[redacted]"
+
+
+def test_bound_context_appears_on_every_line() -> None:
+    stream = io.StringIO()
+    configure_from_settings(load_settings(), stream=stream)
+    structlog.contextvars.bind_contextvars(job_id="j-1")
+    try:
+        structlog.get_logger().info("step")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert json.loads(stream.getvalue())["job_id"] == "j-1"
+
+
+def test_level_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    configure_from_settings(load_settings(logging={"level": "WARNING"}), stream=stream)
+    structlog.get_logger().info("quiet")
+    structlog.get_logger().warning("loud")
+    assert "quiet" not in stream.getvalue() and "loud" in stream.getvalue()

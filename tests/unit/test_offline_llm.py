@@ -1,0 +1,119 @@
+"""The offline provider: deterministic, labelled, answers only from what it is given."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from app.application.context_window import ContextBudget
+from app.application.prompts import assistant_system_prompt
+from app.application.usage import metered
+from app.domain.llm import ChatMessage, ToolSpec
+from app.infrastructure.llm.offline_llm import LABEL_EN, LABEL_KO, OfflineLLMClient
+
+BUDGET = ContextBudget(window=32768, reserved_output=1024)
+PLACES = ToolSpec(
+    name="search_places",
+    description="find recycling centers and collection bins on the map near a place",
+    parameters={"type": "object", "properties": {"query": {"type": "string"}}},
+)
+WEATHER = ToolSpec(
+    name="get_weather",
+    description="weather forecast rain temperature",
+    parameters={
+        "type": "object",
+        "properties": {"place": {"type": "string"}, "days": {"type": "integer", "minimum": 1}},
+    },
+)
+
+
+class Sorting(BaseModel):
+    category: str
+    confidence: float
+
+
+class Verdict(BaseModel):
+    kind: str
+    recyclable: bool = True
+
+
+def offline(**kwargs: object) -> OfflineLLMClient:
+    return OfflineLLMClient(model="offline-extractive", budget=BUDGET, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_answers_korean_question_from_the_reference_steps() -> None:
+    answer = await offline().generate("페트병 어떻게 버려요?", system=assistant_system_prompt())
+    assert answer.startswith(LABEL_KO)
+    assert "라벨" in answer and "헹굽니다" in answer and "뚜껑" in answer
+
+
+async def test_answers_english_question_and_labels_it() -> None:
+    answer = await offline().generate(
+        "how do I throw away a broken umbrella?", system=assistant_system_prompt()
+    )
+    assert answer.startswith(LABEL_EN)
+    assert "fabric" in answer and "metal frame" in answer
+    assert "glass" not in answer
+
+
+async def test_tool_results_are_context_too() -> None:
+    messages = [
+        ChatMessage.user("비 와요?"),
+        ChatMessage(role="tool", content="서울 오늘 밤 비 예보: 강수확률 80%", name="weather"),
+        ChatMessage.user("오늘 밤 비 와요?"),
+    ]
+    assert "강수확률 80%" in await offline().generate(messages)
+
+
+async def test_without_matching_context_it_says_so_rather_than_inventing() -> None:
+    answer = await offline().generate("what is the capital of France?", system="Cans: crush them.")
+    assert answer.startswith(LABEL_EN) and "holds nothing that matches" in answer
+    assert "Paris" not in answer
+
+
+async def test_stream_concatenates_to_generate() -> None:
+    llm = offline()
+    full = await llm.generate("우유팩 버리는 법", system=assistant_system_prompt())
+    chunks = [
+        c async for c in llm.generate_stream("우유팩 버리는 법", system=assistant_system_prompt())
+    ]
+    assert len(chunks) > 3 and "".join(chunks) == full
+
+
+async def test_structured_output_uses_a_registered_responder() -> None:
+    llm = offline(
+        responders={Sorting: lambda messages: Sorting(category="plastic", confidence=0.9)}
+    )
+    assert await llm.generate_structured("페트병", Sorting) == Sorting(
+        category="plastic", confidence=0.9
+    )
+
+
+async def test_structured_output_for_unregistered_schemas_is_valid_and_deterministic() -> None:
+    llm = offline()
+    first = await llm.generate_structured("batteries", Verdict)
+    assert first == Verdict(kind="batteries", recyclable=True)
+    assert await llm.generate_structured("batteries", Verdict) == first
+
+
+async def test_tool_choice_follows_the_question() -> None:
+    llm = offline()
+    call = await llm.generate_function_call("recycling center near Hongdae", [WEATHER, PLACES])
+    assert call is not None and call.name == "search_places"
+    assert call.arguments == {"query": "recycling center near Hongdae"}
+    weather = await llm.generate_function_call("rain tomorrow?", [WEATHER, PLACES])
+    assert weather is not None and weather.arguments == {"place": "rain tomorrow?", "days": 1}
+    assert await llm.generate_function_call("tell me a joke", [WEATHER, PLACES]) is None
+    forced = await llm.generate_function_call(
+        "tell me a joke", [WEATHER, PLACES], function_name="get_weather"
+    )
+    assert forced is not None and forced.name == "get_weather"
+
+
+async def test_usage_is_counted_per_client_and_per_scope() -> None:
+    llm = offline()
+    with metered() as scope:
+        await llm.generate("캔", system=assistant_system_prompt())
+        await llm.generate_structured("캔", Verdict)
+    await llm.generate("캔")
+    assert scope.total.calls == 2 and scope.total.prompt_tokens > 0
+    assert llm.usage().calls == 3
