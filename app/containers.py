@@ -67,7 +67,11 @@ class Container(containers.DeclarativeContainer):
             settings=settings.provided.llm,
             client=gateways.anthropic_client,
         ),
-        langchain=providers.Singleton(factories.langchain_llm, settings=settings.provided.llm),
+        langchain=providers.Singleton(
+            factories.langchain_llm,
+            settings=settings.provided.llm,
+            http_client=gateways.http_client,
+        ),
         offline=providers.Singleton(factories.offline_llm, settings=settings.provided.llm),
     )
 

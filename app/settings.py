@@ -66,7 +66,7 @@ class GeminiSettings(Section):
 class AnthropicSettings(Section):
     api_key: SecretStr | None = None
     base_url: str | None = None
-    default_model: str = "claude-sonnet-4-5"
+    default_model: str = "claude-sonnet-5-5"
 
 
 class LangChainSettings(Section):
@@ -297,11 +297,9 @@ def named_sources(
     env_file: DotenvType | None = settings_cls.model_config.get("env_file")
     dotenv = KnownKeysDotEnvSource(settings_cls, env_file=env_file)
     dotenv_flat = {key.upper(): value for key, value in dotenv.env_vars.items()}
-    profile = settings_cls.model_config.get("yaml_file") or resolve_config_file()
+    profile = Path(str(settings_cls.model_config.get("yaml_file") or resolve_config_file()))
     # A profile overlays the embedded defaults, so it only names what it changes.
-    yaml_files = (
-        [profile] if Path(profile).resolve() == DEFAULT_CONFIG else [profile, DEFAULT_CONFIG]
-    )
+    yaml_files = [profile] if profile.resolve() == DEFAULT_CONFIG else [profile, DEFAULT_CONFIG]
     return [
         ("init", init_settings or InitSettingsSource(settings_cls, init_kwargs={})),
         (f"env {ENV_PREFIX}*", EnvSettingsSource(settings_cls)),

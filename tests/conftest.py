@@ -68,7 +68,7 @@ def no_public_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests see no developer keys, no APP_* overrides and no .env file."""
     for name in list(os.environ):
-        if name in SEED_ENV or name.startswith("APP_") or name.startswith("LANGCHAIN_"):
+        if name in SEED_ENV or name.startswith(("APP_", "LANGCHAIN_")):
             monkeypatch.delenv(name, raising=False)
     for name in ("LANGCHAIN_PROJECT", "LANGCHAIN_API_KEY", "LANGCHAIN_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)  # recorded, so tracing setup cannot leak

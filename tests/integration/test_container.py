@@ -40,7 +40,7 @@ async def test_only_the_selected_provider_is_constructed(openai_server: Any) -> 
     async with running_container(settings) as container:
         assert isinstance(await resolve(container.llm), OpenAILLMClient)
         assert not container.gateways.gemini_client.initialized
-        with pytest.raises(ConfigurationError, match="gemini.api_key"):
+        with pytest.raises(ConfigurationError, match=r"gemini\.api_key"):
             await resolve(container.gateways.gemini_client)
 
 

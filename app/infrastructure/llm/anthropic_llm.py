@@ -8,6 +8,7 @@ from typing import Any
 
 import anthropic
 from anthropic import AsyncAnthropic
+from anthropic.lib._parse._transform import transform_schema
 from pydantic import BaseModel
 
 from app.application.ports.llm import ToolChoice
@@ -18,7 +19,7 @@ from app.infrastructure.llm.errors import from_status, from_transport
 
 
 class AnthropicLLMClient(LLMAdapter):
-    """Structured output is a forced tool call whose input schema is the target schema."""
+    """Messages API; structured output through `output_config.format` (JSON schema)."""
 
     def __init__(self, client: AsyncAnthropic, **kwargs: Any) -> None:
         super().__init__(provider="anthropic", **kwargs)
@@ -29,35 +30,29 @@ class AnthropicLLMClient(LLMAdapter):
     async def _complete(
         self, messages: list[ChatMessage], temperature: float, max_tokens: int
     ) -> tuple[str, TokenUsage]:
-        response = await self._messages.create(
-            **_request(self.model, messages, temperature, max_tokens)
-        )
+        response = await self._messages.create(**_request(self.model, messages, max_tokens))
         return _text(response), _usage(response.usage)
 
     async def _structured(
         self, messages: list[ChatMessage], schema: type[BaseModel], temperature: float
     ) -> tuple[str | dict[str, Any], TokenUsage]:
-        tool = {
-            "name": schema.__name__[:64],
-            "description": f"Record the answer as a {schema.__name__}.",
-            "input_schema": schema.model_json_schema(),
-        }
+        # Native structured outputs: the API constrains decoding to the (transformed) schema.
+        output_config = {"format": {"type": "json_schema", "schema": transform_schema(schema)}}
         response = await self._messages.create(
-            **_request(self.model, messages, temperature, self._max_output_tokens),
-            tools=[tool],
-            tool_choice={"type": "tool", "name": tool["name"]},
+            **_request(self.model, messages, self._max_output_tokens),
+            output_config=output_config,
         )
-        for block in response.content:
-            if block.type == "tool_use":
-                return dict(block.input), _usage(response.usage)
-        raise MalformedResponse("no structured answer in the response", provider=self.provider)
+        text = _text(response)
+        if not text:
+            raise MalformedResponse("no structured answer in the response", provider=self.provider)
+        return text, _usage(response.usage)
 
     async def _stream(
         self, messages: list[ChatMessage], temperature: float, max_tokens: int
     ) -> AsyncIterator[str | TokenUsage]:
         prompt_tokens = completion_tokens = 0
         stream = await self._messages.create(
-            **_request(self.model, messages, temperature, max_tokens), stream=True
+            **_request(self.model, messages, max_tokens), stream=True
         )
         async for event in stream:
             if event.type == "message_start":
@@ -79,7 +74,7 @@ class AnthropicLLMClient(LLMAdapter):
             ]
             extra["tool_choice"] = {"type": "any" if tool_choice == "required" else "auto"}
         response = await self._messages.create(
-            **_request(self.model, messages, self._temperature, self._max_output_tokens), **extra
+            **_request(self.model, messages, self._max_output_tokens), **extra
         )
         calls = tuple(
             ToolCall(id=block.id, name=block.name, arguments=dict(block.input))
@@ -104,14 +99,12 @@ class AnthropicLLMClient(LLMAdapter):
         )
 
 
-def _request(
-    model: str, messages: list[ChatMessage], temperature: float, max_tokens: int
-) -> dict[str, Any]:
+def _request(model: str, messages: list[ChatMessage], max_tokens: int) -> dict[str, Any]:
+    # anthropic 2.x's Messages API takes no sampling temperature; the setting is ignored here.
     system = "\n\n".join(m.content for m in messages if m.role is Role.SYSTEM)
     request: dict[str, Any] = {
         "model": model,
         "max_tokens": max_tokens,
-        "temperature": temperature,
         "messages": [_message(m) for m in messages if m.role is not Role.SYSTEM],
     }
     if system:

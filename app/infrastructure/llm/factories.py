@@ -127,14 +127,15 @@ def anthropic_llm(settings: LLMSettings, client: AsyncAnthropic) -> LLMPort:
     return AnthropicLLMClient(client, **adapter_kwargs(settings))
 
 
-def langchain_llm(settings: LLMSettings) -> LLMPort:
+def langchain_llm(settings: LLMSettings, http_client: httpx.AsyncClient) -> LLMPort:
     from app.infrastructure.llm.langchain_llm import LangChainLLMClient, load_chat_model
 
     class_path = settings.langchain.class_path
     if not class_path:
         raise ConfigurationError("llm.langchain.class_path is not set")
     return LangChainLLMClient(
-        load_chat_model(class_path, settings.langchain.kwargs), **adapter_kwargs(settings)
+        load_chat_model(class_path, settings.langchain.kwargs, http_client),
+        **adapter_kwargs(settings),
     )
 
 

@@ -24,8 +24,14 @@ from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.errors import from_status, from_transport
 
 
-def load_chat_model(class_path: str, kwargs: dict[str, Any]) -> BaseChatModel:
-    """Build `module:Class(**kwargs)`; the error names the setting when the path is wrong."""
+def load_chat_model(
+    class_path: str, kwargs: dict[str, Any], http_client: Any = None
+) -> BaseChatModel:
+    """Build `module:Class(**kwargs)`; the error names the setting when the path is wrong.
+
+    Models that take an `http_async_client` (ChatOpenAI and its relatives) get the shared
+    pool, so their connections are pooled with ours and closed at shutdown.
+    """
     module_name, _, class_name = class_path.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
@@ -34,6 +40,9 @@ def load_chat_model(class_path: str, kwargs: dict[str, Any]) -> BaseChatModel:
             f"llm.langchain.class_path {class_path!r} cannot be imported ({exc}); install the "
             "package and write it as 'module:Class'"
         ) from exc
+    fields = getattr(cls, "model_fields", {})
+    if http_client is not None and "http_async_client" in fields:
+        kwargs = {"http_async_client": http_client, **kwargs}
     model = cls(**kwargs)
     if not isinstance(model, BaseChatModel):
         raise ConfigurationError(f"llm.langchain.class_path {class_path!r} is not a chat model")
