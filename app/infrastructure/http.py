@@ -31,19 +31,58 @@ STREAMING_TYPES = ("text/event-stream", "application/x-ndjson", "application/jso
 MAX_BUFFERED_BODY = 16 * 1024 * 1024
 
 
+class AdaptiveLimit:
+    """A per-origin cap on requests in flight: halved when connections are lost, regained
+    one step per window of successes (AIMD, as TCP does), never above `ceiling`.
+
+    A server that recycles connections by dropping the streams in flight (some do, hypercorn
+    among them) otherwise fails as many requests as we keep in flight on each connection.
+    """
+
+    CUT_WINDOW = 0.1  # one GOAWAY fails a burst of requests; count it as one signal
+
+    def __init__(self, ceiling: int, floor: int = 4) -> None:
+        self.ceiling = ceiling
+        self.floor = min(floor, ceiling)
+        self._limit = float(ceiling)
+        self._in_flight = 0
+        self._last_cut = 0.0
+        self._changed = asyncio.Condition()
+
+    @property
+    def limit(self) -> int:
+        return max(self.floor, int(self._limit))
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._in_flight < self.limit)
+            self._in_flight += 1
+
+    async def release(self, *, connection_lost: bool) -> None:
+        async with self._changed:
+            self._in_flight -= 1
+            now = time.monotonic()
+            if connection_lost and now - self._last_cut > self.CUT_WINDOW:
+                self._limit = max(self.floor, self._limit / 2)
+                self._last_cut = now
+            elif not connection_lost:
+                self._limit = min(float(self.ceiling), self._limit + 1 / self._limit)
+            self._changed.notify(max(self.limit - self._in_flight, 0))
+
+
 class RecyclingSafeTransport(httpx.AsyncBaseTransport):
-    """Retries requests lost to a recycled connection and bounds in-flight requests per origin.
+    """Resends requests lost to a recycled connection, and keeps the queue in front of the pool.
 
     - Over HTTP/2 httpx queues every request on one connection; a GOAWAY then fails all of
-      them at once. A per-origin gate (`max_in_flight`) keeps the queue in front of the pool,
-      so a recycled connection strands at most that many requests.
+      them at once. An adaptive per-origin cap (`max_in_flight` at most) keeps the queue here,
+      so a recycled connection strands only the requests actually in flight on it.
     - A request that failed with a connection-lost error is sent again on a new connection,
       with jittered backoff, up to `attempts` times and within `deadline` seconds.
     - Bodies that are not event streams are read inside the retry, because an HTTP/2 response
       can fail while being read (the WINDOW_UPDATE write hits the closed socket).
     - Timeouts and HTTP statuses are not retried here: they are the caller's policy (the SDKs
       and our adapters retry 429/5xx with Retry-After themselves).
-    A retried request may have reached the server before its connection died; that is the
+    A resent request may have reached the server before its connection died; that is the
     same trade the OpenAI SDK makes for connection errors, and every API we call either reads
     or generates, so a duplicate costs tokens, never correctness.
     """
@@ -59,39 +98,56 @@ class RecyclingSafeTransport(httpx.AsyncBaseTransport):
         self._inner = inner
         self._attempts = attempts
         self._deadline = deadline
-        self._gates: defaultdict[tuple[bytes, bytes, int | None], asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(max_in_flight)
+        self._limits: defaultdict[tuple[bytes, bytes, int | None], AdaptiveLimit] = defaultdict(
+            lambda: AdaptiveLimit(max_in_flight)
         )
         self.retries = 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        origin = (request.url.raw_scheme, request.url.raw_host, request.url.port)
-        async with self._gates[origin]:
-            return await self._send_with_retries(request)
+    def limit_for(self, url: httpx.URL) -> AdaptiveLimit:
+        return self._limits[(url.raw_scheme, url.raw_host, url.port)]
 
-    async def _send_with_retries(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        limit = self.limit_for(request.url)
         replayable = isinstance(request.stream, httpx.ByteStream)
         started = time.monotonic()
         attempt = 1
         while True:
+            await limit.acquire()
             try:
-                return await self._send_once(request)
+                response = await self._send_once(request)
             except CONNECTION_LOST as exc:
-                elapsed = time.monotonic() - started
-                # A refused connect means the server is down, not recycling: leave that to the
-                # callers' retry policy after one quick second try.
-                limit = CONNECT_ATTEMPTS if isinstance(exc, httpx.ConnectError) else self._attempts
-                if not replayable or attempt >= limit or elapsed >= self._deadline:
-                    raise
-                self.retries += 1
-                log.debug(
-                    "http.retry_recycled_connection",
-                    url=str(request.url.copy_with(query=None)),
-                    error=type(exc).__name__,
-                    attempt=attempt,
-                )
+                await limit.release(connection_lost=True)
+                self._raise_unless_retryable(exc, request, replayable, attempt, started)
+            except BaseException:
+                await limit.release(connection_lost=False)
+                raise
+            else:
+                await limit.release(connection_lost=False)
+                return response
+            self.retries += 1
             await asyncio.sleep(random.uniform(0, min(0.25, 0.002 * 2**attempt)))
             attempt += 1
+
+    def _raise_unless_retryable(
+        self,
+        exc: Exception,
+        request: httpx.Request,
+        replayable: bool,
+        attempt: int,
+        started: float,
+    ) -> None:
+        # A refused connect means the server is down, not recycling: leave that to the
+        # callers' retry policy after one quick second try.
+        limit = CONNECT_ATTEMPTS if isinstance(exc, httpx.ConnectError) else self._attempts
+        elapsed = time.monotonic() - started
+        if not replayable or attempt >= limit or elapsed >= self._deadline:
+            raise exc
+        log.debug(
+            "http.resend_after_connection_lost",
+            url=str(request.url.copy_with(query=None)),
+            error=type(exc).__name__,
+            attempt=attempt,
+        )
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)

@@ -20,9 +20,9 @@ from app.settings import Settings, load_settings
 from tests.support.asgi_server import TLSFiles, serve_in_thread
 from tests.support.providers_app import ProvidersApp
 
-# Like a provider's front end: GOAWAY after a few hundred requests. hypercorn's version is
+# GOAWAY after every 150 requests: stricter than provider front ends. hypercorn's version is
 # harsher than most (streams in flight when the limit is hit are dropped, not finished).
-RECYCLE_EVERY = 300
+RECYCLE_EVERY = 150
 
 
 def both_providers(url: str, tls: TLSFiles, **llm: Any) -> Settings:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from app.infrastructure.http import RecyclingSafeTransport, build_http_client
+from app.infrastructure.http import AdaptiveLimit, RecyclingSafeTransport, build_http_client
 from app.settings import HttpSettings
 
 
@@ -129,3 +129,40 @@ def test_shared_client_has_the_seed_figures() -> None:
     pool = transport._inner._pool  # type: ignore[attr-defined]
     assert (pool._max_connections, pool._max_keepalive_connections) == (100, 20)
     assert pool._keepalive_expiry == 30.0 and pool._http2 is True
+
+
+async def test_adaptive_limit_halves_on_loss_and_creeps_back() -> None:
+    limit = AdaptiveLimit(ceiling=64, floor=4)
+    for _ in range(10):  # one burst of failures is one signal
+        await limit.acquire()
+        await limit.release(connection_lost=True)
+    assert limit.limit == 32
+    for _ in range(33):  # additive increase: one step per window of successes
+        await limit.acquire()
+        await limit.release(connection_lost=False)
+    assert limit.limit == 33
+    for _ in range(10_000):
+        await limit.acquire()
+        await limit.release(connection_lost=False)
+    assert limit.limit == 64
+
+
+async def test_adaptive_limit_never_drops_below_its_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    limit = AdaptiveLimit(ceiling=16, floor=4)
+    monkeypatch.setattr(AdaptiveLimit, "CUT_WINDOW", 0.0)
+    for _ in range(10):
+        await limit.acquire()
+        await asyncio.sleep(0.001)
+        await limit.release(connection_lost=True)
+    assert limit.limit == 4
+
+
+async def test_requests_wait_for_the_reduced_limit() -> None:
+    limit = AdaptiveLimit(ceiling=2, floor=1)
+    await limit.acquire()
+    await limit.acquire()
+    waiter = asyncio.create_task(limit.acquire())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    await limit.release(connection_lost=False)
+    await asyncio.wait_for(waiter, 1)
