@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from app.settings import ENV_FOR_PATH, SeedEnvSource, Settings, bind_config_file, named_sources
+from app.settings import Settings, bind_config_file
+from app.settings_sources import ENV_FOR_PATH, SeedEnvSource, named_sources
 
 MASK = "**********"
 

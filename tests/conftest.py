@@ -13,7 +13,8 @@ import pytest
 
 from app.containers import Container, create_container
 from app.lifecycle import running_container
-from app.settings import SEED_ENV, Settings, load_settings
+from app.settings import Settings, load_settings
+from app.settings_sources import SEED_ENV
 from tests.support.asgi_server import RunningServer, TLSFiles, serve_in_thread
 from tests.support.gemini_wire import GeminiWire
 from tests.support.openai_wire import OpenAIWire

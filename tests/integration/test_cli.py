@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from app.settings import DEFAULT_CONFIG
+from app.settings_sources import DEFAULT_CONFIG
 
 
 def run_app(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

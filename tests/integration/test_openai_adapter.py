@@ -22,6 +22,7 @@ from app.domain.llm import ChatMessage, ToolSpec
 from app.lifecycle import running_container
 from app.settings import Settings, load_settings
 from tests.conftest import fast_http
+from tests.support.dropping_proxy import dropping_proxy
 from tests.support.openai_wire import openai_error
 
 WEATHER = ToolSpec(
@@ -222,3 +223,28 @@ async def test_long_history_is_trimmed_to_fit(openai_server: Any) -> None:
     assert sent[0] == {"role": "system", "content": "rules"}
     assert sent[-1]["content"] == "latest"
     assert 2 < len(sent) < 22
+
+
+async def test_dropped_connections_are_resent_by_the_pool(openai_server: Any) -> None:
+    server, script = openai_server
+    port = int(server.url.rsplit(":", 1)[1])
+    async with (
+        dropping_proxy(port, drop=2) as (url, counter),
+        running_container(openai_settings(url)) as container,
+    ):
+        llm = await resolve(container.llm)
+        assert await llm.generate("still there?") == "echo: still there?"
+    assert counter.dropped == 2 and len(script.requests) == 1
+
+
+async def test_a_server_that_always_drops_is_provider_unavailable(openai_server: Any) -> None:
+    server, _ = openai_server
+    port = int(server.url.rsplit(":", 1)[1])
+    async with (
+        dropping_proxy(port, drop=100) as (url, counter),
+        running_container(openai_settings(url)) as container,
+    ):
+        llm = await resolve(container.llm)
+        with pytest.raises(ProviderUnavailable, match="connection failed"):
+            await llm.generate("hello?")
+    assert counter.dropped == 10  # http.retry_attempts, then the error surfaces

@@ -5,35 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support.openai_wire import _lifespan
-from tests.support.wire_script import Script, fill_schema, read_body, send_json, send_sse
+from tests.support.wire_script import WireApp, WireRequest, fill_schema, send_json, send_sse
 
 
-class AnthropicWire:
+class AnthropicWire(WireApp):
     """ASGI app for POST /v1/messages: echoes, fills tool input schemas, streams events."""
 
-    def __init__(self, script: Script | None = None) -> None:
-        self.script = script or Script()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        body = await read_body(receive)
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        request = json.loads(body)
-        self.script.requests.append({"path": scope["path"], "headers": headers, "json": request})
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        request = json.loads(wire.body)
+        self.script.requests.append({"path": wire.path, "headers": wire.headers, "json": request})
         # API versions before 2026 sent x-api-key; anthropic 2.x sends a bearer token.
-        if not (headers.get("x-api-key") or headers.get("authorization", "").startswith("Bearer ")):
+        auth = wire.headers.get("x-api-key") or wire.headers.get("authorization", "")
+        if not auth or auth == "Bearer ":
             await send_json(send, 401, anthropic_error("authentication_error", "no key"), {})
             return
-        failure = await self.script.next_failure()
-        if failure is not None:
-            await send_json(send, failure.status, failure.body, failure.headers)
+        if await self.scripted_failure(send):
             return
         content = self.answer(request)
         usage = {
-            "input_tokens": len(body) // 4 + 1,
+            "input_tokens": len(wire.body) // 4 + 1,
             "output_tokens": len(json.dumps(content)) // 4 + 1,
         }
         if request.get("stream"):

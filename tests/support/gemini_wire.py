@@ -5,44 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support.openai_wire import _lifespan
-from tests.support.wire_script import Script, fill_schema, read_body, send_json, send_sse
+from tests.support.wire_script import WireApp, WireRequest, fill_schema, send_json, send_sse
 
 CHUNK_SIZE = 5
 
 
-class GeminiWire:
+class GeminiWire(WireApp):
     """ASGI app for POST /{version}/models/{model}:generateContent (and :streamGenerateContent)."""
 
-    def __init__(self, script: Script | None = None) -> None:
-        self.script = script or Script()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        body = await read_body(receive)
-        path: str = scope["path"]
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        model, _, method = path.rpartition("/models/")[2].partition(":")
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        model, _, method = wire.path.rpartition("/models/")[2].partition(":")
         if method not in ("generateContent", "streamGenerateContent"):
             await send_json(send, 404, _error(404, "NOT_FOUND", "no such method"), {})
             return
-        request = json.loads(body)
+        request = json.loads(wire.body)
         self.script.requests.append(
-            {
-                "path": path,
-                "query": scope["query_string"].decode(),
-                "headers": headers,
-                "json": request,
-            }
+            {"path": wire.path, "query": wire.query, "headers": wire.headers, "json": request}
         )
-        if not headers.get("x-goog-api-key"):
+        if not wire.headers.get("x-goog-api-key"):
             await send_json(send, 403, _error(403, "PERMISSION_DENIED", "API key missing"), {})
             return
-        failure = await self.script.next_failure()
-        if failure is not None:
-            await send_json(send, failure.status, failure.body, failure.headers)
+        if await self.scripted_failure(send):
             return
         parts = self.answer(request)
         if method == "streamGenerateContent":

@@ -5,42 +5,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support.wire_script import Script, fill_schema, read_body, send_json, send_sse
+from tests.support.wire_script import WireApp, WireRequest, fill_schema, send_json, send_sse
 
 CHUNK_SIZE = 4
 
 
-class OpenAIWire:
+class OpenAIWire(WireApp):
     """ASGI app: POST {base}/chat/completions and GET {base}/models, as the API documents them.
 
     The "model" echoes the last user message, fills any requested JSON schema, and calls the
     first (or the forced) tool with string arguments taken from the message.
     """
 
-    def __init__(self, script: Script | None = None) -> None:
-        self.script = script or Script()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        body = await read_body(receive)
-        path = scope["path"]
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        if path.endswith("/models") and scope["method"] == "GET":
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        if wire.path.endswith("/models") and wire.method == "GET":
             await send_json(send, 200, json.dumps({"object": "list", "data": []}).encode(), {})
             return
-        if not path.endswith("/chat/completions"):
+        if not wire.path.endswith("/chat/completions"):
             await send_json(send, 404, b'{"error": {"message": "not found"}}', {})
             return
-        request = json.loads(body)
-        self.script.requests.append({"path": path, "headers": headers, "json": request})
-        if not headers.get("authorization", "").startswith("Bearer "):
+        request = json.loads(wire.body)
+        self.script.requests.append({"path": wire.path, "headers": wire.headers, "json": request})
+        if not wire.headers.get("authorization", "").startswith("Bearer "):
             await send_json(send, 401, _error("missing key", "invalid_api_key"), {})
             return
-        failure = await self.script.next_failure()
-        if failure is not None:
-            await send_json(send, failure.status, failure.body, failure.headers)
+        if await self.scripted_failure(send):
             return
         message = self.answer(request)
         if request.get("stream"):
@@ -151,16 +140,6 @@ def _error(message: str, code: str, kind: str = "invalid_request_error") -> byte
     return json.dumps(
         {"error": {"message": message, "type": kind, "param": None, "code": code}}
     ).encode()
-
-
-async def _lifespan(receive: Any, send: Any) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def openai_error(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:

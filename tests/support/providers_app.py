@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.gemini_wire import GeminiWire
-from tests.support.openai_wire import OpenAIWire, _lifespan
-from tests.support.wire_script import Script
+from tests.support.openai_wire import OpenAIWire
+from tests.support.wire_script import Script, lifespan
 
 
 class ProvidersApp:
@@ -18,7 +18,7 @@ class ProvidersApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
         elif scope["path"].startswith("/v1beta/"):
             await self.gemini(scope, receive, send)
         else:

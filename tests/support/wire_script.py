@@ -110,3 +110,53 @@ async def send_sse(send: Any, events: list[bytes]) -> None:
         await send({"type": "http.response.body", "body": event, "more_body": True})
         await asyncio.sleep(0)
     await send({"type": "http.response.body", "body": b""})
+
+
+@dataclass
+class WireRequest:
+    path: str
+    query: str
+    method: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class WireApp:
+    """ASGI plumbing the provider servers share; subclasses implement `handle`."""
+
+    def __init__(self, script: Script | None = None) -> None:
+        self.script = script or Script()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        request = WireRequest(
+            path=scope["path"],
+            query=scope["query_string"].decode(),
+            method=scope["method"],
+            headers={k.decode(): v.decode() for k, v in scope["headers"]},
+            body=await read_body(receive),
+        )
+        await self.handle(request, send)
+
+    async def handle(self, request: WireRequest, send: Any) -> None:
+        raise NotImplementedError
+
+    async def scripted_failure(self, send: Any) -> bool:
+        """Send the next scripted failure, if any; True when one was sent."""
+        failure = await self.script.next_failure()
+        if failure is None:
+            return False
+        await send_json(send, failure.status, failure.body, failure.headers)
+        return True
+
+
+async def lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -10,7 +10,8 @@ import yaml
 from pydantic import SecretStr
 
 from app.domain.errors import ConfigurationError
-from app.settings import DEFAULT_CONFIG, SEED_ENV, Settings, load_settings
+from app.settings import Settings, load_settings
+from app.settings_sources import DEFAULT_CONFIG, SEED_ENV
 
 SEED_VALUES: dict[str, tuple[str, Any]] = {
     "OPENAI_API_KEY": ("sk-seed-openai", "sk-seed-openai"),

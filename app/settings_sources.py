@@ -1,0 +1,118 @@
+"""Where settings come from: the seed's flat env names, .env, the YAML profile over defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    YamlConfigSettingsSource,
+)
+from pydantic_settings.sources import DotenvType
+
+from app.domain.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
+ENV_PREFIX = "APP_"
+
+# The seed's flat variable names, honoured exactly, and where each lands.
+SEED_ENV: dict[str, tuple[str, ...]] = {
+    "OPENAI_API_KEY": ("llm", "openai", "api_key"),
+    "GOOGLE_API_KEY": ("llm", "gemini", "api_key"),
+    "ANTHROPIC_API_KEY": ("llm", "anthropic", "api_key"),
+    "KAKAO_API_KEY": ("services", "kakao", "api_key"),
+    "TAVILY_API_KEY": ("services", "tavily", "api_key"),
+    "LANGCHAIN_TRACING_V2": ("tracing", "enabled"),
+    "LANGCHAIN_API_KEY": ("tracing", "api_key"),
+    "LANGCHAIN_PROJECT": ("tracing", "project"),
+    "REDIS_URL": ("redis", "url"),
+    "POSTGRES_URL": ("postgres", "url"),
+    "WORKER_CONCURRENCY": ("worker", "concurrency"),
+    "LLM_DEFAULT_MODEL": ("llm", "model"),
+    "LLM_DEFAULT_PROVIDER": ("llm", "provider"),
+}
+ENV_FOR_PATH = {path: name for name, path in SEED_ENV.items()}
+
+
+class SeedEnvSource(PydanticBaseSettingsSource):
+    """Reads the seed's flat names (OPENAI_API_KEY, REDIS_URL, ...) into nested keys."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, str | None]):
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ builds the whole tree at once
+
+    def __call__(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for name, path in SEED_ENV.items():
+            value = self._values.get(name)
+            if value is None or value == "":
+                continue
+            node = tree
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+        return tree
+
+
+class KnownKeysDotEnvSource(DotEnvSettingsSource):
+    """A .env holds the seed's flat names too; those are not unknown settings keys here."""
+
+    def __call__(self) -> dict[str, Any]:
+        fields = self.settings_cls.model_fields
+        return {key: value for key, value in super().__call__().items() if key in fields}
+
+
+def resolve_config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The profile: the explicit file, else `APP_CONFIG`, else config/default.yaml itself."""
+    chosen = explicit or os.environ.get("APP_CONFIG")
+    if chosen is None:
+        return DEFAULT_CONFIG
+    path = Path(chosen)
+    if not path.is_file():
+        raise ConfigurationError(
+            f"config file {path} does not exist (named by "
+            f"{'--config' if explicit else 'APP_CONFIG'}); profiles live in {DEFAULT_CONFIG.parent}"
+        )
+    return path
+
+
+def named_sources(
+    settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource | None = None
+) -> list[tuple[str, PydanticBaseSettingsSource]]:
+    """Every source, highest priority first, each with the name `config show` prints."""
+    env_file: DotenvType | None = settings_cls.model_config.get("env_file")
+    dotenv = KnownKeysDotEnvSource(settings_cls, env_file=env_file)
+    dotenv_flat = {key.upper(): value for key, value in dotenv.env_vars.items()}
+    profile = Path(str(settings_cls.model_config.get("yaml_file") or resolve_config_file()))
+    # A profile overlays the embedded defaults, so it only names what it changes.
+    yaml_files = [profile] if profile.resolve() == DEFAULT_CONFIG else [profile, DEFAULT_CONFIG]
+    return [
+        ("init", init_settings or InitSettingsSource(settings_cls, init_kwargs={})),
+        (f"env {ENV_PREFIX}*", EnvSettingsSource(settings_cls)),
+        ("env", SeedEnvSource(settings_cls, os.environ)),
+        (".env", dotenv),
+        (".env", SeedEnvSource(settings_cls, dotenv_flat)),
+        *(
+            (f"yaml {_shown(path)}", YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            for path in yaml_files
+        ),
+    ]
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    resolved = Path(path).resolve()
+    for base in (Path.cwd(), PROJECT_ROOT):
+        if resolved.is_relative_to(base):
+            return str(resolved.relative_to(base))
+    return str(resolved)
