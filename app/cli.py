@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import TextIO
 
-from app.application.ports.llm import LLMPort
-from app.application.prompts import assistant_system_prompt
-from app.application.usage import metered
+from pydantic import ValidationError
+
+from app.application.chat.service import ChatService
 from app.containers import resolve
+from app.domain.chat import ChatRequest
 from app.domain.errors import ConfigurationError, ExternalServiceError
+from app.infrastructure.progress.stream import StreamProgressNotifier
 from app.lifecycle import running_container
 from app.observability import configure_from_settings
 from app.settings import Settings, load_settings
@@ -37,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ask", parents=[common], help="answer one question through the configured LLM"
     )
     ask.add_argument("question")
-    ask.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    ask.add_argument("--json", action="store_true", help="every progress event as a JSON line")
+    ask.add_argument("--thread", help="continue this conversation (the id a previous ask printed)")
+    ask.add_argument("--image", help="an image URL (http(s) or data:image/...) to look at")
     ask.add_argument("-v", "--verbose", action="store_true", help="log at the configured level")
 
     config = commands.add_parser("config", parents=[common], help="inspect the configuration")
@@ -66,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             else (check_config(settings))
         )
     try:
-        return asyncio.run(ask(settings, args.question, as_json=args.json))
+        return asyncio.run(
+            ask(settings, args.question, as_json=args.json, thread=args.thread, image=args.image)
+        )
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -76,33 +82,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def ask(
-    settings: Settings, question: str, *, as_json: bool, out: TextIO | None = None
+    settings: Settings,
+    question: str,
+    *,
+    as_json: bool,
+    thread: str | None = None,
+    image: str | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
-    out = out or sys.stdout
+    """One turn through the real chat graph, its stages shown live as they run."""
+    err = err or sys.stderr
+    try:
+        request = ChatRequest(
+            message=question, thread_id=thread or f"cli-{uuid.uuid4().hex[:12]}", image_url=image
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"invalid question: {problems}", file=err)
+        return EXIT_CONFIG
     async with running_container(settings) as container:
-        llm: LLMPort = await resolve(container.llm)
-        with metered() as usage:
-            parts: list[str] = []
-            async for chunk in llm.generate_stream(question, system=assistant_system_prompt()):
-                parts.append(chunk)
-                if as_json:
-                    print(
-                        json.dumps({"type": "delta", "text": chunk}, ensure_ascii=False), file=out
-                    )
-                else:
-                    print(chunk, end="", file=out, flush=True)
-        answer = "".join(parts)
-        if as_json:
-            record = {
-                "type": "answer",
-                "text": answer,
-                "provider": llm.provider,
-                "model": llm.model,
-                "usage": usage.total.model_dump() | {"total_tokens": usage.total.total_tokens},
-            }
-            print(json.dumps(record, ensure_ascii=False), file=out)
-        else:
-            print(file=out)
+        notifier = StreamProgressNotifier(json_lines=as_json, out=out, err=err)
+        container.progress_notifier.override(notifier)
+        service: ChatService = await resolve(container.chat_service)
+        result = await service.run(request)
+    if not as_json:
+        sources = ", ".join(s.title for s in result.sources)
+        print(
+            f"  sources: {sources or '-'} · thread: {result.thread_id} "
+            f"(continue with --thread {result.thread_id})",
+            file=err,
+        )
     return 0
 
 

@@ -9,9 +9,23 @@ from typing import Any, TypeVar
 
 from dependency_injector import containers, providers
 
+from app.application.chat.service import ChatService
+from app.application.ports.bulk_waste import BulkWasteClientPort
+from app.application.ports.character import CharacterClientPort
+from app.application.ports.collection_point import CollectionPointClientPort
+from app.application.ports.image_generator import ImageGeneratorPort
+from app.application.ports.location import LocationClientPort
+from app.application.ports.progress import ProgressNotifierPort
+from app.application.ports.recyclable_price import RecyclablePriceClientPort
+from app.application.ports.weather import WeatherClientPort
+from app.application.ports.web_search import WebSearchPort
+from app.infrastructure import checkpoint
 from app.infrastructure.http import http_client_resource
 from app.infrastructure.llm import factories
-from app.infrastructure.redis import redis_resource
+from app.infrastructure.llm.vision import LLMVisionModel
+from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
+from app.infrastructure.redis import RedisCache, redis_resource
+from app.infrastructure.retrieval import factories as retrieval
 from app.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -41,6 +55,19 @@ class Gateways(containers.DeclarativeContainer):
     )
     anthropic_client = providers.Resource(
         factories.anthropic_client, settings=settings.provided.llm
+    )
+
+    checkpointer = providers.Selector(
+        providers.Callable(attrgetter("checkpoint.backend"), settings),
+        memory=providers.Resource(checkpoint.memory_checkpointer),
+        sqlite=providers.Resource(
+            checkpoint.sqlite_checkpointer, settings=settings.provided.checkpoint
+        ),
+        postgres=providers.Resource(
+            checkpoint.postgres_checkpointer,
+            settings=settings.provided.checkpoint,
+            postgres=settings.provided.postgres,
+        ),
     )
 
 
@@ -74,6 +101,63 @@ class Container(containers.DeclarativeContainer):
         ),
         offline=providers.Singleton(factories.offline_llm, settings=settings.provided.llm),
     )
+
+    retriever = providers.Selector(
+        providers.Callable(attrgetter("retrieval.backend"), settings),
+        bm25=providers.Singleton(retrieval.bm25_retriever),
+        openai_embeddings=providers.Singleton(
+            retrieval.embedding_retriever,
+            settings=settings.provided.retrieval,
+            client=gateways.openai_client,
+        ),
+    )
+    vision_model = providers.Singleton(LLMVisionModel, llm=llm)
+    cache = providers.Selector(
+        providers.Callable(lambda s: "on" if s.graph.intent_cache else "off", settings),
+        on=providers.Singleton(RedisCache, redis=gateways.redis),
+        off=providers.Object(None),
+    )
+    # Optional tool ports: absent (None) means the graph has no such node. HTTP adapters for
+    # them (Kakao, Tavily, weather, bulky waste, ...) plug in here.
+    character_client: providers.Provider[CharacterClientPort | None] = providers.Object(None)
+    location_client: providers.Provider[LocationClientPort | None] = providers.Object(None)
+    web_search_client: providers.Provider[WebSearchPort | None] = providers.Object(None)
+    bulk_waste_client: providers.Provider[BulkWasteClientPort | None] = providers.Object(None)
+    weather_client: providers.Provider[WeatherClientPort | None] = providers.Object(None)
+    collection_point_client: providers.Provider[CollectionPointClientPort | None] = (
+        providers.Object(None)
+    )
+    recyclable_price_client: providers.Provider[RecyclablePriceClientPort | None] = (
+        providers.Object(None)
+    )
+    image_generator: providers.Provider[ImageGeneratorPort | None] = providers.Object(None)
+
+    # The worker publishes to Redis Streams, the CLI to the terminal: each overrides this.
+    progress_notifier: providers.Provider[ProgressNotifierPort | None] = providers.Object(None)
+
+    # Compiled once per process (as costly as a run); per-job variation goes in the input.
+    chat_graph = providers.Singleton(
+        create_chat_graph,
+        llm=llm,
+        retriever=retriever,
+        vision_model=vision_model,
+        character_client=character_client,
+        location_client=location_client,
+        web_search_client=web_search_client,
+        bulk_waste_client=bulk_waste_client,
+        weather_client=weather_client,
+        collection_point_client=collection_point_client,
+        image_generator=image_generator,
+        recyclable_price_client=recyclable_price_client,
+        checkpointer=gateways.checkpointer,
+        event_publisher=progress_notifier,
+        enable_summarization=settings.provided.graph.enable_summarization,
+        enable_dynamic_routing=settings.provided.graph.enable_dynamic_routing,
+        enable_multi_intent=settings.provided.graph.enable_multi_intent,
+        enable_enrichment=settings.provided.graph.enable_enrichment,
+        cache=cache,
+    )
+    chat_service = providers.Singleton(ChatService, graph=chat_graph, notifier=progress_notifier)
 
 
 def create_container(

@@ -149,7 +149,22 @@ class ServicesSettings(Section):
     tavily: ServiceSettings = ServiceSettings(base_url="https://api.tavily.com")
 
 
+class CheckpointSettings(Section):
+    """Conversation memory: memory (tests), sqlite (one process), postgres (many workers)."""
+
+    backend: Literal["memory", "sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path = Path("var/checkpoints.sqlite")
+    postgres_pool_size: int = Field(default=10, gt=0)
+
+
+class RetrievalSettings(Section):
+    backend: Literal["bm25", "openai_embeddings"] = "bm25"
+    top_k: int = Field(default=3, gt=0, le=20)
+    embedding_model: str = "text-embedding-3-small"
+
+
 class GraphSettings(Section):
+    intent_cache: bool = True
     enable_summarization: bool = False
     enable_dynamic_routing: bool = True
     enable_multi_intent: bool = True
@@ -179,6 +194,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     tracing: TracingSettings = TracingSettings()
     services: ServicesSettings = ServicesSettings()
+    checkpoint: CheckpointSettings = CheckpointSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
     graph: GraphSettings = GraphSettings()
     logging: LoggingSettings = LoggingSettings()
 
@@ -198,6 +215,24 @@ class Settings(BaseSettings):
                 "llm.provider is 'langchain' but llm.langchain.class_path is not set: name the "
                 "chat model class, e.g. 'langchain_openai:ChatOpenAI'"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _storage_is_reachable(self) -> Settings:
+        if self.checkpoint.backend == "postgres" and self.postgres.url is None:
+            raise ValueError(
+                "checkpoint.backend is 'postgres' but POSTGRES_URL is not set: export "
+                "POSTGRES_URL=postgresql://... or choose checkpoint.backend: sqlite"
+            )
+        if self.retrieval.backend == "openai_embeddings" and self.llm.openai.api_key is None:
+            raise ValueError(
+                "retrieval.backend is 'openai_embeddings' but OPENAI_API_KEY is not set: export "
+                "it or choose retrieval.backend: bm25"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _enabled_services_have_keys(self) -> Settings:
         for name in ("kakao", "tavily"):
             service: ServiceSettings = getattr(self.services, name)
             if service.enabled and service.api_key is None:

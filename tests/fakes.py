@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
+from app.application.ports.bulk_waste import BulkWasteClientPort
+from app.application.ports.cache import CachePort
+from app.application.ports.character import CharacterClientPort
+from app.application.ports.collection_point import CollectionPointClientPort
+from app.application.ports.image_generator import ImageGeneratorPort
 from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
+from app.application.ports.location import LocationClientPort
+from app.application.ports.progress import ProgressNotifierPort
+from app.application.ports.recyclable_price import RecyclablePriceClientPort
+from app.application.ports.retriever import RetrieverPort
+from app.application.ports.vision import VisionModelPort
+from app.application.ports.weather import WeatherClientPort
+from app.application.ports.web_search import WebSearchPort
+from app.domain.chat import Location
+from app.domain.events import ProgressEvent, ProgressUpdate
 from app.domain.llm import (
     ChatMessage,
     Prompt,
@@ -17,6 +33,19 @@ from app.domain.llm import (
     ToolSpec,
     as_messages,
 )
+from app.domain.tools import (
+    BulkWasteInfo,
+    Character,
+    CollectionPoint,
+    GeneratedImage,
+    Place,
+    PriceQuote,
+    RetrievedItem,
+    SearchResult,
+    VisionResult,
+    WeatherReport,
+)
+from app.domain.waste import WasteCategory, WasteItem
 
 
 class FakeLLM(LLMPort):
@@ -87,3 +116,168 @@ class FakeLLM(LLMPort):
 
     def usage(self) -> TokenUsage:
         return self._usage
+
+
+# --- tool ports
+
+
+class Behaviour:
+    """Shared knobs: a latency before answering, an error to raise, and the calls seen."""
+
+    def __init__(self, latency: float = 0.0, error: Exception | None = None) -> None:
+        self.latency = latency
+        self.error = error
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def _serve(self, *args: Any) -> None:
+        self.calls.append(args)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if self.error is not None:
+            raise self.error
+
+
+class FakeRetriever(Behaviour, RetrieverPort):
+    """Finds items whose Korean or English name or alias appears in the query."""
+
+    def __init__(self, items: Sequence[WasteItem], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.items = list(items)
+
+    async def search(self, query: str, k: int = 3) -> list[RetrievedItem]:
+        await self._serve(query, k)
+        lowered = query.lower()
+        hits = [
+            RetrievedItem(item=item, score=float(len(name)))
+            for item in self.items
+            for name in (item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en)
+            if name.lower() in lowered
+        ]
+        best: dict[str, RetrievedItem] = {}
+        for hit in sorted(hits, key=lambda h: -h.score):
+            best.setdefault(hit.item.id, hit)
+        return list(best.values())[:k]
+
+
+class FakeVision(Behaviour, VisionModelPort):
+    def __init__(self, result: VisionResult, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result = result
+
+    async def classify(self, image_url: str, question: str = "") -> VisionResult:
+        await self._serve(image_url, question)
+        return self.result
+
+
+class FakeCharacters(Behaviour, CharacterClientPort):
+    def __init__(self, characters: Sequence[Character], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.characters = list(characters)
+
+    async def for_category(self, category: WasteCategory) -> Character | None:
+        await self._serve(category)
+        return next((c for c in self.characters if c.category is category), None)
+
+    async def find(self, name: str) -> Character | None:
+        await self._serve(name)
+        return next((c for c in self.characters if c.name == name), None)
+
+    async def names(self) -> list[str]:
+        return [c.name for c in self.characters]
+
+
+class FakeLocations(Behaviour, LocationClientPort):
+    def __init__(self, places: Sequence[Place], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.places = list(places)
+
+    async def search(
+        self, query: str, near: Location | None = None, radius_m: int = 2000, limit: int = 5
+    ) -> list[Place]:
+        await self._serve(query, near)
+        return self.places[:limit]
+
+
+class FakeWebSearch(Behaviour, WebSearchPort):
+    def __init__(self, results: Sequence[SearchResult], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.results = list(results)
+
+    async def search(self, query: str, max_results: int = 5) -> list[SearchResult]:
+        await self._serve(query)
+        return self.results[:max_results]
+
+
+class FakeBulkWaste(Behaviour, BulkWasteClientPort):
+    def __init__(self, infos: Sequence[BulkWasteInfo], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.infos = list(infos)
+
+    async def lookup(self, item: str, district: str | None = None) -> list[BulkWasteInfo]:
+        await self._serve(item, district)
+        return self.infos
+
+
+class FakeWeather(Behaviour, WeatherClientPort):
+    def __init__(self, report: WeatherReport, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.report = report
+
+    async def forecast(self, location: Location | None, place: str | None = None) -> WeatherReport:
+        await self._serve(location, place)
+        return self.report
+
+
+class FakeCollectionPoints(Behaviour, CollectionPointClientPort):
+    def __init__(self, points: Sequence[CollectionPoint], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.points = list(points)
+
+    async def nearby(
+        self, kind: str, near: Location | None, place: str | None = None, limit: int = 5
+    ) -> list[CollectionPoint]:
+        await self._serve(kind, near, place)
+        return [p for p in self.points if p.kind == kind][:limit]
+
+
+class FakePrices(Behaviour, RecyclablePriceClientPort):
+    def __init__(self, quotes: Sequence[PriceQuote], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.quotes = list(quotes)
+
+    async def prices(self, material: str, region: str | None = None) -> list[PriceQuote]:
+        await self._serve(material, region)
+        return self.quotes
+
+
+class FakeImages(Behaviour, ImageGeneratorPort):
+    async def generate(self, prompt: str) -> GeneratedImage:
+        await self._serve(prompt)
+        return GeneratedImage(url=f"https://images.test/{len(self.calls)}.png", prompt=prompt)
+
+
+class RecordingNotifier(ProgressNotifierPort):
+    """Numbers and keeps every event, per job."""
+
+    def __init__(self) -> None:
+        self.events: defaultdict[str, list[ProgressEvent]] = defaultdict(list)
+
+    async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent:
+        event = ProgressEvent(
+            seq=len(self.events[job_id]) + 1, job_id=job_id, **update.model_dump()
+        )
+        self.events[job_id].append(event)
+        return event
+
+
+class FakeCache(CachePort):
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.ttls: dict[str, int] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        self.values[key] = value
+        self.ttls[key] = ttl_seconds

@@ -136,6 +136,7 @@ def test_shipped_profiles_switch_provider_with_a_key(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("KAKAO_API_KEY", "kakao-test")
     monkeypatch.setenv("TAVILY_API_KEY", "tvly-test")
     monkeypatch.delenv("LANGCHAIN_TRACING_V2")
+    monkeypatch.setenv("POSTGRES_URL", "postgresql://127.0.0.1/test")
     production = load_settings(config_dir / "production.yaml")
     assert production.tracing.enabled and production.logging.format == "json"
 

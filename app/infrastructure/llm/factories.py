@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import structlog
+from pydantic import BaseModel
 
 from app.application.context_window import ContextBudget
 from app.domain.errors import ConfigurationError
@@ -140,6 +141,16 @@ def langchain_llm(settings: LLMSettings, http_client: httpx.AsyncClient) -> LLMP
 
 
 def offline_llm(settings: LLMSettings) -> LLMPort:
-    from app.infrastructure.llm.offline_llm import OfflineLLMClient
+    """Offline, our own schemas get deterministic producers: the intent lexicon, and a vision
+    answer that says it cannot see."""
+    from app.application.chat.lexicon import lexicon_responder
+    from app.domain.chat import IntentClassification
+    from app.domain.tools import VisionResult
+    from app.infrastructure.llm.offline_llm import OfflineLLMClient, StructuredResponder
+    from app.infrastructure.llm.vision import offline_vision
 
-    return OfflineLLMClient(**adapter_kwargs(settings))
+    responders: dict[type[BaseModel], StructuredResponder] = {
+        IntentClassification: lexicon_responder,
+        VisionResult: offline_vision,
+    }
+    return OfflineLLMClient(responders=responders, **adapter_kwargs(settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,8 @@ from app.infrastructure.llm.offline_text import best_passages, is_korean, overla
 StructuredResponder = Callable[[list[ChatMessage]], BaseModel]
 LABEL_KO = "[오프라인 답변 · 언어 모델 없이 참고 자료에서 발췌했습니다]"
 LABEL_EN = "[Offline answer · extracted from reference material, no language model used]"
+BLOCK = re.compile(r"^### ", re.M)
+WHOLE_BLOCK_LINES = 30  # lookups were fetched for this question: keep them whole
 
 
 class OfflineLLMClient(LLMAdapter):
@@ -73,12 +76,16 @@ class OfflineLLMClient(LLMAdapter):
 
 
 def compose_answer(messages: list[ChatMessage]) -> str:
+    """Extract the answer from the context the caller gave; never add anything of our own.
+
+    Context is the system and tool messages. A system message may carry `### name` blocks
+    (one per lookup): short blocks were fetched for this question and are kept whole, long
+    ones (a reference guide) give only their passages that match the question.
+    """
     question = _question(messages)
     korean = is_korean(question)
-    context = "\n".join(
-        m.content for m in messages if m.role in (Role.SYSTEM, Role.TOOL) and m.content
-    )
-    found = best_passages(question, context)
+    blocks = context_blocks(messages)
+    found = [line for block in blocks for line in _from_block(question, block)]
     label = LABEL_KO if korean else LABEL_EN
     if not found:
         missing = (
@@ -89,7 +96,29 @@ def compose_answer(messages: list[ChatMessage]) -> str:
             "language model, set llm.provider to openai or gemini."
         )
         return f"{label}\n{missing}"
-    return label + "\n" + "\n".join(found)
+    return label + "\n" + "\n".join(dict.fromkeys(found))
+
+
+def context_blocks(messages: list[ChatMessage]) -> list[tuple[bool, str]]:
+    """(is_lookup, text) per block: `### ` sections of system messages, and tool messages."""
+    blocks: list[tuple[bool, str]] = []
+    for message in messages:
+        if message.role is Role.TOOL and message.content:
+            blocks.append((True, message.content))
+        elif message.role is Role.SYSTEM and message.content:
+            head, *sections = BLOCK.split(message.content)
+            blocks.append((False, head))
+            blocks.extend((True, section.partition("\n")[2]) for section in sections)
+    lookups = [b for b in blocks if b[0] and b[1].strip()]
+    return lookups or [b for b in blocks if b[1].strip()]
+
+
+def _from_block(question: str, block: tuple[bool, str]) -> list[str]:
+    is_lookup, text = block
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if is_lookup and len(lines) <= WHOLE_BLOCK_LINES:
+        return lines
+    return best_passages(question, text)
 
 
 def choose_tool(question: str, tools: list[ToolSpec], *, required: bool) -> ToolSpec | None:

@@ -5,23 +5,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-WORD = re.compile(r"[0-9A-Za-z]+|[\uac00-\ud7a3]+")
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
+from app.infrastructure.korean_text import (
+    HANGUL,
+    bigrams,
+    is_hangul_word,
+    stem_english,
+    strip_particle,
+    words,
+)
+
 STOPWORDS = frozenset(
     (
         "a an the is are do does how what where when can i you to of in on for and or it my me"
         " throw away dispose put go get rid should will with this that"
         " 어떻게 어디 무엇 뭐 왜 언제 어디에 있나요 있어요 해요 하나요 돼요 되나요 버려요 버리나요"
     ).split()
-)
-
-
-PARTICLES = sorted(
-    (
-        "은 는 이 가 을 를 에 에서 으로 로 도 요 의 와 과 랑 이랑 하고 까지 부터 만 은요 는요 이요"
-    ).split(),
-    key=len,
-    reverse=True,
 )
 
 
@@ -33,35 +31,15 @@ def is_korean(text: str) -> bool:
 def terms(text: str) -> set[str]:
     """Lower-cased words, plus Hangul bigrams so '페트병은' still matches '페트병'."""
     found: set[str] = set()
-    for word in WORD.findall(text.lower()):
+    for word in words(text):
         if word in STOPWORDS:
             continue
-        found.add(_stem(word))
-        if HANGUL.match(word):
-            stem = _strip_particle(word)
+        found.add(stem_english(word))
+        if is_hangul_word(word):
+            stem = strip_particle(word)
             found.add(stem)
-            found.update(stem[i : i + 2] for i in range(len(stem) - 1))
+            found.update(bigrams(stem))
     return found
-
-
-def _strip_particle(word: str) -> str:
-    """'페트병은' -> '페트병': Korean attaches particles and endings to the noun."""
-    for particle in PARTICLES:
-        if word.endswith(particle) and len(word) - len(particle) >= 2:
-            return word[: -len(particle)]
-    return word
-
-
-def _stem(word: str) -> str:
-    """Plural and verb endings off English words, so 'umbrellas' meets 'umbrella'."""
-    if not word.isascii() or len(word) <= 3:
-        return word
-    for suffix, keep in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("ing", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + keep
-    if word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
 
 
 def overlap(query: set[str], text: str) -> int:

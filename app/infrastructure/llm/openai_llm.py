@@ -96,25 +96,7 @@ class OpenAILLMClient(LLMAdapter):
         return ToolReply(text=message.content or "", tool_calls=calls, usage=_usage(response.usage))
 
     def _translate(self, exc: Exception) -> DomainError:
-        provider = self.provider
-        if isinstance(exc, openai.APIStatusError):
-            body = exc.body if isinstance(exc.body, dict) else {}
-            code = str(body.get("code") or "")
-            return from_status(
-                exc.status_code, f"{exc.message} {code}".strip(), provider, exc.response.headers
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return ProviderTimeout(f"no answer in time: {exc}", provider=provider)
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else None
-            translated = from_transport(cause, provider) if cause else None
-            return translated or ProviderUnavailable(f"connection failed: {exc}", provider=provider)
-        if isinstance(exc, openai.LengthFinishReasonError):
-            return MalformedResponse("answer was cut off at max tokens", provider=provider)
-        transport = from_transport(exc, provider)
-        if transport is not None:
-            return transport
-        return MalformedResponse(f"{type(exc).__name__}: {exc}", provider=provider)
+        return translate_error(exc, self.provider)
 
     def _request(
         self, messages: list[ChatMessage], temperature: float, max_tokens: int
@@ -139,6 +121,28 @@ class OpenAILLMClient(LLMAdapter):
                 f"tool {call.function.name} got non-object arguments", provider=self.provider
             )
         return arguments
+
+
+def translate_error(exc: Exception, provider: str = "openai") -> DomainError:
+    """An OpenAI SDK exception as one of our errors."""
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        code = str(body.get("code") or "")
+        return from_status(
+            exc.status_code, f"{exc.message} {code}".strip(), provider, exc.response.headers
+        )
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeout(f"no answer in time: {exc}", provider=provider)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else None
+        translated = from_transport(cause, provider) if cause else None
+        return translated or ProviderUnavailable(f"connection failed: {exc}", provider=provider)
+    if isinstance(exc, openai.LengthFinishReasonError):
+        return MalformedResponse("answer was cut off at max tokens", provider=provider)
+    transport = from_transport(exc, provider)
+    if transport is not None:
+        return transport
+    return MalformedResponse(f"{type(exc).__name__}: {exc}", provider=provider)
 
 
 def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:

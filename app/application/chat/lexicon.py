@@ -1,0 +1,141 @@
+"""Deterministic intent detection from keywords: the offline provider's classifier, and the
+splitter that turns a compound question into sub-questions."""
+
+from __future__ import annotations
+
+import re
+
+from app.domain.chat import Intent, IntentClassification, IntentScore
+from app.domain.llm import ChatMessage, Role
+
+# Checked in this order: the first intent whose words appear wins the clause.
+# fmt: off
+LEXICON: tuple[tuple[Intent, tuple[str, ...]], ...] = (
+    (Intent.IMAGE_GENERATION, (
+        "그려", "그림 만들", "이미지 만들", "이미지 생성", "draw", "generate an image",
+        "make an image", "picture of")),
+    (Intent.CHARACTER, ("캐릭터", "character")),
+    (Intent.BULK_WASTE, (
+        "대형", "소파", "쇼파", "매트리스", "장롱", "침대", "책상", "냉장고", "세탁기", "가구",
+        "수수료", "스티커", "수거 신청", "bulky", "sofa", "couch", "mattress", "furniture",
+        "wardrobe", "pickup")),
+    (Intent.RECYCLABLE_PRICE, (
+        "시세", "가격", "얼마에 팔", "고철값", "kg당", "킬로당", "price", "sell for",
+        "how much do", "scrap value")),
+    (Intent.WEATHER, (
+        "날씨", "비 와", "비와", "비가", "비 오", "눈 와", "기온", "우산 챙", "weather", "rain",
+        "snow", "forecast", "temperature")),
+    (Intent.LOCATION, (
+        "근처", "가까운", "주변", "어디 있", "위치", "지도", "찾아줘", "near", "nearest",
+        "nearby", "around", "where is", "map")),
+    (Intent.WEB_SEARCH, (
+        "뉴스", "최근", "최신", "검색해", "정책 바뀌", "news", "latest", "recent",
+        "search the web", "look up online")),
+    (Intent.WASTE, (
+        "버려", "버리", "버릴", "배출", "분리수거", "분리 수거", "재활용", "처리", "수거",
+        "쓰레기", "throw", "dispose", "recycl", "trash", "garbage", "discard", "get rid")),
+)
+# Things collected in dedicated bins: "battery bin near me" is a collection-point question.
+COLLECTIBLES = (
+    "건전지", "배터리", "형광등", "의약품", "약 ", "알약", "헌옷", "의류", "옷", "폐가전",
+    "battery", "batteries", "lamp", "medicine", "pill", "clothes", "clothing", "수거함",
+    "collection bin",
+)
+# fmt: on
+FOLLOW_UP = re.compile(
+    r"^(그럼|그러면|그리고|또|and|what about|how about|also)\b"
+    r"|(은요|는요|이요|요\?|도\?|는\?|은\?)\s*$",
+    re.I,
+)
+CLAUSE_BREAK = re.compile(
+    r"\s*(?:\?|[.!]\s|,\s*(?:and|but)\s|\band also\b|\band will\b|\band is\b|그리고|또한|, )\s*",
+    re.I,
+)
+KO_COORDINATION = re.compile(
+    r"^(\S{2,}?)(?:이랑|랑|하고|및)\s+(\S+?)(은|는|을|를|이|가|도)?\s+(.+)$"
+)
+EN_COORDINATION = re.compile(
+    r"^(.*?\b(?:throw away|throw out|dispose of|recycle|get rid of|discard)\s+)(.+?)\s+and\s+(.+)$",
+    re.I,
+)
+
+
+def matched(text: str) -> tuple[Intent, str] | None:
+    lowered = f" {text.lower()} "
+    hits = [(intent, word) for intent, words in LEXICON for word in words if word in lowered]
+    if not hits:
+        return None
+    intents = {intent for intent, _ in hits}
+    if Intent.LOCATION in intents and any(word in lowered for word in COLLECTIBLES):
+        return Intent.COLLECTION_POINT, next(w for w in COLLECTIBLES if w in lowered)
+    return hits[0]
+
+
+def looks_like_follow_up(message: str) -> bool:
+    """ "And the cap?", "우유팩은요?": short questions that lean on the previous turn."""
+    stripped = message.strip()
+    return bool(FOLLOW_UP.search(stripped)) or (len(stripped.split()) <= 2 and len(stripped) <= 12)
+
+
+def split_clauses(message: str) -> list[str]:
+    clauses = [c.strip(" ?.!,") for c in CLAUSE_BREAK.split(message) if c and c.strip(" ?.!,")]
+    return clauses or [message.strip()]
+
+
+def split_coordination(clause: str) -> list[str]:
+    """'건전지랑 페트병은 어떻게 버려' -> ['건전지 어떻게 버려', '페트병은 어떻게 버려']."""
+    korean = KO_COORDINATION.match(clause)
+    if korean:
+        first, second, particle, predicate = korean.groups()
+        return [f"{first} {predicate}", f"{second}{particle or ''} {predicate}"]
+    english = EN_COORDINATION.match(clause)
+    if english:
+        prefix, first, second = english.groups()
+        return [f"{prefix}{first}", f"{prefix}{second}"]
+    return [clause]
+
+
+def sub_queries(message: str) -> list[str]:
+    queries = [q for clause in split_clauses(message) for q in split_coordination(clause)]
+    return queries[:5]
+
+
+def classify_with_lexicon(message: str) -> IntentClassification:
+    scores: list[IntentScore] = []
+    for query in sub_queries(message):
+        hit = matched(query)
+        if hit is None:
+            scores.append(
+                IntentScore(
+                    intent=Intent.GENERAL,
+                    confidence=0.3,
+                    query=query,
+                    reasoning="no keyword matched",
+                )
+            )
+        else:
+            intent, word = hit
+            scores.append(
+                IntentScore(
+                    intent=intent,
+                    confidence=0.9,
+                    query=query,
+                    reasoning=f"lexicon: '{word.strip()}'",
+                )
+            )
+    if len(scores) > 1 and all(s.intent is Intent.GENERAL for s in scores):
+        scores = [
+            IntentScore(
+                intent=Intent.GENERAL,
+                confidence=0.3,
+                query=message.strip(),
+                reasoning="no keyword matched",
+            )
+        ]
+    return IntentClassification(intents=scores)
+
+
+def lexicon_responder(messages: list[ChatMessage]) -> IntentClassification:
+    """The offline LLM's structured answer for IntentClassification: the last user message."""
+    message = next((m.content for m in reversed(messages) if m.role is Role.USER), "")
+    return classify_with_lexicon(message)

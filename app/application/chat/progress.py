@@ -1,0 +1,68 @@
+"""Stage events around every node; a broken event sink never breaks the chat."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+
+from app.application.ports.progress import ProgressNotifierPort
+from app.domain.events import EventType, ProgressUpdate, StageStatus
+
+log = structlog.get_logger(__name__)
+
+
+class StageReporter:
+    """Publishes through the notifier when there is one; otherwise does nothing."""
+
+    def __init__(self, notifier: ProgressNotifierPort | None) -> None:
+        self._notifier = notifier
+
+    async def emit(
+        self,
+        job_id: str,
+        kind: EventType,
+        *,
+        stage: str | None = None,
+        status: StageStatus | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        if self._notifier is None:
+            return
+        update = ProgressUpdate(type=kind, stage=stage, status=status, data=data or {})
+        try:
+            await self._notifier.publish(job_id, update)
+        except Exception as exc:  # progress is best effort; the answer is what matters
+            log.warning("progress.publish_failed", job_id=job_id, stage=stage, error=str(exc))
+
+    @asynccontextmanager
+    async def stage(
+        self, job_id: str, stage: str, data: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """started on entry; completed (with what the block put in the dict) or failed on exit."""
+        outcome: dict[str, Any] = {}
+        started = time.perf_counter()
+        await self.emit(job_id, "stage", stage=stage, status="started", data=data)
+        try:
+            yield outcome
+        except BaseException as exc:
+            await self.emit(
+                job_id,
+                "stage",
+                stage=stage,
+                status="failed",
+                data={**(data or {}), "error": type(exc).__name__},
+            )
+            raise
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        failed = outcome.pop("failed", False)
+        await self.emit(
+            job_id,
+            "stage",
+            stage=stage,
+            status="failed" if failed else "completed",
+            data={**(data or {}), **outcome, "ms": elapsed},
+        )

@@ -1,0 +1,131 @@
+"""Which nodes answer a message: one per intent, fanned out, plus helpful neighbours."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from app.domain.chat import ChatRequest, Intent, IntentClassification
+
+NODE_FOR_INTENT: dict[Intent, str] = {
+    Intent.WASTE: "waste_rag",
+    Intent.CHARACTER: "character",
+    Intent.LOCATION: "location",
+    Intent.BULK_WASTE: "bulk_waste",
+    Intent.RECYCLABLE_PRICE: "recyclable_price",
+    Intent.WEATHER: "weather",
+    Intent.COLLECTION_POINT: "collection_point",
+    Intent.WEB_SEARCH: "web_search",
+    Intent.IMAGE_GENERATION: "image_generation",
+    Intent.GENERAL: "general",
+}
+RECENT_EVENTS = re.compile(
+    r"뉴스|최근|최신|올해|요즘|바뀌|news|latest|recent|this year|\b20\d\d\b", re.I
+)
+LOW_CONFIDENCE = 0.6
+
+
+@dataclass(frozen=True)
+class Route:
+    node: str
+    intent: Intent
+    query: str
+    reason: str
+    slot: str = ""
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    routes: tuple[Route, ...]
+    unavailable: tuple[str, ...]  # nodes the intents wanted but this deployment lacks
+
+
+def plan_routes(
+    classification: IntentClassification,
+    request: ChatRequest,
+    available: set[str],
+    *,
+    dynamic: bool = True,
+    multi_intent: bool = True,
+    enrichment: bool = True,
+    vision_item: str | None = None,
+) -> RoutePlan:
+    if not dynamic:  # one fixed path: the knowledge base answers everything
+        return _slotted([Route("waste_rag", Intent.WASTE, request.message, "fixed route")], ())
+    scores = sorted(classification.intents, key=lambda s: -s.confidence)
+    if not multi_intent:
+        scores = scores[:1]
+    wanted = [
+        Route(NODE_FOR_INTENT[s.intent], s.intent, s.query or request.message, "intent")
+        for s in scores
+    ]
+    if vision_item:
+        wanted = [_with_photo(route, vision_item) for route in wanted]
+    if enrichment:
+        wanted += enrich(wanted, classification, request)
+    routes = [r for r in wanted if r.node in available]
+    unavailable = tuple(dict.fromkeys(r.node for r in wanted if r.node not in available))
+    if not routes:
+        routes = [Route("general", Intent.GENERAL, request.message, "fallback")]
+    return _slotted(routes, unavailable)
+
+
+def enrich(
+    routes: list[Route], classification: IntentClassification, request: ChatRequest
+) -> list[Route]:
+    """Neighbours worth asking too. Each rule names why, for the logs and the tests."""
+    nodes = {r.node for r in routes}
+    extra: list[Route] = []
+    waste = next((r for r in routes if r.intent is Intent.WASTE), None)
+    if waste and request.location is not None:
+        extra.append(Route("weather", Intent.WEATHER, waste.query, "enrichment: disposal + place"))
+        extra.append(
+            Route(
+                "collection_point",
+                Intent.COLLECTION_POINT,
+                waste.query,
+                "enrichment: disposal + place",
+            )
+        )
+    for route in routes:
+        if route.intent in (Intent.COLLECTION_POINT, Intent.LOCATION) and "waste_rag" not in nodes:
+            extra.append(
+                Route("waste_rag", Intent.WASTE, route.query, "enrichment: where + how to dispose")
+            )
+            break
+    primary = classification.primary
+    if primary.intent is Intent.GENERAL and (
+        primary.confidence < LOW_CONFIDENCE or RECENT_EVENTS.search(request.message)
+    ):
+        extra.append(
+            Route(
+                "web_search",
+                Intent.WEB_SEARCH,
+                request.message,
+                "enrichment: open or recent question",
+            )
+        )
+    return [r for r in extra if r.node not in nodes]
+
+
+def _with_photo(route: Route, item: str) -> Route:
+    if route.intent in (Intent.WASTE, Intent.GENERAL):
+        return Route("waste_rag", Intent.WASTE, f"{item} {route.query}", "intent + photo")
+    return route
+
+
+def _slotted(routes: list[Route], unavailable: tuple[str, ...]) -> RoutePlan:
+    """Drop repeats; name each branch's slot (`waste_rag`, then `waste_rag#2`)."""
+    seen: set[tuple[str, str]] = set()
+    counts: Counter[str] = Counter()
+    slotted: list[Route] = []
+    for route in routes:
+        if (route.node, route.query) in seen:
+            continue
+        seen.add((route.node, route.query))
+        counts[route.node] += 1
+        n = counts[route.node]
+        slot = route.node if n == 1 else f"{route.node}#{n}"
+        slotted.append(Route(route.node, route.intent, route.query, route.reason, slot))
+    return RoutePlan(tuple(slotted), unavailable)

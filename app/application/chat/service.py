@@ -1,0 +1,80 @@
+"""Run one chat turn through the graph: input state, thread key, terminal events, result."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+
+from app.application.chat.progress import StageReporter
+from app.application.chat.state import RESET
+from app.application.ports.chat_graph import ChatGraphPort
+from app.application.ports.progress import ProgressNotifierPort
+from app.application.usage import metered
+from app.domain.chat import ChatRequest, ChatResult, Intent, Source
+
+log = structlog.get_logger(__name__)
+
+
+class ChatService:
+    """Every run ends with exactly one terminal event: `done` with the result, or `error`."""
+
+    def __init__(self, graph: ChatGraphPort, notifier: ProgressNotifierPort | None = None) -> None:
+        self._graph = graph
+        self._reporter = StageReporter(notifier)
+
+    async def run(self, request: ChatRequest, job_id: str | None = None) -> ChatResult:
+        job_id = job_id or uuid.uuid4().hex
+        config = {"configurable": {"thread_id": request.thread_id}}
+        turn: dict[str, Any] = {
+            "job_id": job_id,
+            "request": request.model_dump(mode="json"),
+            "contexts": RESET,
+            "vision": None,
+            "routes": [],
+            "unavailable": [],
+        }
+        try:
+            with metered() as usage:
+                state = await self._graph.ainvoke(turn, config)
+        except Exception as exc:
+            log.exception("chat.failed", job_id=job_id, thread_id=request.thread_id)
+            await self._reporter.emit(
+                job_id, "error", data={"kind": type(exc).__name__, "message": str(exc)}
+            )
+            raise
+        result = to_result(request, state, usage.total)
+        await self._reporter.emit(
+            job_id, "answer", data={"text": result.answer, "sources": _dump(result.sources)}
+        )
+        await self._reporter.emit(
+            job_id,
+            "done",
+            data={"failed_stages": result.failed_stages, "usage": result.usage.model_dump()},
+        )
+        return result
+
+
+def to_result(request: ChatRequest, state: dict[str, Any], usage: Any) -> ChatResult:
+    contexts = state.get("contexts", {})
+    sources: dict[tuple[str, str], Source] = {}
+    for result in contexts.values():
+        if result.get("status") == "ok":
+            for source in result.get("sources", []):
+                found = Source.model_validate(source)
+                sources.setdefault((found.kind, found.title), found)
+    intents = [Intent(s["intent"]) for s in state["classification"]["intents"]]
+    failed = [slot for slot, r in contexts.items() if r.get("status") == "failed"]
+    return ChatResult(
+        thread_id=request.thread_id,
+        answer=state["answer"],
+        intents=list(dict.fromkeys(intents)),
+        sources=list(sources.values()),
+        failed_stages=failed,
+        usage=usage,
+    )
+
+
+def _dump(sources: list[Source]) -> list[dict[str, Any]]:
+    return [s.model_dump(exclude_none=True) for s in sources]

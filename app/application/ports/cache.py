@@ -1,0 +1,13 @@
+"""A small key-value cache with expiry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class CachePort(ABC):
+    @abstractmethod
+    async def get(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None: ...

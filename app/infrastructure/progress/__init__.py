@@ -1,0 +1,1 @@
+"""Progress notifiers: where stage and delta events go."""

@@ -1,0 +1,1 @@
+"""The waste knowledge base and the retrievers over it."""

@@ -1,0 +1,86 @@
+"""Building blocks for graph tests: a few real waste items and a container with fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from app.application.chat.service import ChatService
+from app.containers import Container, create_container, resolve
+from app.domain.waste import WasteCategory, WasteItem
+from app.lifecycle import running_container
+from app.settings import load_settings
+from tests.fakes import FakeRetriever, RecordingNotifier
+
+PET = WasteItem(
+    id="pet-bottle-clear",
+    name_ko="투명 페트병",
+    name_en="clear PET bottle",
+    category=WasteCategory.PET,
+    aliases_ko=("페트병", "생수병"),
+    aliases_en=("PET bottle",),
+    steps_ko=(
+        "내용물을 비우고 헹굽니다.",
+        "라벨을 떼어 냅니다.",
+        "찌그러뜨려 뚜껑을 닫아 배출합니다.",
+    ),
+    steps_en=("Empty and rinse it.", "Peel off the label.", "Crush it, close the cap, put it out."),
+)
+CAP = WasteItem(
+    id="pet-bottle-cap",
+    name_ko="페트병 뚜껑",
+    name_en="bottle cap",
+    category=WasteCategory.PLASTIC,
+    aliases_ko=("뚜껑",),
+    aliases_en=("cap",),
+    steps_ko=("페트병에 닫아서 함께 배출합니다.",),
+    steps_en=("Close it on the bottle.",),
+)
+BATTERY = WasteItem(
+    id="battery-household",
+    name_ko="폐건전지",
+    name_en="used battery",
+    category=WasteCategory.BATTERY,
+    aliases_ko=("건전지",),
+    aliases_en=("batteries", "battery"),
+    steps_ko=("주민센터의 폐건전지 수거함에 넣습니다.",),
+    steps_en=("Put it in a battery collection bin.",),
+)
+UMBRELLA = WasteItem(
+    id="umbrella",
+    name_ko="우산",
+    name_en="umbrella",
+    category=WasteCategory.GENERAL_WASTE,
+    aliases_ko=("장우산",),
+    aliases_en=("umbrellas",),
+    steps_ko=("천은 일반 쓰레기로, 살은 고철로 분리합니다.",),
+    steps_en=("Fabric to general waste, frame to scrap metal.",),
+)
+ITEMS = (PET, CAP, BATTERY, UMBRELLA)
+
+
+@asynccontextmanager
+async def chat_kit(
+    **overrides: Any,
+) -> AsyncIterator[tuple[ChatService, RecordingNotifier, Container]]:
+    """The real container (offline LLM, in-memory checkpoints) with fakes for the tool ports.
+
+    `overrides` maps provider names to instances: `weather_client=FakeWeather(...)`.
+    """
+    settings = load_settings(
+        checkpoint={
+            "backend": overrides.pop("checkpoint", "memory"),
+            **overrides.pop("checkpoint_settings", {}),
+        },
+        graph={"intent_cache": False, **overrides.pop("graph", {})},
+        **overrides.pop("settings", {}),
+    )
+    container = create_container(settings)
+    notifier = RecordingNotifier()
+    container.progress_notifier.override(notifier)
+    container.retriever.override(overrides.pop("retriever", FakeRetriever(ITEMS)))
+    for name, value in overrides.items():
+        getattr(container, name).override(value)
+    async with running_container(container=container) as started:
+        yield await resolve(started.chat_service), notifier, started
