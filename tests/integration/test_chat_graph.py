@@ -41,7 +41,7 @@ def ask(message: str, thread: str = "t1", **extra: object) -> ChatRequest:
 
 
 async def test_korean_question_is_answered_from_the_knowledge_base() -> None:
-    async with chat_kit() as (chat, notifier, _):
+    async with chat_kit() as (chat, _, _c):
         result = await chat.run(ask("페트병 어떻게 버려요?"), job_id="j1")
     assert result.intents == [Intent.WASTE]
     assert "[오프라인 답변" in result.answer
@@ -155,7 +155,7 @@ async def test_vision_runs_only_with_an_image() -> None:
 
 async def test_low_confidence_general_question_gets_web_search() -> None:
     search = FakeWebSearch([])
-    async with chat_kit(web_search_client=search) as (chat, notifier, _):
+    async with chat_kit(web_search_client=search) as (chat, _, _c):
         await chat.run(ask("요즘 분리배출 정책 뉴스 알려줘"), job_id="n")
     assert search.calls
 

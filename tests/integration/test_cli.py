@@ -28,18 +28,20 @@ def test_ask_answers_offline_with_no_key() -> None:
     assert "[오프라인 답변" in result.stdout
     for step in ("라벨", "헹굽니다", "찌그러뜨려", "뚜껑"):
         assert step in result.stdout
-    assert result.stderr == ""  # ask is quiet unless -v
+    for stage in ("✓ intent", "✓ router", "✓ waste_rag", "✓ answer"):
+        assert stage in result.stderr  # stages shown live; logs stay quiet unless -v
 
 
 def test_ask_json_lines() -> None:
     result = run_app("ask", "where do used batteries go?", "--json")
     assert result.returncode == 0, result.stderr
-    records = [json.loads(line) for line in result.stdout.splitlines()]
-    deltas = "".join(r["text"] for r in records if r["type"] == "delta")
-    answer = records[-1]
-    assert answer["type"] == "answer" and answer["text"] == deltas
-    assert answer["provider"] == "offline" and "battery bins" in answer["text"]
-    assert answer["usage"]["calls"] == 1 and answer["usage"]["total_tokens"] > 0
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    deltas = "".join(e["data"]["text"] for e in events if e["type"] == "delta")
+    answer, done = events[-2], events[-1]
+    assert answer["type"] == "answer" and answer["data"]["text"] == deltas
+    assert "[Offline answer" in deltas
+    assert done["type"] == "done" and done["data"]["usage"]["calls"] >= 2
 
 
 def test_openai_profile_answers_through_the_openai_sdk(openai_server: Any) -> None:

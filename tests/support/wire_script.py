@@ -74,7 +74,9 @@ def fill_schema(schema: dict[str, Any], text: str, defs: dict[str, Any] | None =
         kind = next(k for k in kind if k != "null")
     if kind == "object":
         return {k: fill_schema(v, text, defs) for k, v in schema.get("properties", {}).items()}
-    return {"array": [], "integer": 1, "number": 0.5, "boolean": True, "null": None}.get(kind, text)
+    if kind == "array":  # one element, as a model asked for a non-empty list would give
+        return [fill_schema(schema.get("items", {}), text, defs)]
+    return {"integer": 1, "number": 0.5, "boolean": True, "null": None}.get(kind, text)
 
 
 async def read_body(receive: Any) -> bytes:
