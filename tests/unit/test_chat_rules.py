@@ -1,0 +1,176 @@
+"""Routing, intent refinement, the context merge and the lexicon, without a graph."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.application.chat.intents import make_intent_classifier, refine
+from app.application.chat.lexicon import classify_with_lexicon, looks_like_follow_up, sub_queries
+from app.application.chat.routing import plan_routes
+from app.application.chat.state import RESET, merge_contexts
+from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
+from tests.fakes import FakeCache, FakeLLM
+
+ALL_NODES = {
+    "waste_rag",
+    "general",
+    "weather",
+    "collection_point",
+    "location",
+    "web_search",
+    "bulk_waste",
+    "character",
+    "recyclable_price",
+    "image_generation",
+}
+
+
+def scores(*pairs: tuple[Intent, float, str]) -> IntentClassification:
+    return IntentClassification(
+        intents=[IntentScore(intent=i, confidence=c, query=q) for i, c, q in pairs]
+    )
+
+
+def request(message: str = "q", **extra: object) -> ChatRequest:
+    return ChatRequest(message=message, thread_id="t", **extra)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("건전지랑 페트병은 어떻게 버려?", ["건전지 어떻게 버려", "페트병은 어떻게 버려"]),
+        (
+            "how do I throw away batteries and PET bottles?",
+            ["how do I throw away batteries", "how do I throw away PET bottles"],
+        ),
+        ("오늘 날씨 어때? 그리고 캔 어떻게 버려?", ["오늘 날씨 어때", "캔 어떻게 버려"]),
+        ("사과 껍질 어떻게 버려?", ["사과 껍질 어떻게 버려"]),
+    ],
+)
+def test_compound_questions_split_into_sub_queries(message: str, expected: list[str]) -> None:
+    assert sub_queries(message) == expected
+
+
+def test_lexicon_intents() -> None:
+    found = classify_with_lexicon(
+        "where can I throw away batteries near Gangnam station, and will it rain tonight?"
+    )
+    assert [s.intent for s in found.intents] == [Intent.COLLECTION_POINT, Intent.WEATHER]
+    assert classify_with_lexicon("소파 버리는데 수수료 얼마야?").primary.intent is Intent.BULK_WASTE
+    assert classify_with_lexicon("고철 시세 알려줘").primary.intent is Intent.RECYCLABLE_PRICE
+    assert classify_with_lexicon("안녕").primary.intent is Intent.GENERAL
+
+
+def test_follow_ups_are_recognised() -> None:
+    assert looks_like_follow_up("뚜껑은요?") and looks_like_follow_up("and the cap?")
+    assert not looks_like_follow_up("how do I throw away a broken umbrella?")
+
+
+def test_below_the_floor_becomes_general() -> None:
+    refined = refine(scores((Intent.WEATHER, 0.2, "x")), "x", [], [])
+    assert refined.primary.intent is Intent.GENERAL
+    kept = refine(scores((Intent.WEATHER, 0.2, "x"), (Intent.WASTE, 0.8, "y")), "x y", [], [])
+    assert [s.intent for s in kept.intents] == [Intent.WASTE]
+
+
+def test_a_follow_up_inherits_the_last_intent() -> None:
+    refined = refine(scores((Intent.GENERAL, 0.3, "뚜껑은요?")), "뚜껑은요?", ["waste"], [])
+    assert refined.primary.intent is Intent.WASTE
+
+
+def test_character_names_add_the_character_intent() -> None:
+    refined = refine(scores((Intent.WASTE, 0.9, "q")), "페트리랑 캔 버리기", [], ["페트리"])
+    assert [s.intent for s in refined.intents] == [Intent.CHARACTER, Intent.WASTE]
+
+
+async def test_context_free_classifications_are_cached() -> None:
+    llm = FakeLLM(structured={IntentClassification: scores((Intent.WASTE, 0.9, "페트병"))})
+    cache = FakeCache()
+    classify = make_intent_classifier(llm, cache=cache)
+    await classify("페트병 어떻게 버려요?", [])
+    await classify("페트병   어떻게 버려요?", [])  # same after normalising spaces
+    assert len(llm.prompts) == 1
+    assert list(cache.ttls.values()) == [86400]
+    await classify("뚜껑은요?", ["waste"])  # depends on the conversation: never cached
+    await classify("뚜껑은요?", ["waste"])
+    assert len(llm.prompts) == 3
+
+
+async def test_a_broken_cache_does_not_break_classification() -> None:
+    class BrokenCache(FakeCache):
+        async def get(self, key: str) -> str | None:
+            raise ConnectionError("redis down")
+
+    llm = FakeLLM(structured={IntentClassification: scores((Intent.WASTE, 0.9, "x"))})
+    classify = make_intent_classifier(llm, cache=BrokenCache())
+    assert (await classify("페트병", [])).primary.intent is Intent.WASTE
+
+
+def test_routes_per_intent_with_slots() -> None:
+    plan = plan_routes(
+        scores((Intent.WASTE, 0.9, "건전지"), (Intent.WASTE, 0.9, "페트병")),
+        request(),
+        ALL_NODES,
+    )
+    assert [(r.node, r.slot) for r in plan.routes] == [
+        ("waste_rag", "waste_rag"),
+        ("waste_rag", "waste_rag#2"),
+    ]
+
+
+def test_multi_intent_off_keeps_the_primary_only() -> None:
+    classification = scores((Intent.WEATHER, 0.7, "비"), (Intent.WASTE, 0.9, "캔"))
+    plan = plan_routes(classification, request(), ALL_NODES, multi_intent=False)
+    assert [r.node for r in plan.routes] == ["waste_rag"]
+
+
+def test_dynamic_routing_off_is_one_fixed_path() -> None:
+    plan = plan_routes(
+        scores((Intent.WEATHER, 0.9, "비")), request("비 와?"), ALL_NODES, dynamic=False
+    )
+    assert [r.node for r in plan.routes] == ["waste_rag"]
+
+
+def test_enrichment_adds_weather_and_bins_to_a_disposal_question_with_a_place() -> None:
+    near = request(location=Location(latitude=37.5, longitude=127.0))
+    plan = plan_routes(scores((Intent.WASTE, 0.9, "건전지")), near, ALL_NODES)
+    assert [r.node for r in plan.routes] == ["waste_rag", "weather", "collection_point"]
+    assert (
+        plan_routes(scores((Intent.WASTE, 0.9, "x")), near, ALL_NODES, enrichment=False)
+        .routes[0]
+        .node
+        == "waste_rag"
+    )
+
+
+def test_unavailable_nodes_are_reported_and_general_answers() -> None:
+    plan = plan_routes(
+        scores((Intent.LOCATION, 0.9, "근처 센터")),
+        request(),
+        {"waste_rag", "general"},
+        enrichment=False,
+    )
+    assert [r.node for r in plan.routes] == ["general"]
+    assert plan.unavailable == ("location",)
+
+
+def test_a_photo_turns_a_vague_question_into_an_item_lookup() -> None:
+    plan = plan_routes(
+        scores((Intent.GENERAL, 0.5, "이거 어떻게 버려?")),
+        request(),
+        ALL_NODES,
+        enrichment=False,
+        vision_item="페트병",
+    )
+    assert (plan.routes[0].node, plan.routes[0].query) == ("waste_rag", "페트병 이거 어떻게 버려?")
+
+
+def test_context_merge_is_order_independent_and_success_wins() -> None:
+    ok = {"weather": {"status": "ok", "text": "sunny"}}
+    failed = {"weather": {"status": "failed", "error": "timeout"}}
+    other = {"bins": {"status": "ok", "text": "x"}}
+    first = merge_contexts(merge_contexts(merge_contexts({}, ok), failed), other)
+    second = merge_contexts(merge_contexts(merge_contexts({}, other), failed), ok)
+    assert first == second and first["weather"]["status"] == "ok"
+    assert list(first) == ["bins", "weather"]
+    assert merge_contexts(first, RESET) == {}
