@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -21,6 +22,9 @@ class OpenAIWire(WireApp):
         if wire.path.endswith("/models") and wire.method == "GET":
             await send_json(send, 200, json.dumps({"object": "list", "data": []}).encode(), {})
             return
+        if wire.path.endswith("/embeddings") and wire.method == "POST":
+            await self._embeddings(wire, send)
+            return
         if not wire.path.endswith("/chat/completions"):
             await send_json(send, 404, b'{"error": {"message": "not found"}}', {})
             return
@@ -36,6 +40,24 @@ class OpenAIWire(WireApp):
             await send_sse(send, list(_chunks(request, message)))
         else:
             await send_json(send, 200, json.dumps(_completion(request, message)).encode(), {})
+
+    async def _embeddings(self, wire: WireRequest, send: Any) -> None:
+        request = json.loads(wire.body)
+        self.script.requests.append({"path": wire.path, "headers": wire.headers, "json": request})
+        if await self.scripted_failure(send):
+            return
+        texts = request["input"] if isinstance(request["input"], list) else [request["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": hashed_embedding(text)}
+            for i, text in enumerate(texts)
+        ]
+        body = {
+            "object": "list",
+            "data": data,
+            "model": request["model"],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
+        await send_json(send, 200, json.dumps(body).encode(), {})
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         user = _last_user_text(request["messages"])
@@ -144,3 +166,13 @@ def _error(message: str, code: str, kind: str = "invalid_request_error") -> byte
 
 def openai_error(message: str, code: str, kind: str = "invalid_request_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def hashed_embedding(text: str, dimensions: int = 64) -> list[float]:
+    """A deterministic stand-in for a model: character bigrams hashed into a vector."""
+    vector = [0.0] * dimensions
+    compact = "".join(text.lower().split())
+    for i in range(len(compact) - 1):
+        digest = hashlib.blake2s(compact[i : i + 2].encode(), digest_size=4).digest()
+        vector[int.from_bytes(digest, "big") % dimensions] += 1.0
+    return vector
