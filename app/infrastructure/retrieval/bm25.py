@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from app.infrastructure.retrieval.tokens import tokens
 
 NAME_WEIGHT = 3.0
 BODY_WEIGHT = 1.0
+PHRASE_WEIGHT = 3.0  # per character of the longest name or alias the question contains
 
 
 @dataclass
@@ -76,6 +78,7 @@ class BM25Retriever(RetrieverPort):
         self._items = list(items)
         self._names = _Field.build([name_text(i) for i in self._items])
         self._bodies = _Field.build([body_text(i) for i in self._items])
+        self._phrases = [_phrases(item) for item in self._items]
 
     async def search(self, query: str, k: int = 3) -> list[RetrievedItem]:
         return self.rank(query, k)
@@ -86,9 +89,43 @@ class BM25Retriever(RetrieverPort):
             return []
         names = self._names.scores(terms)
         bodies = self._bodies.scores(terms)
+        compact, spaced = _normalise(query)
         scored = [
-            (NAME_WEIGHT * n + BODY_WEIGHT * b, i)
+            (NAME_WEIGHT * n + BODY_WEIGHT * b + self._phrase_bonus(i, compact, spaced), i)
             for i, (n, b) in enumerate(zip(names, bodies, strict=True))
         ]
         scored = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))[:k]
         return [RetrievedItem(item=self._items[i], score=round(score, 4)) for score, i in scored]
+
+    def _phrase_bonus(self, index: int, compact: str, spaced: str) -> float:
+        """The whole name in the question is the strongest signal there is ('투명 페트병')."""
+        longest = 0
+        for phrase, latin in self._phrases[index]:
+            if (f" {phrase} " in spaced) if latin else (phrase in compact):
+                longest = max(longest, len(phrase))
+        return PHRASE_WEIGHT * longest
+
+
+def _normalise(text: str) -> tuple[str, str]:
+    """(Hangul without spaces, Latin words padded with spaces) for phrase matching."""
+    lowered = text.lower()
+    compact = "".join(lowered.split())
+    spaced = " " + " ".join(re.findall(r"[0-9a-z]+|[\uac00-\ud7a3]+", lowered)) + " "
+    return compact, spaced
+
+
+def _phrases(item: WasteItem) -> list[tuple[str, bool]]:
+    """Names and aliases worth a phrase match: Latin ones as whole words, Hangul ones of two
+    syllables or more (a lone '캔' or '병' would match inside other words)."""
+    found = []
+    for name in (item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en):
+        lowered = name.lower()
+        if lowered.isascii():
+            words = re.findall(r"[0-9a-z]+", lowered)
+            if words:
+                found.append((" ".join(words), True))
+        else:
+            compact = "".join(lowered.split())
+            if len(compact) >= 2:
+                found.append((compact, False))
+    return found
