@@ -164,7 +164,7 @@ class RetrievalSettings(Section):
 
 
 class GraphSettings(Section):
-    intent_cache: bool = True
+    intent_cache: bool = False
     enable_summarization: bool = False
     enable_dynamic_routing: bool = True
     enable_multi_intent: bool = True

@@ -15,6 +15,7 @@ class Frozen(BaseModel):
 class RetrievedItem(Frozen):
     item: WasteItem
     score: float
+    exact: bool = False  # the item's name or an alias appears in the question
 
 
 class VisionResult(Frozen):

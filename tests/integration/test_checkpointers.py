@@ -50,3 +50,23 @@ async def test_postgres_keeps_the_thread_across_workers() -> None:
 def test_postgres_without_url_is_refused_at_start() -> None:
     with pytest.raises(ConfigurationError, match="POSTGRES_URL is not set"):
         load_settings(checkpoint={"backend": "postgres"})
+
+
+async def test_intent_classifications_are_cached_in_redis() -> None:
+    from redis.asyncio import Redis
+
+    marker = uuid.uuid4().hex[:6]
+    message = f"페트병 어떻게 버려요 {marker}"
+    async with chat_kit(graph={"intent_cache": True}) as (chat, _, container):
+        llm = await resolve(container.llm)
+        await chat.run(ChatRequest(message=message, thread_id=f"a{marker}"))
+        calls_after_first = llm.usage().calls
+        await chat.run(ChatRequest(message=message, thread_id=f"b{marker}"))
+        assert llm.usage().calls == calls_after_first + 1  # the answer only: intent was cached
+    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        keys = await redis.keys("eco2:cache:intent:v1:*")
+        ttls = [await redis.ttl(key) for key in keys]
+    finally:
+        await redis.aclose()
+    assert keys and all(0 < ttl <= 86400 for ttl in ttls)

@@ -33,7 +33,8 @@ LEXICON: tuple[tuple[Intent, tuple[str, ...]], ...] = (
         "search the web", "look up online")),
     (Intent.WASTE, (
         "버려", "버리", "버릴", "배출", "분리수거", "분리 수거", "재활용", "처리", "수거",
-        "쓰레기", "throw", "dispose", "recycl", "trash", "garbage", "discard", "get rid")),
+        "쓰레기", "throw", "dispose", "recycl", "trash", "garbage", "discard", "get rid",
+        "where do", "where does", "which bin", "go in the", "put out")),
 )
 # Things collected in dedicated bins: "battery bin near me" is a collection-point question.
 COLLECTIBLES = (

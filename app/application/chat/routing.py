@@ -62,10 +62,11 @@ def plan_routes(
     ]
     if vision_item:
         wanted = [_with_photo(route, vision_item) for route in wanted]
+    # Only what the user asked for counts as unavailable; enrichment is best effort.
+    unavailable = tuple(dict.fromkeys(r.node for r in wanted if r.node not in available))
     if enrichment:
         wanted += enrich(wanted, classification, request)
     routes = [r for r in wanted if r.node in available]
-    unavailable = tuple(dict.fromkeys(r.node for r in wanted if r.node not in available))
     if not routes:
         routes = [Route("general", Intent.GENERAL, request.message, "fallback")]
     return _slotted(routes, unavailable)

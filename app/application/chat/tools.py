@@ -97,8 +97,15 @@ def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
     return lookup
 
 
-def general() -> Lookup:
+def general(retriever: RetrieverPort) -> Lookup:
+    """No tool fits: an item named in the question, else the general disposal rules."""
+
     async def lookup(branch: BranchInput) -> NodeResult:
+        hits = [h for h in await retriever.search(branch["query"], 1) if h.exact]
+        if hits:
+            language = detect_language(branch["query"])
+            source = {"title": hits[0].item.name_ko, "kind": "knowledge_base"}
+            return ok(render.waste_item(hits[0].item, language), [source])
         return ok(disposal_guide(), [{"title": "분리배출 가이드", "kind": "guide"}])
 
     return lookup

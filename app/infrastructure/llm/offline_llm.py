@@ -19,7 +19,7 @@ StructuredResponder = Callable[[list[ChatMessage]], BaseModel]
 LABEL_KO = "[오프라인 답변 · 언어 모델 없이 참고 자료에서 발췌했습니다]"
 LABEL_EN = "[Offline answer · extracted from reference material, no language model used]"
 BLOCK = re.compile(r"^### ", re.M)
-WHOLE_BLOCK_LINES = 30  # lookups were fetched for this question: keep them whole
+WHOLE_BLOCK_LINES = 12  # a lookup this short was fetched for the question: keep it whole
 
 
 class OfflineLLMClient(LLMAdapter):

@@ -87,6 +87,7 @@ def best_passages(question: str, context: str, limit: int = 8) -> list[str]:
         return []
     strong = {p.index for p in candidates if scores[p.index] * 4 >= best * 3}
     headings = {p.heading for p in candidates if p.heading and p.index in strong}
+    headings |= {p.text for p in candidates if p.index in strong and p.text.endswith(":")}
     chosen = [p for p in candidates if p.index in strong or p.heading in headings][:limit]
     lines: list[str] = []
     for passage in chosen:

@@ -90,12 +90,16 @@ class BM25Retriever(RetrieverPort):
         names = self._names.scores(terms)
         bodies = self._bodies.scores(terms)
         compact, spaced = _normalise(query)
+        bonuses = [self._phrase_bonus(i, compact, spaced) for i in range(len(self._items))]
         scored = [
-            (NAME_WEIGHT * n + BODY_WEIGHT * b + self._phrase_bonus(i, compact, spaced), i)
+            (NAME_WEIGHT * n + BODY_WEIGHT * b + bonuses[i], i)
             for i, (n, b) in enumerate(zip(names, bodies, strict=True))
         ]
         scored = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))[:k]
-        return [RetrievedItem(item=self._items[i], score=round(score, 4)) for score, i in scored]
+        return [
+            RetrievedItem(item=self._items[i], score=round(score, 4), exact=bonuses[i] > 0)
+            for score, i in scored
+        ]
 
     def _phrase_bonus(self, index: int, compact: str, spaced: str) -> float:
         """The whole name in the question is the strongest signal there is ('투명 페트병')."""

@@ -61,7 +61,7 @@ def create_chat_graph(
     reporter = StageReporter(event_publisher)
     lookups: dict[str, tools.Lookup | None] = {
         "waste_rag": tools.waste_rag(retriever),
-        "general": tools.general(),
+        "general": tools.general(retriever),
         "character": tools.character(llm, character_client) if character_client else None,
         "location": tools.location(llm, location_client) if location_client else None,
         "bulk_waste": tools.bulk_waste(llm, bulk_waste_client) if bulk_waste_client else None,
