@@ -51,3 +51,26 @@ def bigrams(word: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
+
+
+# Hangul syllable = 0xAC00 + (initial * 21 + medial) * 28 + final
+INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+MEDIALS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+FINALS = " ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"
+# Vowels people swap when typing (ㅐ/ㅔ, ㅒ/ㅖ, ㅙ/ㅚ/ㅞ) fold to one letter.
+FOLD = str.maketrans({"ㅐ": "ㅔ", "ㅒ": "ㅖ", "ㅙ": "ㅞ", "ㅚ": "ㅞ"})
+
+
+def jamo(word: str) -> str:
+    """'샴푸' -> 'ㅅㅑㅁㅍㅜ': letters, so one wrong vowel changes one letter, not a syllable."""
+    letters = []
+    for ch in word:
+        code = ord(ch) - 0xAC00
+        if 0 <= code < 11172:
+            letters.append(INITIALS[code // 588])
+            letters.append(MEDIALS[(code % 588) // 28])
+            if code % 28:
+                letters.append(FINALS[code % 28])
+        else:
+            letters.append(ch)
+    return "".join(letters).translate(FOLD)

@@ -11,23 +11,26 @@ from dataclasses import dataclass
 from app.application.ports.retriever import RetrieverPort
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
-from app.infrastructure.retrieval.tokens import tokens
+from app.infrastructure.korean_text import stem_english, words
+from app.infrastructure.retrieval.spelling import Speller
+from app.infrastructure.retrieval.tokens import weighted_tokens
 
 NAME_WEIGHT = 3.0
 BODY_WEIGHT = 1.0
 PHRASE_WEIGHT = 3.0  # per character of the longest name or alias the question contains
+CORRECTION_WEIGHT = 0.8  # a corrected word counts a little less than one typed right
 
 
 @dataclass
 class _Field:
     docs: list[Counter[str]]
-    lengths: list[int]
+    lengths: list[float]
     average: float
     document_frequency: Counter[str]
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> _Field:
-        docs = [Counter(tokens(text)) for text in texts]
+        docs = [weighted_tokens(text) for text in texts]
         lengths = [sum(doc.values()) for doc in docs]
         frequency: Counter[str] = Counter()
         for doc in docs:
@@ -35,6 +38,7 @@ class _Field:
         return cls(docs, lengths, sum(lengths) / max(len(lengths), 1), frequency)
 
     def scores(self, query: Counter[str], k1: float = 1.2, b: float = 0.75) -> list[float]:
+        """BM25 with weighted terms: a query term's weight scales its contribution."""
         n = len(self.docs)
         idf = {
             term: math.log(
@@ -79,14 +83,19 @@ class BM25Retriever(RetrieverPort):
         self._names = _Field.build([name_text(i) for i in self._items])
         self._bodies = _Field.build([body_text(i) for i in self._items])
         self._phrases = [_phrases(item) for item in self._items]
+        self._speller = Speller(w for item in self._items for w in words(name_text(item)))
 
     async def search(self, query: str, k: int = 3) -> list[RetrievedItem]:
         return self.rank(query, k)
 
     def rank(self, query: str, k: int = 3) -> list[RetrievedItem]:
-        terms = Counter(tokens(query))
+        fixes = self._speller.corrections(words(query))
+        terms = weighted_tokens(query)
+        for term, weight in weighted_tokens(" ".join(fixes)).items():
+            terms[term] += weight * CORRECTION_WEIGHT
         if not terms:
             return []
+        query = f"{query} {' '.join(fixes)}" if fixes else query
         names = self._names.scores(terms)
         bodies = self._bodies.scores(terms)
         compact, spaced = _normalise(query)
@@ -114,7 +123,8 @@ def _normalise(text: str) -> tuple[str, str]:
     """(Hangul without spaces, Latin words padded with spaces) for phrase matching."""
     lowered = text.lower()
     compact = "".join(lowered.split())
-    spaced = " " + " ".join(re.findall(r"[0-9a-z]+|[\uac00-\ud7a3]+", lowered)) + " "
+    found = re.findall(r"[0-9a-z]+|[\uac00-\ud7a3]+", lowered)
+    spaced = " " + " ".join(stem_english(w) for w in found) + " "
     return compact, spaced
 
 
@@ -125,7 +135,7 @@ def _phrases(item: WasteItem) -> list[tuple[str, bool]]:
     for name in (item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en):
         lowered = name.lower()
         if lowered.isascii():
-            words = re.findall(r"[0-9a-z]+", lowered)
+            words = [stem_english(w) for w in re.findall(r"[0-9a-z]+", lowered)]
             if words:
                 found.append((" ".join(words), True))
         else:

@@ -1,14 +1,22 @@
-"""Index and query tokens: words, particle-free stems, Hangul bigrams, Latin trigrams."""
+"""Index and query tokens, each with a weight: whole words count most; Hangul bigrams, jamo
+trigrams (Korean typos: 샴프통 for 샴푸통) and Latin trigrams (umbrela) catch near misses."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from app.infrastructure.korean_text import (
     bigrams,
     is_hangul_word,
+    jamo,
     stem_english,
     strip_particle,
     words,
 )
+
+WORD_WEIGHT = 1.0
+BIGRAM_WEIGHT = 0.5
+FUZZY_WEIGHT = 0.2  # a trigram is a weak hint on its own; a word gives several of them
 
 # Words every disposal question has; they say nothing about which item.
 QUESTION_WORDS = frozenset(
@@ -16,16 +24,18 @@ QUESTION_WORDS = frozenset(
         "어떻게 어디 어디에 어디로 무엇 뭐 왜 언제 방법 버려 버려요 버리 버리는 버릴 버리나요"
         " 버리면 버려야 배출 배출해 배출하나요 처리 처리해 처리하나요 분리수거 분리배출 해요"
         " 하나요 돼요 되나요 되요 할까요 알려줘 알려주세요 궁금해요 있나요 주세요 좀 이거 이건"
+        " 쓰레기 음쓰 버림 버려도 되나 맞지 맞아 어케 어떡해 치워요 버리려는데 버리고 싶어요"
+        " 다 쓴 다쓴 안 거 것 그냥 같이 몇 개 좀 요즘 남은거 남은 못 쓰는 안쓰는 내놓으면"
         " how do does what where when which can should i you my me the a an to of in on for"
         " and or it is are throw away dispose disposal get rid put recycle recycling trash bin"
-        " garbage into with this that these those"
+        " garbage into with this that these those recyclable go out old used empty"
     ).split()
 )
 
 
-def tokens(text: str) -> list[str]:
-    """Tokens with repeats (term frequency matters to BM25)."""
-    found: list[str] = []
+def weighted_tokens(text: str) -> Counter[str]:
+    """Token -> summed weight (term frequency matters to BM25, so repeats add up)."""
+    found: Counter[str] = Counter()
     for word in words(text):
         if word in QUESTION_WORDS:
             continue
@@ -33,11 +43,20 @@ def tokens(text: str) -> list[str]:
             stem = strip_particle(word)
             if stem in QUESTION_WORDS:
                 continue
-            found.append(stem)
-            found.extend(f"#{gram}" for gram in bigrams(stem))
+            found[stem] += WORD_WEIGHT
+            for gram in bigrams(stem):
+                found[f"#{gram}"] += BIGRAM_WEIGHT
+            letters = jamo(stem)
+            for i in range(len(letters) - 2):
+                found[f"~{letters[i : i + 3]}"] += FUZZY_WEIGHT
         else:
             stem = stem_english(word)
-            found.append(stem)
-            if len(stem) >= 5:  # typo tolerance for longer Latin words
-                found.extend(f"~{stem[i : i + 3]}" for i in range(len(stem) - 2))
+            found[stem] += WORD_WEIGHT
+            if len(stem) >= 5:
+                for i in range(len(stem) - 2):
+                    found[f"~{stem[i : i + 3]}"] += FUZZY_WEIGHT
     return found
+
+
+def tokens(text: str) -> list[str]:
+    return list(weighted_tokens(text))

@@ -1,0 +1,71 @@
+"""Spelling correction against the knowledge base's own vocabulary (no dictionary download).
+
+A word the base does not know is compared, letter by letter (jamo for Hangul), with the names
+and aliases it does know; the closest within one or two edits stands in for it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from app.infrastructure.korean_text import is_hangul_word, jamo, stem_english, strip_particle
+from app.infrastructure.retrieval.tokens import QUESTION_WORDS
+
+MIN_LETTERS = 4  # shorter words have too many neighbours to correct safely
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, giving up (returning limit + 1) once it must exceed `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def _letters(word: str) -> str:
+    return jamo(word) if is_hangul_word(word) else word
+
+
+def _normal(word: str) -> str:
+    return strip_particle(word) if is_hangul_word(word) else stem_english(word)
+
+
+class Speller:
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        self._known = {_normal(w) for w in vocabulary if w}
+        self._by_trigram: defaultdict[str, set[str]] = defaultdict(set)
+        for word in self._known:
+            letters = _letters(word)
+            for i in range(len(letters) - 2):
+                self._by_trigram[letters[i : i + 3]].add(word)
+
+    def corrections(self, words: Iterable[str]) -> list[str]:
+        """The known word closest to each unknown one, when one is close enough."""
+        found = []
+        for raw in words:
+            word = _normal(raw)
+            if word in self._known or word in QUESTION_WORDS:
+                continue
+            best = self.closest(word)
+            if best is not None:
+                found.append(best)
+        return found
+
+    def closest(self, word: str) -> str | None:
+        letters = _letters(word)
+        if len(letters) < MIN_LETTERS:
+            return None
+        limit = 1 if len(letters) < 7 else 2
+        candidates: set[str] = set()
+        for i in range(len(letters) - 2):
+            candidates |= self._by_trigram.get(letters[i : i + 3], set())
+        scored = sorted((edit_distance(letters, _letters(c), limit), len(c), c) for c in candidates)
+        return scored[0][2] if scored and scored[0][0] <= limit else None
