@@ -8,7 +8,11 @@ from app.domain.events import ProgressEvent, ProgressUpdate
 
 
 class ProgressNotifierPort(ABC):
-    """Numbers each job's updates (seq from 1) and delivers them in order."""
+    """Numbers each job's updates (seq from 1) and delivers them in order.
+
+    Returns None when the update was dropped: after the job's terminal event, or a second
+    `answer` (a re-run of the same job must not repeat them).
+    """
 
     @abstractmethod
-    async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent: ...
+    async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None: ...

@@ -23,21 +23,21 @@ CORRECTION_WEIGHT = 0.8  # a corrected word counts a little less than one typed 
 
 @dataclass
 class _Field:
-    docs: list[Counter[str]]
+    docs: list[dict[str, float]]
     lengths: list[float]
     average: float
     document_frequency: Counter[str]
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> _Field:
-        docs = [weighted_tokens(text) for text in texts]
+        docs: list[dict[str, float]] = [dict(weighted_tokens(text)) for text in texts]
         lengths = [sum(doc.values()) for doc in docs]
         frequency: Counter[str] = Counter()
         for doc in docs:
             frequency.update(doc.keys())
         return cls(docs, lengths, sum(lengths) / max(len(lengths), 1), frequency)
 
-    def scores(self, query: Counter[str], k1: float = 1.2, b: float = 0.75) -> list[float]:
+    def scores(self, query: dict[str, float], k1: float = 1.2, b: float = 0.75) -> list[float]:
         """BM25 with weighted terms: a query term's weight scales its contribution."""
         n = len(self.docs)
         idf = {

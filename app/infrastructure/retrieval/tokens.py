@@ -3,7 +3,7 @@ trigrams (Korean typos: 샴프통 for 샴푸통) and Latin trigrams (umbrela) ca
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 
 from app.infrastructure.korean_text import (
     bigrams,
@@ -33,9 +33,9 @@ QUESTION_WORDS = frozenset(
 )
 
 
-def weighted_tokens(text: str) -> Counter[str]:
+def weighted_tokens(text: str) -> defaultdict[str, float]:
     """Token -> summed weight (term frequency matters to BM25, so repeats add up)."""
-    found: Counter[str] = Counter()
+    found: defaultdict[str, float] = defaultdict(float)
     for word in words(text):
         if word in QUESTION_WORDS:
             continue
