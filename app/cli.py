@@ -44,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--image", help="an image URL (http(s) or data:image/...) to look at")
     ask.add_argument("-v", "--verbose", action="store_true", help="log at the configured level")
 
+    commands.add_parser("worker", parents=[common], help="run the arq worker (Redis queue)")
+    commands.add_parser("gateway", parents=[common], help="run the HTTP gateway and chat page")
+    submit = commands.add_parser(
+        "submit", parents=[common], help="enqueue a question through Redis and print its events"
+    )
+    submit.add_argument("question")
+    submit.add_argument("--thread", help="continue this conversation")
+    submit.add_argument("--json", action="store_true", help="every event as a JSON line")
+    submit.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
+
     config = commands.add_parser("config", parents=[common], help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     config_commands.add_parser(
@@ -63,6 +73,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     quiet = args.command == "ask" and not args.verbose
     configure_from_settings(settings, minimum_level="WARNING" if quiet else None)
+    if args.command == "worker":
+        from app.worker import run
+
+        run(settings)
+        return 0
+    if args.command == "gateway":
+        import uvicorn
+
+        from app.gateway.app import create_app
+
+        uvicorn.run(
+            create_app(settings),
+            host=settings.gateway.host,
+            port=settings.gateway.port,
+            log_config=None,
+        )
+        return 0
+    if args.command == "submit":
+        from app.submit import submit
+
+        return asyncio.run(
+            submit(
+                settings,
+                args.question,
+                thread=args.thread,
+                as_json=args.json,
+                wait_seconds=args.timeout,
+            )
+        )
     if args.command == "config":
         return (
             show_config(settings, config_file)

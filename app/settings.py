@@ -128,6 +128,20 @@ class WorkerSettings(Section):
     job_timeout: float = Field(default=300.0, gt=0)
     keep_result: float = 3600.0
     poll_delay: float = Field(default=0.05, gt=0)
+    max_tries: int = Field(default=3, ge=1)
+    shutdown_grace: float = Field(default=20.0, ge=0)  # SIGTERM: let running jobs finish
+    health_check_interval: float = Field(default=10.0, gt=0)
+    stream_maxlen: int = Field(default=2000, gt=10)
+    stream_ttl: int = Field(default=3600, gt=0)
+
+
+class GatewaySettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    secret: SecretStr | None = None  # signs job tokens; share it across gateway replicas
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    read_block_ms: int = Field(default=5000, gt=0)
 
 
 class TracingSettings(Section):
@@ -192,6 +206,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     postgres: PostgresSettings = PostgresSettings()
     worker: WorkerSettings = WorkerSettings()
+    gateway: GatewaySettings = GatewaySettings()
     tracing: TracingSettings = TracingSettings()
     services: ServicesSettings = ServicesSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()

@@ -118,7 +118,7 @@ def _from_block(question: str, block: tuple[bool, str]) -> list[str]:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if is_lookup and len(lines) <= WHOLE_BLOCK_LINES:
         return lines
-    return best_passages(question, text)
+    return best_passages(question, text, limit=16 if is_lookup else 8)
 
 
 def choose_tool(question: str, tools: list[ToolSpec], *, required: bool) -> ToolSpec | None:

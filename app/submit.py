@@ -1,0 +1,78 @@
+"""`python -m app submit`: enqueue like the gateway does, then follow the job's event stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from typing import TextIO
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from redis.asyncio import Redis
+
+from app.domain.chat import ChatRequest
+from app.domain.events import TERMINAL_TYPES
+from app.infrastructure.progress.redis_streams import parse_entry, stream_key
+from app.settings import Settings
+from app.worker import JOB_NAME
+
+
+async def submit(
+    settings: Settings,
+    question: str,
+    *,
+    thread: str | None = None,
+    as_json: bool = False,
+    wait_seconds: float = 120.0,
+    out: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    request = ChatRequest(message=question, thread_id=thread or f"cli-{uuid.uuid4().hex[:12]}")
+    job_id = uuid.uuid4().hex
+    arq = await create_pool(
+        RedisSettings.from_dsn(settings.redis.url), default_queue_name=settings.worker.queue_name
+    )
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        await arq.enqueue_job(JOB_NAME, request.model_dump(mode="json"), _job_id=job_id)
+        print(f"job {job_id} · thread {request.thread_id}", file=sys.stderr)
+        terminal = await asyncio.wait_for(_follow(redis, job_id, as_json, out), wait_seconds)
+    except TimeoutError:
+        print(
+            f"no terminal event after {wait_seconds:.0f} s: is a worker running?", file=sys.stderr
+        )
+        return 1
+    finally:
+        await redis.aclose()
+        await arq.aclose()
+    return 0 if terminal == "done" else 1
+
+
+async def _follow(redis: Redis, job_id: str, as_json: bool, out: TextIO) -> str:
+    cursor = "0-0"
+    while True:
+        batches = await redis.xread({stream_key(job_id): cursor}, block=5000, count=200)
+        for _, entries in batches or []:
+            for entry_id, fields in entries:
+                event = parse_entry(entry_id, fields)
+                cursor = event["id"]
+                _show(event, as_json, out)
+                if event["type"] in TERMINAL_TYPES:
+                    return str(event["type"])
+
+
+def _show(event: dict[str, object], as_json: bool, out: TextIO) -> None:
+    if as_json:
+        print(json.dumps(event, ensure_ascii=False), file=out, flush=True)
+        return
+    data = event["data"] if isinstance(event["data"], dict) else {}
+    if event["type"] == "stage" and event["status"] != "started":
+        print(f"  {event['status']:<9} {data.get('slot') or event['stage']}", file=sys.stderr)
+    elif event["type"] == "delta":
+        print(data.get("text", ""), end="", file=out, flush=True)
+    elif event["type"] == "done":
+        print(file=out)
+    elif event["type"] == "error":
+        print(f"\nerror: {data.get('kind')}: {data.get('message', '')}", file=sys.stderr)
