@@ -13,9 +13,7 @@ from pydantic import BaseModel, SecretStr
 
 from app.settings import LoggingSettings, Settings
 
-SENSITIVE_KEY = re.compile(
-    r"(api[_-]?key|authorization|password|secret|(^|_)token$|cookie)", re.I
-)
+SENSITIVE_KEY = re.compile(r"(api[_-]?key|authorization|password|secret|(^|_)token$|cookie)", re.I)
 REDACTED = "[redacted]"
 
 

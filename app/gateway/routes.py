@@ -66,7 +66,7 @@ async def _known(request: Request, job_id: str) -> None:
     state = request.app.state
     if await state.redis.exists(stream_key(job_id)):
         return
-    status = await Job(job_id, state.arq).status()
+    status = await Job(job_id, state.arq, _queue_name=state.settings.worker.queue_name).status()
     if status is JobStatus.not_found:
         raise HTTPException(status_code=404, detail="no such job (or it expired)")
 
@@ -116,7 +116,7 @@ async def _stream(request: Request, job_id: str, cursor: str) -> AsyncIterator[S
 async def status(request: Request, job_id: Authorised) -> ChatStatus:
     """Where the job is, the answer so far, and the result once it is complete."""
     state = request.app.state
-    job = Job(job_id, state.arq)
+    job = Job(job_id, state.arq, _queue_name=state.settings.worker.queue_name)
     job_status = await job.status()
     terminal = await terminal_of(state.redis, job_id)
     if job_status is JobStatus.not_found and terminal is None:
@@ -144,7 +144,9 @@ async def cancel(request: Request, job_id: Authorised) -> Cancelled:
         job_id, ProgressUpdate(type="error", data={"kind": "cancelled", "message": "cancelled"})
     )
     with contextlib.suppress(TimeoutError):  # the worker sees the abort flag on its next poll
-        await Job(job_id, state.arq).abort(timeout=0.5, poll_delay=0.1)
+        await Job(job_id, state.arq, _queue_name=state.settings.worker.queue_name).abort(
+            timeout=0.5, poll_delay=0.1
+        )
     return Cancelled(job_id=job_id, cancelled=published is not None)
 
 

@@ -1,0 +1,44 @@
+"""A deployment per test: its own queue, real worker processes, the gateway on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.gateway.app import create_app
+from app.settings import load_settings
+from tests.support.asgi_server import RunningServer, serve_in_thread
+from tests.support.services import Deployment
+
+
+@pytest.fixture
+def deployment() -> Deployment:
+    return Deployment()
+
+
+@pytest.fixture
+def gateway(deployment: Deployment) -> Iterator[RunningServer]:
+    settings = load_settings(**deployment.settings_overrides())
+    with serve_in_thread(create_app(settings)) as server:
+        yield server
+
+
+@pytest.fixture
+async def http(gateway: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+async def ask(http: httpx.AsyncClient, message: str, **extra: Any) -> dict[str, Any]:
+    response = await http.post("/v1/chat", json={"message": message, **extra})
+    assert response.status_code == 202, response.text
+    return dict(response.json())

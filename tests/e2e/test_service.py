@@ -1,0 +1,132 @@
+"""Gateway → Redis queue → a real worker process → SSE, as a browser would use it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import httpx
+from arq import create_pool
+from arq.connections import RedisSettings
+
+from app.gateway.tokens import TokenSigner
+from tests.e2e.conftest import ask
+from tests.support.services import Deployment, worker_process
+from tests.support.sse import SSEEvent, sse_events
+
+
+async def collect(http: httpx.AsyncClient, url: str, **kwargs: str) -> list[SSEEvent]:
+    return [event async for event in sse_events(http, url, **kwargs)]
+
+
+async def test_question_to_streamed_answer(
+    http: httpx.AsyncClient, deployment: Deployment, logs: Path
+) -> None:
+    with worker_process(deployment, logs):
+        job = await ask(http, "건전지랑 페트병은 어떻게 버려?")
+        events = await asyncio.wait_for(collect(http, job["events_url"]), 30)
+        status = (await http.get(job["result_url"])).json()
+    kinds = [e.event for e in events]
+    assert kinds[0] == "stage" and kinds[-2:] == ["answer", "done"]
+    stages = [(e.data["stage"], e.data["status"]) for e in events if e.event == "stage"]
+    assert stages[0] == ("intent", "started") and ("answer", "completed") in stages
+    deltas = "".join(e.data["data"]["text"] for e in events if e.event == "delta")
+    answer = events[-2].data["data"]["text"]
+    assert deltas == answer and "폐건전지" in answer and "라벨" in answer
+    assert [e.data["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert status["terminal"] == "done" and status["answer_so_far"] == answer
+    for _ in range(50):  # arq records the result just after the last event
+        if status["status"] == "complete":
+            break
+        await asyncio.sleep(0.1)
+        status = (await http.get(job["result_url"])).json()
+    assert status["result"]["result"]["answer"] == answer
+
+
+async def test_reconnecting_with_last_event_id_loses_and_repeats_nothing(
+    http: httpx.AsyncClient, deployment: Deployment, logs: Path
+) -> None:
+    with worker_process(deployment, logs):
+        job = await ask(http, "우산 어떻게 버려요?")
+        full = await asyncio.wait_for(collect(http, job["events_url"]), 30)
+        first_part: list[SSEEvent] = []
+        async for event in sse_events(http, job["events_url"]):
+            first_part.append(event)
+            if len(first_part) == 4:
+                break  # the browser drops the connection here
+        rest = await collect(http, job["events_url"], last_event_id=first_part[-1].id)
+    assert [e.id for e in first_part + rest] == [e.id for e in full]
+
+
+async def test_unknown_job_and_wrong_token(http: httpx.AsyncClient, deployment: Deployment) -> None:
+    signer = TokenSigner(b"test-secret-0123456789")
+    unknown = uuid.uuid4().hex
+    response = await http.get(f"/v1/chat/{unknown}?token={signer.sign(unknown)}")
+    assert response.status_code == 404
+    job = await ask(http, "캔 어떻게 버려?")
+    other = await ask(http, "병 어떻게 버려?")
+    wrong = await http.get(f"/v1/chat/{job['job_id']}/events?token={other['token']}")
+    assert wrong.status_code == 403
+    missing = await http.get(f"/v1/chat/{job['job_id']}")
+    assert missing.status_code == 403
+    bearer = await http.get(
+        f"/v1/chat/{job['job_id']}", headers={"Authorization": f"Bearer {job['token']}"}
+    )
+    assert bearer.status_code == 200 and bearer.json()["status"] == "queued"
+
+
+async def test_bad_requests_are_refused_with_reasons(http: httpx.AsyncClient) -> None:
+    empty = await http.post("/v1/chat", json={"message": ""})
+    assert empty.status_code == 422
+    long = await http.post("/v1/chat", json={"message": "가" * 4001})
+    assert long.status_code == 422
+    huge = await http.post(
+        "/v1/chat",
+        content=b"{" + b" " * 70_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 413
+    extra = await http.post("/v1/chat", json={"message": "hi", "admin": True})
+    assert extra.status_code == 422
+
+
+async def test_a_malformed_job_fails_once_with_an_error_event(
+    http: httpx.AsyncClient, deployment: Deployment, logs: Path
+) -> None:
+    arq = await create_pool(RedisSettings(), default_queue_name=deployment.queue)
+    job_id = uuid.uuid4().hex
+    signer = TokenSigner(b"test-secret-0123456789")
+    try:
+        with worker_process(deployment, logs) as worker:
+            await arq.enqueue_job("chat", {"message": "", "thread_id": "t"}, _job_id=job_id)
+            events = await asyncio.wait_for(
+                collect(http, f"/v1/chat/{job_id}/events?token={signer.sign(job_id)}"), 30
+            )
+            await asyncio.sleep(0.5)
+            log = worker.text()
+    finally:
+        await arq.aclose()
+    assert [e.event for e in events] == ["error"]
+    assert events[0].data["data"]["kind"] == "invalid_request"
+    assert log.count("chat.invalid_payload") == 1  # no retry loop
+
+
+async def test_health_and_readiness(
+    http: httpx.AsyncClient, deployment: Deployment, logs: Path
+) -> None:
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    not_ready = await http.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.json()["workers"] == "none reporting"
+    with worker_process(deployment, logs):
+        ready = await http.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["redis"] == "ok"
+
+
+async def test_the_chat_page_and_openapi_are_served(http: httpx.AsyncClient) -> None:
+    page = await http.get("/")
+    assert page.status_code == 200 and "EventSource" in page.text
+    spec = (await http.get("/openapi.json")).json()
+    assert "/v1/chat/{job_id}/events" in spec["paths"]
+    examples = spec["components"]["schemas"]["ChatSubmission"]["examples"]
+    assert examples[0]["message"]

@@ -1,0 +1,95 @@
+"""Real processes for end-to-end tests: a worker (`python -m app worker`) and the gateway."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[str]
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, wait: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(wait)
+
+
+@dataclass
+class Deployment:
+    """One isolated queue (its own name) shared by the gateway and the workers of a test."""
+
+    queue: str = field(default_factory=lambda: f"eco2:test:{uuid.uuid4().hex[:8]}")
+    env: dict[str, str] = field(default_factory=dict)
+
+    def settings_env(self) -> dict[str, str]:
+        return {
+            "APP_WORKER__QUEUE_NAME": self.queue,
+            "APP_CHECKPOINT__BACKEND": "memory",
+            "APP_GATEWAY__SECRET": "test-secret-0123456789",
+            "APP_WORKER__HEALTH_CHECK_INTERVAL": "1",
+            **self.env,
+        }
+
+    def settings_overrides(self) -> dict[str, Any]:
+        return {
+            "worker": {"queue_name": self.queue, "health_check_interval": 1},
+            "checkpoint": {"backend": "memory"},
+            "gateway": {"secret": "test-secret-0123456789", "heartbeat_seconds": 1},
+        }
+
+
+@contextmanager
+def worker_process(
+    deployment: Deployment, log_dir: Path, name: str = "w"
+) -> Iterator[WorkerProcess]:
+    log = log_dir / f"worker-{name}.log"
+    handle = log.open("w")
+    env = {**os.environ, **deployment.settings_env(), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "worker"],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+    )
+    worker = WorkerProcess(process, log)
+    try:
+        _wait_for_health(deployment.queue, worker)
+        yield worker
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        handle.close()
+
+
+def _wait_for_health(queue: str, worker: WorkerProcess, deadline: float = 30.0) -> None:
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < deadline:
+            if "worker.started" in worker.text() and client.exists(f"{queue}:health-check"):
+                return
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{worker.text()}")
+            time.sleep(0.1)
+    finally:
+        client.close()
+    raise RuntimeError(f"worker not healthy after {deadline}s:\n{worker.text()}")
