@@ -141,7 +141,7 @@ class GatewaySettings(Section):
     secret: SecretStr | None = None  # signs job tokens; share it across gateway replicas
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     heartbeat_seconds: float = Field(default=15.0, gt=0)
-    read_block_ms: int = Field(default=5000, gt=0)
+    read_block_ms: int = Field(default=2000, gt=0)  # must stay under redis.socket_timeout
 
 
 class TracingSettings(Section):

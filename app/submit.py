@@ -53,7 +53,7 @@ async def submit(
 async def _follow(redis: Redis, job_id: str, as_json: bool, out: TextIO) -> str:
     cursor = "0-0"
     while True:
-        batches = await redis.xread({stream_key(job_id): cursor}, block=5000, count=200)
+        batches = await redis.xread({stream_key(job_id): cursor}, block=2000, count=200)
         for _, entries in batches or []:
             for entry_id, fields in entries:
                 event = parse_entry(entry_id, fields)

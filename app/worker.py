@@ -61,6 +61,7 @@ async def chat(ctx: dict[str, Any], payload: Any) -> dict[str, Any]:
     job_id: str = ctx["job_id"]
     notifier: RedisStreamProgressNotifier = ctx["notifier"]
     structlog.contextvars.bind_contextvars(job_id=job_id, job_try=ctx.get("job_try", 1))
+    log.info("chat.started")
     try:
         return await _run(ctx, job_id, payload, notifier)
     finally:

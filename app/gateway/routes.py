@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import structlog
 from arq.jobs import Job, JobStatus
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.domain.chat import ChatRequest
@@ -24,6 +28,7 @@ from app.infrastructure.progress.redis_streams import (
 )
 from app.worker import JOB_NAME
 
+log = structlog.get_logger(__name__)
 router = APIRouter()
 JOB_ID = r"^[0-9a-f]{32}$"
 
@@ -94,7 +99,12 @@ async def _stream(request: Request, job_id: str, cursor: str) -> AsyncIterator[S
     block = request.app.state.settings.gateway.read_block_ms
     key = stream_key(job_id)
     while True:
-        batches = await redis.xread({key: cursor}, block=block, count=200)
+        try:
+            batches = await redis.xread({key: cursor}, block=block, count=200)
+        except (RedisTimeout, RedisConnectionError) as exc:
+            log.warning("sse.redis_read_failed", job_id=job_id, error=type(exc).__name__)
+            await asyncio.sleep(0.2)
+            continue
         for _, entries in batches or []:
             for entry_id, fields in entries:
                 event = parse_entry(entry_id, fields)
