@@ -32,3 +32,9 @@ if ! answers 5432; then
 else
     echo "postgresql: 127.0.0.1:5432 answers"
 fi
+
+# The chat-page test drives Debian's headless Chromium (nothing is downloaded by the test).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+echo "chromium: $(chromium --version 2>/dev/null | head -1)"
