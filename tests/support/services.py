@@ -85,7 +85,7 @@ def _wait_for_health(queue: str, worker: WorkerProcess, deadline: float = 30.0) 
     started = time.monotonic()
     try:
         while time.monotonic() - started < deadline:
-            if "worker.started" in worker.text() and client.exists(f"{queue}:health-check"):
+            if client.exists(f"{queue}:health-check"):  # arq writes it once startup is done
                 return
             if worker.process.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{worker.text()}")
