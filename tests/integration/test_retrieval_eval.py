@@ -13,6 +13,8 @@ from app.infrastructure.retrieval.knowledge_base import load_items
 
 EVAL = Path(__file__).resolve().parent.parent / "data" / "retrieval_eval.yaml"
 TOP1_FLOOR = 0.90
+# The retriever's weights were tuned on the even-numbered questions only; the odd-numbered half
+# is reported separately as held out. The questions were written without sight of the code.
 
 
 def test_the_knowledge_base_is_big_and_covers_every_category() -> None:
@@ -40,6 +42,7 @@ def test_top1_and_top3_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
         top3 += bool(expected & set(ranked))
         by_kind[question["kind"]].append(hit1)
         by_kind[question["lang"]].append(hit1)
+        by_kind["held-out" if questions.index(question) % 2 else "tuning"].append(hit1)
         if not hit1:
             misses.append(f"{question['q']!r}: expected {sorted(expected)}, got {ranked}")
     total = len(questions)

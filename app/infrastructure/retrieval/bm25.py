@@ -15,9 +15,9 @@ from app.infrastructure.korean_text import stem_english, words
 from app.infrastructure.retrieval.spelling import Speller
 from app.infrastructure.retrieval.tokens import weighted_tokens
 
-NAME_WEIGHT = 3.0
-BODY_WEIGHT = 1.0
-PHRASE_WEIGHT = 3.0  # per character of the longest name or alias the question contains
+NAME_WEIGHT = 2.0
+BODY_WEIGHT = 0.3
+PHRASE_WEIGHT = 1.0  # per character of the longest name or alias the question contains
 CORRECTION_WEIGHT = 0.8  # a corrected word counts a little less than one typed right
 
 

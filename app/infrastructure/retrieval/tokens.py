@@ -16,7 +16,7 @@ from app.infrastructure.korean_text import (
 
 WORD_WEIGHT = 1.0
 BIGRAM_WEIGHT = 0.5
-FUZZY_WEIGHT = 0.2  # a trigram is a weak hint on its own; a word gives several of them
+FUZZY_WEIGHT = 0.5  # one trigram is a weak hint; a word gives several of them
 
 # Words every disposal question has; they say nothing about which item.
 QUESTION_WORDS = frozenset(
