@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -130,3 +135,35 @@ async def test_the_chat_page_and_openapi_are_served(http: httpx.AsyncClient) -> 
     assert "/v1/chat/{job_id}/events" in spec["paths"]
     examples = spec["components"]["schemas"]["ChatSubmission"]["examples"]
     assert examples[0]["message"]
+
+
+async def test_arqs_own_cli_runs_our_worker_settings(
+    http: httpx.AsyncClient, deployment: Deployment, logs: Path
+) -> None:
+    arq_cli = [str(Path(sys.executable).with_name("arq")), "app.worker.WorkerSettings"]
+    with worker_process(deployment, logs, "arq-cli", command=arq_cli):
+        job = await ask(http, "캔 어떻게 버려요?")
+        events = await asyncio.wait_for(collect(http, job["events_url"]), 30)
+    assert events[-1].event == "done"
+
+
+def test_gateway_command_serves_http(deployment: Deployment, unused_tcp_port: int) -> None:
+    env = {**os.environ, **deployment.settings_env(), "APP_GATEWAY__PORT": str(unused_tcp_port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "gateway"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{unused_tcp_port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response.json() == {"status": "ok"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught
+        assert process.wait(15) in (0, -signal.SIGTERM)

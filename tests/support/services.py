@@ -57,13 +57,14 @@ class Deployment:
 
 @contextmanager
 def worker_process(
-    deployment: Deployment, log_dir: Path, name: str = "w"
+    deployment: Deployment, log_dir: Path, name: str = "w", command: list[str] | None = None
 ) -> Iterator[WorkerProcess]:
+    """`python -m app worker` by default; `command` runs another entry (e.g. arq's own CLI)."""
     log = log_dir / f"worker-{name}.log"
     handle = log.open("w")
     env = {**os.environ, **deployment.settings_env(), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "worker"],
+        command or [sys.executable, "-m", "app", "worker"],
         stdout=handle,
         stderr=subprocess.STDOUT,
         env=env,
