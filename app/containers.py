@@ -24,8 +24,9 @@ from app.infrastructure.http import http_client_resource
 from app.infrastructure.llm import factories
 from app.infrastructure.llm.vision import LLMVisionModel
 from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
-from app.infrastructure.redis import RedisCache, redis_resource
+from app.infrastructure.redis import RedisCache, ResilientCache, redis_resource
 from app.infrastructure.retrieval import factories as retrieval
+from app.infrastructure.services import factories as services
 from app.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -117,15 +118,43 @@ class Container(containers.DeclarativeContainer):
         on=providers.Singleton(RedisCache, redis=gateways.redis),
         off=providers.Object(None),
     )
-    # Optional tool ports: absent (None) means the graph has no such node. HTTP adapters for
-    # them (Kakao, Tavily, weather, bulky waste, ...) plug in here.
-    character_client: providers.Provider[CharacterClientPort | None] = providers.Object(None)
-    location_client: providers.Provider[LocationClientPort | None] = providers.Object(None)
-    web_search_client: providers.Provider[WebSearchPort | None] = providers.Object(None)
+    # Optional tool ports: None (disabled, or no key) means the graph has no such node.
+    # Bulky waste, recyclable prices and image generation have no adapter yet.
+    services_settings = providers.Callable(attrgetter("services"), settings)
+    service_cache = providers.Singleton(
+        ResilientCache,
+        inner=providers.Singleton(RedisCache, redis=gateways.redis, namespace="eco2:svc:"),
+    )
+    kakao = providers.Singleton(
+        services.kakao,
+        settings=services_settings,
+        http_client=gateways.http_client,
+        cache=service_cache,
+    )
+    character_client: providers.Provider[CharacterClientPort | None] = providers.Singleton(
+        services.character,
+        settings=services_settings,
+        http_client=gateways.http_client,
+        cache=service_cache,
+    )
+    location_client: providers.Provider[LocationClientPort | None] = providers.Singleton(
+        services.location, settings=services_settings, client=kakao
+    )
+    web_search_client: providers.Provider[WebSearchPort | None] = providers.Singleton(
+        services.web_search,
+        settings=services_settings,
+        http_client=gateways.http_client,
+        cache=service_cache,
+    )
     bulk_waste_client: providers.Provider[BulkWasteClientPort | None] = providers.Object(None)
-    weather_client: providers.Provider[WeatherClientPort | None] = providers.Object(None)
+    weather_client: providers.Provider[WeatherClientPort | None] = providers.Singleton(
+        services.weather,
+        settings=services_settings,
+        http_client=gateways.http_client,
+        cache=service_cache,
+    )
     collection_point_client: providers.Provider[CollectionPointClientPort | None] = (
-        providers.Object(None)
+        providers.Singleton(services.collection_points, settings=services_settings, client=kakao)
     )
     recyclable_price_client: providers.Provider[RecyclablePriceClientPort | None] = (
         providers.Object(None)

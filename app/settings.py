@@ -156,11 +156,32 @@ class ServiceSettings(Section):
     api_key: SecretStr | None = None
     base_url: str | None = None
     timeout: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=5)  # on 429 (honouring Retry-After) and 5xx
+    cache_ttl: int = Field(default=3600, ge=0)  # deterministic lookups, in Redis; 0 = off
+
+
+class TavilySettings(ServiceSettings):
+    search_depth: Literal["basic", "advanced"] = "basic"
+    max_results: int = Field(default=5, gt=0, le=20)
+
+
+class WeatherServiceSettings(ServiceSettings):
+    provider: Literal["open_meteo"] = "open_meteo"
+    geocoding_url: str = "https://geocoding-api.open-meteo.com"
+
+
+class CharacterServiceSettings(ServiceSettings):
+    provider: Literal["catalog", "http"] = "catalog"
 
 
 class ServicesSettings(Section):
     kakao: ServiceSettings = ServiceSettings(base_url="https://dapi.kakao.com")
-    tavily: ServiceSettings = ServiceSettings(base_url="https://api.tavily.com")
+    tavily: TavilySettings = TavilySettings(base_url="https://api.tavily.com")
+    weather: WeatherServiceSettings = WeatherServiceSettings(
+        enabled=True, base_url="https://api.open-meteo.com", cache_ttl=1800
+    )
+    collection_points: ServiceSettings = ServiceSettings()  # over Kakao Local: needs its key
+    character: CharacterServiceSettings = CharacterServiceSettings(enabled=True)
 
 
 class CheckpointSettings(Section):
@@ -248,6 +269,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _enabled_services_have_keys(self) -> Settings:
+        if self.services.collection_points.enabled and self.services.kakao.api_key is None:
+            raise ValueError(
+                "services.collection_points.enabled is true but KAKAO_API_KEY is not set: it "
+                "searches Kakao Local; export KAKAO_API_KEY=... or disable it"
+            )
+        character = self.services.character
+        if character.enabled and character.provider == "http" and not character.base_url:
+            raise ValueError(
+                "services.character.provider is 'http' but services.character.base_url is not set"
+            )
         for name in ("kakao", "tavily"):
             service: ServiceSettings = getattr(self.services, name)
             if service.enabled and service.api_key is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import structlog
@@ -43,3 +44,39 @@ class RedisCache(CachePort):
 
     async def set(self, key: str, value: str, ttl_seconds: int) -> None:
         await self._redis.set(self._namespace + key, value, ex=ttl_seconds)
+
+
+class ResilientCache(CachePort):
+    """A cache that steps aside for a while after a failure instead of slowing every call.
+
+    Without Redis (a laptop running `ask`) lookups simply go uncached, with one warning.
+    """
+
+    def __init__(self, inner: CachePort, pause_seconds: float = 60.0) -> None:
+        self._inner = inner
+        self._pause = pause_seconds
+        self._paused_until = 0.0
+
+    async def get(self, key: str) -> str | None:
+        if self._paused():
+            return None
+        try:
+            return await self._inner.get(key)
+        except Exception as exc:
+            self._trip(exc)
+            return None
+
+    async def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        if self._paused():
+            return
+        try:
+            await self._inner.set(key, value, ttl_seconds)
+        except Exception as exc:
+            self._trip(exc)
+
+    def _paused(self) -> bool:
+        return time.monotonic() < self._paused_until
+
+    def _trip(self, exc: Exception) -> None:
+        self._paused_until = time.monotonic() + self._pause
+        log.warning("cache.unavailable", error=type(exc).__name__, retry_in_s=self._pause)

@@ -74,6 +74,8 @@ async def chat_kit(
             **overrides.pop("checkpoint_settings", {}),
         },
         graph={"intent_cache": False, **overrides.pop("graph", {})},
+        # Hermetic by default: real services are switched on by the tests that serve them.
+        services=overrides.pop("services", {"weather": {"enabled": False}}),
         **overrides.pop("settings", {}),
     )
     container = create_container(settings)

@@ -92,7 +92,12 @@ def refine(
                 reasoning=f"follow-up to a {previous.value} question",
             )
         ]
-    mentioned = [n for n in character_names if n and re.search(re.escape(n), message, re.I)]
+    # A name counts as a word of its own ('페트리는', not '조건이' for '건이').
+    mentioned = [
+        n
+        for n in character_names
+        if n and re.search(rf"(?<![\w가-힣]){re.escape(n)}", message, re.I)
+    ]
     if mentioned and all(s.intent is not Intent.CHARACTER for s in scores):
         scores.append(
             IntentScore(

@@ -1,0 +1,1 @@
+"""HTTP adapters for the graph's tool ports: one module per external service."""

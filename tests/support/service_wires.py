@@ -1,0 +1,194 @@
+"""Loopback servers speaking the documented formats of Kakao Local, Tavily, Open-Meteo and a
+character service. Each checks its auth header, records requests and follows a Script."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.support.wire_script import WireApp, WireRequest, send_json
+
+PLACES = [  # fixture data, not real places
+    {
+        "id": "1",
+        "place_name": "역삼1동 주민센터 폐건전지 수거함",
+        "x": "127.0330",
+        "y": "37.4950",
+        "address_name": "서울 강남구 역삼동 1",
+        "road_address_name": "서울 강남구 테헤란로 1",
+        "category_name": "공공기관",
+        "place_url": "http://place.map.kakao.com/1",
+    },
+    {
+        "id": "2",
+        "place_name": "강남역 폐건전지 수거함",
+        "x": "127.0276",
+        "y": "37.4979",
+        "address_name": "서울 강남구 역삼동 2",
+        "road_address_name": "",
+        "category_name": "생활,편의",
+        "place_url": "http://place.map.kakao.com/2",
+    },
+    {
+        "id": "3",
+        "place_name": "강남구 재활용센터",
+        "x": "127.1000",
+        "y": "37.4700",
+        "address_name": "서울 강남구 자곡동 3",
+        "road_address_name": "서울 강남구 자곡로 3",
+        "category_name": "재활용",
+        "place_url": "http://place.map.kakao.com/3",
+    },
+]
+ADDRESSES = {"강남역": ("127.0276", "37.4979", "서울 강남구 강남대로 396")}
+
+
+def _query(wire: WireRequest) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(wire.query).items()}
+
+
+def _metres(x1: float, y1: float, x2: float, y2: float) -> int:
+    dx = (x1 - x2) * 88_000
+    dy = (y1 - y2) * 111_000
+    return int(math.hypot(dx, dy))
+
+
+class KakaoWire(WireApp):
+    key = "kakao-test-key"
+    empty = False
+
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        params = _query(wire)
+        self.script.requests.append({"path": wire.path, "query": params, "headers": wire.headers})
+        if wire.headers.get("authorization") != f"KakaoAK {self.key}":
+            await send_json(
+                send,
+                401,
+                json.dumps(
+                    {"errorType": "AccessDeniedError", "message": "cannot find appkey"}
+                ).encode(),
+                {},
+            )
+            return
+        if await self.scripted_failure(send):
+            return
+        if wire.path.endswith("/address.json"):
+            found = ADDRESSES.get(params.get("query", ""))
+            documents = (
+                []
+                if not found or self.empty
+                else [{"address_name": found[2], "x": found[0], "y": found[1]}]
+            )
+        else:
+            documents = [] if self.empty else self._places(params)
+        body = {"meta": {"total_count": len(documents), "is_end": True}, "documents": documents}
+        await send_json(send, 200, json.dumps(body, ensure_ascii=False).encode(), {})
+
+    def _places(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        words = params.get("query", "").split()
+        found = [dict(p) for p in PLACES if any(w in p["place_name"] for w in words)]
+        if "x" in params:
+            for place in found:
+                place["distance"] = str(
+                    _metres(
+                        float(params["x"]), float(params["y"]), float(place["x"]), float(place["y"])
+                    )
+                )
+            found.sort(key=lambda p: int(p["distance"]))
+            found = [p for p in found if int(p["distance"]) <= int(params.get("radius", 20000))]
+        return found[: int(params.get("size", 15))]
+
+
+class TavilyWire(WireApp):
+    key = "tvly-test-key"
+    empty = False
+
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        body = json.loads(wire.body or b"{}")
+        self.script.requests.append({"path": wire.path, "json": body, "headers": wire.headers})
+        if wire.headers.get("authorization") != f"Bearer {self.key}":
+            await send_json(
+                send,
+                401,
+                json.dumps(
+                    {"detail": {"error": "Unauthorized: missing or invalid API key."}}
+                ).encode(),
+                {},
+            )
+            return
+        if await self.scripted_failure(send):
+            return
+        results = (
+            []
+            if self.empty
+            else [
+                {
+                    "title": f"{body['query']} 안내",
+                    "url": "https://www.me.go.kr/notice/1",
+                    "content": "분리배출 표시와 배출 요령을 안내합니다.",
+                    "score": 0.91,
+                },
+                {
+                    "title": "분리배출 누리집",
+                    "url": "https://www.recycling-info.or.kr/",
+                    "content": "품목별 분리배출 방법",
+                    "score": 0.72,
+                },
+            ]
+        )
+        answer = {
+            "query": body["query"],
+            "results": results[: body.get("max_results", 5)],
+            "response_time": 0.42,
+        }
+        await send_json(send, 200, json.dumps(answer, ensure_ascii=False).encode(), {})
+
+
+class OpenMeteoWire(WireApp):
+    """/v1/forecast and /v1/search (geocoding) on one origin, keyless as the real ones are."""
+
+    rain = 80
+    empty = False
+
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        params = _query(wire)
+        self.script.requests.append({"path": wire.path, "query": params})
+        if await self.scripted_failure(send):
+            return
+        if wire.path == "/v1/search":
+            results = (
+                []
+                if self.empty
+                else [{"name": params["name"], "latitude": 37.4979, "longitude": 127.0276}]
+            )
+            body: dict[str, Any] = {"results": results} if results else {}
+        else:
+            hours = 48
+            body = {
+                "latitude": float(params["latitude"]),
+                "longitude": float(params["longitude"]),
+                "current": {"time": "2026-11-27T18:00", "temperature_2m": 7.5},
+                "hourly": {
+                    "time": [f"t{i}" for i in range(hours)],
+                    "temperature_2m": [7.0] * hours,
+                    "precipitation_probability": [10] * 3 + [self.rain] * (hours - 3),
+                },
+            }
+        await send_json(send, 200, json.dumps(body).encode(), {})
+
+
+class CharacterWire(WireApp):
+    empty = False
+
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        self.script.requests.append({"path": wire.path, "headers": wire.headers})
+        if await self.scripted_failure(send):
+            return
+        body = (
+            []
+            if self.empty
+            else [{"name": "캔디", "category": "can", "description": "반짝이는 캔 강아지"}]
+        )
+        await send_json(send, 200, json.dumps(body, ensure_ascii=False).encode(), {})
