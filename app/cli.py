@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--image", help="an image URL (http(s) or data:image/...) to look at")
     ask.add_argument("-v", "--verbose", action="store_true", help="log at the configured level")
 
+    commands.add_parser(
+        "doctor", parents=[common], help="one live call per configured provider and service"
+    )
     commands.add_parser("worker", parents=[common], help="run the arq worker (Redis queue)")
     commands.add_parser("gateway", parents=[common], help="run the HTTP gateway and chat page")
     submit = commands.add_parser(
@@ -71,8 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    quiet = args.command == "ask" and not args.verbose
+    quiet = args.command in ("ask", "doctor") and not getattr(args, "verbose", False)
     configure_from_settings(settings, minimum_level="WARNING" if quiet else None)
+    if args.command == "doctor":
+        from app.doctor import run_doctor
+
+        return asyncio.run(run_doctor(settings, sys.stdout))
     if args.command == "worker":
         from app.worker import run
 
@@ -166,7 +173,11 @@ def show_config(settings: Settings, config_file: str | None, out: TextIO | None 
 
 def check_config(settings: Settings, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    services = [name for name in ("kakao", "tavily") if getattr(settings.services, name).enabled]
+    services = [
+        name
+        for name in type(settings.services).model_fields
+        if getattr(settings.services, name).enabled
+    ]
     print(
         f"configuration OK: llm {settings.llm.provider} ({settings.llm.effective_model}); "
         f"services on: {', '.join(services) or 'none'}; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from app.containers import Container, create_container
 from app.lifecycle import running_container
@@ -75,6 +77,15 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)  # recorded, so tracing setup cannot leak
     monkeypatch.setenv("LANGCHAIN_TRACING_V2", "false")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging() -> Iterator[None]:
+    """A test that runs the CLI in-process configures logging; the next one starts clean."""
+    yield
+    structlog.reset_defaults()
+    for handler in list(logging.root.handlers):
+        logging.root.removeHandler(handler)
 
 
 @pytest.fixture

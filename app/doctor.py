@@ -1,0 +1,128 @@
+"""`python -m app doctor`: one cheap live call per configured provider and service."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from app.containers import Container, resolve
+from app.domain.chat import Location
+from app.domain.errors import (
+    AuthenticationFailed,
+    DomainError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from app.lifecycle import running_container
+from app.settings import Settings
+
+SEOUL_CITY_HALL = Location(latitude=37.5663, longitude=126.9779, address="서울특별시청")
+HINTS: list[tuple[type[Exception], str]] = [
+    (AuthenticationFailed, "bad or missing key"),
+    (RateLimited, "quota or rate limit"),
+    (ProviderTimeout, "no answer in time"),
+    (ProviderUnavailable, "unreachable or failing"),
+]
+Check = Callable[[Container], Awaitable[str]]
+
+
+@dataclass
+class Outcome:
+    name: str
+    ok: bool
+    detail: str
+    ms: float
+
+
+async def run_doctor(settings: Settings, out: TextIO) -> int:
+    async with running_container(settings) as container:
+        outcomes = [await _probe(name, check, container) for name, check in checks(settings)]
+    for outcome in outcomes:
+        mark = "OK  " if outcome.ok else "FAIL"
+        print(f"{mark}  {outcome.name:<18} {outcome.detail} ({outcome.ms:.0f} ms)", file=out)
+    failed = [o.name for o in outcomes if not o.ok]
+    print(
+        f"{len(outcomes) - len(failed)}/{len(outcomes)} OK"
+        + (f"; failing: {', '.join(failed)}" if failed else ""),
+        file=out,
+    )
+    return 1 if failed else 0
+
+
+def checks(settings: Settings) -> list[tuple[str, Check]]:
+    found: list[tuple[str, Check]] = [(f"llm:{settings.llm.provider}", _llm), ("redis", _redis)]
+    if settings.checkpoint.backend != "memory":
+        found.append((f"checkpoint:{settings.checkpoint.backend}", _checkpoint))
+    services = settings.services
+    if services.kakao.enabled or services.collection_points.enabled:
+        found.append(("kakao", _kakao))
+    if services.tavily.enabled:
+        found.append(("tavily", _tavily))
+    if services.weather.enabled:
+        found.append((f"weather:{services.weather.provider}", _weather))
+    if services.character.enabled:
+        found.append((f"character:{services.character.provider}", _character))
+    return found
+
+
+async def _probe(name: str, check: Check, container: Container) -> Outcome:
+    started = time.perf_counter()
+    try:
+        detail = await check(container)
+        ok = True
+    except Exception as exc:
+        ok = False
+        detail = _explain(exc)
+    return Outcome(name, ok, detail, (time.perf_counter() - started) * 1000)
+
+
+def _explain(exc: Exception) -> str:
+    hint = next((text for kind, text in HINTS if isinstance(exc, kind)), None)
+    reason = str(exc) if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+    return f"{reason} — {hint}" if hint else reason
+
+
+async def _llm(container: Container) -> str:
+    llm: Any = await resolve(container.llm)
+    reply = await llm.generate("Reply with the word OK.", max_tokens=5)
+    return f"{llm.model} answered {reply.strip()[:30]!r}"
+
+
+async def _redis(container: Container) -> str:
+    redis: Any = await resolve(container.gateways.redis)
+    await redis.ping()
+    return "PING answered"
+
+
+async def _checkpoint(container: Container) -> str:
+    saver: Any = await resolve(container.gateways.checkpointer)
+    return f"{type(saver).__name__} ready"
+
+
+async def _kakao(container: Container) -> str:
+    kakao: Any = await resolve(container.kakao)
+    found = await kakao.geocode("서울특별시청")
+    return (
+        f"geocoded 서울특별시청 → {found.latitude:.3f},{found.longitude:.3f}"
+        if found
+        else ("answered (no match for 서울특별시청)")
+    )
+
+
+async def _tavily(container: Container) -> str:
+    search: Any = await resolve(container.web_search_client)
+    return f"{len(await search.search('분리배출', max_results=1))} result(s)"
+
+
+async def _weather(container: Container) -> str:
+    weather: Any = await resolve(container.weather_client)
+    report = await weather.forecast(SEOUL_CITY_HALL)
+    return f"forecast: rain {report.precipitation_probability}%"
+
+
+async def _character(container: Container) -> str:
+    characters: Any = await resolve(container.character_client)
+    return f"{len(await characters.names())} characters"

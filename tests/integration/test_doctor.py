@@ -1,0 +1,63 @@
+"""`python -m app doctor` against loopback services: all OK, then one bad key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.cli import main
+from tests.support.asgi_server import serve_in_thread
+from tests.support.service_wires import CharacterWire, KakaoWire, OpenMeteoWire, TavilyWire
+
+
+@pytest.fixture
+def profile(tmp_path: Path) -> Iterator[tuple[Path, dict]]:  # type: ignore[type-arg]
+    kakao, tavily, weather, characters = KakaoWire(), TavilyWire(), OpenMeteoWire(), CharacterWire()
+    with (
+        serve_in_thread(kakao) as kakao_url,
+        serve_in_thread(tavily) as tavily_url,
+        serve_in_thread(weather) as weather_url,
+        serve_in_thread(characters) as characters_url,
+    ):
+        config = {
+            "checkpoint": {"backend": "memory"},
+            "services": {
+                "kakao": {"enabled": True, "api_key": kakao.key, "base_url": kakao_url.url},
+                "collection_points": {"enabled": True},
+                "tavily": {"enabled": True, "api_key": tavily.key, "base_url": tavily_url.url},
+                "weather": {"base_url": weather_url.url, "geocoding_url": weather_url.url},
+                "character": {"provider": "http", "base_url": characters_url.url},
+            },
+        }
+        path = tmp_path / "doctor.yaml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True))
+        yield path, config
+
+
+def test_all_services_answer(
+    profile: tuple[Path, dict], capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[type-arg]
+    path, _ = profile
+    assert main(["--config", str(path), "doctor"]) == 0
+    out = capsys.readouterr().out
+    for name in ("llm:offline", "redis", "kakao", "tavily", "weather:open_meteo", "character:http"):
+        assert f"OK    {name}" in out
+    assert "6/6 OK" in out
+
+
+def test_a_bad_key_fails_with_a_clear_line(
+    profile: tuple[Path, dict],
+    capsys: pytest.CaptureFixture[str],  # type: ignore[type-arg]
+) -> None:
+    path, config = profile
+    config["services"]["kakao"]["api_key"] = "not-the-key"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    assert main(["--config", str(path), "doctor"]) == 1
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("FAIL"))
+    assert "kakao 401" in line and "bad or missing key" in line
+    assert "not-the-key" not in out
+    assert "failing: kakao" in out
