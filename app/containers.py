@@ -146,20 +146,50 @@ class Container(containers.DeclarativeContainer):
         http_client=gateways.http_client,
         cache=service_cache,
     )
-    bulk_waste_client: providers.Provider[BulkWasteClientPort | None] = providers.Object(None)
-    weather_client: providers.Provider[WeatherClientPort | None] = providers.Singleton(
-        services.weather,
-        settings=services_settings,
-        http_client=gateways.http_client,
-        cache=service_cache,
+    bulk_waste_client: providers.Provider[BulkWasteClientPort | None] = providers.Singleton(
+        services.bulk_waste, settings=services_settings
+    )
+    weather_client: providers.Provider[WeatherClientPort | None] = providers.Selector(
+        providers.Callable(services.weather_backend, services_settings),
+        open_meteo=providers.Singleton(
+            services.weather_open_meteo,
+            settings=services_settings,
+            http_client=gateways.http_client,
+            cache=service_cache,
+        ),
+        kma=providers.Singleton(
+            services.weather_kma,
+            settings=services_settings,
+            http_client=gateways.http_client,
+            cache=service_cache,
+        ),
+        off=providers.Object(None),
     )
     collection_point_client: providers.Provider[CollectionPointClientPort | None] = (
         providers.Singleton(services.collection_points, settings=services_settings, client=kakao)
     )
     recyclable_price_client: providers.Provider[RecyclablePriceClientPort | None] = (
-        providers.Object(None)
+        providers.Singleton(services.recyclable_prices, settings=services_settings)
     )
-    image_generator: providers.Provider[ImageGeneratorPort | None] = providers.Object(None)
+    image_store = providers.Singleton(
+        services.image_store, settings=services_settings, redis=gateways.redis
+    )
+    image_generator: providers.Provider[ImageGeneratorPort | None] = providers.Selector(
+        providers.Callable(services.image_backend, services_settings),
+        openai=providers.Singleton(
+            services.openai_images,
+            settings=services_settings,
+            client=gateways.openai_client,
+            store=image_store,
+        ),
+        gemini=providers.Singleton(
+            services.gemini_images,
+            settings=services_settings,
+            client=gateways.gemini_client,
+            store=image_store,
+        ),
+        off=providers.Object(None),
+    )
 
     # The worker publishes to Redis Streams, the CLI to the terminal: each overrides this.
     progress_notifier: providers.Provider[ProgressNotifierPort | None] = providers.Object(None)

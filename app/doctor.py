@@ -65,6 +65,10 @@ def checks(settings: Settings) -> list[tuple[str, Check]]:
         found.append((f"weather:{services.weather.provider}", _weather))
     if services.character.enabled:
         found.append((f"character:{services.character.provider}", _character))
+    if services.bulk_waste.enabled:
+        found.append(("bulk_waste", _bulk_waste))
+    if services.recyclable_prices.enabled:
+        found.append(("recyclable_prices", _prices))
     return found
 
 
@@ -126,3 +130,13 @@ async def _weather(container: Container) -> str:
 async def _character(container: Container) -> str:
     characters: Any = await resolve(container.character_client)
     return f"{len(await characters.names())} characters"
+
+
+async def _bulk_waste(container: Container) -> str:
+    fees: Any = await resolve(container.bulk_waste_client)
+    return f"dataset readable: {len(await fees.lookup('소파'))} row(s) for 소파"
+
+
+async def _prices(container: Container) -> str:
+    prices: Any = await resolve(container.recyclable_price_client)
+    return f"dataset readable: {len(await prices.prices('고철'))} row(s) for 고철"

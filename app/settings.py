@@ -166,8 +166,27 @@ class TavilySettings(ServiceSettings):
 
 
 class WeatherServiceSettings(ServiceSettings):
-    provider: Literal["open_meteo"] = "open_meteo"
+    """open_meteo needs no key; kma needs a public data portal key (api_key)."""
+
+    provider: Literal["open_meteo", "kma"] = "open_meteo"
     geocoding_url: str = "https://geocoding-api.open-meteo.com"
+    kma_base_url: str = "https://apis.data.go.kr"
+
+
+class DatasetServiceSettings(ServiceSettings):
+    """A public dataset downloaded as CSV (data portal); `path` points at it."""
+
+    path: Path | None = None
+
+
+class ImageServiceSettings(ServiceSettings):
+    provider: Literal["openai", "gemini"] = "openai"
+    model: str = "gpt-image-1"
+    size: str = "1024x1024"
+    storage: Literal["local", "redis"] = "local"
+    directory: Path = Path("var/images")
+    ttl: int = Field(default=86400, gt=0)
+    url_prefix: str = "/v1/images"
 
 
 class CharacterServiceSettings(ServiceSettings):
@@ -182,6 +201,9 @@ class ServicesSettings(Section):
     )
     collection_points: ServiceSettings = ServiceSettings()  # over Kakao Local: needs its key
     character: CharacterServiceSettings = CharacterServiceSettings(enabled=True)
+    bulk_waste: DatasetServiceSettings = DatasetServiceSettings()
+    recyclable_prices: DatasetServiceSettings = DatasetServiceSettings()
+    images: ImageServiceSettings = ImageServiceSettings()
 
 
 class CheckpointSettings(Section):
@@ -274,6 +296,27 @@ class Settings(BaseSettings):
                 "services.collection_points.enabled is true but KAKAO_API_KEY is not set: it "
                 "searches Kakao Local; export KAKAO_API_KEY=... or disable it"
             )
+        services = self.services
+        if (
+            services.weather.enabled
+            and services.weather.provider == "kma"
+            and (services.weather.api_key is None)
+        ):
+            raise ValueError(
+                "services.weather.provider is 'kma' but services.weather.api_key (the public "
+                "data portal key) is not set; or use provider: open_meteo, which needs none"
+            )
+        for name in ("bulk_waste", "recyclable_prices"):
+            dataset: DatasetServiceSettings = getattr(services, name)
+            if dataset.enabled and dataset.path is None:
+                raise ValueError(
+                    f"services.{name}.enabled is true but services.{name}.path is not set: "
+                    "download the dataset CSV from the data portal and point path at it"
+                )
+        images = services.images
+        key_env = {"openai": "OPENAI_API_KEY", "gemini": "GOOGLE_API_KEY"}[images.provider]
+        if images.enabled and getattr(self.llm, images.provider).api_key is None:
+            raise ValueError(f"services.images uses {images.provider} but {key_env} is not set")
         character = self.services.character
         if character.enabled and character.provider == "http" and not character.base_url:
             raise ValueError(

@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.signer = TokenSigner(
                 secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
             )
+            app.state.images = await resolve(container.image_store)
             app.state.notifier = RedisStreamProgressNotifier(
                 redis, maxlen=settings.worker.stream_maxlen, ttl_seconds=settings.worker.stream_ttl
             )

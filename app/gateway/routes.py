@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import structlog
 from arq.jobs import Job, JobStatus
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -158,6 +158,16 @@ async def cancel(request: Request, job_id: Authorised) -> Cancelled:
             timeout=0.5, poll_delay=0.1
         )
     return Cancelled(job_id=job_id, cancelled=published is not None)
+
+
+@router.get("/v1/images/{name}", tags=["chat"], response_class=Response)
+async def image(request: Request, name: str) -> Response:
+    """A generated image (named in an answer's `image_url`)."""
+    found = await request.app.state.images.load(name)
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such image (or it expired)")
+    data, mime = found
+    return Response(content=data, media_type=mime, headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/healthz", tags=["ops"])

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
+from app.application.ports.bulk_waste import BulkWasteClientPort
 from app.application.ports.cache import CachePort
 from app.application.ports.character import CharacterClientPort
 from app.application.ports.collection_point import CollectionPointClientPort
+from app.application.ports.image_generator import ImageGeneratorPort
 from app.application.ports.location import LocationClientPort
+from app.application.ports.recyclable_price import RecyclablePriceClientPort
 from app.application.ports.weather import WeatherClientPort
 from app.application.ports.web_search import WebSearchPort
+from app.infrastructure.services.bulk_waste import CsvBulkWasteFees
 from app.infrastructure.services.characters import (
     CatalogCharacterClient,
     HttpCharacterClient,
     load_catalog,
 )
 from app.infrastructure.services.http import ServiceHttp
+from app.infrastructure.services.images import (
+    GeminiImageGenerator,
+    ImageStore,
+    LocalImageStore,
+    OpenAIImageGenerator,
+    RedisImageStore,
+)
 from app.infrastructure.services.kakao import KakaoCollectionPoints, KakaoLocalClient
+from app.infrastructure.services.kma import KmaWeather
+from app.infrastructure.services.prices import CsvRecyclablePrices
 from app.infrastructure.services.tavily import TavilyWebSearch
 from app.infrastructure.services.weather import OpenMeteoWeather
 from app.settings import ServicesSettings
@@ -59,12 +74,10 @@ def web_search(
     return TavilyWebSearch(http, search_depth=tavily.search_depth)
 
 
-def weather(
+def weather_open_meteo(
     settings: ServicesSettings, http_client: httpx.AsyncClient, cache: CachePort | None
-) -> WeatherClientPort | None:
+) -> WeatherClientPort:
     weather = settings.weather
-    if not weather.enabled:
-        return None
     forecast = ServiceHttp(http_client, weather, provider="open-meteo", cache=cache)
     geocoding = ServiceHttp(
         http_client,
@@ -92,3 +105,55 @@ def character(
     return HttpCharacterClient(
         ServiceHttp(http_client, character, provider="characters", headers=headers, cache=cache)
     )
+
+
+def weather_kma(
+    settings: ServicesSettings, http_client: httpx.AsyncClient, cache: CachePort | None
+) -> WeatherClientPort:
+    weather = settings.weather
+    assert weather.api_key is not None  # settings validation guarantees it
+    http = ServiceHttp(
+        http_client, weather, provider="kma", cache=cache, base_url=weather.kma_base_url
+    )
+    return KmaWeather(http, weather.api_key.get_secret_value())
+
+
+def bulk_waste(settings: ServicesSettings) -> BulkWasteClientPort | None:
+    dataset = settings.bulk_waste
+    if not dataset.enabled or dataset.path is None:
+        return None
+    return CsvBulkWasteFees(dataset.path)
+
+
+def recyclable_prices(settings: ServicesSettings) -> RecyclablePriceClientPort | None:
+    dataset = settings.recyclable_prices
+    if not dataset.enabled or dataset.path is None:
+        return None
+    return CsvRecyclablePrices(dataset.path)
+
+
+def image_store(settings: ServicesSettings, redis: Any) -> ImageStore:
+    images = settings.images
+    if images.storage == "redis":
+        return RedisImageStore(redis, images.ttl)
+    return LocalImageStore(images.directory)
+
+
+def openai_images(settings: ServicesSettings, client: Any, store: ImageStore) -> ImageGeneratorPort:
+    images = settings.images
+    return OpenAIImageGenerator(
+        client, store, model=images.model, size=images.size, url_prefix=images.url_prefix
+    )
+
+
+def gemini_images(settings: ServicesSettings, client: Any, store: ImageStore) -> ImageGeneratorPort:
+    images = settings.images
+    return GeminiImageGenerator(client, store, model=images.model, url_prefix=images.url_prefix)
+
+
+def image_backend(settings: ServicesSettings) -> str:
+    return settings.images.provider if settings.images.enabled else "off"
+
+
+def weather_backend(settings: ServicesSettings) -> str:
+    return settings.weather.provider if settings.weather.enabled else "off"

@@ -1,0 +1,46 @@
+"""Bulky-waste fees from the public standard dataset (전국대형폐기물표준데이터), as a CSV the
+user downloads and points config at. Nothing here ships fee numbers."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from app.application.ports.bulk_waste import BulkWasteClientPort
+from app.domain.tools import BulkWasteInfo
+from app.infrastructure.services.tables import matches, read_table
+
+COLUMNS = {"시도명", "시군구명", "대형폐기물명", "대형폐기물규격", "수수료"}
+HOW_TO = (
+    "구청·주민센터 또는 지자체 누리집/앱에서 대형폐기물 배출 신고 후 수수료를 내고, "
+    "받은 스티커(신고번호)를 붙여 지정 장소에 내놓습니다."
+)
+
+
+class CsvBulkWasteFees(BulkWasteClientPort):
+    def __init__(self, path: Path, *, limit: int = 5) -> None:
+        self._path = path
+        self._limit = limit
+
+    @cached_property
+    def _rows(self) -> list[dict[str, str]]:
+        return read_table(self._path, COLUMNS)
+
+    async def lookup(self, item: str, district: str | None = None) -> list[BulkWasteInfo]:
+        rows = [r for r in self._rows if matches(item, r["대형폐기물명"])]
+        if district:
+            local = [r for r in rows if matches(district, r["시군구명"])]
+            rows = local or rows
+        return [_info(r) for r in rows[: self._limit]]
+
+
+def _info(row: dict[str, str]) -> BulkWasteInfo:
+    fee = row["수수료"].replace(",", "")
+    return BulkWasteInfo(
+        item=row["대형폐기물명"],
+        district=f"{row['시도명']} {row['시군구명']}".strip(),
+        size=row.get("대형폐기물규격") or None,
+        fee_won=int(fee) if fee.isdigit() else None,
+        how_to=HOW_TO,
+        source=f"전국대형폐기물표준데이터 ({row.get('데이터기준일자') or 'date unknown'})",
+    )
