@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,11 +21,18 @@ from app.infrastructure.redis import RedisCache
 from app.infrastructure.services.characters import HttpCharacterClient
 from app.infrastructure.services.http import ServiceHttp
 from app.infrastructure.services.kakao import KakaoCollectionPoints, KakaoLocalClient
+from app.infrastructure.services.kma import KST, KmaWeather
 from app.infrastructure.services.tavily import TavilyWebSearch
 from app.infrastructure.services.weather import OpenMeteoWeather
 from app.settings import HttpSettings, ServiceSettings
 from tests.support.asgi_server import serve_in_thread
-from tests.support.service_wires import CharacterWire, KakaoWire, OpenMeteoWire, TavilyWire
+from tests.support.service_wires import (
+    CharacterWire,
+    KakaoWire,
+    KmaWire,
+    OpenMeteoWire,
+    TavilyWire,
+)
 from tests.support.wire_script import WireApp
 
 GANGNAM = Location(latitude=37.4979, longitude=127.0276)
@@ -103,6 +111,18 @@ CASES = [
         lambda r: r.precipitation_probability == 80 and "강남역" in r.summary,
         lambda r: "서울" in r.summary,  # an unknown place falls back to Seoul, and says so
         bad_key=False,
+    ),
+    Case(
+        "kma",
+        KmaWire,
+        lambda c, u, s, cache, k: KmaWeather(
+            ServiceHttp(c, s, provider="kma", cache=cache, base_url=u),
+            k,
+            clock=lambda: datetime(2026, 11, 27, 14, 30, tzinfo=KST),
+        ),
+        lambda a: a.forecast(GANGNAM),
+        lambda r: r.precipitation_probability == 70 and r.temperature_c == 6.5,
+        lambda r: r.precipitation_probability == 0 and r.temperature_c is None,
     ),
     Case(
         "character-http",

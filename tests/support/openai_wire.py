@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
@@ -9,6 +10,10 @@ from typing import Any
 from tests.support.wire_script import WireApp, WireRequest, fill_schema, send_json, send_sse
 
 CHUNK_SIZE = 4
+TINY_PNG = bytes.fromhex(  # a 1x1 transparent PNG
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 class OpenAIWire(WireApp):
@@ -21,6 +26,14 @@ class OpenAIWire(WireApp):
     async def handle(self, wire: WireRequest, send: Any) -> None:
         if wire.path.endswith("/models") and wire.method == "GET":
             await send_json(send, 200, json.dumps({"object": "list", "data": []}).encode(), {})
+            return
+        if wire.path.endswith("/images/generations") and wire.method == "POST":
+            request = json.loads(wire.body)
+            self.script.requests.append({"path": wire.path, "json": request})
+            if await self.scripted_failure(send):
+                return
+            body = {"created": 1, "data": [{"b64_json": base64.b64encode(TINY_PNG).decode()}]}
+            await send_json(send, 200, json.dumps(body).encode(), {})
             return
         if wire.path.endswith("/embeddings") and wire.method == "POST":
             await self._embeddings(wire, send)

@@ -192,3 +192,70 @@ class CharacterWire(WireApp):
             else [{"name": "캔디", "category": "can", "description": "반짝이는 캔 강아지"}]
         )
         await send_json(send, 200, json.dumps(body, ensure_ascii=False).encode(), {})
+
+
+class KmaWire(WireApp):
+    """The data portal's VilageFcstInfoService_2.0 (JSON), keyed by `serviceKey`."""
+
+    key = "kma-portal-test-key"
+    empty = False
+    rain = 70
+
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        params = _query(wire)
+        self.script.requests.append({"path": wire.path, "query": params})
+        if params.get("serviceKey") != self.key:
+            await send(  # the portal's gateway answers a bad key with a bare 401
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [(b"content-type", b"text/plain")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"Unauthorized"})
+            return
+        if await self.scripted_failure(send):
+            return
+        if self.empty:
+            header = {"resultCode": "03", "resultMsg": "NO_DATA"}
+            await send_json(send, 200, json.dumps({"response": {"header": header}}).encode(), {})
+            return
+        base = {
+            "baseDate": params["base_date"],
+            "baseTime": params["base_time"],
+            "nx": int(params["nx"]),
+            "ny": int(params["ny"]),
+        }
+        if wire.path.endswith("getUltraSrtNcst"):
+            items = [
+                {**base, "category": "T1H", "obsrValue": "6.5"},
+                {**base, "category": "RN1", "obsrValue": "0"},
+            ]
+        else:
+            day = params["base_date"]
+            items = [
+                {
+                    **base,
+                    "category": "POP",
+                    "fcstDate": day,
+                    "fcstTime": f"{h:02d}00",
+                    "fcstValue": str(self.rain if h >= 18 else 20),
+                }
+                for h in range(24)
+            ]
+            items += [
+                {**base, "category": "TMP", "fcstDate": day, "fcstTime": "1800", "fcstValue": "7"}
+            ]
+        body = {
+            "response": {
+                "header": {"resultCode": "00", "resultMsg": "NORMAL_SERVICE"},
+                "body": {
+                    "dataType": "JSON",
+                    "items": {"item": items},
+                    "pageNo": 1,
+                    "numOfRows": len(items),
+                    "totalCount": len(items),
+                },
+            }
+        }
+        await send_json(send, 200, json.dumps(body).encode(), {})
