@@ -161,3 +161,24 @@ async def test_timeout(gemini_server: Any) -> None:
         llm = await resolve(container.llm)
         with pytest.raises(ProviderTimeout):
             await llm.generate("hi")
+
+
+async def test_native_web_search_is_offered_when_selected(gemini_server: Any) -> None:
+    server, script = gemini_server
+    settings = load_settings(
+        llm={
+            "provider": "gemini",
+            "max_retries": 0,
+            "gemini": {
+                "api_key": "AIza-test-0123456789",
+                "base_url": server.url,
+                "web_search": True,
+            },
+        },
+        http=fast_http(),
+    )
+    async with running_container(settings) as container:
+        llm = await resolve(container.llm)
+        await llm.generate_with_tools("latest recycling rules", [SEARCH])
+    tools = script.requests[-1]["json"]["tools"]
+    assert any("googleSearch" in tool or "google_search" in tool for tool in tools)

@@ -248,3 +248,23 @@ async def test_a_server_that_always_drops_is_provider_unavailable(openai_server:
         with pytest.raises(ProviderUnavailable, match="connection failed"):
             await llm.generate("hello?")
     assert counter.dropped == 10  # http.retry_attempts, then the error surfaces
+
+
+async def test_native_web_search_is_requested_when_selected(openai_server: Any) -> None:
+    server, script = openai_server
+    settings = load_settings(
+        llm={
+            "provider": "openai",
+            "max_retries": 0,
+            "openai": {
+                "api_key": "sk-test-0123456789",
+                "base_url": f"{server.url}/v1",
+                "web_search": True,
+            },
+        },
+        http=fast_http(),
+    )
+    async with running_container(settings) as container:
+        llm = await resolve(container.llm)
+        await llm.generate_with_tools("latest recycling rules", [])
+    assert script.requests[-1]["json"]["web_search_options"] == {"search_context_size": "low"}

@@ -113,13 +113,17 @@ async def anthropic_client(settings: LLMSettings) -> AsyncIterator[AsyncAnthropi
 def openai_llm(settings: LLMSettings, client: AsyncOpenAI) -> LLMPort:
     from app.infrastructure.llm.openai_llm import OpenAILLMClient
 
-    return OpenAILLMClient(client, **adapter_kwargs(settings))
+    return OpenAILLMClient(
+        client, web_search=settings.openai.web_search, **adapter_kwargs(settings)
+    )
 
 
 def gemini_llm(settings: LLMSettings, client: genai.Client) -> LLMPort:
     from app.infrastructure.llm.gemini_llm import GeminiLLMClient
 
-    return GeminiLLMClient(client, **adapter_kwargs(settings))
+    return GeminiLLMClient(
+        client, web_search=settings.gemini.web_search, **adapter_kwargs(settings)
+    )
 
 
 def anthropic_llm(settings: LLMSettings, client: AsyncAnthropic) -> LLMPort:

@@ -28,9 +28,10 @@ MODES: dict[ToolChoice, types.FunctionCallingConfigMode] = {
 class GeminiLLMClient(LLMAdapter):
     """generateContent / streamGenerateContent over the shared `genai.Client`."""
 
-    def __init__(self, client: genai.Client, **kwargs: Any) -> None:
+    def __init__(self, client: genai.Client, *, web_search: bool = False, **kwargs: Any) -> None:
         super().__init__(provider="gemini", **kwargs)
         self._client = client
+        self._web_search = web_search  # grounding with Google Search, when selected
 
     async def _complete(
         self, messages: list[ChatMessage], temperature: float, max_tokens: int
@@ -94,6 +95,8 @@ class GeminiLLMClient(LLMAdapter):
             config.tool_config = types.ToolConfig(
                 function_calling_config=types.FunctionCallingConfig(mode=MODES[tool_choice])
             )
+        if self._web_search:
+            config.tools = [*(config.tools or []), types.Tool(google_search=types.GoogleSearch())]
         response = await self._client.aio.models.generate_content(
             model=self.model, contents=contents, config=config
         )

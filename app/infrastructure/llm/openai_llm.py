@@ -30,9 +30,11 @@ REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 class OpenAILLMClient(LLMAdapter):
     """Chat completions over the shared `AsyncOpenAI` client (which uses the shared pool)."""
 
-    def __init__(self, client: AsyncOpenAI, **kwargs: Any) -> None:
+    def __init__(self, client: AsyncOpenAI, *, web_search: bool = False, **kwargs: Any) -> None:
         super().__init__(provider="openai", **kwargs)
         self._client = client
+        # OpenAI's search models (gpt-4o-search-preview...) search the web themselves.
+        self._web_search = web_search
 
     async def _complete(
         self, messages: list[ChatMessage], temperature: float, max_tokens: int
@@ -84,6 +86,8 @@ class OpenAILLMClient(LLMAdapter):
         if tools:
             extra["tools"] = [_tool(spec) for spec in tools]
             extra["tool_choice"] = tool_choice
+        if self._web_search:
+            extra["web_search_options"] = {"search_context_size": "low"}
         response = await self._client.chat.completions.create(
             **self._request(messages, self._temperature, self._max_output_tokens), **extra
         )
