@@ -166,7 +166,13 @@ class Container(containers.DeclarativeContainer):
         off=providers.Object(None),
     )
     collection_point_client: providers.Provider[CollectionPointClientPort | None] = (
-        providers.Singleton(services.collection_points, settings=services_settings, client=kakao)
+        providers.Singleton(
+            services.collection_points,
+            settings=services_settings,
+            client=kakao,
+            http_client=gateways.http_client,
+            cache=service_cache,
+        )
     )
     recyclable_price_client: providers.Provider[RecyclablePriceClientPort | None] = (
         providers.Singleton(services.recyclable_prices, settings=services_settings)

@@ -193,13 +193,32 @@ class CharacterServiceSettings(ServiceSettings):
     provider: Literal["catalog", "http"] = "catalog"
 
 
+class CollectionPointSettings(ServiceSettings):
+    """kakao: Kakao Local keyword search (KAKAO_API_KEY). keco: a data portal file-data API
+    (odcloud) dataset of collection bins; api_key is the portal key, dataset_path its path."""
+
+    provider: Literal["kakao", "keco"] = "kakao"
+    dataset_path: str = ""
+    page_size: int = Field(default=1000, gt=0, le=10000)
+    columns: dict[str, str] = Field(
+        default_factory=lambda: {
+            "name": "설치장소명",
+            "address": "소재지도로명주소",
+            "latitude": "위도",
+            "longitude": "경도",
+        }
+    )
+
+
 class ServicesSettings(Section):
     kakao: ServiceSettings = ServiceSettings(base_url="https://dapi.kakao.com")
     tavily: TavilySettings = TavilySettings(base_url="https://api.tavily.com")
     weather: WeatherServiceSettings = WeatherServiceSettings(
         enabled=True, base_url="https://api.open-meteo.com", cache_ttl=1800
     )
-    collection_points: ServiceSettings = ServiceSettings()  # over Kakao Local: needs its key
+    collection_points: CollectionPointSettings = CollectionPointSettings(
+        base_url="https://api.odcloud.kr/api"
+    )
     character: CharacterServiceSettings = CharacterServiceSettings(enabled=True)
     bulk_waste: DatasetServiceSettings = DatasetServiceSettings()
     recyclable_prices: DatasetServiceSettings = DatasetServiceSettings()
@@ -291,7 +310,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _enabled_services_have_keys(self) -> Settings:
-        if self.services.collection_points.enabled and self.services.kakao.api_key is None:
+        points = self.services.collection_points
+        if (
+            points.enabled
+            and points.provider == "keco"
+            and not (points.api_key and points.dataset_path)
+        ):
+            raise ValueError(
+                "services.collection_points.provider is 'keco' but its api_key (data portal "
+                "key) or dataset_path is not set"
+            )
+        if points.enabled and points.provider == "kakao" and self.services.kakao.api_key is None:
             raise ValueError(
                 "services.collection_points.enabled is true but KAKAO_API_KEY is not set: it "
                 "searches Kakao Local; export KAKAO_API_KEY=... or disable it"

@@ -21,15 +21,17 @@ from app.infrastructure.redis import RedisCache
 from app.infrastructure.services.characters import HttpCharacterClient
 from app.infrastructure.services.http import ServiceHttp
 from app.infrastructure.services.kakao import KakaoCollectionPoints, KakaoLocalClient
+from app.infrastructure.services.keco import OdcloudCollectionPoints
 from app.infrastructure.services.kma import KST, KmaWeather
 from app.infrastructure.services.tavily import TavilyWebSearch
 from app.infrastructure.services.weather import OpenMeteoWeather
-from app.settings import HttpSettings, ServiceSettings
+from app.settings import CollectionPointSettings, HttpSettings, ServiceSettings
 from tests.support.asgi_server import serve_in_thread
 from tests.support.service_wires import (
     CharacterWire,
     KakaoWire,
     KmaWire,
+    OdcloudWire,
     OpenMeteoWire,
     TavilyWire,
 )
@@ -123,6 +125,23 @@ CASES = [
         lambda a: a.forecast(GANGNAM),
         lambda r: r.precipitation_probability == 70 and r.temperature_c == 6.5,
         lambda r: r.precipitation_probability == 0 and r.temperature_c is None,
+    ),
+    Case(
+        "keco-bins",
+        OdcloudWire,
+        lambda c, u, s, cache, k: OdcloudCollectionPoints(
+            ServiceHttp(c, s, provider="keco", cache=cache, base_url=u),
+            CollectionPointSettings(
+                provider="keco", api_key=k, dataset_path="/15000000/v1/uddi:x", page_size=2
+            ),
+        ),
+        lambda a: a.nearby("battery", GANGNAM),
+        lambda r: (
+            [p.name for p in r][:2] == ["FIXTURE 강남역 지하상가", "FIXTURE 역삼1동 주민센터"]
+            and r[0].distance_m == 0
+            and r[-1].distance_m > 300_000
+        ),
+        lambda r: r == [],
     ),
     Case(
         "character-http",

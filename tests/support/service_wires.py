@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from tests.support.wire_script import WireApp, WireRequest, send_json
@@ -259,3 +259,56 @@ class KmaWire(WireApp):
             }
         }
         await send_json(send, 200, json.dumps(body).encode(), {})
+
+
+class OdcloudWire(WireApp):
+    """The data portal's file-data API: {page, perPage, totalCount, currentCount, data}."""
+
+    key = "portal-test-key"
+    empty = False
+    rows: ClassVar[list[dict[str, str]]] = [  # fixture rows, not real bins
+        {
+            "설치장소명": "FIXTURE 역삼1동 주민센터",
+            "소재지도로명주소": "서울 강남구 테헤란로 1",
+            "위도": "37.4950",
+            "경도": "127.0330",
+        },
+        {
+            "설치장소명": "FIXTURE 강남역 지하상가",
+            "소재지도로명주소": "서울 강남구 강남대로 396",
+            "위도": "37.4979",
+            "경도": "127.0276",
+        },
+        {
+            "설치장소명": "FIXTURE 해운대구청",
+            "소재지도로명주소": "부산 해운대구 중동2로 11",
+            "위도": "35.1631",
+            "경도": "129.1635",
+        },
+    ]
+
+    async def handle(self, wire: WireRequest, send: Any) -> None:
+        params = _query(wire)
+        self.script.requests.append({"path": wire.path, "query": params})
+        if params.get("serviceKey") != self.key:
+            await send_json(
+                send,
+                401,
+                json.dumps({"code": -4, "msg": "등록되지 않은 인증키 입니다."}).encode(),
+                {},
+            )
+            return
+        if await self.scripted_failure(send):
+            return
+        rows = [] if self.empty else self.rows
+        page, per_page = int(params.get("page", 1)), int(params.get("perPage", 10))
+        chunk = rows[(page - 1) * per_page : page * per_page]
+        body = {
+            "page": page,
+            "perPage": per_page,
+            "totalCount": len(rows),
+            "currentCount": len(chunk),
+            "matchCount": len(rows),
+            "data": chunk,
+        }
+        await send_json(send, 200, json.dumps(body, ensure_ascii=False).encode(), {})

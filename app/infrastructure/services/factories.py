@@ -30,6 +30,7 @@ from app.infrastructure.services.images import (
     RedisImageStore,
 )
 from app.infrastructure.services.kakao import KakaoCollectionPoints, KakaoLocalClient
+from app.infrastructure.services.keco import OdcloudCollectionPoints
 from app.infrastructure.services.kma import KmaWeather
 from app.infrastructure.services.prices import CsvRecyclablePrices
 from app.infrastructure.services.tavily import TavilyWebSearch
@@ -41,7 +42,9 @@ def kakao(
     settings: ServicesSettings, http_client: httpx.AsyncClient, cache: CachePort | None
 ) -> KakaoLocalClient | None:
     kakao = settings.kakao
-    if not (kakao.enabled or settings.collection_points.enabled) or kakao.api_key is None:
+    points = settings.collection_points
+    wanted = kakao.enabled or (points.enabled and points.provider == "kakao")
+    if not wanted or kakao.api_key is None:
         return None
     headers = {"Authorization": f"KakaoAK {kakao.api_key.get_secret_value()}"}
     return KakaoLocalClient(
@@ -56,11 +59,18 @@ def location(
 
 
 def collection_points(
-    settings: ServicesSettings, client: KakaoLocalClient | None
+    settings: ServicesSettings,
+    client: KakaoLocalClient | None,
+    http_client: httpx.AsyncClient,
+    cache: CachePort | None,
 ) -> CollectionPointClientPort | None:
-    if not settings.collection_points.enabled or client is None:
+    points = settings.collection_points
+    if not points.enabled:
         return None
-    return KakaoCollectionPoints(client)
+    if points.provider == "keco":
+        http = ServiceHttp(http_client, points, provider="keco", cache=cache)
+        return OdcloudCollectionPoints(http, points)
+    return KakaoCollectionPoints(client) if client is not None else None
 
 
 def web_search(
