@@ -67,3 +67,27 @@ async def test_the_gateway_serves_generated_images(tmp_path: Path) -> None:
     assert found.status_code == 200 and found.content == TINY_PNG
     assert found.headers["content-type"] == "image/png"
     assert missing.status_code == 404
+
+
+async def test_gemini_image_model_through_the_shared_pool(
+    gemini_server: Any, tmp_path: Path
+) -> None:
+    server, script = gemini_server
+    settings = load_settings(
+        llm={"gemini": {"api_key": "AIza-test-0123456789", "base_url": server.url}},
+        services={
+            "images": {
+                "enabled": True,
+                "provider": "gemini",
+                "model": "gemini-2.5-flash-image",
+                "directory": str(tmp_path),
+            }
+        },
+    )
+    async with running_container(settings) as container:
+        generator = await resolve(container.image_generator)
+        image = await generator.generate("재활용 캐릭터")
+    assert (tmp_path / image.url.rsplit("/", 1)[1]).read_bytes() == TINY_PNG
+    sent = script.requests[-1]
+    assert sent["path"].endswith("gemini-2.5-flash-image:generateContent")
+    assert sent["json"]["generationConfig"]["responseModalities"] == ["IMAGE"]

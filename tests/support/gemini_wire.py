@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+from tests.support.openai_wire import TINY_PNG
 from tests.support.wire_script import WireApp, WireRequest, fill_schema, send_json, send_sse
 
 CHUNK_SIZE = 5
@@ -36,6 +38,9 @@ class GeminiWire(WireApp):
     def answer(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         user = _last_user_text(request.get("contents", []))
         config = request.get("generationConfig") or {}
+        if "IMAGE" in (config.get("responseModalities") or []):
+            png = base64.b64encode(TINY_PNG).decode()
+            return [{"inlineData": {"mimeType": "image/png", "data": png}}]
         if config.get("responseMimeType") == "application/json":
             schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
             return [{"text": json.dumps(fill_schema(schema, user))}]

@@ -88,7 +88,7 @@ class OpenAIImageGenerator(ImageGeneratorPort):
 
 
 class GeminiImageGenerator(ImageGeneratorPort):
-    """Imagen through google-genai's `generate_images` (the shared httpx pool)."""
+    """An image model through generateContent (Imagen's generate_images is deprecated)."""
 
     def __init__(self, client: Any, store: ImageStore, *, model: str, url_prefix: str) -> None:
         self._client = client
@@ -103,10 +103,10 @@ class GeminiImageGenerator(ImageGeneratorPort):
         from app.infrastructure.llm.errors import from_status, from_transport
 
         try:
-            response = await self._client.aio.models.generate_images(
+            response = await self._client.aio.models.generate_content(
                 model=self._model,
-                prompt=prompt,
-                config=types.GenerateImagesConfig(number_of_images=1),
+                contents=prompt,
+                config=types.GenerateContentConfig(response_modalities=["IMAGE"]),
             )
         except genai_errors.APIError as exc:
             raise from_status(exc.code or 500, str(exc.message), "gemini") from exc
@@ -114,9 +114,16 @@ class GeminiImageGenerator(ImageGeneratorPort):
             raise (
                 from_transport(exc, "gemini") or MalformedResponse(str(exc), provider="gemini")
             ) from exc
-        images = response.generated_images or []
-        image = images[0].image if images else None
-        if image is None or not image.image_bytes:
+        image = next(
+            (
+                part.inline_data
+                for candidate in response.candidates or ()
+                for part in (candidate.content.parts if candidate.content else None) or ()
+                if part.inline_data and part.inline_data.data
+            ),
+            None,
+        )
+        if image is None or not image.data:
             raise MalformedResponse("no image in the answer", provider="gemini")
-        name = await self._store.save(image.image_bytes, image.mime_type or "image/png")
+        name = await self._store.save(image.data, image.mime_type or "image/png")
         return GeneratedImage(url=f"{self._prefix}/{name}", prompt=prompt)
