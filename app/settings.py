@@ -177,6 +177,7 @@ class DatasetServiceSettings(ServiceSettings):
     """A public dataset downloaded as CSV (data portal); `path` points at it."""
 
     path: Path | None = None
+    rules_path: Path | None = None  # bulk_waste: 전국생활쓰레기배출정보표준데이터 CSV (optional)
 
 
 class ImageServiceSettings(ServiceSettings):

@@ -55,3 +55,14 @@ def test_kma_issue_times() -> None:
     assert forecast_base(datetime(2026, 11, 27, 14, 15, tzinfo=KST)) == ("20261127", "1400")
     assert forecast_base(datetime(2026, 11, 27, 1, 0, tzinfo=KST)) == ("20261126", "2300")
     assert nowcast_base(datetime(2026, 11, 27, 14, 30, tzinfo=KST)) == ("20261127", "1300")
+
+
+async def test_district_rules_say_how_to_put_bulky_waste_out() -> None:
+    fees = CsvBulkWasteFees(
+        FIXTURES / "FIXTURE_bulky_waste_fees.csv",
+        rules_path=FIXTURES / "FIXTURE_district_rules.csv",
+    )
+    mapo = (await fees.lookup("소파", district="마포구"))[0]
+    assert mapo.how_to == "FIXTURE 구청 누리집에서 신고 후 스티커 부착 (배출 장소: FIXTURE 대문 앞)"
+    gangnam = (await fees.lookup("소파", district="강남구"))[0]
+    assert "스티커" in gangnam.how_to and "FIXTURE" not in gangnam.how_to  # no rule: general

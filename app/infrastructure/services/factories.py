@@ -132,7 +132,7 @@ def bulk_waste(settings: ServicesSettings) -> BulkWasteClientPort | None:
     dataset = settings.bulk_waste
     if not dataset.enabled or dataset.path is None:
         return None
-    return CsvBulkWasteFees(dataset.path)
+    return CsvBulkWasteFees(dataset.path, rules_path=dataset.rules_path)
 
 
 def recyclable_prices(settings: ServicesSettings) -> RecyclablePriceClientPort | None:
