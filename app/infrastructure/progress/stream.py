@@ -24,6 +24,7 @@ class StreamProgressNotifier(ProgressNotifierPort):
         self._out = out or sys.stdout
         self._err = err or sys.stderr
         self._seq: defaultdict[str, int] = defaultdict(int)
+        self._mid_line = False  # answer text printed without its newline yet
 
     async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent:
         self._seq[job_id] += 1
@@ -35,6 +36,9 @@ class StreamProgressNotifier(ProgressNotifierPort):
                 flush=True,
             )
         elif event.type == "stage" and event.status != "started":
+            if self._mid_line:  # keep stage lines off the end of the answer on a terminal
+                print(file=self._out, flush=True)
+                self._mid_line = False
             detail = " ".join(
                 f"{k}={v}"
                 for k, v in event.data.items()
@@ -48,6 +52,8 @@ class StreamProgressNotifier(ProgressNotifierPort):
             )
         elif event.type == "delta":
             print(event.data.get("text", ""), end="", file=self._out, flush=True)
-        elif event.type == "done":
+            self._mid_line = True
+        elif event.type == "done" and self._mid_line:
             print(file=self._out, flush=True)
+            self._mid_line = False
         return event
