@@ -8,6 +8,7 @@ import json
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,6 +21,14 @@ from app.settings_services import ServiceSettings
 
 log = structlog.get_logger(__name__)
 MAX_RETRY_AFTER = 10.0  # never sleep longer than this inside a chat turn
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    body: Mapping[str, Any] | None = None
 
 
 class ServiceHttp:
@@ -69,28 +78,23 @@ class ServiceHttp:
         cache: bool = False,
         ttl: int | None = None,
     ) -> Any:
+        call = Call(method, path, params, body)
         ttl = self._settings.cache_ttl if ttl is None else ttl
-        key = self._key(method, path, params, body) if cache and ttl > 0 else None
+        key = self._key(call) if cache and ttl > 0 else None
         if key is not None:
             cached = await self._cached(key)
             if cached is not None:
                 return cached
-        payload = await self._with_retries(method, path, params, body)
+        payload = await self._with_retries(call)
         if key is not None:
             await self._store(key, payload, ttl)
         return payload
 
-    async def _with_retries(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        body: Mapping[str, Any] | None,
-    ) -> Any:
+    async def _with_retries(self, call: Call) -> Any:
         attempt = 0
         while True:
             try:
-                return await self._once(method, path, params, body)
+                return await self._once(call)
             except ExternalServiceError as exc:
                 attempt += 1
                 if not exc.retryable or attempt > self._settings.retries or exc.status is None:
@@ -101,20 +105,14 @@ class ServiceHttp:
                     "service.retry", provider=self._provider, status=exc.status, attempt=attempt
                 )
 
-    async def _once(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        body: Mapping[str, Any] | None,
-    ) -> Any:
+    async def _once(self, call: Call) -> Any:
         started = time.perf_counter()
         try:
             response = await self._client.request(
-                method,
-                f"{self._base}{path}",
-                params=params,
-                json=body,
+                call.method,
+                f"{self._base}{call.path}",
+                params=call.params,
+                json=call.body,
                 headers=self._headers,
                 timeout=self._settings.timeout,
             )
@@ -138,19 +136,17 @@ class ServiceHttp:
         log.debug(
             "service.call",
             provider=self._provider,
-            path=path,
+            path=call.path,
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return payload
 
-    def _key(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        body: Mapping[str, Any] | None,
-    ) -> str:
-        raw = json.dumps([method, self._base, path, params, body], sort_keys=True, default=str)
+    def _key(self, call: Call) -> str:
+        raw = json.dumps(
+            [call.method, self._base, call.path, call.params, call.body],
+            sort_keys=True,
+            default=str,
+        )
         return f"svc:{self._provider}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
     async def _cached(self, key: str) -> Any:
