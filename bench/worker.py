@@ -32,6 +32,13 @@ from tests.support.services import Deployment, worker_process
 from tests.support.sse import sse_events
 
 
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def throughput(deployment: Deployment, jobs: int) -> float:
     arq = await create_pool(RedisSettings(), default_queue_name=deployment.queue)
     redis = Redis.from_url("redis://127.0.0.1:6379/0")
@@ -70,14 +77,20 @@ async def main() -> None:
     args = parser.parse_args()
     deployment = Deployment(env={"APP_LOGGING__LEVEL": "WARNING"})
     settings = load_settings(**deployment.settings_overrides(), logging={"level": "WARNING"})
-    with tempfile.TemporaryDirectory() as logs, worker_process(deployment, Path(logs)):
+    with tempfile.TemporaryDirectory() as logs, worker_process(deployment, Path(logs)) as worker:
+        idle_rss = rss_mib(worker.process.pid)
         rate = await throughput(deployment, args.jobs)
+        busy_rss = rss_mib(worker.process.pid)
         with serve_in_thread(create_app(settings)) as gateway:
             timings = sorted(await first_event_latency(gateway.url, args.latency_samples))
     p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
     print(
         f"one worker (concurrency {settings.worker.concurrency}), offline LLM: "
         f"{rate:.1f} jobs/s over {args.jobs} jobs"
+    )
+    print(
+        f"worker resident memory: {idle_rss:.0f} MiB after start, {busy_rss:.0f} MiB after "
+        f"{args.jobs} jobs"
     )
     print(
         f"POST /v1/chat → first SSE event: median {statistics.median(timings):.1f} ms, "
