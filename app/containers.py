@@ -72,6 +72,20 @@ class Gateways(containers.DeclarativeContainer):
     )
 
 
+def _fallback_slot(index: int, llm_settings: Any, *adapters: Any) -> Any:
+    """The adapter named by `llm.fallbacks[index]`, or None; built only if named."""
+    openai, gemini, anthropic, langchain, offline = adapters
+    return providers.Selector(
+        providers.Callable(factories.fallback_slot(index), llm_settings),
+        openai=openai,
+        gemini=gemini,
+        anthropic=anthropic,
+        langchain=langchain,
+        offline=offline,
+        none=providers.Object(None),
+    )
+
+
 class Container(containers.DeclarativeContainer):
     """The application: settings in, ports out. Override any provider in tests."""
 
@@ -82,26 +96,51 @@ class Container(containers.DeclarativeContainer):
     # Not `settings.provided.llm.provider`: `.provider` is the getter's own attribute.
     llm_provider = providers.Callable(attrgetter("llm.provider"), settings)
 
-    llm = providers.Selector(
-        llm_provider,
-        openai=providers.Singleton(
-            factories.openai_llm, settings=settings.provided.llm, client=gateways.openai_client
-        ),
-        gemini=providers.Singleton(
-            factories.gemini_llm, settings=settings.provided.llm, client=gateways.gemini_client
-        ),
-        anthropic=providers.Singleton(
-            factories.anthropic_llm,
-            settings=settings.provided.llm,
-            client=gateways.anthropic_client,
-        ),
-        langchain=providers.Singleton(
-            factories.langchain_llm,
-            settings=settings.provided.llm,
-            http_client=gateways.http_client,
-        ),
-        offline=providers.Singleton(factories.offline_llm, settings=settings.provided.llm),
+    # One provider per adapter, built only when something asks for it.
+    openai_llm = providers.Singleton(
+        factories.openai_llm, settings=settings.provided.llm, client=gateways.openai_client
     )
+    gemini_llm = providers.Singleton(
+        factories.gemini_llm, settings=settings.provided.llm, client=gateways.gemini_client
+    )
+    anthropic_llm = providers.Singleton(
+        factories.anthropic_llm, settings=settings.provided.llm, client=gateways.anthropic_client
+    )
+    langchain_llm = providers.Singleton(
+        factories.langchain_llm, settings=settings.provided.llm, http_client=gateways.http_client
+    )
+    offline_llm = providers.Singleton(factories.offline_llm, settings=settings.provided.llm)
+
+    primary_llm = providers.Selector(
+        llm_provider,
+        openai=openai_llm,
+        gemini=gemini_llm,
+        anthropic=anthropic_llm,
+        langchain=langchain_llm,
+        offline=offline_llm,
+    )
+    fallback_llms = providers.List(
+        _fallback_slot(
+            0,
+            settings.provided.llm,
+            openai_llm,
+            gemini_llm,
+            anthropic_llm,
+            langchain_llm,
+            offline_llm,
+        ),
+        _fallback_slot(
+            1,
+            settings.provided.llm,
+            openai_llm,
+            gemini_llm,
+            anthropic_llm,
+            langchain_llm,
+            offline_llm,
+        ),
+    )
+    # What the graph and the worker use: the primary, behind its fallbacks if any are set.
+    llm = providers.Singleton(factories.chain, primary=primary_llm, fallbacks=fallback_llms)
 
     retriever = providers.Selector(
         providers.Callable(attrgetter("retrieval.backend"), settings),

@@ -71,6 +71,7 @@ class LLMSettings(Section):
     context_overflow: Literal["trim", "refuse"] = "trim"
     default_context_window: int = Field(default=8192, gt=0)
     context_windows: dict[str, int] = Field(default_factory=dict)
+    fallbacks: list[LLMProvider] = Field(default_factory=list, max_length=2)
     openai: OpenAISettings = OpenAISettings()
     gemini: GeminiSettings = GeminiSettings()
     anthropic: AnthropicSettings = AnthropicSettings()
@@ -79,7 +80,11 @@ class LLMSettings(Section):
 
     @property
     def effective_model(self) -> str:
-        if self.model:
+        return self.model_for(self.provider)
+
+    def model_for(self, provider: str) -> str:
+        """`llm.model` for the selected provider; each fallback uses its own default_model."""
+        if self.model and provider == self.provider:
             return self.model
         section: (
             OpenAISettings
@@ -87,7 +92,7 @@ class LLMSettings(Section):
             | AnthropicSettings
             | LangChainSettings
             | (OfflineSettings)
-        ) = getattr(self, self.provider)
+        ) = getattr(self, provider)
         return section.default_model
 
     def context_window(self, model: str) -> int:
@@ -206,21 +211,25 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _selected_provider_is_usable(self) -> Settings:
-        provider = self.llm.provider
+        self._check_provider(self.llm.provider, f"llm.provider is '{self.llm.provider}'")
+        for provider in self.llm.fallbacks:
+            self._check_provider(provider, f"llm.fallbacks includes '{provider}'")
+        return self
+
+    def _check_provider(self, provider: str, role: str) -> None:
         if provider in ("openai", "gemini", "anthropic"):
             key = getattr(self.llm, provider).api_key
             if key is None or not key.get_secret_value().strip():
                 env = ENV_FOR_PATH[("llm", provider, "api_key")]
                 raise ValueError(
-                    f"llm.provider is '{provider}' but {env} is not set: export {env}=... "
+                    f"{role} but {env} is not set: export {env}=... "
                     f"or set llm.{provider}.api_key in the YAML file"
                 )
         if provider == "langchain" and not self.llm.langchain.class_path:
             raise ValueError(
-                "llm.provider is 'langchain' but llm.langchain.class_path is not set: name the "
-                "chat model class, e.g. 'langchain_openai:ChatOpenAI'"
+                f"{role} but llm.langchain.class_path is not set: name the chat model "
+                "class, e.g. 'langchain_openai:ChatOpenAI'"
             )
-        return self
 
     @model_validator(mode="after")
     def _storage_is_reachable(self) -> Settings:

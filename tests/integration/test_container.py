@@ -98,3 +98,31 @@ async def test_tracing_is_logged_with_project_never_key(monkeypatch: pytest.Monk
     tracing = next(entry for entry in logs if entry["event"] == "tracing.langsmith")
     assert tracing["enabled"] is True and tracing["project"] == "eco2-ci"
     assert "lsv2-secret-key-123" not in str(logs)
+
+
+async def test_fallbacks_answer_when_the_primary_is_down(openai_server: Any) -> None:
+    from app.infrastructure.llm.fallback import FallbackLLM
+
+    server, script = openai_server
+    script.fail(503, {"error": {"message": "overloaded"}}, times=5)
+    settings = load_settings(
+        llm={
+            "provider": "openai",
+            "max_retries": 0,
+            "fallbacks": ["offline"],
+            "openai": {"api_key": "sk-test-0123456789", "base_url": f"{server.url}/v1"},
+        }
+    )
+    async with running_container(settings) as container:
+        llm = await resolve(container.llm)
+        assert isinstance(llm, FallbackLLM)
+        answer = await llm.generate("페트병", system="페트병: 라벨을 떼고 헹굽니다.")
+    assert answer.startswith("[오프라인 답변") and "라벨" in answer
+    assert len(script.requests) == 1
+
+
+def test_a_fallback_without_its_key_is_refused() -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"llm\.fallbacks includes 'gemini' but GOOGLE_API_KEY"
+    ):
+        load_settings(llm={"fallbacks": ["gemini"]})

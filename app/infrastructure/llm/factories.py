@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-def adapter_kwargs(settings: LLMSettings) -> dict[str, Any]:
-    model = settings.effective_model
+def adapter_kwargs(settings: LLMSettings, provider: str | None = None) -> dict[str, Any]:
+    model = settings.model_for(provider or settings.provider)
     budget = ContextBudget(
         window=settings.context_window(model),
         reserved_output=settings.max_output_tokens,
@@ -114,7 +114,7 @@ def openai_llm(settings: LLMSettings, client: AsyncOpenAI) -> LLMPort:
     from app.infrastructure.llm.openai_llm import OpenAILLMClient
 
     return OpenAILLMClient(
-        client, web_search=settings.openai.web_search, **adapter_kwargs(settings)
+        client, web_search=settings.openai.web_search, **adapter_kwargs(settings, "openai")
     )
 
 
@@ -122,14 +122,14 @@ def gemini_llm(settings: LLMSettings, client: genai.Client) -> LLMPort:
     from app.infrastructure.llm.gemini_llm import GeminiLLMClient
 
     return GeminiLLMClient(
-        client, web_search=settings.gemini.web_search, **adapter_kwargs(settings)
+        client, web_search=settings.gemini.web_search, **adapter_kwargs(settings, "gemini")
     )
 
 
 def anthropic_llm(settings: LLMSettings, client: AsyncAnthropic) -> LLMPort:
     from app.infrastructure.llm.anthropic_llm import AnthropicLLMClient
 
-    return AnthropicLLMClient(client, **adapter_kwargs(settings))
+    return AnthropicLLMClient(client, **adapter_kwargs(settings, "anthropic"))
 
 
 def langchain_llm(settings: LLMSettings, http_client: httpx.AsyncClient) -> LLMPort:
@@ -140,7 +140,7 @@ def langchain_llm(settings: LLMSettings, http_client: httpx.AsyncClient) -> LLMP
         raise ConfigurationError("llm.langchain.class_path is not set")
     return LangChainLLMClient(
         load_chat_model(class_path, settings.langchain.kwargs, http_client),
-        **adapter_kwargs(settings),
+        **adapter_kwargs(settings, "langchain"),
     )
 
 
@@ -157,4 +157,21 @@ def offline_llm(settings: LLMSettings) -> LLMPort:
         IntentClassification: lexicon_responder,
         VisionResult: offline_vision,
     }
-    return OfflineLLMClient(responders=responders, **adapter_kwargs(settings))
+    return OfflineLLMClient(responders=responders, **adapter_kwargs(settings, "offline"))
+
+
+def chain(primary: LLMPort, fallbacks: list[LLMPort | None]) -> LLMPort:
+    """The primary alone, or a FallbackLLM when `llm.fallbacks` names other providers."""
+    from app.infrastructure.llm.fallback import FallbackLLM
+
+    rest = [llm for llm in fallbacks if llm is not None]
+    return FallbackLLM([primary, *rest]) if rest else primary
+
+
+def fallback_slot(index: int) -> Any:
+    """A selector key for fallback slot `index`: the provider name, or 'none'."""
+
+    def key(settings: LLMSettings) -> str:
+        return settings.fallbacks[index] if index < len(settings.fallbacks) else "none"
+
+    return key
