@@ -154,11 +154,12 @@ class Container(containers.DeclarativeContainer):
     vision_model = providers.Singleton(LLMVisionModel, llm=llm)
     cache = providers.Selector(
         providers.Callable(lambda s: "on" if s.graph.intent_cache else "off", settings),
-        on=providers.Singleton(RedisCache, redis=gateways.redis),
+        on=providers.Singleton(
+            ResilientCache, inner=providers.Singleton(RedisCache, redis=gateways.redis)
+        ),
         off=providers.Object(None),
     )
     # Optional tool ports: None (disabled, or no key) means the graph has no such node.
-    # Bulky waste, recyclable prices and image generation have no adapter yet.
     services_settings = providers.Callable(attrgetter("services"), settings)
     service_cache = providers.Singleton(
         ResilientCache,
@@ -260,6 +261,7 @@ class Container(containers.DeclarativeContainer):
         enable_multi_intent=settings.provided.graph.enable_multi_intent,
         enable_enrichment=settings.provided.graph.enable_enrichment,
         cache=cache,
+        top_k=settings.provided.retrieval.top_k,
     )
     chat_service = providers.Singleton(ChatService, graph=chat_graph, notifier=progress_notifier)
 

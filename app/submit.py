@@ -13,8 +13,7 @@ from arq.connections import RedisSettings
 from redis.asyncio import Redis
 
 from app.domain.chat import ChatRequest
-from app.domain.events import TERMINAL_TYPES
-from app.infrastructure.progress.redis_streams import parse_entry, stream_key
+from app.infrastructure.progress.redis_streams import follow_events
 from app.settings import Settings
 from app.worker import JOB_NAME
 
@@ -51,16 +50,11 @@ async def submit(
 
 
 async def _follow(redis: Redis, job_id: str, as_json: bool, out: TextIO) -> str:
-    cursor = "0-0"
-    while True:
-        batches = await redis.xread({stream_key(job_id): cursor}, block=2000, count=200)
-        for _, entries in batches or []:
-            for entry_id, fields in entries:
-                event = parse_entry(entry_id, fields)
-                cursor = event["id"]
-                _show(event, as_json, out)
-                if event["type"] in TERMINAL_TYPES:
-                    return str(event["type"])
+    terminal = ""
+    async for event in follow_events(redis, job_id):
+        _show(event, as_json, out)
+        terminal = str(event["type"])
+    return terminal
 
 
 def _show(event: dict[str, object], as_json: bool, out: TextIO) -> None:

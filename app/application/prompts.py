@@ -16,7 +16,3 @@ ASSISTANT_ROLE = (
 def disposal_guide() -> str:
     """Korea's general separate-disposal rules, Korean with English, one topic a line."""
     return Path(__file__).with_name("disposal_guide.txt").read_text(encoding="utf-8")
-
-
-def assistant_system_prompt() -> str:
-    return f"{ASSISTANT_ROLE}\n\nReference:\n{disposal_guide()}"

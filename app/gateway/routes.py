@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import structlog
 from arq.jobs import Job, JobStatus
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeout
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.domain.chat import ChatRequest
-from app.domain.events import TERMINAL_TYPES, ProgressUpdate
+from app.domain.events import ProgressUpdate
 from app.gateway.schemas import Cancelled, ChatAccepted, ChatStatus, ChatSubmission
 from app.infrastructure.progress.redis_streams import (
     answer_key,
-    parse_entry,
+    follow_events,
     stream_key,
     terminal_of,
 )
 from app.worker import JOB_NAME
 
-log = structlog.get_logger(__name__)
 router = APIRouter()
-JOB_ID = r"^[0-9a-f]{32}$"
+JOB_ID = r"^[0-9a-f]{32}$"  # what POST /v1/chat issues
 
 
 def authorised(
     request: Request,
-    job_id: str,
+    job_id: Annotated[str, Path(pattern=JOB_ID)],
     token: Annotated[str | None, Query(description="the token POST /v1/chat returned")] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> str:
@@ -95,31 +90,14 @@ async def events(
 
 
 async def _stream(request: Request, job_id: str, cursor: str) -> AsyncIterator[ServerSentEvent]:
-    redis = request.app.state.redis
     block = request.app.state.settings.gateway.read_block_ms
-    key = stream_key(job_id)
-    while True:
-        try:
-            batches = await redis.xread({key: cursor}, block=block, count=200)
-        except (RedisTimeout, RedisConnectionError) as exc:
-            log.warning("sse.redis_read_failed", job_id=job_id, error=type(exc).__name__)
-            await asyncio.sleep(0.2)
-            continue
-        for _, entries in batches or []:
-            for entry_id, fields in entries:
-                event = parse_entry(entry_id, fields)
-                cursor = event["id"]
-                yield ServerSentEvent(
-                    data=json.dumps(
-                        {k: v for k, v in event.items() if k != "id"}, ensure_ascii=False
-                    ),
-                    event=event["type"],
-                    id=cursor,
-                )
-                if event["type"] in TERMINAL_TYPES:
-                    return
-        if await request.is_disconnected():
-            return
+    async for event in follow_events(
+        request.app.state.redis, job_id, cursor, block_ms=block, stop=request.is_disconnected
+    ):
+        payload = {k: v for k, v in event.items() if k != "id"}
+        yield ServerSentEvent(
+            data=json.dumps(payload, ensure_ascii=False), event=event["type"], id=event["id"]
+        )
 
 
 @router.get("/v1/chat/{job_id}", response_model=ChatStatus, tags=["chat"])

@@ -69,6 +69,8 @@ async def test_unknown_job_and_wrong_token(http: httpx.AsyncClient, deployment: 
     unknown = uuid.uuid4().hex
     response = await http.get(f"/v1/chat/{unknown}?token={signer.sign(unknown)}")
     assert response.status_code == 404
+    not_an_id = await http.get("/v1/chat/..%2Fetc/events?token=x")
+    assert not_an_id.status_code in (404, 422)
     job = await ask(http, "캔 어떻게 버려?")
     other = await ask(http, "병 어떻게 버려?")
     wrong = await http.get(f"/v1/chat/{job['job_id']}/events?token={other['token']}")

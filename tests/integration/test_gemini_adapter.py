@@ -11,6 +11,7 @@ from app.application.ports.llm import LLMPort
 from app.containers import resolve
 from app.domain.errors import (
     AuthenticationFailed,
+    BadRequest,
     ContextTooLong,
     MalformedResponse,
     ProviderTimeout,
@@ -122,12 +123,19 @@ async def test_server_error_is_unavailable(llm: LLMPort, gemini_server: Any) -> 
 
 async def test_bad_key(llm: LLMPort, gemini_server: Any) -> None:
     _, script = gemini_server
-    script.fail(400, gemini_error(400, "INVALID_ARGUMENT", "API key not valid"))
+    script.fail(
+        400,
+        gemini_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
+    )
     script.fail(403, gemini_error(403, "PERMISSION_DENIED", "denied"))
-    with pytest.raises(Exception):  # noqa: B017 - 400 "key not valid" is a BadRequest in the API
+    script.fail(400, gemini_error(400, "INVALID_ARGUMENT", "temperature out of range"))
+    with pytest.raises(AuthenticationFailed):  # Gemini's way of saying "wrong key"
         await llm.generate("hi")
     with pytest.raises(AuthenticationFailed):
         await llm.generate("hi")
+    with pytest.raises(BadRequest) as other:
+        await llm.generate("hi")
+    assert not isinstance(other.value, AuthenticationFailed)
 
 
 async def test_too_many_tokens(llm: LLMPort, gemini_server: Any) -> None:

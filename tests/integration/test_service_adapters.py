@@ -272,3 +272,15 @@ async def test_second_lookup_is_cached_and_ttl_is_honoured(http: httpx.AsyncClie
             assert len(wire.script.requests) == 3  # expired after its 1 s TTL
     finally:
         await redis.aclose()
+
+
+async def test_category_search_near_a_point(http: httpx.AsyncClient) -> None:
+    wire = KakaoWire()
+    with serve_in_thread(wire) as server:
+        client = kakao(http, server.url, settings(), None, wire.key)
+        offices = await client.search_category("PO3", near=GANGNAM, radius_m=1000)
+    assert [p.name for p in offices] == ["역삼1동 주민센터 폐건전지 수거함"]
+    assert offices[0].distance_m is not None and 0 < offices[0].distance_m < 1000
+    sent = wire.script.requests[-1]
+    assert sent["path"] == "/v2/local/search/category.json"
+    assert sent["query"]["sort"] == "distance" and sent["query"]["x"] == "127.0276"

@@ -91,15 +91,12 @@ def serve_in_thread(
     log = ConnectionLog()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
-    started = threading.Event()
 
     async def run() -> None:
-        started.set()
         await serve(_tracking(app, log), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()
-    started.wait(5)
     scheme = "https" if tls else "http"
     _wait_until_listening(port)
     try:

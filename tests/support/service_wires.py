@@ -19,6 +19,7 @@ PLACES = [  # fixture data, not real places
         "address_name": "서울 강남구 역삼동 1",
         "road_address_name": "서울 강남구 테헤란로 1",
         "category_name": "공공기관",
+        "category_group_code": "PO3",
         "place_url": "http://place.map.kakao.com/1",
     },
     {
@@ -88,7 +89,16 @@ class KakaoWire(WireApp):
 
     def _places(self, params: dict[str, str]) -> list[dict[str, Any]]:
         words = params.get("query", "").split()
-        found = [dict(p) for p in PLACES if any(w in p["place_name"] for w in words)]
+        code = params.get("category_group_code")
+        found = [
+            dict(p)
+            for p in PLACES
+            if (
+                p.get("category_group_code") == code
+                if code
+                else any(w in p["place_name"] for w in words)
+            )
+        ]
         if "x" in params:
             for place in found:
                 place["distance"] = str(

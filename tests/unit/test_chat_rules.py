@@ -9,6 +9,7 @@ from app.application.chat.lexicon import classify_with_lexicon, looks_like_follo
 from app.application.chat.routing import plan_routes
 from app.application.chat.state import RESET, merge_contexts
 from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
+from app.infrastructure.redis import ResilientCache
 from tests.fakes import FakeCache, FakeLLM
 
 ALL_NODES = {
@@ -99,11 +100,15 @@ async def test_context_free_classifications_are_cached() -> None:
 async def test_a_broken_cache_does_not_break_classification() -> None:
     class BrokenCache(FakeCache):
         async def get(self, key: str) -> str | None:
+            self.gets = getattr(self, "gets", 0) + 1
             raise ConnectionError("redis down")
 
+    broken = BrokenCache()
     llm = FakeLLM(structured={IntentClassification: scores((Intent.WASTE, 0.9, "x"))})
-    classify = make_intent_classifier(llm, cache=BrokenCache())
+    classify = make_intent_classifier(llm, cache=ResilientCache(broken))
     assert (await classify("페트병", [])).primary.intent is Intent.WASTE
+    assert (await classify("캔", [])).primary.intent is Intent.WASTE
+    assert broken.gets == 1  # after one failure the cache steps aside instead of being retried
 
 
 def test_routes_per_intent_with_slots() -> None:

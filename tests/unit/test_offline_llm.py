@@ -5,11 +5,12 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from app.application.context_window import ContextBudget
-from app.application.prompts import assistant_system_prompt
+from app.application.prompts import ASSISTANT_ROLE, disposal_guide
 from app.application.usage import metered
 from app.domain.llm import ChatMessage, ToolSpec
 from app.infrastructure.llm.offline_llm import LABEL_EN, LABEL_KO, OfflineLLMClient
 
+GUIDE = f"{ASSISTANT_ROLE}\n\nReference:\n{disposal_guide()}"
 BUDGET = ContextBudget(window=32768, reserved_output=1024)
 PLACES = ToolSpec(
     name="search_places",
@@ -41,15 +42,13 @@ def offline(**kwargs: object) -> OfflineLLMClient:
 
 
 async def test_answers_korean_question_from_the_reference_steps() -> None:
-    answer = await offline().generate("페트병 어떻게 버려요?", system=assistant_system_prompt())
+    answer = await offline().generate("페트병 어떻게 버려요?", system=GUIDE)
     assert answer.startswith(LABEL_KO)
     assert "라벨" in answer and "헹굽니다" in answer and "뚜껑" in answer
 
 
 async def test_answers_english_question_and_labels_it() -> None:
-    answer = await offline().generate(
-        "how do I throw away a broken umbrella?", system=assistant_system_prompt()
-    )
+    answer = await offline().generate("how do I throw away a broken umbrella?", system=GUIDE)
     assert answer.startswith(LABEL_EN)
     assert "fabric" in answer and "metal frame" in answer
     assert "glass" not in answer
@@ -72,10 +71,8 @@ async def test_without_matching_context_it_says_so_rather_than_inventing() -> No
 
 async def test_stream_concatenates_to_generate() -> None:
     llm = offline()
-    full = await llm.generate("우유팩 버리는 법", system=assistant_system_prompt())
-    chunks = [
-        c async for c in llm.generate_stream("우유팩 버리는 법", system=assistant_system_prompt())
-    ]
+    full = await llm.generate("우유팩 버리는 법", system=GUIDE)
+    chunks = [c async for c in llm.generate_stream("우유팩 버리는 법", system=GUIDE)]
     assert len(chunks) > 3 and "".join(chunks) == full
 
 
@@ -112,7 +109,7 @@ async def test_tool_choice_follows_the_question() -> None:
 async def test_usage_is_counted_per_client_and_per_scope() -> None:
     llm = offline()
     with metered() as scope:
-        await llm.generate("캔", system=assistant_system_prompt())
+        await llm.generate("캔", system=GUIDE)
         await llm.generate_structured("캔", Verdict)
     await llm.generate("캔")
     assert scope.total.calls == 2 and scope.total.prompt_tokens > 0

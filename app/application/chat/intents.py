@@ -7,15 +7,11 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
 
-import structlog
-
 from app.application.chat.lexicon import looks_like_follow_up
 from app.application.ports.cache import CachePort
 from app.application.ports.llm import LLMPort
 from app.domain.chat import Intent, IntentClassification, IntentScore
 from app.domain.llm import ChatMessage
-
-log = structlog.get_logger(__name__)
 
 CONFIDENCE_FLOOR = 0.45
 CACHE_TTL_SECONDS = 24 * 3600
@@ -121,18 +117,9 @@ def _cache_key(message: str) -> str:
 
 
 async def _cached(cache: CachePort | None, key: str | None) -> IntentClassification | None:
-    if cache is None or key is None:
-        return None
-    try:
-        raw = await cache.get(key)
-    except Exception as exc:  # a cache outage must not fail the chat
-        log.warning("intent.cache_unavailable", error=str(exc))
-        return None
+    raw = await cache.get(key) if cache is not None and key is not None else None
     return IntentClassification.model_validate_json(raw) if raw else None
 
 
 async def _store(cache: CachePort, key: str, classification: IntentClassification) -> None:
-    try:
-        await cache.set(key, classification.model_dump_json(), CACHE_TTL_SECONDS)
-    except Exception as exc:
-        log.warning("intent.cache_unavailable", error=str(exc))
+    await cache.set(key, classification.model_dump_json(), CACHE_TTL_SECONDS)

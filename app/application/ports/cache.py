@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 
 
 class CachePort(ABC):
+    """Best effort: implementations swallow their own outages (a miss, a skipped write)."""
+
     @abstractmethod
     async def get(self, key: str) -> str | None: ...
 

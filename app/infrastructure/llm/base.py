@@ -121,7 +121,7 @@ class LLMAdapter(LLMPort):
             raise
         except Exception as exc:
             raise self._translate(exc) from exc
-        self._record(usage if usage.calls else usage + TokenUsage(calls=1))
+        self._record(usage)
 
     async def generate_function_call(
         self,

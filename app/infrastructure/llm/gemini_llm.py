@@ -13,7 +13,7 @@ from google.genai import types
 from pydantic import BaseModel
 
 from app.application.ports.llm import ToolChoice
-from app.domain.errors import DomainError, MalformedResponse
+from app.domain.errors import AuthenticationFailed, DomainError, MalformedResponse
 from app.domain.llm import ChatMessage, Role, TokenUsage, ToolCall, ToolReply, ToolSpec
 from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.errors import from_status, from_transport
@@ -120,6 +120,9 @@ class GeminiLLMClient(LLMAdapter):
         if isinstance(exc, genai_errors.APIError):
             headers = getattr(exc.response, "headers", None)
             message = f"{exc.status or ''} {exc.message or ''}".strip()
+            if exc.code == 400 and "api key not valid" in message.lower():
+                # The Gemini API answers a wrong key with 400 INVALID_ARGUMENT, not 401.
+                return AuthenticationFailed(message, provider=self.provider, status=400)
             return from_status(exc.code or 500, message, self.provider, headers)
         transport = from_transport(exc, self.provider)
         if transport is not None:

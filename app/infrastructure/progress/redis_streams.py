@@ -7,14 +7,21 @@ add a second `answer` or a second terminal event, and readers see a gap-free `se
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.progress import ProgressNotifierPort
-from app.domain.events import ProgressEvent, ProgressUpdate
+from app.domain.events import TERMINAL_TYPES, ProgressEvent, ProgressUpdate
+
+log = structlog.get_logger(__name__)
 
 # KEYS: stream, meta hash, answer snapshot
 # ARGV: type, stage, status, data (JSON), ts, maxlen, ttl seconds, job_id
@@ -106,3 +113,35 @@ def parse_entry(entry_id: bytes | str, fields: dict[Any, Any]) -> dict[str, Any]
         "data": json.loads(text["data"]),
         "ts": float(text["ts"]),
     }
+
+
+async def follow_events(
+    redis: Redis,
+    job_id: str,
+    cursor: str = "0-0",
+    *,
+    block_ms: int = 2000,
+    stop: Callable[[], Awaitable[bool]] | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """A job's events after `cursor` as they arrive, ending with its terminal event.
+
+    A Redis read that times out or drops is retried; `stop` (the reader went away) is asked
+    whenever a read comes back empty.
+    """
+    key = stream_key(job_id)
+    while True:
+        try:
+            batches = await redis.xread({key: cursor}, block=block_ms, count=200)
+        except (RedisTimeout, RedisConnectionError) as exc:
+            log.warning("progress.read_failed", job_id=job_id, error=type(exc).__name__)
+            await asyncio.sleep(0.2)
+            continue
+        for _, entries in batches or []:
+            for entry_id, fields in entries:
+                event = parse_entry(entry_id, fields)
+                cursor = event["id"]
+                yield event
+                if event["type"] in TERMINAL_TYPES:
+                    return
+        if stop is not None and await stop():
+            return

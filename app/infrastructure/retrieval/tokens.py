@@ -56,7 +56,3 @@ def weighted_tokens(text: str) -> defaultdict[str, float]:
                 for i in range(len(stem) - 2):
                     found[f"~{stem[i : i + 3]}"] += FUZZY_WEIGHT
     return found
-
-
-def tokens(text: str) -> list[str]:
-    return list(weighted_tokens(text))

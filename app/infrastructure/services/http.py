@@ -149,23 +149,14 @@ class ServiceHttp:
         )
         return f"svc:{self._provider}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
 
+    # The container hands in a ResilientCache: a Redis outage costs speed, never the answer.
     async def _cached(self, key: str) -> Any:
-        if self._cache is None:
-            return None
-        try:
-            raw = await self._cache.get(key)
-        except Exception as exc:  # a cache outage costs speed, never the answer
-            log.warning("service.cache_unavailable", provider=self._provider, error=str(exc))
-            return None
+        raw = await self._cache.get(key) if self._cache is not None else None
         return json.loads(raw) if raw else None
 
     async def _store(self, key: str, payload: Any, ttl: int) -> None:
-        if self._cache is None:
-            return
-        try:
+        if self._cache is not None:
             await self._cache.set(key, json.dumps(payload, ensure_ascii=False), ttl)
-        except Exception as exc:
-            log.warning("service.cache_unavailable", provider=self._provider, error=str(exc))
 
 
 def _reason(response: httpx.Response) -> str:

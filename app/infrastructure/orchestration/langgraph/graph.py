@@ -27,11 +27,6 @@ from app.application.ports.vision import VisionModelPort
 from app.application.ports.weather import WeatherClientPort
 from app.application.ports.web_search import WebSearchPort
 
-TOOL_NODES = (
-    "waste_rag", "character", "location", "bulk_waste", "recyclable_price", "weather",
-    "collection_point", "web_search", "image_generation", "general",
-)  # fmt: skip
-
 
 def create_chat_graph(
     llm: LLMPort,
@@ -53,6 +48,7 @@ def create_chat_graph(
     *,
     recyclable_price_client: RecyclablePriceClientPort | None = None,
     cache: CachePort | None = None,
+    top_k: int = 3,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """intent → (vision, with an image) → router → tool nodes in parallel → answer → END.
 
@@ -60,7 +56,7 @@ def create_chat_graph(
     """
     reporter = StageReporter(event_publisher)
     lookups: dict[str, tools.Lookup | None] = {
-        "waste_rag": tools.waste_rag(retriever),
+        "waste_rag": tools.waste_rag(retriever, top_k),
         "general": tools.general(retriever),
         "character": tools.character(llm, character_client) if character_client else None,
         "location": tools.location(llm, location_client) if location_client else None,
