@@ -19,7 +19,7 @@ from app.infrastructure.progress.stream import StreamProgressNotifier
 from app.lifecycle import running_container
 from app.observability import configure_from_settings
 from app.settings import Settings, load_settings
-from app.settings_report import explain
+from app.settings.report import explain
 
 EXIT_CONFIG = 2
 EXIT_PROVIDER = 1

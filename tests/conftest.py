@@ -16,7 +16,7 @@ import structlog
 from app.containers import Container, create_container
 from app.lifecycle import running_container
 from app.settings import Settings, load_settings
-from app.settings_sources import SEED_ENV
+from app.settings.sources import SEED_ENV
 from tests.support.asgi_server import RunningServer, TLSFiles, serve_in_thread
 from tests.support.gemini_wire import GeminiWire
 from tests.support.openai_wire import OpenAIWire

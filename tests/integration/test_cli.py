@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from app.settings_sources import DEFAULT_CONFIG
+from tests.support.paths import PROFILES
 
 
 def run_app(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -50,7 +50,7 @@ def test_openai_profile_answers_through_the_openai_sdk(openai_server: Any) -> No
         "ask",
         "how do I recycle a can?",
         env={
-            "APP_CONFIG": str(DEFAULT_CONFIG.parent / "openai.yaml"),
+            "APP_CONFIG": str(PROFILES / "openai.yaml"),
             "OPENAI_API_KEY": "sk-test-0123456789",
             "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
         },
@@ -67,7 +67,7 @@ def test_provider_failure_is_a_clear_exit(openai_server: Any) -> None:
     script.fail(401, {"error": {"message": "Incorrect API key", "code": "invalid_api_key"}})
     result = run_app(
         "--config",
-        str(DEFAULT_CONFIG.parent / "openai.yaml"),
+        str(PROFILES / "openai.yaml"),
         "ask",
         "hi",
         env={"OPENAI_API_KEY": "sk-wrong-0000000", "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1"},

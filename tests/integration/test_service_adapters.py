@@ -26,7 +26,7 @@ from app.infrastructure.services.kma import KST, KmaWeather
 from app.infrastructure.services.tavily import TavilyWebSearch
 from app.infrastructure.services.weather import OpenMeteoWeather
 from app.settings import HttpSettings
-from app.settings_services import CollectionPointSettings, ServiceSettings
+from app.settings.services import CollectionPointSettings, ServiceSettings
 from tests.support.asgi_server import serve_in_thread
 from tests.support.service_wires import (
     CharacterWire,

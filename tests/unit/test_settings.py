@@ -11,7 +11,8 @@ from pydantic import SecretStr
 
 from app.domain.errors import ConfigurationError
 from app.settings import Settings, load_settings
-from app.settings_sources import DEFAULT_CONFIG, SEED_ENV
+from app.settings.sources import SEED_ENV
+from tests.support.paths import PACKAGED_DEFAULTS, PROFILES
 
 SEED_VALUES: dict[str, tuple[str, Any]] = {
     "OPENAI_API_KEY": ("sk-seed-openai", "sk-seed-openai"),
@@ -73,15 +74,17 @@ def _leaf_paths(tree: Any, prefix: str = "") -> set[str]:
     return {prefix.rstrip(".")}
 
 
-def test_shipped_default_yaml_equals_the_built_in_defaults(tmp_path: Path) -> None:
-    """The embedded YAML documents every default; it must not drift from the code."""
-    without_yaml = load_settings(write_yaml(tmp_path / "empty.yaml", {}))
-    with_yaml = load_settings(DEFAULT_CONFIG)
-    assert with_yaml.model_dump() == without_yaml.model_dump() | {
-        "llm": without_yaml.llm.model_dump() | {"context_windows": with_yaml.llm.context_windows}
+def test_packaged_default_yaml_equals_the_built_in_defaults() -> None:
+    """The packaged YAML documents every default; it must not drift from the code."""
+    built_in = {
+        name: field.get_default(call_default_factory=True).model_dump(mode="json")
+        for name, field in Settings.model_fields.items()
     }
-    from_yaml = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
-    assert _leaf_paths(from_yaml) == _leaf_paths(with_yaml.model_dump(mode="json"))
+    loaded = load_settings().model_dump(mode="json")
+    windows = loaded["llm"]["context_windows"]
+    assert windows and loaded == built_in | {"llm": built_in["llm"] | {"context_windows": windows}}
+    from_yaml = yaml.safe_load(PACKAGED_DEFAULTS.read_text(encoding="utf-8"))
+    assert _leaf_paths(from_yaml) == _leaf_paths(loaded)
 
 
 def test_precedence_init_over_env_over_yaml_over_default(
@@ -128,7 +131,7 @@ def test_app_config_env_names_the_yaml_file(
 
 
 def test_shipped_profiles_switch_provider_with_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    config_dir = DEFAULT_CONFIG.parent
+    config_dir = PROFILES
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
     monkeypatch.setenv("GOOGLE_API_KEY", "AIza-test-0123456789")
     assert load_settings(config_dir / "openai.yaml").llm.provider == "openai"

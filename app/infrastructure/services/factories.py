@@ -35,7 +35,7 @@ from app.infrastructure.services.kma import KmaWeather
 from app.infrastructure.services.prices import CsvRecyclablePrices
 from app.infrastructure.services.tavily import TavilyWebSearch
 from app.infrastructure.services.weather import OpenMeteoWeather
-from app.settings_services import ServicesSettings
+from app.settings.services import ServicesSettings
 
 
 def kakao(

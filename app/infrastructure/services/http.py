@@ -17,7 +17,7 @@ import structlog
 from app.application.ports.cache import CachePort
 from app.domain.errors import DomainError, ExternalServiceError, MalformedResponse
 from app.infrastructure.llm.errors import from_status, from_transport
-from app.settings_services import ServiceSettings
+from app.settings.services import ServiceSettings
 
 log = structlog.get_logger(__name__)
 MAX_RETRY_AFTER = 10.0  # never sleep longer than this inside a chat turn

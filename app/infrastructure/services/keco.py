@@ -11,7 +11,7 @@ from app.domain.chat import Location
 from app.domain.errors import MalformedResponse
 from app.domain.tools import CollectionPoint
 from app.infrastructure.services.http import ServiceHttp
-from app.settings_services import CollectionPointSettings
+from app.settings.services import CollectionPointSettings
 
 MAX_PAGES = 20
 

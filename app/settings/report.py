@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from app.settings import Settings, bind_config_file
-from app.settings_sources import ENV_FOR_PATH, SeedEnvSource, named_sources
+from app.settings.model import Settings, bind_config_file
+from app.settings.sources import ENV_FOR_PATH, SeedEnvSource, named_sources
 
 MASK = "**********"
 

@@ -1,12 +1,15 @@
-"""Where settings come from: the seed's flat env names, .env, the YAML profile over defaults."""
+"""Where settings come from: the seed's flat env names, .env, a YAML profile, packaged defaults."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -19,8 +22,9 @@ from pydantic_settings.sources import DotenvType
 
 from app.domain.errors import ConfigurationError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.yaml"
+# The embedded defaults ship inside the package, so an installed wheel run from any folder
+# has them; the profiles users copy live in the repository's config/.
+DEFAULTS_NAME = "default.yaml"
 ENV_PREFIX = "APP_"
 
 # The seed's flat variable names, honoured exactly, and where each lands.
@@ -73,18 +77,35 @@ class KnownKeysDotEnvSource(DotEnvSettingsSource):
         return {key: value for key, value in super().__call__().items() if key in fields}
 
 
-def resolve_config_file(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The profile: the explicit file, else `APP_CONFIG`, else config/default.yaml itself."""
+def resolve_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The profile: the explicit file, else `APP_CONFIG`, else none (defaults only)."""
     chosen = explicit or os.environ.get("APP_CONFIG")
-    if chosen is None:
-        return DEFAULT_CONFIG
+    if not chosen:
+        return None
     path = Path(chosen)
     if not path.is_file():
         raise ConfigurationError(
             f"config file {path} does not exist (named by "
-            f"{'--config' if explicit else 'APP_CONFIG'}); profiles live in {DEFAULT_CONFIG.parent}"
+            f"{'--config' if explicit else 'APP_CONFIG'}); profiles live in the repository's "
+            "config/ folder (copy one and edit it)"
         )
     return path
+
+
+@cache
+def packaged_defaults() -> dict[str, Any]:
+    """app/settings/default.yaml, read once per process (libyaml's loader when present)."""
+    text = files("app.settings").joinpath(DEFAULTS_NAME).read_text(encoding="utf-8")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader, our own file
+    return data if isinstance(data, dict) else {}
+
+
+class PackagedDefaultsSource(InitSettingsSource):
+    """The embedded defaults as a source of their own, below every profile."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls, init_kwargs=packaged_defaults())
 
 
 def named_sources(
@@ -94,25 +115,27 @@ def named_sources(
     env_file: DotenvType | None = settings_cls.model_config.get("env_file")
     dotenv = KnownKeysDotEnvSource(settings_cls, env_file=env_file)
     dotenv_flat = {key.upper(): value for key, value in dotenv.env_vars.items()}
-    profile = Path(str(settings_cls.model_config.get("yaml_file") or resolve_config_file()))
+    profile = settings_cls.model_config.get("yaml_file") or resolve_config_file()
     # A profile overlays the embedded defaults, so it only names what it changes.
-    yaml_files = [profile] if profile.resolve() == DEFAULT_CONFIG else [profile, DEFAULT_CONFIG]
+    profiles: list[tuple[str, PydanticBaseSettingsSource]] = []
+    if profile:
+        path = Path(str(profile))
+        profiles.append(
+            (f"yaml {_shown(path)}", YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        )
     return [
         ("init", init_settings or InitSettingsSource(settings_cls, init_kwargs={})),
         (f"env {ENV_PREFIX}*", EnvSettingsSource(settings_cls)),
         ("env", SeedEnvSource(settings_cls, os.environ)),
         (".env", dotenv),
         (".env", SeedEnvSource(settings_cls, dotenv_flat)),
-        *(
-            (f"yaml {_shown(path)}", YamlConfigSettingsSource(settings_cls, yaml_file=path))
-            for path in yaml_files
-        ),
+        *profiles,
+        (f"defaults ({DEFAULTS_NAME})", PackagedDefaultsSource(settings_cls)),
     ]
 
 
-def _shown(path: str | os.PathLike[str]) -> str:
-    resolved = Path(path).resolve()
-    for base in (Path.cwd(), PROJECT_ROOT):
-        if resolved.is_relative_to(base):
-            return str(resolved.relative_to(base))
-    return str(resolved)
+def _shown(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else str(
+        resolved
+    )

@@ -1,4 +1,4 @@
-"""Typed settings: environment (and `.env`) over a YAML file over defaults."""
+"""The settings model: environment (and `.env`) over a YAML profile over packaged defaults."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.domain.errors import ConfigurationError
-from app.settings_services import (
+from app.settings.services import (
     DatasetServiceSettings,
     Section,
     ServiceSettings,
     ServicesSettings,
 )
-from app.settings_sources import (
+from app.settings.sources import (
     ENV_FOR_PATH,
     ENV_PREFIX,
     named_sources,
@@ -71,7 +71,7 @@ class LLMSettings(Section):
     context_overflow: Literal["trim", "refuse"] = "trim"
     default_context_window: int = Field(default=8192, gt=0)
     context_windows: dict[str, int] = Field(default_factory=dict)
-    fallbacks: list[LLMProvider] = Field(default_factory=list, max_length=2)
+    fallbacks: list[LLMProvider] = Field(default_factory=list)
     openai: OpenAISettings = OpenAISettings()
     gemini: GeminiSettings = GeminiSettings()
     anthropic: AnthropicSettings = AnthropicSettings()

@@ -79,9 +79,9 @@ class ServicesSettings(Section):
         enabled=True, base_url="https://api.open-meteo.com", cache_ttl=1800
     )
     collection_points: CollectionPointSettings = CollectionPointSettings(
-        base_url="https://api.odcloud.kr/api"
+        base_url="https://api.odcloud.kr/api", cache_ttl=86400
     )
     character: CharacterServiceSettings = CharacterServiceSettings(enabled=True)
     bulk_waste: DatasetServiceSettings = DatasetServiceSettings()
     recyclable_prices: DatasetServiceSettings = DatasetServiceSettings()
-    images: ImageServiceSettings = ImageServiceSettings()
+    images: ImageServiceSettings = ImageServiceSettings(timeout=60.0)  # generation is slow
