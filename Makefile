@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 Q ?= 페트병 어떻게 버려요?
 
-.PHONY: ask test lint typecheck architecture pytest services bench clean
+.PHONY: ask test lint typecheck architecture pytest wheel-check services bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 ask: $(STAMP)
 	$(BIN)/python -m app ask "$(Q)"
 
-test: $(STAMP) services lint typecheck architecture pytest
+test: $(STAMP) services lint typecheck architecture pytest wheel-check
 
 services:
 	bash .ci/services.sh
@@ -35,6 +35,9 @@ architecture: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
+
+wheel-check: $(STAMP) services
+	PYTHON=$(PYTHON) bash .ci/wheel_check.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/http_pool.py

@@ -25,9 +25,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.containers import resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.infrastructure.http import build_http_client
-from app.lifecycle import running_container
 from app.settings import HttpSettings, load_settings
 from tests.support.asgi_server import TLSFiles, serve_in_thread
 from tests.support.providers_app import ProvidersApp
@@ -94,11 +94,11 @@ async def container_costs() -> None:
     rounds = 20
     started = time.perf_counter()
     for _ in range(rounds):
-        async with running_container(settings):
+        async with running(CliContainer(settings=settings)):
             pass
     startup = (time.perf_counter() - started) / rounds * 1000
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         started = time.perf_counter()
         for _ in range(200):
             await llm.generate("페트병 어떻게 버려요?", system="페트병: 라벨을 떼고 헹굽니다.")

@@ -6,15 +6,13 @@ import ipaddress
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 
-from app.containers import Container, create_container
-from app.lifecycle import running_container
 from app.settings import Settings, load_settings
 from app.settings.sources import SEED_ENV
 from tests.support.asgi_server import RunningServer, TLSFiles, serve_in_thread
@@ -118,17 +116,3 @@ def gemini_server() -> Iterator[tuple[RunningServer, Script]]:
 def fast_http(**extra: Any) -> dict[str, Any]:
     """HTTP settings for loopback tests: short timeouts so failure tests stay quick."""
     return {"read_timeout": 2.0, "connect_timeout": 2.0, "retry_deadline": 5.0, **extra}
-
-
-@pytest.fixture
-async def started() -> AsyncIterator[Any]:
-    """`async with started(settings) as container` — closes whatever the test opened."""
-
-    def start(settings: Settings | None = None, container: Container | None = None) -> Any:
-        return running_container(settings, container=container)
-
-    yield start
-
-
-def container_for(settings: Settings) -> Container:
-    return create_container(settings)

@@ -52,6 +52,10 @@ class ProviderUnavailable(ExternalServiceError):
     retryable = True
 
 
+class QueueUnavailable(ProviderUnavailable):
+    """The job queue (Redis) cannot be reached: nothing was queued."""
+
+
 class AuthenticationFailed(ExternalServiceError):
     """The key was missing, wrong or lacks permission (401/403)."""
 

@@ -1,4 +1,4 @@
-"""Progress events: what the worker publishes and the SSE gateway streams (see DESIGN.md)."""
+"""Progress events: what the worker publishes and the SSE gateway streams (see README)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EventType = Literal["stage", "delta", "answer", "error", "done"]
+EventType = Literal["queued", "stage", "delta", "answer", "needs_input", "error", "done"]
 StageStatus = Literal["started", "completed", "failed"]
 TERMINAL_TYPES = frozenset({"done", "error"})
 
@@ -28,8 +28,19 @@ class ProgressUpdate(BaseModel):
 
 
 class ProgressEvent(ProgressUpdate):
-    """A numbered event: `seq` is per job, strictly increasing from 1."""
+    """A numbered event: `seq` is per job, strictly increasing from 1.
+
+    `id` is where the event sits in its stream (the SSE event id: a reader that resumes
+    after it misses nothing and repeats nothing); `attempt` counts runs of the job, so a
+    reader drops the partial text of an earlier attempt when a later one starts.
+    """
 
     seq: int = Field(ge=1)
     job_id: str
+    attempt: int = Field(default=1, ge=1)
     ts: float = Field(default_factory=time.time)
+    id: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The event as clients receive it (the stream id travels as the SSE id)."""
+        return self.model_dump(mode="json", exclude={"id"})

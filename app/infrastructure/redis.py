@@ -1,4 +1,4 @@
-"""The redis.asyncio client resource."""
+"""The Redis client resource, and the cache on it."""
 
 from __future__ import annotations
 
@@ -6,17 +6,22 @@ import time
 from collections.abc import AsyncIterator
 
 import structlog
-from redis.asyncio import Redis
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool, Redis
 
 from app.application.ports.cache import CachePort
+from app.infrastructure.jobs import serialization
 from app.settings import RedisSettings
 
 log = structlog.get_logger(__name__)
 
 
-async def redis_resource(settings: RedisSettings) -> AsyncIterator[Redis]:
-    """Container Resource: one pooled client, closed (with its pool) at shutdown."""
-    client = Redis.from_url(
+async def redis_resource(settings: RedisSettings, queue_name: str) -> AsyncIterator[ArqRedis]:
+    """Container Resource: one pooled client for the process, closed with its pool at shutdown.
+
+    It is arq's Redis subclass (a plain client that can also enqueue), set to JSON jobs.
+    """
+    pool = ConnectionPool.from_url(
         settings.url,
         max_connections=settings.max_connections,
         socket_timeout=settings.socket_timeout,
@@ -24,10 +29,17 @@ async def redis_resource(settings: RedisSettings) -> AsyncIterator[Redis]:
         health_check_interval=30,
         client_name=settings.client_name,
     )
+    client = ArqRedis(
+        pool,
+        job_serializer=serialization.dumps,
+        job_deserializer=serialization.loads,
+        default_queue_name=queue_name,
+    )
     try:
         yield client
     finally:
         await client.aclose()
+        await pool.aclose()
         log.info("redis.closed")
 
 

@@ -97,7 +97,7 @@ def packaged_defaults() -> dict[str, Any]:
     """app/settings/default.yaml, read once per process (libyaml's loader when present)."""
     text = files("app.settings").joinpath(DEFAULTS_NAME).read_text(encoding="utf-8")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader, our own file
+    data = yaml.load(text, Loader=loader)
     return data if isinstance(data, dict) else {}
 
 
@@ -136,6 +136,8 @@ def named_sources(
 
 def _shown(path: Path) -> str:
     resolved = path.resolve()
-    return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else str(
-        resolved
+    return (
+        str(resolved.relative_to(Path.cwd()))
+        if resolved.is_relative_to(Path.cwd())
+        else str(resolved)
     )

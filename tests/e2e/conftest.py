@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.gateway.app import create_app
+from app.entrypoints.gateway.app import create_app
 from app.settings import load_settings
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.services import Deployment

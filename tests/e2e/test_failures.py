@@ -48,8 +48,10 @@ async def until_terminal(http: httpx.AsyncClient, url: str, limit: float = 60) -
 
 
 async def first_event(http: httpx.AsyncClient, url: str) -> SSEEvent:
+    """The first event a worker wrote (`queued` is the gateway's own)."""
     async for event in sse_events(http, url):
-        return event
+        if event.event != "queued":
+            return event
     raise AssertionError("stream ended without events")
 
 

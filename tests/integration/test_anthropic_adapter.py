@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from app.containers import resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.domain.errors import AuthenticationFailed, ProviderUnavailable, RateLimited
 from app.domain.llm import ToolSpec
-from app.lifecycle import running_container
 from app.settings import load_settings
 from tests.support.anthropic_wire import AnthropicWire
 from tests.support.asgi_server import RunningServer, serve_in_thread
@@ -40,10 +40,10 @@ async def llm(anthropic_server: Any) -> Any:
             "anthropic": {"api_key": "sk-ant-test-0123456789", "base_url": server.url},
         }
     )
-    async with running_container(settings) as container:
-        yield await resolve(container.llm)
-        assert container.gateways.anthropic_client.initialized
-    assert not container.gateways.anthropic_client.initialized
+    async with running(CliContainer(settings=settings)) as container:
+        yield await resolve(container.llms.llm)
+        assert container.clients.anthropic_client.initialized
+    assert not container.clients.anthropic_client.initialized
 
 
 async def test_messages_round_trip(llm: Any, anthropic_server: Any) -> None:

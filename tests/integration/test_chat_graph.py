@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from app.containers import resolve
+from app.containers.lifecycle import resolve
 from app.domain.chat import ChatRequest, Intent, Location
 from app.domain.errors import ProviderUnavailable
 from app.domain.tools import CollectionPoint, VisionResult, WeatherReport
@@ -108,7 +108,7 @@ async def test_progress_events_are_ordered_with_one_terminal_event() -> None:
 
 async def test_a_failing_graph_ends_with_one_error_event() -> None:
     async with chat_kit(retriever=FakeRetriever(ITEMS)) as (chat, notifier, container):
-        llm = await resolve(container.llm)
+        llm = await resolve(container.llms.llm)
         llm._responders.clear()  # structured output now synthesised from the schema
         llm_error = RuntimeError("model exploded")
 
@@ -129,7 +129,7 @@ async def test_follow_up_stays_on_the_same_thread_and_intent() -> None:
     async with chat_kit() as (chat, _, container):
         first = await chat.run(ask("페트병 어떻게 버려요?", thread="memory"))
         second = await chat.run(ask("뚜껑은요?", thread="memory"))
-        graph = await resolve(container.chat_graph)
+        graph = await resolve(container.chat.graph)
         state = (await graph.aget_state({"configurable": {"thread_id": "memory"}})).values
     assert first.intents == [Intent.WASTE] and second.intents == [Intent.WASTE]
     assert "페트병에 닫아서" in second.answer

@@ -98,4 +98,4 @@ def test_config_show_masks_secrets_and_names_sources() -> None:
         "12" in lines["worker.concurrency"]
         and "[env WORKER_CONCURRENCY]" in lines["worker.concurrency"]
     )
-    assert "[yaml config/default.yaml]" in lines["llm.provider"]
+    assert "[defaults (default.yaml)]" in lines["llm.provider"]

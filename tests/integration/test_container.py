@@ -6,26 +6,28 @@ import uuid
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
-from app.containers import create_container, resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.domain.errors import ConfigurationError
 from app.infrastructure.llm.offline_llm import OfflineLLMClient
 from app.infrastructure.llm.openai_llm import OpenAILLMClient
-from app.lifecycle import running_container
 from app.settings import load_settings
 from tests.fakes import FakeLLM
+from tests.support.gemini_wire import gemini_error
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 async def test_offline_default_builds_no_sdk_client_and_needs_no_key() -> None:
-    async with running_container(load_settings()) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=load_settings())) as container:
+        llm = await resolve(container.llms.llm)
         assert isinstance(llm, OfflineLLMClient)
-        assert not container.gateways.gemini_client.initialized
-        assert not container.gateways.anthropic_client.initialized
+        assert not container.clients.gemini_client.initialized
+        assert not container.clients.anthropic_client.initialized
 
 
 async def test_only_the_selected_provider_is_constructed(openai_server: Any) -> None:
@@ -37,27 +39,27 @@ async def test_only_the_selected_provider_is_constructed(openai_server: Any) -> 
             "openai": {"api_key": "sk-test-0123456789", "base_url": f"{server.url}/v1"},
         }
     )
-    async with running_container(settings) as container:
-        assert isinstance(await resolve(container.llm), OpenAILLMClient)
-        assert not container.gateways.gemini_client.initialized
+    async with running(CliContainer(settings=settings)) as container:
+        assert isinstance(await resolve(container.llms.llm), OpenAILLMClient)
+        assert not container.clients.gemini_client.initialized
         with pytest.raises(ConfigurationError, match=r"gemini\.api_key"):
-            await resolve(container.gateways.gemini_client)
+            await resolve(container.clients.gemini_client)
 
 
 async def test_llm_can_be_overridden_with_a_fake() -> None:
-    container = create_container(load_settings())
+    container = CliContainer(settings=load_settings())
     fake = FakeLLM(["고정 답변"])
-    with container.llm.override(fake):
-        async with running_container(container=container) as started:
-            llm = await resolve(started.llm)
+    with container.llms.llm.override(fake):
+        async with running(container) as started:
+            llm = await resolve(started.llms.llm)
             assert llm is fake
             assert await llm.generate("아무거나") == "고정 답변"
     assert fake.prompts[0][0].content == "아무거나"
 
 
 async def test_the_same_llm_instance_is_reused() -> None:
-    async with running_container(load_settings()) as container:
-        assert await resolve(container.llm) is await resolve(container.llm)
+    async with running(CliContainer(settings=load_settings())) as container:
+        assert await resolve(container.llms.llm) is await resolve(container.llms.llm)
 
 
 async def test_every_pool_is_closed_at_shutdown(gemini_server: Any) -> None:
@@ -72,17 +74,17 @@ async def test_every_pool_is_closed_at_shutdown(gemini_server: Any) -> None:
     )
     observer = Redis.from_url(REDIS_URL)
     try:
-        async with running_container(settings) as container:
-            http_client = await resolve(container.gateways.http_client)
-            redis = await resolve(container.gateways.redis)
+        async with running(CliContainer(settings=settings)) as container:
+            http_client = await resolve(container.clients.http_client)
+            redis = await resolve(container.core.redis)
             assert await redis.ping()
-            llm = await resolve(container.llm)
+            llm = await resolve(container.llms.llm)
             assert await llm.generate("hi") == "echo: hi"
             assert name in str(await observer.client_list())
-            assert container.gateways.gemini_client.initialized
+            assert container.clients.gemini_client.initialized
         assert http_client.is_closed
-        assert not container.gateways.gemini_client.initialized
-        assert not container.gateways.redis.initialized
+        assert not container.clients.gemini_client.initialized
+        assert not container.core.redis.initialized
         assert name not in str(await observer.client_list())
     finally:
         await observer.aclose()
@@ -91,9 +93,12 @@ async def test_every_pool_is_closed_at_shutdown(gemini_server: Any) -> None:
 async def test_tracing_is_logged_with_project_never_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LANGCHAIN_TRACING_V2")
     monkeypatch.setenv("LANGCHAIN_API_KEY", "lsv2-secret-key-123")
-    settings = load_settings(tracing={"enabled": True, "project": "eco2-ci"})
+    container = CliContainer(
+        settings=load_settings(tracing={"enabled": True, "project": "eco2-ci"})
+    )
+    container.core.logging.override(providers.Object(None))  # keep the test's log capture
     with capture_logs() as logs:
-        async with running_container(settings):
+        async with running(container):
             pass
     tracing = next(entry for entry in logs if entry["event"] == "tracing.langsmith")
     assert tracing["enabled"] is True and tracing["project"] == "eco2-ci"
@@ -113,8 +118,8 @@ async def test_fallbacks_answer_when_the_primary_is_down(openai_server: Any) -> 
             "openai": {"api_key": "sk-test-0123456789", "base_url": f"{server.url}/v1"},
         }
     )
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         assert isinstance(llm, FallbackLLM)
         answer = await llm.generate("페트병", system="페트병: 라벨을 떼고 헹굽니다.")
     assert answer.startswith("[오프라인 답변") and "라벨" in answer
@@ -126,3 +131,28 @@ def test_a_fallback_without_its_key_is_refused() -> None:
         ConfigurationError, match=r"llm\.fallbacks includes 'gemini' but GOOGLE_API_KEY"
     ):
         load_settings(llm={"fallbacks": ["gemini"]})
+
+
+async def test_a_fallback_chain_of_any_length(openai_server: Any, gemini_server: Any) -> None:
+    from app.infrastructure.llm.fallback import FallbackLLM
+
+    (openai, openai_script), (gemini, gemini_script) = openai_server, gemini_server
+    openai_script.fail(503, {"error": {"message": "overloaded"}}, times=5)
+    gemini_script.fail(503, gemini_error(503, "UNAVAILABLE", "overloaded"), times=5)
+    settings = load_settings(
+        llm={
+            "provider": "openai",
+            "max_retries": 0,
+            "fallbacks": ["gemini", "anthropic", "offline"],
+            "openai": {"api_key": "sk-test-0123456789", "base_url": f"{openai.url}/v1"},
+            "gemini": {"api_key": "AIza-test-0123456789", "base_url": gemini.url},
+            "anthropic": {"api_key": "sk-ant-test-0123", "base_url": "http://127.0.0.1:9"},
+        }
+    )
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
+        assert isinstance(llm, FallbackLLM)
+        assert [link.provider for link in llm.chain] == ["openai", "gemini", "anthropic", "offline"]
+        answer = await llm.generate("페트병", system="페트병: 라벨을 떼고 헹굽니다.")
+    assert answer.startswith("[오프라인 답변")
+    assert len(openai_script.requests) == 1 and len(gemini_script.requests) == 1

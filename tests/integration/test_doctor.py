@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.cli import main
+from app.entrypoints.cli import main
 from tests.support.asgi_server import serve_in_thread
 from tests.support.service_wires import CharacterWire, KakaoWire, OpenMeteoWire, TavilyWire
 

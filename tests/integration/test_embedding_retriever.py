@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from app.containers import resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.domain.errors import RateLimited
 from app.infrastructure.retrieval.embeddings import OpenAIEmbeddingRetriever
-from app.lifecycle import running_container
 from app.settings import load_settings
 from tests.support.graph_kit import ITEMS
 from tests.support.openai_wire import openai_error
@@ -27,9 +27,9 @@ def settings_for(url: str) -> Any:
 
 async def test_selected_by_config_and_embeds_the_base_once(openai_server: Any) -> None:
     server, script = openai_server
-    async with running_container(settings_for(server.url)) as container:
-        assert isinstance(await resolve(container.retriever), OpenAIEmbeddingRetriever)
-        client = await resolve(container.gateways.openai_client)
+    async with running(CliContainer(settings=settings_for(server.url))) as container:
+        assert isinstance(await resolve(container.chat.retriever), OpenAIEmbeddingRetriever)
+        client = await resolve(container.clients.openai_client)
         # A small base keeps the wire traffic readable; the shipped one is embedded the same way.
         retriever = OpenAIEmbeddingRetriever(client, ITEMS, model="text-embedding-3-small")
         first = await retriever.search("우산 버리는 법")
@@ -45,7 +45,7 @@ async def test_selected_by_config_and_embeds_the_base_once(openai_server: Any) -
 async def test_embedding_errors_are_ours(openai_server: Any) -> None:
     server, script = openai_server
     script.fail(429, openai_error("slow down", "rate_limit_exceeded"), headers={"retry-after": "1"})
-    async with running_container(settings_for(server.url)) as container:
-        retriever = await resolve(container.retriever)
+    async with running(CliContainer(settings=settings_for(server.url))) as container:
+        retriever = await resolve(container.chat.retriever)
         with pytest.raises(RateLimited):
             await retriever.search("캔")

@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from app.application.ports.llm import LLMPort
-from app.containers import resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.domain.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -19,7 +20,6 @@ from app.domain.errors import (
     RateLimited,
 )
 from app.domain.llm import ToolSpec
-from app.lifecycle import running_container
 from app.settings import Settings, load_settings
 from tests.conftest import fast_http
 from tests.support.gemini_wire import gemini_error
@@ -55,8 +55,8 @@ def gemini_settings(url: str, **llm: Any) -> Settings:
 @pytest.fixture
 async def llm(gemini_server: Any) -> Any:
     server, _ = gemini_server
-    async with running_container(gemini_settings(server.url)) as container:
-        yield await resolve(container.llm)
+    async with running(CliContainer(settings=gemini_settings(server.url))) as container:
+        yield await resolve(container.llms.llm)
 
 
 async def test_generate_content(llm: LLMPort, gemini_server: Any) -> None:
@@ -108,8 +108,10 @@ async def test_rate_limited(llm: LLMPort, gemini_server: Any) -> None:
 async def test_server_error_then_success_is_retried(gemini_server: Any) -> None:
     server, script = gemini_server
     script.fail(503, gemini_error(503, "UNAVAILABLE", "overloaded"))
-    async with running_container(gemini_settings(server.url, max_retries=2)) as container:
-        llm = await resolve(container.llm)
+    async with running(
+        CliContainer(settings=gemini_settings(server.url, max_retries=2))
+    ) as container:
+        llm = await resolve(container.llms.llm)
         assert await llm.generate("hi") == "echo: hi"
     assert len(script.requests) == 2
 
@@ -165,8 +167,8 @@ async def test_timeout(gemini_server: Any) -> None:
         },
         http=fast_http(),
     )
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         with pytest.raises(ProviderTimeout):
             await llm.generate("hi")
 
@@ -185,8 +187,8 @@ async def test_native_web_search_is_offered_when_selected(gemini_server: Any) ->
         },
         http=fast_http(),
     )
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         await llm.generate_with_tools("latest recycling rules", [SEARCH])
     tools = script.requests[-1]["json"]["tools"]
     assert any("googleSearch" in tool or "google_search" in tool for tool in tools)

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from app.containers import resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.domain.errors import ConfigurationError, RateLimited
 from app.domain.llm import ToolSpec
 from app.infrastructure.llm.langchain_llm import LangChainLLMClient
-from app.lifecycle import running_container
 from app.settings import Settings, load_settings
 from tests.support.openai_wire import openai_error
 
@@ -42,8 +42,8 @@ def langchain_settings(url: str, **kwargs: Any) -> Settings:
 @pytest.fixture
 async def llm(openai_server: Any) -> Any:
     server, _ = openai_server
-    async with running_container(langchain_settings(server.url)) as container:
-        yield await resolve(container.llm)
+    async with running(CliContainer(settings=langchain_settings(server.url))) as container:
+        yield await resolve(container.llms.llm)
 
 
 async def test_generate_and_stream(llm: LangChainLLMClient) -> None:
@@ -86,6 +86,6 @@ async def test_a_wrong_class_path_names_the_setting() -> None:
     settings = load_settings(
         llm={"provider": "langchain", "langchain": {"class_path": "nowhere:Model"}}
     )
-    async with running_container(settings) as container:
+    async with running(CliContainer(settings=settings)) as container:
         with pytest.raises(ConfigurationError, match=r"llm\.langchain\.class_path 'nowhere:Model'"):
-            await resolve(container.llm)
+            await resolve(container.llms.llm)

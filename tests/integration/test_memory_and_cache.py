@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.containers import resolve
+from app.containers.lifecycle import resolve
 from app.domain.chat import ChatRequest, Intent
 from app.domain.errors import ConfigurationError
 from app.settings import load_settings
@@ -24,7 +24,7 @@ async def two_turns_in_two_processes(**kit: Any) -> tuple[Any, list[dict[str, st
         await chat.run(ChatRequest(message="페트병 어떻게 버려요?", thread_id=thread))
     async with chat_kit(**kit) as (chat, _, container):
         second = await chat.run(ChatRequest(message="뚜껑은요?", thread_id=thread))
-        graph = await resolve(container.chat_graph)
+        graph = await resolve(container.chat.graph)
         state = await graph.aget_state({"configurable": {"thread_id": thread}})
     return second, state.values["history"]
 
@@ -58,7 +58,7 @@ async def test_intent_classifications_are_cached_in_redis() -> None:
     marker = uuid.uuid4().hex[:6]
     message = f"페트병 어떻게 버려요 {marker}"
     async with chat_kit(graph={"intent_cache": True}) as (chat, _, container):
-        llm = await resolve(container.llm)
+        llm = await resolve(container.llms.llm)
         await chat.run(ChatRequest(message=message, thread_id=f"a{marker}"))
         calls_after_first = llm.usage().calls
         await chat.run(ChatRequest(message=message, thread_id=f"b{marker}"))

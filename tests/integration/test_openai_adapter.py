@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from app.application.ports.llm import LLMPort
-from app.containers import resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.domain.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -19,7 +20,6 @@ from app.domain.errors import (
     RateLimited,
 )
 from app.domain.llm import ChatMessage, ToolSpec
-from app.lifecycle import running_container
 from app.settings import Settings, load_settings
 from tests.conftest import fast_http
 from tests.support.dropping_proxy import dropping_proxy
@@ -58,8 +58,8 @@ def openai_settings(url: str, **llm: Any) -> Settings:
 @pytest.fixture
 async def llm(openai_server: Any) -> Any:
     server, _ = openai_server
-    async with running_container(openai_settings(server.url)) as container:
-        yield await resolve(container.llm)
+    async with running(CliContainer(settings=openai_settings(server.url))) as container:
+        yield await resolve(container.llms.llm)
 
 
 async def test_generate_sends_messages_and_counts_usage(llm: LLMPort, openai_server: Any) -> None:
@@ -128,8 +128,10 @@ async def test_rate_limit_carries_retry_after(llm: LLMPort, openai_server: Any) 
 async def test_server_error_then_success_is_retried_by_the_sdk(openai_server: Any) -> None:
     server, script = openai_server
     script.fail(503, openai_error("overloaded", "server_error"), headers={"retry-after-ms": "10"})
-    async with running_container(openai_settings(server.url, max_retries=2)) as container:
-        llm = await resolve(container.llm)
+    async with running(
+        CliContainer(settings=openai_settings(server.url, max_retries=2))
+    ) as container:
+        llm = await resolve(container.llms.llm)
         assert await llm.generate("hi") == "echo: hi"
     assert len(script.requests) == 2
 
@@ -180,16 +182,16 @@ async def test_no_answer_in_time_is_provider_timeout(openai_server: Any) -> None
     server, script = openai_server
     script.hang()
     settings = openai_settings(server.url, request_timeout=0.5)
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         with pytest.raises(ProviderTimeout):
             await llm.generate("hi")
 
 
 async def test_unreachable_server_is_provider_unavailable(unused_tcp_port: int) -> None:
     settings = openai_settings(f"http://127.0.0.1:{unused_tcp_port}")
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         with pytest.raises(ProviderUnavailable):
             await llm.generate("hi")
 
@@ -202,8 +204,8 @@ async def test_prompt_over_the_window_is_refused_before_sending(openai_server: A
         max_output_tokens=100,
         context_overflow="refuse",
     )
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         with pytest.raises(ContextTooLong) as caught:
             await llm.generate("쓰레기 " * 400)
     assert caught.value.limit == 500
@@ -216,8 +218,8 @@ async def test_long_history_is_trimmed_to_fit(openai_server: Any) -> None:
         server.url, context_windows={"gpt-4o-mini": 1200}, max_output_tokens=200
     )
     history = [ChatMessage.user(f"old question {i} " + "x" * 300) for i in range(20)]
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         await llm.generate([*history, ChatMessage.user("latest")], system="rules")
     sent = script.requests[-1]["json"]["messages"]
     assert sent[0] == {"role": "system", "content": "rules"}
@@ -230,9 +232,9 @@ async def test_dropped_connections_are_resent_by_the_pool(openai_server: Any) ->
     port = int(server.url.rsplit(":", 1)[1])
     async with (
         dropping_proxy(port, drop=2) as (url, counter),
-        running_container(openai_settings(url)) as container,
+        running(CliContainer(settings=openai_settings(url))) as container,
     ):
-        llm = await resolve(container.llm)
+        llm = await resolve(container.llms.llm)
         assert await llm.generate("still there?") == "echo: still there?"
     assert counter.dropped == 2 and len(script.requests) == 1
 
@@ -242,9 +244,9 @@ async def test_a_server_that_always_drops_is_provider_unavailable(openai_server:
     port = int(server.url.rsplit(":", 1)[1])
     async with (
         dropping_proxy(port, drop=100) as (url, counter),
-        running_container(openai_settings(url)) as container,
+        running(CliContainer(settings=openai_settings(url))) as container,
     ):
-        llm = await resolve(container.llm)
+        llm = await resolve(container.llms.llm)
         with pytest.raises(ProviderUnavailable, match="connection failed"):
             await llm.generate("hello?")
     assert counter.dropped == 10  # http.retry_attempts, then the error surfaces
@@ -264,7 +266,7 @@ async def test_native_web_search_is_requested_when_selected(openai_server: Any) 
         },
         http=fast_http(),
     )
-    async with running_container(settings) as container:
-        llm = await resolve(container.llm)
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
         await llm.generate_with_tools("latest recycling rules", [])
     assert script.requests[-1]["json"]["web_search_options"] == {"search_context_size": "low"}

@@ -1,4 +1,4 @@
-"""Progress on a real Redis Stream: numbering, snapshot, idempotent terminal and answer."""
+"""Progress on a real Redis Stream: numbering, attempts, idempotent terminal and answer."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 from redis.asyncio import Redis
 
 from app.domain.events import ProgressUpdate
+from app.domain.jobs import JobState, fold_events
 from app.infrastructure.progress.redis_streams import (
     RedisStreamProgressNotifier,
-    answer_key,
     parse_entry,
+    read_events,
     stream_key,
 )
 
@@ -28,7 +29,7 @@ def delta(text: str) -> ProgressUpdate:
     return ProgressUpdate(type="delta", stage="answer", data={"text": text})
 
 
-async def test_events_are_numbered_and_the_answer_is_snapshotted(redis: Redis) -> None:
+async def test_events_are_numbered_and_read_back_in_order(redis: Redis) -> None:
     job = f"job-{uuid.uuid4().hex[:8]}"
     notifier = RedisStreamProgressNotifier(redis, ttl_seconds=120)
     first = await notifier.publish(
@@ -36,13 +37,28 @@ async def test_events_are_numbered_and_the_answer_is_snapshotted(redis: Redis) -
     )
     await notifier.publish(job, delta("페트병은 "))
     await notifier.publish(job, delta("헹궈서 버립니다"))
-    assert first is not None and first.seq == 1
-    assert (await redis.get(answer_key(job))).decode() == "페트병은 헹궈서 버립니다"
-    entries = await redis.xrange(stream_key(job))
-    events = [parse_entry(entry_id, fields) for entry_id, fields in entries]
-    assert [e["seq"] for e in events] == [1, 2, 3]
-    assert events[0]["stage"] == "intent" and events[1]["data"] == {"text": "페트병은 "}
+    assert first is not None and first.seq == 1 and first.id is not None
+    events = await read_events(redis, job)
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert events[0].id == first.id and events[0].stage == "intent"
+    assert events[1].data == {"text": "페트병은 "}
+    status = fold_events(job, events)
+    assert status.state is JobState.RUNNING and status.answer == "페트병은 헹궈서 버립니다"
     assert 0 < await redis.ttl(stream_key(job)) <= 120
+
+
+async def test_a_new_attempt_voids_the_partial_text_of_the_dead_one(redis: Redis) -> None:
+    job = f"job-{uuid.uuid4().hex[:8]}"
+    notifier = RedisStreamProgressNotifier(redis)
+    await notifier.publish(job, delta("half an ans"))
+    rerun = ProgressUpdate(type="stage", stage="attempt", status="started", data={"attempt": 2})
+    announced = await notifier.publish_attempt(job, rerun, attempt=2)
+    later = await notifier.publish(job, delta("the whole answer"))
+    assert announced is not None and announced.attempt == 2
+    assert later is not None and later.attempt == 2
+    events = await read_events(redis, job)
+    assert [e.attempt for e in events] == [1, 2, 2]
+    assert fold_events(job, events).answer == "the whole answer"
 
 
 async def test_a_rerun_cannot_add_a_second_answer_or_terminal_event(redis: Redis) -> None:
@@ -55,7 +71,7 @@ async def test_a_rerun_cannot_add_a_second_answer_or_terminal_event(redis: Redis
     assert await notifier.publish(job, ProgressUpdate(type="done")) is None
     assert await notifier.publish(job, ProgressUpdate(type="error")) is None
     assert await notifier.publish(job, delta("late")) is None
-    types = [parse_entry(i, f)["type"] for i, f in await redis.xrange(stream_key(job))]
+    types = [parse_entry(i, f).type for i, f in await redis.xrange(stream_key(job))]
     assert types == ["answer", "done"]
 
 

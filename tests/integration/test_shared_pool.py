@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from app.containers import resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.infrastructure.http import RecyclingSafeTransport
 from app.infrastructure.llm.factories import adapter_kwargs
 from app.infrastructure.llm.gemini_llm import GeminiLLMClient
-from app.lifecycle import running_container
 from app.settings import Settings, load_settings
 from tests.support.asgi_server import TLSFiles, serve_in_thread
 from tests.support.providers_app import ProvidersApp
@@ -39,11 +39,11 @@ def both_providers(url: str, tls: TLSFiles, **llm: Any) -> Settings:
 
 
 async def build_clients(container: Any, settings: Settings) -> tuple[Any, Any, httpx.AsyncClient]:
-    openai_llm = await resolve(container.llm)
-    genai_client = await resolve(container.gateways.gemini_client)
+    openai_llm = await resolve(container.llms.llm)
+    genai_client = await resolve(container.clients.gemini_client)
     kwargs = adapter_kwargs(settings.llm) | {"model": "gemini-2.5-flash"}
     gemini_llm = GeminiLLMClient(genai_client, **kwargs)
-    http_client = await resolve(container.gateways.http_client)
+    http_client = await resolve(container.clients.http_client)
     return openai_llm, gemini_llm, http_client
 
 
@@ -51,9 +51,9 @@ async def test_both_sdks_share_one_http2_connection(tls_files: TLSFiles) -> None
     app = ProvidersApp()
     with serve_in_thread(app, tls=tls_files) as server:
         settings = both_providers(server.url, tls_files)
-        async with running_container(settings) as container:
+        async with running(CliContainer(settings=settings)) as container:
             openai_llm, gemini_llm, http_client = await build_clients(container, settings)
-            openai_sdk = await resolve(container.gateways.openai_client)
+            openai_sdk = await resolve(container.clients.openai_client)
             assert openai_sdk._client is http_client
             assert gemini_llm._client.aio._api_client._async_httpx_client is http_client
 
@@ -96,7 +96,7 @@ async def test_thousands_of_calls_survive_connection_recycling(tls_files: TLSFil
         assert sum(plain_failures.values()) > 0, "server did not recycle connections"
 
         settings = both_providers(server.url, tls_files)
-        async with running_container(settings) as container:
+        async with running(CliContainer(settings=settings)) as container:
             openai_llm, gemini_llm, http_client = await build_clients(container, settings)
             before = len(server.connections.clients)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from app.application.chat.answer import SUMMARY_TRIGGER_TOKENS
-from app.containers import resolve
+from app.containers.lifecycle import resolve
 from app.domain.chat import ChatRequest, Intent, Location
 from app.domain.errors import ProviderTimeout
 from app.domain.tools import BulkWasteInfo, Character, Place, PriceQuote, SearchResult
@@ -123,7 +123,7 @@ async def test_long_threads_are_summarised() -> None:
     async with chat_kit(graph={"enable_summarization": True}) as (chat, notifier, container):
         for turn in range(3):
             await chat.run(ask(f"{long_question} {turn}", thread="long"), job_id=f"j{turn}")
-        graph = await resolve(container.chat_graph)
+        graph = await resolve(container.chat.graph)
         state = (await graph.aget_state({"configurable": {"thread_id": "long"}})).values
     assert state["summary"]
     assert len(state["history"]) == 4

@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from app.application.chat.service import ChatService
-from app.containers import Container, create_container, resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.domain.waste import WasteCategory, WasteItem
-from app.lifecycle import running_container
 from app.settings import load_settings
 from tests.fakes import FakeRetriever, RecordingNotifier
 
@@ -60,10 +60,18 @@ UMBRELLA = WasteItem(
 ITEMS = (PET, CAP, BATTERY, UMBRELLA)
 
 
+def provider_named(container: CliContainer, name: str) -> Any:
+    """A provider by its short name, wherever the composition declares it."""
+    for part in (container, container.services, container.chat, container.llms):
+        if name in part.providers:
+            return part.providers[name]
+    raise KeyError(f"no provider named {name!r}")
+
+
 @asynccontextmanager
 async def chat_kit(
     **overrides: Any,
-) -> AsyncIterator[tuple[ChatService, RecordingNotifier, Container]]:
+) -> AsyncIterator[tuple[ChatService, RecordingNotifier, CliContainer]]:
     """The real container (offline LLM, in-memory checkpoints) with fakes for the tool ports.
 
     `overrides` maps provider names to instances: `weather_client=FakeWeather(...)`.
@@ -78,11 +86,11 @@ async def chat_kit(
         services=overrides.pop("services", {"weather": {"enabled": False}}),
         **overrides.pop("settings", {}),
     )
-    container = create_container(settings)
+    container = CliContainer(settings=settings)
     notifier = RecordingNotifier()
-    container.progress_notifier.override(notifier)
-    container.retriever.override(overrides.pop("retriever", FakeRetriever(ITEMS)))
+    container.notifier.override(notifier)
+    container.chat.retriever.override(overrides.pop("retriever", FakeRetriever(ITEMS)))
     for name, value in overrides.items():
-        getattr(container, name).override(value)
-    async with running_container(container=container) as started:
-        yield await resolve(started.chat_service), notifier, started
+        provider_named(container, name).override(value)
+    async with running(container) as started:
+        yield await resolve(started.chat.service), notifier, started

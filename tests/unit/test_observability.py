@@ -9,7 +9,7 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from app.observability import configure_from_settings
+from app.infrastructure.observability.logging import configure_from_settings
 from app.settings import load_settings
 
 

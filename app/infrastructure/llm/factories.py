@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -160,18 +161,17 @@ def offline_llm(settings: LLMSettings) -> LLMPort:
     return OfflineLLMClient(responders=responders, **adapter_kwargs(settings, "offline"))
 
 
-def chain(primary: LLMPort, fallbacks: list[LLMPort | None]) -> LLMPort:
-    """The primary alone, or a FallbackLLM when `llm.fallbacks` names other providers."""
+async def llm_chain(settings: LLMSettings, adapters: Any) -> LLMPort:
+    """`llm.provider` alone, or behind a FallbackLLM over every provider in `llm.fallbacks`.
+
+    `adapters` is the container's aggregate of adapter providers: only the named ones are
+    built, so an unnamed provider never needs its key.
+    """
     from app.infrastructure.llm.fallback import FallbackLLM
 
-    rest = [llm for llm in fallbacks if llm is not None]
-    return FallbackLLM([primary, *rest]) if rest else primary
-
-
-def fallback_slot(index: int) -> Any:
-    """A selector key for fallback slot `index`: the provider name, or 'none'."""
-
-    def key(settings: LLMSettings) -> str:
-        return settings.fallbacks[index] if index < len(settings.fallbacks) else "none"
-
-    return key
+    chain: list[LLMPort] = []
+    for name in dict.fromkeys([settings.provider, *settings.fallbacks]):
+        # Not `adapters.async_(name)`: it leaves the injecting providers awaiting plain values.
+        built = adapters(name)
+        chain.append(await built if inspect.isawaitable(built) else built)
+    return FallbackLLM(chain) if len(chain) > 1 else chain[0]

@@ -27,6 +27,10 @@ class FallbackLLM(LLMPort):
         self.provider = self._chain[0].provider
         self.model = self._chain[0].model
 
+    @property
+    def chain(self) -> tuple[LLMPort, ...]:
+        return tuple(self._chain)
+
     async def _first(self, call: Callable[[LLMPort], Awaitable[T]]) -> T:
         for index, llm in enumerate(self._chain):
             try:

@@ -22,13 +22,9 @@ from app.infrastructure.services.characters import (
     load_catalog,
 )
 from app.infrastructure.services.http import ServiceHttp
-from app.infrastructure.services.images import (
-    GeminiImageGenerator,
-    ImageStore,
-    LocalImageStore,
-    OpenAIImageGenerator,
-    RedisImageStore,
-)
+from app.infrastructure.services.image_store import ImageStore
+from app.infrastructure.services.image_store import image_store as store_for
+from app.infrastructure.services.images import GeminiImageGenerator, OpenAIImageGenerator
 from app.infrastructure.services.kakao import KakaoCollectionPoints, KakaoLocalClient
 from app.infrastructure.services.keco import OdcloudCollectionPoints
 from app.infrastructure.services.kma import KmaWeather
@@ -143,10 +139,7 @@ def recyclable_prices(settings: ServicesSettings) -> RecyclablePriceClientPort |
 
 
 def image_store(settings: ServicesSettings, redis: Any) -> ImageStore:
-    images = settings.images
-    if images.storage == "redis":
-        return RedisImageStore(redis, images.ttl)
-    return LocalImageStore(images.directory)
+    return store_for(settings.images, redis)
 
 
 def openai_images(settings: ServicesSettings, client: Any, store: ImageStore) -> ImageGeneratorPort:

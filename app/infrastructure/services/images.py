@@ -1,62 +1,14 @@
-"""Image generation through the container's OpenAI or Gemini client; images are stored (local
-directory or Redis with a TTL) and served by the gateway at /v1/images/{name}."""
+"""Image generation through the container's OpenAI or Gemini client; the images go to a store."""
 
 from __future__ import annotations
 
 import base64
-import re
-import uuid
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from app.application.ports.image_generator import ImageGeneratorPort
 from app.domain.errors import DomainError, MalformedResponse
 from app.domain.tools import GeneratedImage
-
-NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpeg|webp)$")
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
-
-
-class ImageStore(Protocol):
-    async def save(self, data: bytes, mime: str) -> str: ...
-
-    async def load(self, name: str) -> tuple[bytes, str] | None: ...
-
-
-class LocalImageStore:
-    def __init__(self, directory: Path) -> None:
-        self._directory = directory
-
-    async def save(self, data: bytes, mime: str) -> str:
-        self._directory.mkdir(parents=True, exist_ok=True)
-        name = f"{uuid.uuid4().hex}.{EXTENSIONS.get(mime, 'png')}"
-        (self._directory / name).write_bytes(data)
-        return name
-
-    async def load(self, name: str) -> tuple[bytes, str] | None:
-        if not NAME.match(name):  # never a path from the URL
-            return None
-        path = self._directory / name
-        if not path.is_file():
-            return None
-        return path.read_bytes(), f"image/{name.rsplit('.', 1)[1]}"
-
-
-class RedisImageStore:
-    def __init__(self, redis: Any, ttl_seconds: int) -> None:
-        self._redis = redis
-        self._ttl = ttl_seconds
-
-    async def save(self, data: bytes, mime: str) -> str:
-        name = f"{uuid.uuid4().hex}.{EXTENSIONS.get(mime, 'png')}"
-        await self._redis.set(f"eco2:image:{name}", data, ex=self._ttl)
-        return name
-
-    async def load(self, name: str) -> tuple[bytes, str] | None:
-        if not NAME.match(name):
-            return None
-        data = await self._redis.get(f"eco2:image:{name}")
-        return (bytes(data), f"image/{name.rsplit('.', 1)[1]}") if data else None
+from app.infrastructure.services.image_store import ImageStore
 
 
 class OpenAIImageGenerator(ImageGeneratorPort):

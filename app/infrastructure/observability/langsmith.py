@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 
 import structlog
 
@@ -40,3 +40,8 @@ def enable_tracing(
     if settings.api_key is None:
         log.warning("tracing.langsmith_without_key", fix="set LANGCHAIN_API_KEY")
     return True
+
+
+async def tracing_resource(settings: TracingSettings) -> AsyncIterator[bool]:
+    """Container Resource: LangSmith on or off for this process."""
+    yield enable_tracing(settings)

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from app.containers import Container, resolve
+from app.containers.cli import CliContainer
+from app.containers.lifecycle import resolve, running
 from app.domain.chat import Location
 from app.domain.errors import (
     AuthenticationFailed,
@@ -16,7 +17,6 @@ from app.domain.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from app.lifecycle import running_container
 from app.settings import Settings
 
 SEOUL_CITY_HALL = Location(latitude=37.5663, longitude=126.9779, address="서울특별시청")
@@ -26,7 +26,7 @@ HINTS: list[tuple[type[Exception], str]] = [
     (ProviderTimeout, "no answer in time"),
     (ProviderUnavailable, "unreachable or failing"),
 ]
-Check = Callable[[Container], Awaitable[str]]
+Check = Callable[[CliContainer], Awaitable[str]]
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Outcome:
 
 
 async def run_doctor(settings: Settings, out: TextIO) -> int:
-    async with running_container(settings) as container:
+    async with running(CliContainer(settings=settings)) as container:
         outcomes = [await _probe(name, check, container) for name, check in checks(settings)]
     for outcome in outcomes:
         mark = "OK  " if outcome.ok else "FAIL"
@@ -72,7 +72,7 @@ def checks(settings: Settings) -> list[tuple[str, Check]]:
     return found
 
 
-async def _probe(name: str, check: Check, container: Container) -> Outcome:
+async def _probe(name: str, check: Check, container: CliContainer) -> Outcome:
     started = time.perf_counter()
     try:
         detail = await check(container)
@@ -89,25 +89,25 @@ def _explain(exc: Exception) -> str:
     return f"{reason} — {hint}" if hint else reason
 
 
-async def _llm(container: Container) -> str:
-    llm: Any = await resolve(container.llm)
+async def _llm(container: CliContainer) -> str:
+    llm: Any = await resolve(container.llms.llm)
     reply = await llm.generate("Reply with the word OK.", max_tokens=5)
     return f"{llm.model} answered {reply.strip()[:30]!r}"
 
 
-async def _redis(container: Container) -> str:
-    redis: Any = await resolve(container.gateways.redis)
+async def _redis(container: CliContainer) -> str:
+    redis: Any = await resolve(container.core.redis)
     await redis.ping()
     return "PING answered"
 
 
-async def _checkpoint(container: Container) -> str:
-    saver: Any = await resolve(container.gateways.checkpointer)
+async def _checkpoint(container: CliContainer) -> str:
+    saver: Any = await resolve(container.chat.checkpointer)
     return f"{type(saver).__name__} ready"
 
 
-async def _kakao(container: Container) -> str:
-    kakao: Any = await resolve(container.kakao)
+async def _kakao(container: CliContainer) -> str:
+    kakao: Any = await resolve(container.services.kakao)
     found = await kakao.geocode("서울특별시청")
     return (
         f"geocoded 서울특별시청 → {found.latitude:.3f},{found.longitude:.3f}"
@@ -116,27 +116,27 @@ async def _kakao(container: Container) -> str:
     )
 
 
-async def _tavily(container: Container) -> str:
-    search: Any = await resolve(container.web_search_client)
+async def _tavily(container: CliContainer) -> str:
+    search: Any = await resolve(container.services.web_search_client)
     return f"{len(await search.search('분리배출', max_results=1))} result(s)"
 
 
-async def _weather(container: Container) -> str:
-    weather: Any = await resolve(container.weather_client)
+async def _weather(container: CliContainer) -> str:
+    weather: Any = await resolve(container.services.weather_client)
     report = await weather.forecast(SEOUL_CITY_HALL)
     return f"forecast: rain {report.precipitation_probability}%"
 
 
-async def _character(container: Container) -> str:
-    characters: Any = await resolve(container.character_client)
+async def _character(container: CliContainer) -> str:
+    characters: Any = await resolve(container.services.character_client)
     return f"{len(await characters.names())} characters"
 
 
-async def _bulk_waste(container: Container) -> str:
-    fees: Any = await resolve(container.bulk_waste_client)
+async def _bulk_waste(container: CliContainer) -> str:
+    fees: Any = await resolve(container.services.bulk_waste_client)
     return f"dataset readable: {len(await fees.lookup('소파'))} row(s) for 소파"
 
 
-async def _prices(container: Container) -> str:
-    prices: Any = await resolve(container.recyclable_price_client)
+async def _prices(container: CliContainer) -> str:
+    prices: Any = await resolve(container.services.recyclable_price_client)
     return f"dataset readable: {len(await prices.prices('고철'))} row(s) for 고철"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import AsyncIterator, Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -95,3 +95,9 @@ def configure_from_settings(
     ):
         logging_settings = logging_settings.model_copy(update={"level": minimum_level})
     configure_logging(logging_settings, secret_values(settings), stream)
+
+
+async def logging_resource(settings: Settings) -> AsyncIterator[None]:
+    """Container Resource: logging as this process's settings say, from start to stop."""
+    configure_from_settings(settings)
+    yield

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 
-class TokenSigner:
+class JobTokens:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.domain.chat import MAX_MESSAGE_CHARS, Location
+from app.domain.jobs import ChatJobStatus, JobState
 
 
 class ChatSubmission(BaseModel):
@@ -31,6 +33,10 @@ class ChatSubmission(BaseModel):
     location: Location | None = None
     language: Literal["ko", "en"] | None = None
 
+    def thread(self) -> str:
+        """The thread to continue, or a new one."""
+        return self.thread_id or f"web-{uuid.uuid4().hex[:12]}"
+
 
 class ChatAccepted(BaseModel):
     job_id: str
@@ -42,10 +48,27 @@ class ChatAccepted(BaseModel):
 
 class ChatStatus(BaseModel):
     job_id: str
-    status: str = Field(description="queued, in_progress, complete, not_found or deferred")
-    terminal: str | None = Field(default=None, description="done or error, once finished")
-    answer_so_far: str = ""
-    result: dict[str, Any] | None = None
+    state: JobState = Field(description="queued, running, waiting_input, done or failed")
+    terminal: Literal["done", "error"] | None = Field(
+        default=None, description="the terminal event's type, once the chat has ended"
+    )
+    attempt: int = Field(description="runs of this job so far (a re-run after a worker died)")
+    answer: str = Field(description="the whole answer once done, else the text so far")
+    error: dict[str, Any] | None = Field(default=None, description="kind and message")
+    usage: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, status: ChatJobStatus) -> ChatStatus:
+        terminal = {JobState.DONE: "done", JobState.FAILED: "error"}.get(status.state)
+        return cls(
+            job_id=status.job_id,
+            state=status.state,
+            terminal=terminal,
+            attempt=status.attempt,
+            answer=status.answer,
+            error=status.error,
+            usage=status.usage,
+        )
 
 
 class Cancelled(BaseModel):

@@ -1,29 +1,24 @@
-"""FastAPI app factory: the lifespan opens the container's pools and the arq pool."""
+"""FastAPI app factory: the lifespan starts the gateway's container and stops it."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 import structlog
-from arq import create_pool
-from arq.connections import RedisSettings
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.containers import resolve
-from app.gateway.routes import router
-from app.gateway.tokens import TokenSigner
-from app.infrastructure.progress.redis_streams import RedisStreamProgressNotifier
-from app.lifecycle import running_container
+from app.containers.gateway import GatewayContainer
+from app.containers.lifecycle import resolve, running
+from app.entrypoints.gateway.routes import router
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
-STATIC = Path(__file__).with_name("static")
 
 
 class BodyLimit:
@@ -65,38 +60,25 @@ def _too_large(limit: int) -> JSONResponse:
     return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
 
 
-def create_app(settings: Settings) -> FastAPI:
+@cache
+def chat_page() -> str:
+    """The page ships inside the package, so an installed wheel serves it from any folder."""
+    return files("app.entrypoints.gateway").joinpath("static/index.html").read_text("utf-8")
+
+
+def create_app(settings: Settings) -> ASGIApp:
     """One app per process; nothing is opened until the lifespan starts."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running_container(settings) as container:
-            redis = await resolve(container.gateways.redis)
-            arq = await create_pool(
-                RedisSettings.from_dsn(settings.redis.url),
-                default_queue_name=settings.worker.queue_name,
-            )
-            secret = settings.gateway.secret
-            if secret is None:
-                log.warning(
-                    "gateway.random_secret",
-                    fix="set APP_GATEWAY__SECRET so replicas accept each other's tokens",
-                )
+        async with running(GatewayContainer(settings=settings)) as container:
             app.state.settings = settings
-            app.state.redis = redis
-            app.state.arq = arq
-            app.state.signer = TokenSigner(
-                secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
-            )
-            app.state.images = await resolve(container.image_store)
-            app.state.notifier = RedisStreamProgressNotifier(
-                redis, maxlen=settings.worker.stream_maxlen, ttl_seconds=settings.worker.stream_ttl
-            )
+            app.state.jobs = await resolve(container.jobs.chat_jobs)
+            app.state.tokens = await resolve(container.tokens)
+            app.state.images = await resolve(container.images)
+            app.state.redis = await resolve(container.core.redis)
             log.info("gateway.started", queue=settings.worker.queue_name)
-            try:
-                yield
-            finally:
-                await arq.aclose()
+            yield
 
     app = FastAPI(
         title="eco2 chat gateway",
@@ -107,7 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
 
     @app.get("/", include_in_schema=False)
-    async def chat_page(request: Request) -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+    async def page() -> HTMLResponse:
+        return HTMLResponse(chat_page())
 
-    return BodyLimit(app, settings.gateway.max_body_bytes)  # type: ignore[return-value]
+    return BodyLimit(app, settings.gateway.max_body_bytes)

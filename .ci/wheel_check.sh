@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The wheel as a user gets it: built, installed into a fresh venv outside the checkout, and run
+# from an empty folder. `eco2 ask` must answer offline with the packaged defaults, and a started
+# gateway must serve the chat page (HTTP 200). Needs Redis on 127.0.0.1:6379 for the gateway.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+python="${PYTHON:-python3}"
+work="$(mktemp -d)"
+gateway_pid=""
+cleanup() {
+    if [ -n "$gateway_pid" ]; then kill "$gateway_pid" 2>/dev/null || true; wait "$gateway_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+quietly() { "$@" >>"$work/pip.log" 2>&1 || { cat "$work/pip.log" >&2; exit 1; }; }
+quietly "$repo/.venv/bin/pip" wheel --no-deps --wheel-dir "$work/dist" "$repo"
+quietly "$python" -m venv "$work/venv"
+quietly "$work/venv/bin/pip" install --upgrade pip
+quietly "$work/venv/bin/pip" install "$work"/dist/*.whl
+mkdir "$work/empty"
+cd "$work/empty"
+unset APP_CONFIG PYTHONPATH
+
+answer="$("$work/venv/bin/eco2" ask "페트병 어떻게 버려요?" 2>"$work/ask.err")" || {
+    cat "$work/ask.err" >&2
+    exit 1
+}
+grep -q "오프라인 답변" <<<"$answer" && grep -q "라벨" <<<"$answer" || {
+    echo "wheel check: eco2 ask gave no offline answer:" >&2
+    echo "$answer" >&2
+    exit 1
+}
+echo "wheel check: eco2 ask answered offline from an empty folder"
+
+port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+APP_GATEWAY__PORT="$port" "$work/venv/bin/eco2" gateway >"$work/gateway.log" 2>&1 &
+gateway_pid=$!
+for _ in $(seq 1 100); do
+    status="$(curl -s -o "$work/page.html" -w '%{http_code}' "http://127.0.0.1:$port/" || true)"
+    [ "$status" = "200" ] && break
+    kill -0 "$gateway_pid" 2>/dev/null || { cat "$work/gateway.log" >&2; exit 1; }
+    sleep 0.2
+done
+if [ "$status" != "200" ] || ! grep -q "EventSource" "$work/page.html"; then
+    echo "wheel check: GET / gave $status" >&2
+    cat "$work/gateway.log" >&2
+    exit 1
+fi
+echo "wheel check: the installed gateway served the chat page (HTTP 200)"

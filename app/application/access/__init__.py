@@ -1,0 +1,1 @@
+"""Who may read what: job access tokens (and, later, principals)."""

@@ -1,0 +1,38 @@
+"""The CLI process: `ask` runs the graph here, `submit` goes through the job queue; both show
+progress in the same terminal view."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from app.containers.chat import Chat
+from app.containers.clients import Clients
+from app.containers.core import Core
+from app.containers.jobs import Jobs
+from app.containers.llm import LLMs
+from app.containers.services import Services
+from app.infrastructure.progress.terminal import TerminalProgressNotifier, TerminalView
+from app.settings import Settings
+
+
+class CliContainer(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    json_lines = providers.Dependency(instance_of=bool, default=False)  # `--json`
+
+    view = providers.Singleton(TerminalView, json_lines=json_lines)
+
+    core = providers.Container(Core, settings=settings)
+    clients = providers.Container(Clients, settings=settings)
+    llms = providers.Container(LLMs, settings=settings, clients=clients)
+    services = providers.Container(Services, settings=settings, clients=clients, redis=core.redis)
+    jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    notifier = providers.Singleton(TerminalProgressNotifier, view=view)
+    chat = providers.Container(
+        Chat,
+        settings=settings,
+        llm=llms.llm,
+        redis=core.redis,
+        openai_client=clients.openai_client,
+        services=services,
+        notifier=notifier,
+    )

@@ -1,0 +1,42 @@
+"""The gateway process: the ChatJobs port, job tokens, generated images. No chat graph."""
+
+from __future__ import annotations
+
+import secrets
+from operator import attrgetter
+
+import structlog
+from dependency_injector import containers, providers
+
+from app.application.access.job_tokens import JobTokens
+from app.containers.core import Core
+from app.containers.jobs import Jobs
+from app.infrastructure.services.image_store import image_store
+from app.settings import GatewaySettings, Settings
+
+log = structlog.get_logger(__name__)
+
+
+def token_secret(settings: GatewaySettings) -> bytes:
+    if settings.secret is None:
+        log.warning(
+            "gateway.random_secret",
+            fix="set APP_GATEWAY__SECRET so replicas accept each other's tokens",
+        )
+        return secrets.token_bytes(32)
+    return settings.secret.get_secret_value().encode()
+
+
+class GatewayContainer(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    core = providers.Container(Core, settings=settings)
+    jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    tokens = providers.Singleton(
+        JobTokens, secret=providers.Callable(token_secret, settings.provided.gateway)
+    )
+    images = providers.Singleton(
+        image_store,
+        settings=providers.Callable(attrgetter("services.images"), settings),
+        redis=core.redis,
+    )

@@ -1,0 +1,65 @@
+"""The worker process: the chat graph publishing to Redis Streams, run by arq."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from dependency_injector import containers, providers
+
+from app.containers.chat import Chat
+from app.containers.clients import Clients
+from app.containers.core import Core
+from app.containers.jobs import Jobs
+from app.containers.lifecycle import resolve, start, stop
+from app.containers.llm import LLMs
+from app.containers.services import Services
+from app.infrastructure.jobs.arq_worker import RUNNER, ChatJobRunner, worker_options
+from app.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class WorkerContainer(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    core = providers.Container(Core, settings=settings)
+    clients = providers.Container(Clients, settings=settings)
+    llms = providers.Container(LLMs, settings=settings, clients=clients)
+    services = providers.Container(Services, settings=settings, clients=clients, redis=core.redis)
+    jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    chat = providers.Container(
+        Chat,
+        settings=settings,
+        llm=llms.llm,
+        redis=core.redis,
+        openai_client=clients.openai_client,
+        services=services,
+        notifier=jobs.publisher,
+    )
+    runner = providers.Singleton(
+        ChatJobRunner,
+        chats=chat.service,
+        publisher=jobs.publisher,
+        job_timeout=settings.provided.worker.job_timeout,
+    )
+
+
+def arq_options(container: WorkerContainer) -> dict[str, Any]:
+    """arq's Worker arguments: startup opens the container and compiles the graph (once),
+    shutdown closes every pool."""
+
+    settings = container.settings()
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        await start(container)
+        ctx[RUNNER] = await resolve(container.runner)
+        log.info(
+            "worker.started", llm=settings.llm.provider, concurrency=settings.worker.concurrency
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await stop(container)
+        log.info("worker.stopped")
+
+    return worker_options(settings, on_startup=startup, on_shutdown=shutdown)

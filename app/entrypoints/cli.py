@@ -1,0 +1,131 @@
+"""`python -m app` (or `eco2`): ask, submit, worker, gateway, doctor, config show|check.
+
+Each command imports what it needs when it runs, so `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
+EXIT_CONFIG = 2
+EXIT_PROVIDER = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="YAML profile over the packaged defaults (default: $APP_CONFIG)",
+    )
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__, parents=[common])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = commands.add_parser(
+        "ask", parents=[common], help="answer one question here, through the configured LLM"
+    )
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="every progress event as a JSON line")
+    ask.add_argument("--thread", help="continue this conversation (the id a previous ask printed)")
+    ask.add_argument("--image", help="an image URL (http(s) or data:image/...) to look at")
+    ask.add_argument("-v", "--verbose", action="store_true", help="log at the configured level")
+
+    submit = commands.add_parser(
+        "submit", parents=[common], help="queue a question for the workers and show its events"
+    )
+    submit.add_argument("question")
+    submit.add_argument("--thread", help="continue this conversation")
+    submit.add_argument("--json", action="store_true", help="every event as a JSON line")
+    submit.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
+
+    commands.add_parser("worker", parents=[common], help="run the arq worker (Redis queue)")
+    commands.add_parser("gateway", parents=[common], help="run the HTTP gateway and chat page")
+    commands.add_parser(
+        "doctor", parents=[common], help="one live call per configured provider and service"
+    )
+    config = commands.add_parser("config", parents=[common], help="inspect the configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser(
+        "show", parents=[common], help="effective values, secrets masked, with sources"
+    )
+    config_commands.add_parser("check", parents=[common], help="validate; non-zero exit on error")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from app.domain.errors import ConfigurationError, ExternalServiceError
+    from app.settings import load_settings
+
+    config_file = getattr(args, "config", None)
+    try:
+        settings = load_settings(config_file)
+        return dispatch(args, settings, config_file)
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ExternalServiceError as exc:
+        print(f"provider error: {exc}", file=sys.stderr)
+        return EXIT_PROVIDER
+
+
+def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | None) -> int:
+    command = args.command
+    if command == "ask":
+        from app.entrypoints.ask import ask
+
+        return asyncio.run(
+            ask(
+                settings if args.verbose else quiet(settings),
+                args.question,
+                as_json=args.json,
+                thread=args.thread,
+                image=args.image,
+            )
+        )
+    if command == "submit":
+        from app.entrypoints.submit import submit
+
+        return asyncio.run(
+            submit(
+                quiet(settings),
+                args.question,
+                thread=args.thread,
+                as_json=args.json,
+                wait_seconds=args.timeout,
+            )
+        )
+    if command == "worker":
+        from app.entrypoints.worker import run
+
+        run(settings)
+        return 0
+    if command == "gateway":
+        from app.entrypoints.gateway.serve import serve
+
+        serve(settings)
+        return 0
+    if command == "doctor":
+        from app.entrypoints.doctor import run_doctor
+
+        return asyncio.run(run_doctor(quiet(settings), sys.stdout))
+    from app.entrypoints.config import check_config, show_config
+
+    if args.config_command == "show":
+        return show_config(settings, config_file)
+    return check_config(settings)
+
+
+def quiet(settings: Settings) -> Settings:
+    """Interactive commands log warnings and errors only, unless `-v`."""
+    if settings.logging.level in ("WARNING", "ERROR"):
+        return settings
+    logging = settings.logging.model_copy(update={"level": "WARNING"})
+    return settings.model_copy(update={"logging": logging})

@@ -1,0 +1,43 @@
+"""The arq worker: `python -m app worker` or `arq app.entrypoints.worker.WorkerSettings`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.settings import Settings, load_settings
+
+
+def options(settings: Settings) -> dict[str, Any]:
+    """arq Worker arguments for a fresh worker container (built, not started)."""
+    from app.containers.worker import WorkerContainer, arq_options
+
+    return arq_options(WorkerContainer(settings=settings))
+
+
+class _LazyWorkerSettings(dict[str, Any]):
+    """arq reads WorkerSettings as a dict (and `check_health` reads its attributes). This one
+    fills itself on first read, so importing the module builds nothing and reads no config."""
+
+    def _resolved(self) -> dict[str, Any]:
+        if not dict.__len__(self):
+            self.update(options(load_settings()))
+        return self
+
+    def items(self) -> Any:
+        return dict.items(self._resolved())
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._resolved()[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+WorkerSettings = _LazyWorkerSettings()
+
+
+def run(settings: Settings) -> None:
+    """arq's worker loop with our options (it handles SIGINT/SIGTERM)."""
+    from arq.worker import Worker
+
+    Worker(**options(settings)).run()

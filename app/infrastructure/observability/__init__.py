@@ -1,0 +1,1 @@
+"""Logs and traces: configured once per process by its container."""

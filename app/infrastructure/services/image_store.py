@@ -1,0 +1,62 @@
+"""Where generated images live (a local folder, or Redis with a TTL) until the gateway serves
+them at /v1/images/{name}."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.settings.services import ImageServiceSettings
+
+NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpeg|webp)$")
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
+
+
+class ImageStore(Protocol):
+    async def save(self, data: bytes, mime: str) -> str: ...
+
+    async def load(self, name: str) -> tuple[bytes, str] | None: ...
+
+
+class LocalImageStore:
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    async def save(self, data: bytes, mime: str) -> str:
+        self._directory.mkdir(parents=True, exist_ok=True)
+        name = f"{uuid.uuid4().hex}.{EXTENSIONS.get(mime, 'png')}"
+        (self._directory / name).write_bytes(data)
+        return name
+
+    async def load(self, name: str) -> tuple[bytes, str] | None:
+        if not NAME.match(name):  # never a path from the URL
+            return None
+        path = self._directory / name
+        if not path.is_file():
+            return None
+        return path.read_bytes(), f"image/{name.rsplit('.', 1)[1]}"
+
+
+class RedisImageStore:
+    def __init__(self, redis: Any, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+
+    async def save(self, data: bytes, mime: str) -> str:
+        name = f"{uuid.uuid4().hex}.{EXTENSIONS.get(mime, 'png')}"
+        await self._redis.set(f"eco2:image:{name}", data, ex=self._ttl)
+        return name
+
+    async def load(self, name: str) -> tuple[bytes, str] | None:
+        if not NAME.match(name):
+            return None
+        data = await self._redis.get(f"eco2:image:{name}")
+        return (bytes(data), f"image/{name.rsplit('.', 1)[1]}") if data else None
+
+
+def image_store(settings: ImageServiceSettings, redis: Any) -> ImageStore:
+    if settings.storage == "redis":
+        return RedisImageStore(redis, settings.ttl)
+    return LocalImageStore(settings.directory)
