@@ -26,6 +26,7 @@ from app.domain.chat import Location
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.domain.llm import (
     ChatMessage,
+    ContextBlock,
     Prompt,
     TokenUsage,
     ToolCall,
@@ -50,7 +51,8 @@ from app.domain.waste import WasteCategory, WasteItem
 
 class FakeLLM(LLMPort):
     """Answers from a script: `replies` in order (then the last one again), structured from
-    `structured` by schema, tool calls from `tool_calls`. Records every prompt it was given."""
+    `structured` by schema, tool calls from `tool_calls`. Records every prompt it was given,
+    and the context blocks given with each text generation."""
 
     provider = "fake"
     model = "fake-model"
@@ -68,6 +70,7 @@ class FakeLLM(LLMPort):
         self._tool_calls = tuple(tool_calls)
         self._error = error
         self.prompts: list[list[ChatMessage]] = []
+        self.contexts: list[tuple[ContextBlock, ...]] = []
         self._usage = TokenUsage()
 
     def _take(self, prompt: Prompt, system: str | None) -> str:
@@ -77,7 +80,15 @@ class FakeLLM(LLMPort):
             raise self._error
         return self._replies.pop(0) if len(self._replies) > 1 else self._replies[0]
 
-    async def generate(self, prompt: Prompt, *, system: str | None = None, **_: Any) -> str:
+    async def generate(
+        self,
+        prompt: Prompt,
+        *,
+        system: str | None = None,
+        context: Sequence[ContextBlock] = (),
+        **_: Any,
+    ) -> str:
+        self.contexts.append(tuple(context))
         return self._take(prompt, system)
 
     async def generate_structured(
@@ -87,8 +98,14 @@ class FakeLLM(LLMPort):
         return schema.model_validate(self._structured[schema].model_dump())
 
     async def generate_stream(
-        self, prompt: Prompt, *, system: str | None = None, **_: Any
+        self,
+        prompt: Prompt,
+        *,
+        system: str | None = None,
+        context: Sequence[ContextBlock] = (),
+        **_: Any,
     ) -> AsyncIterator[str]:
+        self.contexts.append(tuple(context))
         for word in self._take(prompt, system).split(" "):
             yield word + " "
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.domain.language import Language
 from app.domain.llm import TokenUsage
 
 MAX_MESSAGE_CHARS = 4000
@@ -43,7 +43,7 @@ class ChatRequest(BaseModel):
     user_id: str | None = Field(default=None, max_length=128)
     image_url: str | None = Field(default=None, max_length=2048)
     location: Location | None = None
-    language: Literal["ko", "en"] | None = None
+    language: Language | None = None
 
     @field_validator("message")
     @classmethod
@@ -63,6 +63,8 @@ class ChatRequest(BaseModel):
 class IntentScore(BaseModel):
     """One intent found in the message, with the part of the message it is about."""
 
+    model_config = ConfigDict(frozen=True)
+
     intent: Intent
     confidence: float = Field(ge=0.0, le=1.0)
     reasoning: str = Field(default="", max_length=300)
@@ -71,6 +73,8 @@ class IntentScore(BaseModel):
 
 class IntentClassification(BaseModel):
     """The intents of one message, most confident first."""
+
+    model_config = ConfigDict(frozen=True)
 
     intents: list[IntentScore] = Field(min_length=1, max_length=5)
 

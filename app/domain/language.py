@@ -7,9 +7,10 @@ from typing import Literal
 
 HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 LATIN = re.compile(r"[A-Za-z]")
+Language = Literal["ko", "en"]
 
 
-def detect_language(text: str) -> Literal["ko", "en"]:
+def detect_language(text: str) -> Language:
     """Korean when Hangul is at least a quarter of the letters (product names are often Latin)."""
     hangul = len(HANGUL.findall(text))
     latin = len(LATIN.findall(text))

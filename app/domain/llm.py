@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.language import Language
+
 
 class Role(StrEnum):
     SYSTEM = "system"
@@ -64,6 +66,45 @@ def as_messages(prompt: Prompt, system: str | None = None) -> list[ChatMessage]:
     if system is not None:
         messages.insert(0, ChatMessage.system(system))
     return messages
+
+
+class ContextEntry(BaseModel):
+    """One thing a lookup found: a waste item, the places nearby, a forecast.
+
+    An item's disposal `steps` are kept apart from its other `lines` (mistakes, notes), so a
+    provider can always show the steps even when it shortens the rest.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str = ""
+    steps: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+
+    def text_lines(self) -> list[str]:
+        """The title as a heading, the steps as a list under it, then the other lines."""
+        heading = [f"{self.title}:"] if self.title else []
+        return [*heading, *(f"- {step}" for step in self.steps), *self.lines]
+
+
+class ContextBlock(BaseModel):
+    """What one lookup found for the question: the reference an answer is written from.
+
+    `slot` names the lookup (`waste_rag#2`), `kind` the node that made it, `query` the
+    sub-question it answers; `language` is the language its text was written in, when the
+    lookup chose one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    slot: str
+    kind: str
+    query: str = ""
+    language: Language | None = None
+    entries: tuple[ContextEntry, ...] = ()
+
+    def text_lines(self) -> list[str]:
+        return [line for entry in self.entries for line in entry.text_lines()]
 
 
 class ToolSpec(BaseModel):

@@ -5,19 +5,21 @@ from __future__ import annotations
 import time
 
 from app.containers.lifecycle import resolve
-from app.domain.chat import ChatRequest, Intent, Location
+from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
 from app.domain.errors import ProviderUnavailable
+from app.domain.llm import Role
 from app.domain.tools import CollectionPoint, VisionResult, WeatherReport
 from app.domain.waste import WasteCategory
 from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
 from tests.fakes import (
     FakeCollectionPoints,
+    FakeLLM,
     FakeRetriever,
     FakeVision,
     FakeWeather,
     FakeWebSearch,
 )
-from tests.support.graph_kit import ITEMS, chat_kit
+from tests.support.graph_kit import ITEMS, PET, chat_kit
 
 GANGNAM = Location(latitude=37.4979, longitude=127.0276, address="강남역")
 RAIN = WeatherReport(
@@ -48,6 +50,22 @@ async def test_korean_question_is_answered_from_the_knowledge_base() -> None:
     for step in ("헹굽니다", "라벨", "뚜껑"):
         assert step in result.answer
     assert result.sources[0].title == "투명 페트병"
+
+
+async def test_the_answer_node_hands_the_lookups_to_the_model_as_blocks() -> None:
+    waste = IntentScore(intent=Intent.WASTE, confidence=0.9, query="페트병 어떻게 버려요?")
+    llm = FakeLLM(["답"], structured={IntentClassification: IntentClassification(intents=[waste])})
+    async with chat_kit(llm=llm) as (chat, _, _c):
+        await chat.run(ask("페트병 어떻게 버려요?"))
+    (block,) = llm.contexts[-1]
+    assert (block.slot, block.kind, block.query, block.language) == (
+        "waste_rag",
+        "waste_rag",
+        "페트병 어떻게 버려요?",
+        "ko",
+    )
+    assert block.entries[0].steps == PET.steps_ko  # the steps, apart from mistakes and notes
+    assert "###" not in llm.prompts[-1][0].content  # presenting them is the provider's business
 
 
 async def test_compound_question_answers_both_items() -> None:
@@ -133,8 +151,9 @@ async def test_follow_up_stays_on_the_same_thread_and_intent() -> None:
         state = (await graph.aget_state({"configurable": {"thread_id": "memory"}})).values
     assert first.intents == [Intent.WASTE] and second.intents == [Intent.WASTE]
     assert "페트병에 닫아서" in second.answer
-    assert [m["role"] for m in state["history"]] == ["user", "assistant", "user", "assistant"]
-    assert state["recent_intents"] == ["waste", "waste"]
+    roles = [m.role for m in state["history"]]
+    assert roles == [Role.USER, Role.ASSISTANT, Role.USER, Role.ASSISTANT]
+    assert state["recent_intents"] == [Intent.WASTE, Intent.WASTE]
 
 
 async def test_vision_runs_only_with_an_image() -> None:

@@ -11,13 +11,14 @@ import pytest
 from app.containers.lifecycle import resolve
 from app.domain.chat import ChatRequest, Intent
 from app.domain.errors import ConfigurationError
+from app.domain.llm import ChatMessage
 from app.settings import load_settings
 from tests.support.graph_kit import chat_kit
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-async def two_turns_in_two_processes(**kit: Any) -> tuple[Any, list[dict[str, str]]]:
+async def two_turns_in_two_processes(**kit: Any) -> tuple[Any, list[ChatMessage]]:
     """Each `chat_kit` is a fresh container (as a restarted or second worker would be)."""
     thread = f"thread-{uuid.uuid4().hex[:8]}"
     async with chat_kit(**kit) as (chat, _, _c):
@@ -36,7 +37,7 @@ async def test_sqlite_keeps_the_thread_across_restarts(tmp_path: Path) -> None:
     )
     assert database.exists()
     assert second.intents == [Intent.WASTE] and "페트병에 닫아서" in second.answer
-    assert [m["content"] for m in history[::2]] == ["페트병 어떻게 버려요?", "뚜껑은요?"]
+    assert [m.content for m in history[::2]] == ["페트병 어떻게 버려요?", "뚜껑은요?"]
 
 
 async def test_postgres_keeps_the_thread_across_workers() -> None:

@@ -19,7 +19,7 @@ from app.domain.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from app.domain.llm import ChatMessage, ToolSpec
+from app.domain.llm import ChatMessage, ContextBlock, ContextEntry, ToolSpec
 from app.settings import Settings, load_settings
 from tests.conftest import fast_http
 from tests.support.dropping_proxy import dropping_proxy
@@ -33,6 +33,16 @@ WEATHER = ToolSpec(
         "properties": {"place": {"type": "string"}},
         "required": ["place"],
     },
+)
+
+
+PET_BLOCK = ContextBlock(
+    slot="waste_rag",
+    kind="waste_rag",
+    query="PET?",
+    entries=(
+        ContextEntry(title="clear PET bottle", steps=("Rinse it.",), lines=("Note: cap on.",)),
+    ),
 )
 
 
@@ -78,6 +88,39 @@ async def test_stream_yields_chunks_that_concatenate_to_the_answer(llm: LLMPort)
     assert len(chunks) > 3
     assert "".join(chunks) == "echo: how do I recycle cans?"
     assert llm.usage().completion_tokens > 0
+
+
+async def test_context_blocks_are_sent_in_the_system_message(
+    llm: LLMPort, openai_server: Any
+) -> None:
+    _, script = openai_server
+    _ = [c async for c in llm.generate_stream("PET?", system="rules", context=[PET_BLOCK])]
+    rendered = "### waste_rag: PET?\nclear PET bottle:\n- Rinse it.\nNote: cap on."
+    assert script.requests[-1]["json"]["messages"] == [
+        {"role": "system", "content": f"rules\n\n{rendered}"},
+        {"role": "user", "content": "PET?"},
+    ]
+    await llm.generate("PET?", context=[PET_BLOCK])  # no system prompt: the blocks make one
+    first = script.requests[-1]["json"]["messages"][0]
+    assert first == {"role": "system", "content": rendered}
+
+
+async def test_context_blocks_count_against_the_window(openai_server: Any) -> None:
+    server, script = openai_server
+    settings = openai_settings(
+        server.url,
+        context_windows={"gpt-4o-mini": 600},
+        max_output_tokens=100,
+        context_overflow="refuse",
+    )
+    long = ContextBlock(
+        slot="general", kind="general", entries=(ContextEntry(lines=("x" * 2000,)),)
+    )
+    async with running(CliContainer(settings=settings)) as container:
+        llm = await resolve(container.llms.llm)
+        with pytest.raises(ContextTooLong):
+            await llm.generate("short question", context=[long])
+    assert script.requests == []
 
 
 async def test_structured_output_uses_strict_json_schema(llm: LLMPort, openai_server: Any) -> None:

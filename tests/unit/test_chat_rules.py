@@ -7,8 +7,18 @@ import pytest
 from app.application.chat.intents import make_intent_classifier, refine
 from app.application.chat.lexicon import classify_with_lexicon, looks_like_follow_up, sub_queries
 from app.application.chat.routing import plan_routes
-from app.application.chat.state import RESET, merge_contexts
+from app.application.chat.state import (
+    RESET,
+    ChatState,
+    ChatUpdate,
+    LookupStatus,
+    NodeResult,
+    ReplaceHistory,
+    extend_history,
+    merge_contexts,
+)
 from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
+from app.domain.llm import ChatMessage, ContextEntry
 from app.infrastructure.redis import ResilientCache
 from tests.fakes import FakeCache, FakeLLM
 
@@ -170,12 +180,35 @@ def test_a_photo_turns_a_vague_question_into_an_item_lookup() -> None:
     assert (plan.routes[0].node, plan.routes[0].query) == ("waste_rag", "페트병 이거 어떻게 버려?")
 
 
+def result(slot: str, status: LookupStatus, line: str = "") -> NodeResult:
+    entries = (ContextEntry(lines=(line,)),) if line else ()
+    return NodeResult(node=slot, slot=slot, query="q", status=status, entries=entries)
+
+
 def test_context_merge_is_order_independent_and_success_wins() -> None:
-    ok = {"weather": {"status": "ok", "text": "sunny"}}
-    failed = {"weather": {"status": "failed", "error": "timeout"}}
-    other = {"bins": {"status": "ok", "text": "x"}}
+    ok = {"weather": result("weather", LookupStatus.OK, "sunny")}
+    failed = {"weather": result("weather", LookupStatus.FAILED)}
+    other = {"bins": result("bins", LookupStatus.OK, "x")}
     first = merge_contexts(merge_contexts(merge_contexts({}, ok), failed), other)
     second = merge_contexts(merge_contexts(merge_contexts({}, other), failed), ok)
-    assert first == second and first["weather"]["status"] == "ok"
+    assert first == second and first["weather"].status is LookupStatus.OK
     assert list(first) == ["bins", "weather"]
     assert merge_contexts(first, RESET) == {}
+
+
+def test_a_failure_may_replace_an_empty_result_and_a_later_success_replaces_a_failure() -> None:
+    empty = merge_contexts({}, {"bins": result("bins", LookupStatus.EMPTY)})
+    failed = merge_contexts(empty, {"bins": result("bins", LookupStatus.FAILED)})
+    assert failed["bins"].failed
+    assert merge_contexts(failed, {"bins": result("bins", LookupStatus.OK, "x")})["bins"].entries
+
+
+def test_history_extends_and_a_summary_replaces_it() -> None:
+    turn = [ChatMessage.user("q"), ChatMessage.assistant("a")]
+    history = extend_history(extend_history([], turn), turn)
+    assert len(history) == 4
+    assert extend_history(history, ReplaceHistory(messages=tuple(turn[1:]))) == turn[1:]
+
+
+def test_the_update_schema_has_the_state_fields() -> None:
+    assert set(ChatUpdate.__annotations__) == set(ChatState.__annotations__)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from app.domain.errors import AuthenticationFailed, ProviderUnavailable, RateLimited
+from app.domain.llm import ContextBlock
 from app.infrastructure.llm.fallback import FallbackLLM
 from tests.fakes import FakeLLM
 
@@ -55,3 +56,13 @@ async def test_a_stream_falls_back_only_before_its_first_chunk() -> None:
     late = FallbackLLM([BrokenStream(2, down), FakeLLM(["backup answer"])])
     with pytest.raises(ProviderUnavailable):
         _ = [c async for c in late.generate_stream("hi")]
+
+
+async def test_the_context_reaches_the_provider_that_answers() -> None:
+    block = ContextBlock(slot="weather", kind="weather", query="rain?")
+    primary = FakeLLM(error=RateLimited("slow down", provider="openai"))
+    backup = FakeLLM(["dry"])
+    chain = FallbackLLM([primary, backup])
+    assert "".join([c async for c in chain.generate_stream("rain?", context=[block])]).strip()
+    assert await chain.generate("rain?", context=[block]) == "dry"
+    assert backup.contexts == [(block,), (block,)]

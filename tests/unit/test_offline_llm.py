@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from app.application.context_window import ContextBudget
 from app.application.prompts import ASSISTANT_ROLE, disposal_guide
 from app.application.usage import metered
-from app.domain.llm import ChatMessage, ToolSpec
+from app.domain.llm import ChatMessage, ContextBlock, ContextEntry, ToolSpec
 from app.infrastructure.llm.offline_llm import LABEL_EN, LABEL_KO, OfflineLLMClient
 
 GUIDE = f"{ASSISTANT_ROLE}\n\nReference:\n{disposal_guide()}"
@@ -25,6 +25,17 @@ WEATHER = ToolSpec(
         "properties": {"place": {"type": "string"}, "days": {"type": "integer", "minimum": 1}},
     },
 )
+
+
+PET = ContextEntry(
+    title="투명 페트병 (clear PET bottle)",
+    steps=("내용물을 비우고 헹굽니다.", "라벨을 떼어 냅니다."),
+    lines=("자주 하는 실수: 뚜껑을 버림",),
+)
+
+
+def block(*entries: ContextEntry, slot: str = "waste_rag") -> ContextBlock:
+    return ContextBlock(slot=slot, kind="waste_rag", query="q", language="ko", entries=entries)
 
 
 class Sorting(BaseModel):
@@ -69,11 +80,40 @@ async def test_without_matching_context_it_says_so_rather_than_inventing() -> No
     assert "Paris" not in answer
 
 
+async def test_context_blocks_are_the_answer_and_the_reference_text_is_not() -> None:
+    answer = await offline().generate("페트병 어떻게 버려요?", system=GUIDE, context=[block(PET)])
+    assert answer.splitlines() == [
+        LABEL_KO,
+        "투명 페트병 (clear PET bottle):",
+        "- 내용물을 비우고 헹굽니다.",
+        "- 라벨을 떼어 냅니다.",
+        "자주 하는 실수: 뚜껑을 버림",
+    ]
+
+
+async def test_a_long_block_gives_only_its_passages_for_the_question() -> None:
+    filler = [ContextEntry(title=f"항목 {i}", steps=(f"방법 {i}",)) for i in range(8)]
+    umbrella = ContextEntry(title="우산 (umbrella)", steps=("천은 일반 쓰레기로, 살은 고철로.",))
+    answer = await offline().generate("우산 어떻게 버려요?", context=[block(*filler, umbrella)])
+    assert "천은 일반 쓰레기로, 살은 고철로." in answer
+    assert "방법 3" not in answer
+
+
+async def test_empty_blocks_leave_the_reference_text_to_answer_from() -> None:
+    llm = offline()
+    with_empty = await llm.generate("페트병 어떻게 버려요?", system=GUIDE, context=[block()])
+    assert with_empty == await llm.generate("페트병 어떻게 버려요?", system=GUIDE)
+
+
 async def test_stream_concatenates_to_generate() -> None:
     llm = offline()
     full = await llm.generate("우유팩 버리는 법", system=GUIDE)
     chunks = [c async for c in llm.generate_stream("우유팩 버리는 법", system=GUIDE)]
     assert len(chunks) > 3 and "".join(chunks) == full
+    with_context = await llm.generate("페트병", context=[block(PET)])
+    assert "".join([c async for c in llm.generate_stream("페트병", context=[block(PET)])]) == (
+        with_context
+    )
 
 
 async def test_structured_output_uses_a_registered_responder() -> None:

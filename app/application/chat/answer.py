@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from app.application.chat.nodes import StateNode
 from app.application.chat.progress import StageReporter
-from app.application.chat.state import REPLACE_HISTORY, ChatState, NodeResult
+from app.application.chat.state import (
+    ChatState,
+    ChatUpdate,
+    LookupStatus,
+    NodeResult,
+    ReplaceHistory,
+)
 from app.application.context_window import estimate_tokens
 from app.application.ports.llm import LLMPort
 from app.application.prompts import ASSISTANT_ROLE
-from app.domain.chat import ChatRequest, IntentClassification
-from app.domain.language import detect_language
-from app.domain.llm import ChatMessage, Role
+from app.domain.language import Language, detect_language
+from app.domain.llm import ChatMessage, ContextBlock
 
 HISTORY_TURNS = 6  # messages of history sent with each question
 SUMMARY_TRIGGER_TOKENS = 1500
@@ -31,59 +36,69 @@ NODE_NAMES = {
 
 
 def answer_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
-    async def run(state: ChatState) -> dict[str, Any]:
-        request = ChatRequest.model_validate(state["request"])
-        language = request.language or detect_language(request.message)
+    async def run(state: ChatState) -> ChatUpdate:
+        request = state["request"]
         contexts = state.get("contexts", {})
+        # The lookups travel as blocks, not as prompt text: how a model is shown them is each
+        # provider's business, and none has to parse them back out of a prompt.
+        blocks = [r.context() for r in contexts.values() if r.status is LookupStatus.OK]
         messages = [
-            ChatMessage.system(system_prompt(state, contexts)),
-            *_history(state),
+            ChatMessage.system(system_prompt(state.get("summary", ""))),
+            *state.get("history", [])[-HISTORY_TURNS:],
             ChatMessage.user(request.message, image_url=request.image_url),
         ]
-        parts: list[str] = []
-        async with reporter.stage(state["job_id"], "answer") as outcome:
-            async for chunk in llm.generate_stream(messages):
-                parts.append(chunk)
-                await reporter.emit(state["job_id"], "delta", stage="answer", data={"text": chunk})
-            note = missing_note(contexts, state.get("unavailable", []), language)
-            if note:
-                parts.append(note)
-                await reporter.emit(state["job_id"], "delta", stage="answer", data={"text": note})
-            outcome["chars"] = sum(len(p) for p in parts)
-        answer = "".join(parts)
-        intents = [s.intent.value for s in _classification(state).intents]
+        language = request.language or detect_language(request.message)
+        note = missing_note(contexts, state.get("unavailable", []), language)
+        answer = await _stream_answer(llm, reporter, state["job_id"], messages, blocks, note)
+        first_intent = state["classification"].intents[0].intent
         return {
             "answer": answer,
-            "history": [
-                {"role": "user", "content": request.message},
-                {"role": "assistant", "content": answer},
-            ],
-            "recent_intents": [*state.get("recent_intents", []), intents[0]][-3:],
+            "history": [ChatMessage.user(request.message), ChatMessage.assistant(answer)],
+            "recent_intents": [*state.get("recent_intents", []), first_intent][-3:],
         }
 
     return run
 
 
-def system_prompt(state: ChatState, contexts: dict[str, NodeResult]) -> str:
-    """The role, the summary so far, and one `### ` block per successful lookup."""
+async def _stream_answer(
+    llm: LLMPort,
+    reporter: StageReporter,
+    job_id: str,
+    messages: list[ChatMessage],
+    blocks: list[ContextBlock],
+    note: str,
+) -> str:
+    """The model's text as `delta` events, then the note on what could not be looked up."""
+    parts: list[str] = []
+    async with reporter.stage(job_id, "answer") as outcome:
+        async for chunk in llm.generate_stream(messages, context=blocks):
+            parts.append(chunk)
+            await reporter.emit(job_id, "delta", stage="answer", data={"text": chunk})
+        if note:
+            parts.append(note)
+            await reporter.emit(job_id, "delta", stage="answer", data={"text": note})
+        outcome.note(chars=sum(len(p) for p in parts))
+    return "".join(parts)
+
+
+def system_prompt(summary: str = "") -> str:
+    """The role and, on a long thread, the summary so far; the lookups follow as context."""
     lines = [
         ASSISTANT_ROLE,
         "Answer from the context blocks below; do not invent fees, prices "
         "or places. Cite item names as given.",
     ]
-    if state.get("summary"):
-        lines.append(f"Conversation so far: {state['summary']}")
-    for slot, result in contexts.items():
-        if result.get("status") == "ok" and result.get("text"):
-            lines.append(f"### {slot}: {result.get('query', '')}\n{result['text']}")
+    if summary:
+        lines.append(f"Conversation so far: {summary}")
     return "\n\n".join(lines)
 
 
-def missing_note(contexts: dict[str, NodeResult], unavailable: list[str], language: str) -> str:
+def missing_note(
+    contexts: Mapping[str, NodeResult], unavailable: Sequence[str], language: Language
+) -> str:
     """Say what could not be looked up, whatever the model wrote."""
-    names = NODE_NAMES["ko" if language == "ko" else "en"]
-    failed = [r.get("node", slot) for slot, r in contexts.items() if r.get("status") == "failed"]
-    failed = list(dict.fromkeys(failed))
+    names = NODE_NAMES[language]
+    failed = list(dict.fromkeys(r.node for r in contexts.values() if r.failed))
     lines = []
     if failed:
         what = ", ".join(names.get(n, n) for n in failed)
@@ -105,13 +120,13 @@ def missing_note(contexts: dict[str, NodeResult], unavailable: list[str], langua
 def summarize_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
     """When the history grows past a budget, fold the older turns into a running summary."""
 
-    async def run(state: ChatState) -> dict[str, Any]:
+    async def run(state: ChatState) -> ChatUpdate:
         history = state.get("history", [])
-        if sum(estimate_tokens(m["content"]) for m in history) < SUMMARY_TRIGGER_TOKENS:
+        if sum(estimate_tokens(m.content) for m in history) < SUMMARY_TRIGGER_TOKENS:
             return {}
         older, recent = history[:-KEEP_AFTER_SUMMARY], history[-KEEP_AFTER_SUMMARY:]
         async with reporter.stage(state["job_id"], "summarize") as outcome:
-            transcript = "\n".join(f"{m['role']}: {m['content']}" for m in older)
+            transcript = "\n".join(f"{m.role.value}: {m.content}" for m in older)
             previous = state.get("summary", "")
             summary = await llm.generate(
                 f"{previous}\n{transcript}".strip(),
@@ -119,16 +134,7 @@ def summarize_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
                 "places and districts the user mentioned.",
                 max_tokens=300,
             )
-            outcome["folded_messages"] = len(older)
-        return {"summary": summary, "history": [{"role": REPLACE_HISTORY, "content": ""}, *recent]}
+            outcome.note(folded_messages=len(older))
+        return {"summary": summary, "history": ReplaceHistory(messages=tuple(recent))}
 
     return run
-
-
-def _history(state: ChatState) -> list[ChatMessage]:
-    turns = state.get("history", [])[-HISTORY_TURNS:]
-    return [ChatMessage(role=Role(m["role"]), content=m["content"]) for m in turns]
-
-
-def _classification(state: ChatState) -> IntentClassification:
-    return IntentClassification.model_validate(state["classification"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -13,6 +14,21 @@ from app.application.ports.progress import ProgressNotifierPort
 from app.domain.events import EventType, ProgressUpdate, StageStatus
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass
+class StageOutcome:
+    """What a stage reports as it ends: details for the event, and whether it failed.
+
+    A node that degrades (catches the error and carries on) sets `failed`; an exception that
+    leaves the stage is reported as failed anyway.
+    """
+
+    details: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+
+    def note(self, **details: Any) -> None:
+        self.details.update(details)
 
 
 class StageReporter:
@@ -41,9 +57,9 @@ class StageReporter:
     @asynccontextmanager
     async def stage(
         self, job_id: str, stage: str, data: dict[str, Any] | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """started on entry; completed (with what the block put in the dict) or failed on exit."""
-        outcome: dict[str, Any] = {}
+    ) -> AsyncIterator[StageOutcome]:
+        """started on entry; completed (with what the block noted) or failed on exit."""
+        outcome = StageOutcome()
         started = time.perf_counter()
         await self.emit(job_id, "stage", stage=stage, status="started", data=data)
         try:
@@ -58,11 +74,10 @@ class StageReporter:
             )
             raise
         elapsed = round((time.perf_counter() - started) * 1000, 1)
-        failed = outcome.pop("failed", False)
         await self.emit(
             job_id,
             "stage",
             stage=stage,
-            status="failed" if failed else "completed",
-            data={**(data or {}), **outcome, "ms": elapsed},
+            status="failed" if outcome.failed else "completed",
+            data={**(data or {}), **outcome.details, "ms": elapsed},
         )

@@ -8,11 +8,12 @@ from typing import Any
 import structlog
 
 from app.application.chat.progress import StageReporter
-from app.application.chat.state import RESET
+from app.application.chat.state import ChatState, LookupStatus, new_turn
 from app.application.ports.chat_graph import ChatGraphPort
 from app.application.ports.progress import ProgressNotifierPort
 from app.application.usage import metered
-from app.domain.chat import ChatRequest, ChatResult, Intent, Source
+from app.domain.chat import ChatRequest, ChatResult, Source
+from app.domain.llm import TokenUsage
 
 log = structlog.get_logger(__name__)
 
@@ -27,17 +28,9 @@ class ChatService:
     async def run(self, request: ChatRequest, job_id: str | None = None) -> ChatResult:
         job_id = job_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": request.thread_id}}
-        turn: dict[str, Any] = {
-            "job_id": job_id,
-            "request": request.model_dump(mode="json"),
-            "contexts": RESET,
-            "vision": None,
-            "routes": [],
-            "unavailable": [],
-        }
         try:
             with metered() as usage:
-                state = await self._graph.ainvoke(turn, config)
+                state = await self._graph.ainvoke(dict(new_turn(job_id, request)), config)
         except Exception as exc:
             log.exception("chat.failed", job_id=job_id, thread_id=request.thread_id)
             await self._reporter.emit(
@@ -56,16 +49,15 @@ class ChatService:
         return result
 
 
-def to_result(request: ChatRequest, state: dict[str, Any], usage: Any) -> ChatResult:
+def to_result(request: ChatRequest, state: ChatState, usage: TokenUsage) -> ChatResult:
     contexts = state.get("contexts", {})
     sources: dict[tuple[str, str], Source] = {}
     for result in contexts.values():
-        if result.get("status") == "ok":
-            for source in result.get("sources", []):
-                found = Source.model_validate(source)
-                sources.setdefault((found.kind, found.title), found)
-    intents = [Intent(s["intent"]) for s in state["classification"]["intents"]]
-    failed = [slot for slot, r in contexts.items() if r.get("status") == "failed"]
+        if result.status is LookupStatus.OK:
+            for source in result.sources:
+                sources.setdefault((source.kind, source.title), source)
+    intents = [score.intent for score in state["classification"].intents]
+    failed = [slot for slot, result in contexts.items() if result.failed]
     return ChatResult(
         thread_id=request.thread_id,
         answer=state["answer"],

@@ -1,82 +1,175 @@
-"""The graph's state, and the reducer that merges parallel node results deterministically."""
+"""The graph's state as typed values, and the reducers that merge node updates."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from collections.abc import Mapping, Sequence
+from enum import Enum, StrEnum
+from typing import Annotated, TypedDict
 
-ResultStatus = Literal["ok", "empty", "failed"]
-RESET: dict[str, Any] = {"__reset__": True}
+from pydantic import BaseModel, ConfigDict
+
+from app.application.chat.routing import Route
+from app.domain.chat import ChatRequest, Intent, IntentClassification, Source
+from app.domain.language import Language
+from app.domain.llm import ChatMessage, ContextBlock, ContextEntry
+from app.domain.tools import VisionResult
 
 
-class NodeResult(TypedDict, total=False):
-    """What one tool node found. `text` is the context the answer is written from."""
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class LookupStatus(StrEnum):
+    OK = "ok"
+    EMPTY = "empty"  # the lookup ran and found nothing for the question
+    FAILED = "failed"  # the service or the node failed; the answer says so
+
+
+class NodeResult(Frozen):
+    """What one node found for one slot. `entries` are what the answer is written from."""
 
     node: str
-    query: str
-    status: ResultStatus
-    text: str
-    sources: list[dict[str, Any]]
-    data: dict[str, Any]
-    error: str
+    slot: str
+    query: str = ""
+    status: LookupStatus
+    entries: tuple[ContextEntry, ...] = ()
+    language: Language | None = None
+    sources: tuple[Source, ...] = ()
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status is LookupStatus.FAILED
+
+    def context(self) -> ContextBlock:
+        return ContextBlock(
+            slot=self.slot,
+            kind=self.node,
+            query=self.query,
+            language=self.language,
+            entries=self.entries,
+        )
+
+
+class BranchInput(Frozen):
+    """What the router sends (with `Send`) to each node it fans out to."""
+
+    job_id: str
+    request: ChatRequest
+    route: Route
+    vision: VisionResult | None = None
+
+    @property
+    def slot(self) -> str:
+        return self.route.slot or self.route.node
+
+    def result(
+        self,
+        status: LookupStatus,
+        *,
+        entries: tuple[ContextEntry, ...] = (),
+        sources: tuple[Source, ...] = (),
+        language: Language | None = None,
+        error: str = "",
+    ) -> NodeResult:
+        """This branch's result: its node, slot and sub-question, with what was found."""
+        return NodeResult(
+            node=self.route.node,
+            slot=self.slot,
+            query=self.route.query,
+            status=status,
+            entries=entries,
+            sources=sources,
+            language=language,
+            error=error,
+        )
+
+
+class Reset(Enum):
+    """The update that empties `contexts`: each turn starts with no lookups."""
+
+    TURN = "turn"
+
+
+RESET = Reset.TURN
+
+
+class ReplaceHistory(Frozen):
+    """The update that replaces the history instead of extending it (summarisation)."""
+
+    messages: tuple[ChatMessage, ...] = ()
+
+
+ContextUpdate = Mapping[str, NodeResult] | Reset
+HistoryUpdate = Sequence[ChatMessage] | ReplaceHistory
 
 
 def merge_contexts(
-    current: dict[str, NodeResult] | None, update: dict[str, Any] | None
+    current: Mapping[str, NodeResult] | None, update: ContextUpdate | None
 ) -> dict[str, NodeResult]:
-    """Each node writes its own key; a success is never replaced by a failure; RESET clears.
+    """Each node writes its own slot; a success is never replaced by a failure; RESET clears.
 
     Parallel branches finish in any order, so the merge must not depend on it.
     """
-    if update is None:
-        return dict(current or {})
-    if update.get("__reset__"):
-        return {k: v for k, v in update.items() if k != "__reset__"}
+    if isinstance(update, Reset):
+        return {}
     merged = dict(current or {})
-    for key, result in update.items():
-        previous = merged.get(key)
-        if previous and previous.get("status") == "ok" and result.get("status") == "failed":
+    for slot, result in (update or {}).items():
+        previous = merged.get(slot)
+        if previous is not None and previous.status is LookupStatus.OK and result.failed:
             continue
-        merged[key] = result
+        merged[slot] = result
     return dict(sorted(merged.items()))
 
 
 def extend_history(
-    current: list[dict[str, str]] | None, update: list[dict[str, str]] | None
-) -> list[dict[str, str]]:
-    """Append turns; an update that starts with REPLACE_HISTORY replaces (summarisation)."""
-    if not update:
-        return list(current or [])
-    if update[0].get("role") == REPLACE_HISTORY:
-        return list(update[1:])
-    return [*(current or []), *update]
-
-
-REPLACE_HISTORY = "__replace__"
+    current: Sequence[ChatMessage] | None, update: HistoryUpdate | None
+) -> list[ChatMessage]:
+    """Append turns; a ReplaceHistory replaces them."""
+    if isinstance(update, ReplaceHistory):
+        return list(update.messages)
+    return [*(current or []), *(update or [])]
 
 
 class ChatState(TypedDict, total=False):
     """One thread's state; the checkpointer keeps it between turns."""
 
     job_id: str
-    request: dict[str, Any]
-    history: Annotated[list[dict[str, str]], extend_history]
+    request: ChatRequest
+    history: Annotated[list[ChatMessage], extend_history]
     summary: str
-    recent_intents: list[str]
-    classification: dict[str, Any]
-    vision: dict[str, Any] | None
-    routes: list[dict[str, str]]
-    unavailable: list[str]
+    recent_intents: list[Intent]
+    classification: IntentClassification
+    vision: VisionResult | None
+    routes: list[Route]
+    unavailable: list[str]  # nodes the intents wanted but this deployment lacks
     contexts: Annotated[dict[str, NodeResult], merge_contexts]
     answer: str
-    turn: int
 
 
-class BranchInput(TypedDict):
-    """What the router sends to each tool node it fans out to."""
+class ChatUpdate(TypedDict, total=False):
+    """What a node (or a new turn) writes: ChatState's fields, with the reducers' update types."""
 
     job_id: str
-    request: dict[str, Any]
-    query: str
-    slot: str
-    intent: str
-    vision: dict[str, Any] | None
+    request: ChatRequest
+    history: HistoryUpdate
+    summary: str
+    recent_intents: list[Intent]
+    classification: IntentClassification
+    vision: VisionResult | None
+    routes: list[Route]
+    unavailable: list[str]
+    contexts: ContextUpdate
+    answer: str
+
+
+def new_turn(job_id: str, request: ChatRequest) -> ChatUpdate:
+    """A turn's input: the request, and nothing of the previous turn's lookups."""
+    return {
+        "job_id": job_id,
+        "request": request,
+        "contexts": RESET,
+        "vision": None,
+        "routes": [],
+        "unavailable": [],
+    }

@@ -1,16 +1,16 @@
 """Tool nodes: each pulls its arguments out of the message with function calling, calls its
-port, and writes one NodeResult under its own slot. A failing service degrades, never raises."""
+port, and writes one typed NodeResult under its own slot. A failing service degrades."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
 
 from app.application.chat import render
 from app.application.chat.progress import StageReporter
-from app.application.chat.state import BranchInput, NodeResult
+from app.application.chat.state import BranchInput, ChatUpdate, LookupStatus, NodeResult
 from app.application.ports.bulk_waste import BulkWasteClientPort
 from app.application.ports.character import CharacterClientPort
 from app.application.ports.collection_point import CollectionPointClientPort
@@ -22,58 +22,69 @@ from app.application.ports.retriever import RetrieverPort
 from app.application.ports.weather import WeatherClientPort
 from app.application.ports.web_search import WebSearchPort
 from app.application.prompts import disposal_guide
-from app.domain.chat import ChatRequest
+from app.domain.chat import Source
 from app.domain.errors import DomainError
-from app.domain.language import detect_language
-from app.domain.llm import ToolSpec
+from app.domain.language import Language, detect_language
+from app.domain.llm import ContextEntry, ToolSpec
 from app.domain.waste import WasteCategory
 
 log = structlog.get_logger(__name__)
 
 Lookup = Callable[[BranchInput], Awaitable[NodeResult]]
-Node = Callable[[BranchInput], Awaitable[dict[str, Any]]]
+Node = Callable[[BranchInput], Awaitable[ChatUpdate]]
 COLLECTION_KINDS = [
     "battery", "fluorescent_lamp", "medicine", "clothing", "e_waste", "recycling_center",
 ]  # fmt: skip
 
 
 def tool_node(name: str, lookup: Lookup, reporter: StageReporter) -> Node:
-    """Wrap a lookup: stage events, and any failure turned into a `failed` result."""
+    """Wrap a lookup: stage events, and any failure turned into a failed result."""
 
-    async def run(branch: BranchInput) -> dict[str, Any]:
-        slot = branch.get("slot") or name
-        async with reporter.stage(branch["job_id"], name, {"slot": slot}) as outcome:
-            try:
-                result = await lookup(branch)
-            except Exception as exc:
-                reason = str(exc) if isinstance(exc, DomainError) else type(exc).__name__
-                log.warning(
-                    "chat.tool_failed",
-                    node=name,
-                    slot=slot,
-                    error=reason,
-                    exc_info=not isinstance(exc, DomainError),
-                )
-                result = NodeResult(status="failed", error=reason, text="")
-                outcome["failed"] = True
-            outcome["status"] = result["status"]
-        result = NodeResult(**{**result, "node": name, "query": branch["query"]})
-        return {"contexts": {slot: result}}
+    async def run(branch: BranchInput) -> ChatUpdate:
+        async with reporter.stage(branch.job_id, name, {"slot": branch.slot}) as outcome:
+            result = await attempt(name, lookup, branch)
+            outcome.note(status=result.status.value)
+            outcome.failed = result.failed
+        return {"contexts": {branch.slot: result}}
 
     return run
 
 
-def ok(text: str, sources: list[dict[str, Any]] | None = None, **data: Any) -> NodeResult:
-    return NodeResult(status="ok" if text else "empty", text=text, sources=sources or [], data=data)
+async def attempt(name: str, lookup: Lookup, branch: BranchInput) -> NodeResult:
+    """The lookup's result, or a failed one: a failing service degrades, never raises."""
+    try:
+        return await lookup(branch)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, DomainError) else type(exc).__name__
+        log.warning(
+            "chat.tool_failed",
+            node=name,
+            slot=branch.slot,
+            error=reason,
+            exc_info=not isinstance(exc, DomainError),
+        )
+        return branch.result(LookupStatus.FAILED, error=reason)
+
+
+def found(
+    branch: BranchInput,
+    entries: Sequence[ContextEntry],
+    sources: Sequence[Source] = (),
+    language: Language | None = None,
+) -> NodeResult:
+    """ok with what was found; empty when no entry has a line to show."""
+    kept = tuple(entry for entry in entries if entry.text_lines())
+    status = LookupStatus.OK if kept else LookupStatus.EMPTY
+    return branch.result(status, entries=kept, sources=tuple(sources), language=language)
 
 
 async def arguments(
     llm: LLMPort, branch: BranchInput, spec: ToolSpec, fallback: dict[str, Any]
 ) -> dict[str, Any]:
     """The tool's arguments as the model reads them from the sub-question."""
-    call = await llm.generate_function_call(branch["query"], [spec], function_name=spec.name)
-    found = dict(call.arguments) if call is not None else {}
-    return {**fallback, **{k: v for k, v in found.items() if v not in (None, "")}}
+    call = await llm.generate_function_call(branch.route.query, [spec], function_name=spec.name)
+    given = dict(call.arguments) if call is not None else {}
+    return {**fallback, **{k: v for k, v in given.items() if v not in (None, "")}}
 
 
 def _string_tool(name: str, description: str, **fields: str) -> ToolSpec:
@@ -87,12 +98,12 @@ def _string_tool(name: str, description: str, **fields: str) -> ToolSpec:
 
 def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        hits = await retriever.search(branch["query"], k)
+        hits = await retriever.search(branch.route.query, k)
         if not hits:
-            return ok("")
-        language = detect_language(branch["query"])
-        sources = [{"title": h.item.name_ko, "kind": "knowledge_base"} for h in hits[:2]]
-        return ok(render.waste_items(hits, language), sources, items=[h.item.id for h in hits])
+            return found(branch, ())
+        language = detect_language(branch.route.query)
+        sources = [Source(title=h.item.name_ko, kind="knowledge_base") for h in hits[:2]]
+        return found(branch, render.waste_items(hits, language), sources, language)
 
     return lookup
 
@@ -101,12 +112,13 @@ def general(retriever: RetrieverPort) -> Lookup:
     """No tool fits: an item named in the question, else the general disposal rules."""
 
     async def lookup(branch: BranchInput) -> NodeResult:
-        hits = [h for h in await retriever.search(branch["query"], 1) if h.exact]
+        hits = [h for h in await retriever.search(branch.route.query, 1) if h.exact]
         if hits:
-            language = detect_language(branch["query"])
-            source = {"title": hits[0].item.name_ko, "kind": "knowledge_base"}
-            return ok(render.waste_item(hits[0].item, language), [source])
-        return ok(disposal_guide(), [{"title": "분리배출 가이드", "kind": "guide"}])
+            language = detect_language(branch.route.query)
+            source = Source(title=hits[0].item.name_ko, kind="knowledge_base")
+            return found(branch, [render.waste_item(hits[0].item, language)], [source], language)
+        guide = render.reference(disposal_guide())
+        return found(branch, [guide], [Source(title="분리배출 가이드", kind="guide")])
 
     return lookup
 
@@ -120,11 +132,10 @@ PLACES = _string_tool(
 
 def location(llm: LLMPort, client: LocationClientPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        args = await arguments(llm, branch, PLACES, {"query": branch["query"]})
-        near = ChatRequest.model_validate(branch["request"]).location
-        found = await client.search(str(args["query"]), near=near)
-        sources = [{"title": p.name, "kind": "map", "url": p.url} for p in found[:3]]
-        return ok(render.places(found), sources)
+        args = await arguments(llm, branch, PLACES, {"query": branch.route.query})
+        places = await client.search(str(args["query"]), near=branch.request.location)
+        sources = [Source(title=p.name, kind="map", url=p.url) for p in places[:3]]
+        return found(branch, [render.places(places)], sources)
 
     return lookup
 
@@ -147,10 +158,10 @@ COLLECTION = ToolSpec(
 def collection_point(llm: LLMPort, client: CollectionPointClientPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         args = await arguments(llm, branch, COLLECTION, {"kind": "recycling_center"})
-        near = ChatRequest.model_validate(branch["request"]).location
-        found = await client.nearby(str(args["kind"]), near, place=args.get("place"))
-        sources = [{"title": p.name, "kind": "collection_point"} for p in found[:3]]
-        return ok(render.collection_points(found), sources)
+        near = branch.request.location
+        points = await client.nearby(str(args["kind"]), near, place=args.get("place"))
+        sources = [Source(title=p.name, kind="collection_point") for p in points[:3]]
+        return found(branch, [render.collection_points(points)], sources)
 
     return lookup
 
@@ -162,14 +173,13 @@ WEATHER = _string_tool(
 
 def weather(llm: LLMPort, client: WeatherClientPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        near = ChatRequest.model_validate(branch["request"]).location
+        near = branch.request.location
         place = None
         if near is None:
             place = str((await arguments(llm, branch, WEATHER, {"place": ""}))["place"]) or None
         report = await client.forecast(near, place=place)
-        return ok(
-            render.weather(report), [{"title": report.source or "weather", "kind": "weather"}]
-        )
+        source = Source(title=report.source or "weather", kind="weather")
+        return found(branch, [render.weather(report)], [source])
 
     return lookup
 
@@ -184,10 +194,10 @@ BULK = _string_tool(
 
 def bulk_waste(llm: LLMPort, client: BulkWasteClientPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        args = await arguments(llm, branch, BULK, {"item": branch["query"], "district": ""})
-        found = await client.lookup(str(args["item"]), district=str(args["district"]) or None)
-        sources = [{"title": i.source or "bulky waste", "kind": "bulk_waste"} for i in found[:2]]
-        return ok(render.bulk_waste(found), sources)
+        args = await arguments(llm, branch, BULK, {"item": branch.route.query, "district": ""})
+        infos = await client.lookup(str(args["item"]), district=str(args["district"]) or None)
+        sources = [Source(title=i.source or "bulky waste", kind="bulk_waste") for i in infos[:2]]
+        return found(branch, [render.bulk_waste(infos)], sources)
 
     return lookup
 
@@ -202,10 +212,11 @@ PRICE = _string_tool(
 
 def recyclable_price(llm: LLMPort, client: RecyclablePriceClientPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        args = await arguments(llm, branch, PRICE, {"material": branch["query"], "region": ""})
-        found = await client.prices(str(args["material"]), region=str(args["region"]) or None)
-        sources = [{"title": q.source or "price survey", "kind": "price"} for q in found[:2]]
-        return ok(render.prices(found), sources)
+        fallback = {"material": branch.route.query, "region": ""}
+        args = await arguments(llm, branch, PRICE, fallback)
+        quotes = await client.prices(str(args["material"]), region=str(args["region"]) or None)
+        sources = [Source(title=q.source or "price survey", kind="price") for q in quotes[:2]]
+        return found(branch, [render.prices(quotes)], sources)
 
     return lookup
 
@@ -215,10 +226,10 @@ SEARCH = _string_tool("web_search", "Search the web", query="search terms")
 
 def web_search(llm: LLMPort, client: WebSearchPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        args = await arguments(llm, branch, SEARCH, {"query": branch["query"]})
-        found = await client.search(str(args["query"]))
-        sources = [{"title": r.title, "kind": "web", "url": r.url} for r in found]
-        return ok(render.search_results(found), sources)
+        args = await arguments(llm, branch, SEARCH, {"query": branch.route.query})
+        results = await client.search(str(args["query"]))
+        sources = [Source(title=r.title, kind="web", url=r.url) for r in results]
+        return found(branch, [render.search_results(results)], sources)
 
     return lookup
 
@@ -228,13 +239,10 @@ IMAGE = _string_tool("generate_image", "Generate an image", prompt="what to draw
 
 def image_generation(llm: LLMPort, client: ImageGeneratorPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        args = await arguments(llm, branch, IMAGE, {"prompt": branch["query"]})
+        args = await arguments(llm, branch, IMAGE, {"prompt": branch.route.query})
         image = await client.generate(str(args["prompt"]))
-        return ok(
-            f"image: {image.url}",
-            [{"title": "generated image", "kind": "image", "url": image.url}],
-            image_url=image.url,
-        )
+        source = Source(title="generated image", kind="image", url=image.url)
+        return found(branch, [ContextEntry(lines=(f"image: {image.url}",))], [source])
 
     return lookup
 
@@ -255,15 +263,17 @@ CHARACTER = ToolSpec(
 def character(llm: LLMPort, client: CharacterClientPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         names = await client.names()
-        named = next((n for n in names if n.lower() in branch["query"].lower()), None)
-        found = await client.find(named) if named else None
-        if found is None:
+        query = branch.route.query.lower()
+        named = next((n for n in names if n.lower() in query), None)
+        match = await client.find(named) if named else None
+        if match is None:
             args = await arguments(llm, branch, CHARACTER, {})
             category = args.get("category")
             if category in {c.value for c in WasteCategory}:
-                found = await client.for_category(WasteCategory(category))
-        if found is None:
-            return ok("")
-        return ok(render.character(found), [{"title": found.name, "kind": "character"}])
+                match = await client.for_category(WasteCategory(category))
+        if match is None:
+            return found(branch, ())
+        source = Source(title=match.name, kind="character")
+        return found(branch, [render.character(match)], [source])
 
     return lookup

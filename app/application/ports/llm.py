@@ -8,7 +8,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from app.domain.llm import Prompt, TokenUsage, ToolCall, ToolReply, ToolSpec
+from app.domain.llm import ContextBlock, Prompt, TokenUsage, ToolCall, ToolReply, ToolSpec
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 ToolChoice = Literal["auto", "required", "none"]
@@ -18,6 +18,8 @@ class LLMPort(ABC):
     """A chat model. Every method raises only `app.domain.errors` types.
 
     `prompt` is a bare user message or a list of `ChatMessage`; `system` is prepended.
+    `context` is what lookups found for the question, as structured blocks: each provider
+    presents them to its model its own way (real models read them in the system message).
     Implementations fit the prompt to the model's context window before sending it.
     """
 
@@ -30,6 +32,7 @@ class LLMPort(ABC):
         prompt: Prompt,
         *,
         system: str | None = None,
+        context: Sequence[ContextBlock] = (),
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> str:
@@ -52,6 +55,7 @@ class LLMPort(ABC):
         prompt: Prompt,
         *,
         system: str | None = None,
+        context: Sequence[ContextBlock] = (),
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> AsyncIterator[str]:

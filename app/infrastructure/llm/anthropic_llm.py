@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anthropic
@@ -13,7 +13,15 @@ from pydantic import BaseModel
 
 from app.application.ports.llm import ToolChoice
 from app.domain.errors import DomainError, MalformedResponse
-from app.domain.llm import ChatMessage, Role, TokenUsage, ToolCall, ToolReply, ToolSpec
+from app.domain.llm import (
+    ChatMessage,
+    ContextBlock,
+    Role,
+    TokenUsage,
+    ToolCall,
+    ToolReply,
+    ToolSpec,
+)
 from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.errors import from_status, from_transport
 
@@ -28,7 +36,11 @@ class AnthropicLLMClient(LLMAdapter):
         self._messages: Any = client.messages
 
     async def _complete(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> tuple[str, TokenUsage]:
         response = await self._messages.create(**_request(self.model, messages, max_tokens))
         return _text(response), _usage(response.usage)
@@ -48,7 +60,11 @@ class AnthropicLLMClient(LLMAdapter):
         return text, _usage(response.usage)
 
     async def _stream(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> AsyncIterator[str | TokenUsage]:
         prompt_tokens = completion_tokens = 0
         stream = await self._messages.create(

@@ -15,7 +15,9 @@ from app.application.usage import UsageMeter
 from app.domain.errors import DomainError, MalformedResponse
 from app.domain.llm import (
     ChatMessage,
+    ContextBlock,
     Prompt,
+    Role,
     TokenUsage,
     ToolCall,
     ToolReply,
@@ -29,8 +31,8 @@ log = structlog.get_logger(__name__)
 class LLMAdapter(LLMPort):
     """Template for adapters: subclasses implement the four `_` hooks and `_translate`.
 
-    Public methods fit the prompt to the context window, call the hook, record usage and
-    turn any vendor exception into our own error (`raise ... from e`).
+    Public methods put the context blocks in the prompt, fit it to the context window, call
+    the hook, record usage and turn any vendor exception into our own error (`raise ... from e`).
     """
 
     def __init__(
@@ -56,13 +58,14 @@ class LLMAdapter(LLMPort):
         prompt: Prompt,
         *,
         system: str | None = None,
+        context: Sequence[ContextBlock] = (),
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> str:
-        messages = self._prepare(prompt, system)
+        messages = self._prepare(prompt, system, context)
         try:
             text, usage = await self._complete(
-                messages, self._temp(temperature), max_tokens or self._max_output_tokens
+                messages, self._temp(temperature), max_tokens or self._max_output_tokens, context
             )
         except DomainError:
             raise
@@ -104,14 +107,15 @@ class LLMAdapter(LLMPort):
         prompt: Prompt,
         *,
         system: str | None = None,
+        context: Sequence[ContextBlock] = (),
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> AsyncIterator[str]:
-        messages = self._prepare(prompt, system)
+        messages = self._prepare(prompt, system, context)
         usage = TokenUsage()
         try:
             async for chunk in self._stream(
-                messages, self._temp(temperature), max_tokens or self._max_output_tokens
+                messages, self._temp(temperature), max_tokens or self._max_output_tokens, context
             ):
                 if isinstance(chunk, TokenUsage):
                     usage = chunk
@@ -162,9 +166,16 @@ class LLMAdapter(LLMPort):
 
     # --- hooks ------------------------------------------------------------------------
 
+    # `context` reaches the text hooks already rendered into `messages` by `_with_context`;
+    # an adapter that reads the blocks themselves (offline) overrides `_with_context`.
+
     @abstractmethod
     async def _complete(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> tuple[str, TokenUsage]: ...
 
     @abstractmethod
@@ -174,7 +185,11 @@ class LLMAdapter(LLMPort):
 
     @abstractmethod
     def _stream(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> AsyncIterator[str | TokenUsage]:
         """Yields text chunks, and at most one TokenUsage (the call's total) when known."""
 
@@ -189,10 +204,14 @@ class LLMAdapter(LLMPort):
 
     # --- shared -----------------------------------------------------------------------
 
-    def _prepare(self, prompt: Prompt, system: str | None) -> list[ChatMessage]:
+    def _prepare(
+        self, prompt: Prompt, system: str | None, context: Sequence[ContextBlock] = ()
+    ) -> list[ChatMessage]:
         messages = as_messages(prompt, system)
         if not messages:
             raise ValueError("prompt is empty")
+        # Before fitting: the blocks count against the window like any other text.
+        messages = self._with_context(messages, context)
         fitted = self._budget.fit(messages, self.provider)
         if len(fitted) < len(messages):
             log.info(
@@ -203,8 +222,31 @@ class LLMAdapter(LLMPort):
             )
         return fitted
 
+    def _with_context(
+        self, messages: list[ChatMessage], context: Sequence[ContextBlock]
+    ) -> list[ChatMessage]:
+        """Real models read the lookups as `### slot: query` sections of the system message."""
+        return with_context(messages, context)
+
     def _temp(self, temperature: float | None) -> float:
         return self._temperature if temperature is None else temperature
 
     def _record(self, usage: TokenUsage) -> None:
         self._meter.record(usage if usage.calls else usage + TokenUsage(calls=1))
+
+
+def with_context(messages: list[ChatMessage], context: Sequence[ContextBlock]) -> list[ChatMessage]:
+    """The messages with the blocks appended to the leading system message (or one made)."""
+    sections = [render_block(block) for block in context if block.text_lines()]
+    if not sections:
+        return messages
+    if messages[0].role is Role.SYSTEM:
+        head, rest = messages[0].content, messages[1:]
+    else:
+        head, rest = "", messages
+    content = "\n\n".join([head, *sections] if head else sections)
+    return [ChatMessage.system(content), *rest]
+
+
+def render_block(block: ContextBlock) -> str:
+    return f"### {block.slot}: {block.query}\n" + "\n".join(block.text_lines())

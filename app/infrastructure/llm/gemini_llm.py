@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from google import genai
@@ -14,7 +14,15 @@ from pydantic import BaseModel
 
 from app.application.ports.llm import ToolChoice
 from app.domain.errors import AuthenticationFailed, DomainError, MalformedResponse
-from app.domain.llm import ChatMessage, Role, TokenUsage, ToolCall, ToolReply, ToolSpec
+from app.domain.llm import (
+    ChatMessage,
+    ContextBlock,
+    Role,
+    TokenUsage,
+    ToolCall,
+    ToolReply,
+    ToolSpec,
+)
 from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.errors import from_status, from_transport
 
@@ -34,7 +42,11 @@ class GeminiLLMClient(LLMAdapter):
         self._web_search = web_search  # grounding with Google Search, when selected
 
     async def _complete(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> tuple[str, TokenUsage]:
         system, contents = _contents(messages)
         response = await self._client.aio.models.generate_content(
@@ -57,7 +69,11 @@ class GeminiLLMClient(LLMAdapter):
         return response.text or "", _usage(response.usage_metadata)
 
     async def _stream(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> AsyncIterator[str | TokenUsage]:
         system, contents = _contents(messages)
         stream = await self._client.aio.models.generate_content_stream(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -19,7 +19,15 @@ from pydantic import BaseModel
 
 from app.application.ports.llm import ToolChoice
 from app.domain.errors import ConfigurationError, DomainError, MalformedResponse
-from app.domain.llm import ChatMessage, Role, TokenUsage, ToolCall, ToolReply, ToolSpec
+from app.domain.llm import (
+    ChatMessage,
+    ContextBlock,
+    Role,
+    TokenUsage,
+    ToolCall,
+    ToolReply,
+    ToolSpec,
+)
 from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.errors import from_status, from_transport
 
@@ -57,7 +65,11 @@ class LangChainLLMClient(LLMAdapter):
         self._model = chat_model
 
     async def _complete(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> tuple[str, TokenUsage]:
         reply = await self._model.ainvoke(_messages(messages))
         return _text(reply), _usage(reply)
@@ -78,7 +90,11 @@ class LangChainLLMClient(LLMAdapter):
         return dict(result["parsed"]), _usage(result["raw"])
 
     async def _stream(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> AsyncIterator[str | TokenUsage]:
         total: AIMessageChunk | None = None
         async for chunk in self._model.astream(_messages(messages)):

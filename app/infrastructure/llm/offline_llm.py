@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -11,19 +11,27 @@ from pydantic import BaseModel
 from app.application.context_window import estimate_tokens
 from app.application.ports.llm import ToolChoice
 from app.domain.errors import DomainError, MalformedResponse
-from app.domain.llm import ChatMessage, Role, TokenUsage, ToolCall, ToolReply, ToolSpec
+from app.domain.llm import (
+    ChatMessage,
+    ContextBlock,
+    Role,
+    TokenUsage,
+    ToolCall,
+    ToolReply,
+    ToolSpec,
+)
 from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.offline_text import best_passages, is_korean, overlap, terms
 
 StructuredResponder = Callable[[list[ChatMessage]], BaseModel]
 LABEL_KO = "[오프라인 답변 · 언어 모델 없이 참고 자료에서 발췌했습니다]"
 LABEL_EN = "[Offline answer · extracted from reference material, no language model used]"
-BLOCK = re.compile(r"^### ", re.M)
 WHOLE_BLOCK_LINES = 12  # a lookup this short was fetched for the question: keep it whole
 
 
 class OfflineLLMClient(LLMAdapter):
-    """Extractive answers from system/tool context; structured output from registered rules.
+    """Extractive answers from the context blocks (else the system and tool messages);
+    structured output from registered rules.
 
     `responders` maps our own schemas to deterministic producers (the intent classifier
     registers its lexicon there); any other schema is filled from its JSON Schema.
@@ -35,11 +43,21 @@ class OfflineLLMClient(LLMAdapter):
         super().__init__(provider="offline", **kwargs)
         self._responders = dict(responders or {})
 
+    def _with_context(
+        self, messages: list[ChatMessage], context: Sequence[ContextBlock]
+    ) -> list[ChatMessage]:
+        """Nothing rendered: the blocks reach `_complete` and `_stream` as they are."""
+        return messages
+
     async def _complete(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> tuple[str, TokenUsage]:
-        answer = compose_answer(messages)
-        return answer, _usage(messages, answer)
+        answer = compose_answer(messages, context)
+        return answer, _usage(messages, answer, context)
 
     async def _structured(
         self, messages: list[ChatMessage], schema: type[BaseModel], temperature: float
@@ -52,12 +70,16 @@ class OfflineLLMClient(LLMAdapter):
         return produced, _usage(messages, str(produced))
 
     async def _stream(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> AsyncIterator[str | TokenUsage]:
-        answer = compose_answer(messages)
+        answer = compose_answer(messages, context)
         for index, word in enumerate(answer.split(" ")):
             yield word if index == 0 else f" {word}"
-        yield _usage(messages, answer)
+        yield _usage(messages, answer, context)
 
     async def _tools(
         self, messages: list[ChatMessage], tools: list[ToolSpec], tool_choice: ToolChoice
@@ -75,17 +97,18 @@ class OfflineLLMClient(LLMAdapter):
         return MalformedResponse(f"{type(exc).__name__}: {exc}", provider=self.provider)
 
 
-def compose_answer(messages: list[ChatMessage]) -> str:
+def compose_answer(messages: list[ChatMessage], context: Sequence[ContextBlock] = ()) -> str:
     """Extract the answer from the context the caller gave; never add anything of our own.
 
-    Context is the system and tool messages. A system message may carry `### name` blocks
-    (one per lookup): short blocks were fetched for this question and are kept whole, long
-    ones (a reference guide) give only their passages that match the question.
+    Lookups are the context blocks and tool messages: short ones were fetched for this question
+    and are kept whole, long ones give only their passages that match the question. Without
+    lookups, the system messages are the reference (a guide) and give their best passages.
     """
     question = _question(messages)
     korean = is_korean(question)
-    blocks = context_blocks(messages)
-    found = [line for block in blocks for line in _from_block(question, block)]
+    found = [
+        line for material in materials(messages, context) for line in material.extract(question)
+    ]
     label = LABEL_KO if korean else LABEL_EN
     if not found:
         missing = (
@@ -99,26 +122,32 @@ def compose_answer(messages: list[ChatMessage]) -> str:
     return label + "\n" + "\n".join(dict.fromkeys(found))
 
 
-def context_blocks(messages: list[ChatMessage]) -> list[tuple[bool, str]]:
-    """(is_lookup, text) per block: `### ` sections of system messages, and tool messages."""
-    blocks: list[tuple[bool, str]] = []
-    for message in messages:
-        if message.role is Role.TOOL and message.content:
-            blocks.append((True, message.content))
-        elif message.role is Role.SYSTEM and message.content:
-            head, *sections = BLOCK.split(message.content)
-            blocks.append((False, head))
-            blocks.extend((True, section.partition("\n")[2]) for section in sections)
-    lookups = [b for b in blocks if b[0] and b[1].strip()]
-    return lookups or [b for b in blocks if b[1].strip()]
+@dataclass(frozen=True)
+class Material:
+    """Lines to answer from: a lookup made for this question, or a reference text."""
+
+    lines: list[str]
+    lookup: bool
+
+    def extract(self, question: str) -> list[str]:
+        if self.lookup and len(self.lines) <= WHOLE_BLOCK_LINES:
+            return self.lines
+        return best_passages(question, self.lines, limit=16 if self.lookup else 8)
 
 
-def _from_block(question: str, block: tuple[bool, str]) -> list[str]:
-    is_lookup, text = block
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if is_lookup and len(lines) <= WHOLE_BLOCK_LINES:
-        return lines
-    return best_passages(question, text, limit=16 if is_lookup else 8)
+def materials(messages: list[ChatMessage], context: Sequence[ContextBlock]) -> list[Material]:
+    """The lookups (context blocks, then tool messages) when there are any; else the system
+    messages, as reference."""
+    lookups = [_lines(block.text_lines()) for block in context]
+    lookups += [_lines([m.content]) for m in messages if m.role is Role.TOOL]
+    if any(lookups):
+        return [Material(lines, lookup=True) for lines in lookups if lines]
+    references = [_lines([m.content]) for m in messages if m.role is Role.SYSTEM]
+    return [Material(lines, lookup=False) for lines in references if lines]
+
+
+def _lines(texts: Iterable[str]) -> list[str]:
+    return [line.strip() for text in texts for line in text.splitlines() if line.strip()]
 
 
 def choose_tool(question: str, tools: list[ToolSpec], *, required: bool) -> ToolSpec | None:
@@ -171,6 +200,9 @@ def _question(messages: list[ChatMessage]) -> str:
     return next((m.content for m in reversed(messages) if m.role is Role.USER), "")
 
 
-def _usage(messages: list[ChatMessage], answer: str) -> TokenUsage:
+def _usage(
+    messages: list[ChatMessage], answer: str, context: Sequence[ContextBlock] = ()
+) -> TokenUsage:
     prompt = sum(estimate_tokens(m.content) for m in messages)
+    prompt += sum(estimate_tokens(line) for block in context for line in block.text_lines())
     return TokenUsage(prompt_tokens=prompt, completion_tokens=estimate_tokens(answer), calls=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from app.infrastructure.korean_text import (
@@ -63,10 +64,10 @@ class Passage:
         return overlap(query, self.text) + overlap(query, topic)
 
 
-def passages(context: str) -> list[Passage]:
+def passages(context: Iterable[str]) -> list[Passage]:
     found: list[Passage] = []
     heading = ""
-    for line in (raw.strip() for raw in context.splitlines()):
+    for line in (raw.strip() for raw in context):
         if not line:
             continue
         if LIST_ITEM.match(line):
@@ -77,8 +78,9 @@ def passages(context: str) -> list[Passage]:
     return found
 
 
-def best_passages(question: str, context: str, limit: int = 8) -> list[str]:
-    """The best-matching lines in their original order, each list under its heading."""
+def best_passages(question: str, context: Sequence[str], limit: int = 8) -> list[str]:
+    """The best-matching of the context's lines in their original order, each list item
+    under its heading."""
     query = terms(question)
     candidates = passages(context)
     scores = {p.index: p.score(query) for p in candidates}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import openai
@@ -19,7 +19,15 @@ from app.domain.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from app.domain.llm import ChatMessage, Role, TokenUsage, ToolCall, ToolReply, ToolSpec
+from app.domain.llm import (
+    ChatMessage,
+    ContextBlock,
+    Role,
+    TokenUsage,
+    ToolCall,
+    ToolReply,
+    ToolSpec,
+)
 from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.errors import from_status, from_transport
 
@@ -37,7 +45,11 @@ class OpenAILLMClient(LLMAdapter):
         self._web_search = web_search
 
     async def _complete(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> tuple[str, TokenUsage]:
         response = await self._client.chat.completions.create(
             **self._request(messages, temperature, max_tokens)
@@ -65,7 +77,11 @@ class OpenAILLMClient(LLMAdapter):
         return message.content or "", _usage(response.usage)
 
     async def _stream(
-        self, messages: list[ChatMessage], temperature: float, max_tokens: int
+        self,
+        messages: list[ChatMessage],
+        temperature: float,
+        max_tokens: int,
+        context: Sequence[ContextBlock],
     ) -> AsyncIterator[str | TokenUsage]:
         stream = await self._client.chat.completions.create(
             **self._request(messages, temperature, max_tokens),

@@ -123,7 +123,7 @@ def _add_node(graph: StateGraph[Any], name: str, action: Any) -> None:
 
 
 def _vision_or_router(state: ChatState) -> str:
-    return "vision" if state["request"].get("image_url") else "router"
+    return "vision" if state["request"].image_url else "router"
 
 
 def _fan_out(state: ChatState) -> Sequence[Send]:
