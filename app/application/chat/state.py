@@ -1,13 +1,16 @@
-"""The graph's state as typed values, and the reducers that merge node updates."""
+"""The graph's state as typed values, the reducers that merge node updates, and the allow-list
+of the classes a checkpoint of it may hold."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import Enum, StrEnum
+from functools import cache
 from typing import Annotated, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
+from app.application.chat.reachable import reachable_classes
 from app.application.chat.routing import Route
 from app.domain.chat import ChatRequest, Intent, IntentClassification, Source
 from app.domain.language import Language
@@ -173,3 +176,13 @@ def new_turn(job_id: str, request: ChatRequest) -> ChatUpdate:
         "routes": [],
         "unavailable": [],
     }
+
+
+@cache
+def checkpoint_types() -> tuple[type, ...]:
+    """The classes a checkpoint of this graph holds, and so the only ones it may revive.
+
+    Derived from what is kept (ChatState), written (ChatUpdate) and sent (BranchInput), so a
+    field's type is allowed the day the field is added, and nothing else ever is.
+    """
+    return reachable_classes(ChatState, ChatUpdate, BranchInput)
