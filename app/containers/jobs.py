@@ -7,7 +7,9 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from app.infrastructure.jobs.arq_jobs import ArqChatJobs
+from app.infrastructure.jobs.liveness import Reaper
 from app.infrastructure.progress.redis_streams import RedisStreamProgressNotifier
+from app.infrastructure.progress.stream_hub import stream_hub_resource
 from app.settings import Settings
 
 
@@ -21,10 +23,17 @@ class Jobs(containers.DeclarativeContainer):
         maxlen=settings.provided.worker.stream_maxlen,
         ttl_seconds=settings.provided.worker.stream_ttl,
     )
+    reaper = providers.Singleton(
+        Reaper, redis=redis, publisher=publisher, grace_seconds=settings.provided.worker.lost_after
+    )
+    # One reader for every followed stream of this process (lazy: opened on first use).
+    hub = providers.Resource(stream_hub_resource, redis=redis, reaper=reaper)
     chat_jobs = providers.Singleton(
         ArqChatJobs,
         redis=redis,
         publisher=publisher,
+        hub=hub,
+        reaper=reaper,
         queue_name=settings.provided.worker.queue_name,
-        block_ms=settings.provided.gateway.read_block_ms,
+        require_worker=settings.provided.gateway.require_worker,
     )

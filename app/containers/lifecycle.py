@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,11 +33,20 @@ async def start(container: containers.Container) -> None:
 
 
 async def stop(container: containers.Container) -> None:
-    """Close every Resource that was opened, lazy ones included."""
-    closed = container.shutdown_resources()
+    """Close every Resource that was opened: what uses the pools first, then the pools, then
+    logging. (The container alone closes them all at once, so a client could outlive its pool.)
+    """
+    opened = [r for r in container.traverse(types=[providers.Resource]) if r.initialized]
+    for phase in (
+        [r for r in opened if not isinstance(r, StartupResource)],
+        [r for r in opened if isinstance(r, StartupResource) and not isinstance(r, FirstResource)],
+    ):
+        closing = [closed for r in phase if (closed := r.shutdown()) is not None]
+        await asyncio.gather(*(c for c in closing if inspect.isawaitable(c)))
+    log.info("app.stopped")
+    closed = container.shutdown_resources()  # logging, last
     if closed is not None:
         await closed
-    log.info("app.stopped")
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ from app.containers.jobs import Jobs
 from app.containers.lifecycle import resolve, start, stop
 from app.containers.llm import LLMs
 from app.containers.services import Services
-from app.infrastructure.jobs.arq_worker import RUNNER, ChatJobRunner, worker_options
+from app.infrastructure.jobs.arq_worker import RUNNER, ChatJobRunner, ChatWorker, worker_options
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -41,7 +41,6 @@ class WorkerContainer(containers.DeclarativeContainer):
         ChatJobRunner,
         chats=chat.service,
         publisher=jobs.publisher,
-        job_timeout=settings.provided.worker.job_timeout,
     )
 
 
@@ -63,3 +62,8 @@ def arq_options(container: WorkerContainer) -> dict[str, Any]:
         log.info("worker.stopped")
 
     return worker_options(settings, on_startup=startup, on_shutdown=shutdown)
+
+
+def arq_worker(container: WorkerContainer) -> ChatWorker:
+    """The worker loop itself: arq's Worker with our lease, terminal and outage handling."""
+    return ChatWorker(**arq_options(container))

@@ -56,6 +56,18 @@ class QueueUnavailable(ProviderUnavailable):
     """The job queue (Redis) cannot be reached: nothing was queued."""
 
 
+class NoWorkerAvailable(ProviderUnavailable):
+    """No worker is running to take the chat: nothing was queued."""
+
+
+class ThreadBusy(DomainError):
+    """The thread has an unfinished turn and the new one asked to be refused, not queued."""
+
+    def __init__(self, message: str, *, running: str) -> None:
+        super().__init__(message)
+        self.running = running
+
+
 class AuthenticationFailed(ExternalServiceError):
     """The key was missing, wrong or lacks permission (401/403)."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,11 @@ class JobState(StrEnum):
     FAILED = "failed"
 
 
+# What a new turn does when its thread has one unfinished: wait its turn (LangGraph Server's
+# default), be refused, or end the earlier turns and run next.
+TurnPolicy = Literal["enqueue", "reject", "interrupt"]
+
+
 class ChatTicket(BaseModel):
     """What a submission returns: the job to follow and the thread it belongs to."""
 
@@ -25,6 +30,7 @@ class ChatTicket(BaseModel):
 
     job_id: str
     thread_id: str
+    turns_ahead: int = 0  # earlier turns of the thread that run first
 
 
 class ChatJobStatus(BaseModel):

@@ -1,4 +1,9 @@
-"""The arq worker: `python -m app worker` or `arq app.entrypoints.worker.WorkerSettings`."""
+"""The arq worker: `python -m app worker`.
+
+`WorkerSettings` is for arq's own health probe (`arq --check app.entrypoints.worker.
+WorkerSettings`, exit 0 while a worker reports in); run workers with `python -m app worker`,
+which adds the chat's lease, terminal-event and Redis-outage handling to arq's Worker.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ WorkerSettings = _LazyWorkerSettings()
 
 
 def run(settings: Settings) -> None:
-    """arq's worker loop with our options (it handles SIGINT/SIGTERM)."""
-    from arq.worker import Worker
+    """The worker loop (it handles SIGINT/SIGTERM: running jobs get `shutdown_grace`)."""
+    from app.containers.worker import WorkerContainer, arq_worker
 
-    Worker(**options(settings)).run()
+    arq_worker(WorkerContainer(settings=settings)).run()

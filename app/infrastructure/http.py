@@ -109,7 +109,7 @@ class RecyclingSafeTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         limit = self.limit_for(request.url)
         replayable = isinstance(request.stream, httpx.ByteStream)
-        started = time.monotonic()
+        first_lost: float | None = None
         attempt = 1
         while True:
             await limit.acquire()
@@ -117,7 +117,10 @@ class RecyclingSafeTransport(httpx.AsyncBaseTransport):
                 response = await self._send_once(request)
             except CONNECTION_LOST as exc:
                 await limit.release(connection_lost=True)
-                self._raise_unless_retryable(exc, request, replayable, attempt, started)
+                # The deadline runs from the first lost connection: time spent queued behind
+                # the in-flight limit is load, not failure, and must not use up the budget.
+                first_lost = first_lost or time.monotonic()
+                self._raise_unless_retryable(exc, request, replayable, attempt, first_lost)
             except BaseException:
                 await limit.release(connection_lost=False)
                 raise

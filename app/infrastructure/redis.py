@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from app.application.ports.cache import CachePort
 from app.infrastructure.jobs import serialization
@@ -21,9 +21,12 @@ async def redis_resource(settings: RedisSettings, queue_name: str) -> AsyncItera
 
     It is arq's Redis subclass (a plain client that can also enqueue), set to JSON jobs.
     """
-    pool = ConnectionPool.from_url(
+    # Blocking: with every connection busy a caller waits for one instead of failing with
+    # "Too many connections" (thousands of SSE readers share the pool through StreamHub).
+    pool = BlockingConnectionPool.from_url(
         settings.url,
         max_connections=settings.max_connections,
+        timeout=settings.pool_timeout,
         socket_timeout=settings.socket_timeout,
         socket_connect_timeout=settings.socket_timeout,
         health_check_interval=30,

@@ -123,6 +123,7 @@ class RedisSettings(Section):
     client_name: str = "eco2-chat"
     max_connections: int = Field(default=50, gt=0)
     socket_timeout: float = 5.0
+    pool_timeout: float = Field(default=10.0, gt=0)  # waiting for a free pooled connection
 
 
 class PostgresSettings(Section):
@@ -140,6 +141,11 @@ class WorkerSettings(Section):
     health_check_interval: float = Field(default=10.0, gt=0)
     stream_maxlen: int = Field(default=2000, gt=10)
     stream_ttl: int = Field(default=3600, gt=0)
+    # A running job's claim, renewed by its live worker every lease/3: a job whose worker
+    # died runs again within about this long, whatever the job timeout.
+    lease_seconds: float = Field(default=10.0, ge=2.0)
+    # A job nothing holds (not queued, not renewed, not ended) for this long gets `lost`.
+    lost_after: float = Field(default=30.0, gt=0)
 
 
 class GatewaySettings(Section):
@@ -149,6 +155,7 @@ class GatewaySettings(Section):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     read_block_ms: int = Field(default=2000, gt=0)  # must stay under redis.socket_timeout
+    require_worker: bool = True  # 503 instead of queueing a chat no worker would run
 
 
 class TracingSettings(Section):

@@ -21,7 +21,10 @@ def deployment() -> Deployment:
 
 
 @pytest.fixture
-def gateway(deployment: Deployment) -> Iterator[RunningServer]:
+def gateway(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
+    """The gateway in this process, configured by the same variables as the workers."""
+    for name, value in deployment.settings_env().items():
+        monkeypatch.setenv(name, value)
     settings = load_settings(**deployment.settings_overrides())
     with serve_in_thread(create_app(settings)) as server:
         yield server

@@ -50,7 +50,7 @@ class OpenAIWire(WireApp):
             return
         message = self.answer(request)
         if request.get("stream"):
-            await send_sse(send, list(_chunks(request, message)))
+            await send_sse(send, list(_chunks(request, message)), self.script.chunk_delay)
         else:
             await send_json(send, 200, json.dumps(_completion(request, message)).encode(), {})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,9 +38,11 @@ class Deployment:
 
     queue: str = field(default_factory=lambda: f"eco2:test:{uuid.uuid4().hex[:8]}")
     env: dict[str, str] = field(default_factory=dict)
+    redis_url: str = "redis://127.0.0.1:6379/0"
 
     def settings_env(self) -> dict[str, str]:
         return {
+            "REDIS_URL": self.redis_url,
             "APP_WORKER__QUEUE_NAME": self.queue,
             "APP_CHECKPOINT__BACKEND": "memory",
             "APP_GATEWAY__SECRET": "test-secret-0123456789",
@@ -49,6 +52,7 @@ class Deployment:
 
     def settings_overrides(self) -> dict[str, Any]:
         return {
+            "redis": {"url": self.redis_url},
             "worker": {"queue_name": self.queue, "health_check_interval": 1},
             "checkpoint": {"backend": "memory"},
             "gateway": {"secret": "test-secret-0123456789", "heartbeat_seconds": 1},
@@ -57,12 +61,16 @@ class Deployment:
 
 @contextmanager
 def worker_process(
-    deployment: Deployment, log_dir: Path, name: str = "w", command: list[str] | None = None
+    deployment: Deployment,
+    log_dir: Path,
+    name: str = "w",
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[WorkerProcess]:
     """`python -m app worker` by default; `command` runs another entry (e.g. arq's own CLI)."""
     log = log_dir / f"worker-{name}.log"
     handle = log.open("w")
-    env = {**os.environ, **deployment.settings_env(), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **deployment.settings_env(), **(env or {}), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         command or [sys.executable, "-m", "app", "worker"],
         stdout=handle,
@@ -72,7 +80,7 @@ def worker_process(
     )
     worker = WorkerProcess(process, log)
     try:
-        _wait_for_health(deployment.queue, worker)
+        wait_until_started(worker, deployment)
         yield worker
     finally:
         if process.poll() is None:
@@ -81,16 +89,19 @@ def worker_process(
         handle.close()
 
 
-def _wait_for_health(queue: str, worker: WorkerProcess, deadline: float = 30.0) -> None:
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+def wait_until_started(worker: WorkerProcess, deployment: Deployment, deadline: float = 60) -> None:
+    """This worker's own readiness (its key, written once startup is done and it polls), not
+    the queue's health key, which any other worker of the queue may have written."""
+    key = f"{deployment.queue}:workers:{socket.gethostname()}:{worker.process.pid}"
+    client = redis.Redis.from_url(deployment.redis_url)
     started = time.monotonic()
     try:
         while time.monotonic() - started < deadline:
-            if client.exists(f"{queue}:health-check"):  # arq writes it once startup is done
+            if client.exists(key):
                 return
             if worker.process.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{worker.text()}")
-            time.sleep(0.1)
+            time.sleep(0.05)
     finally:
         client.close()
-    raise RuntimeError(f"worker not healthy after {deadline}s:\n{worker.text()}")
+    raise RuntimeError(f"worker not started after {deadline}s:\n{worker.text()}")

@@ -22,6 +22,7 @@ class Script:
 
     failures: deque[Failure | str] = field(default_factory=deque)
     delay: float = 0.0
+    chunk_delay: float = 0.0  # between the chunks of a streamed answer
     requests: list[dict[str, Any]] = field(default_factory=list)
     reply_text: str | None = None
 
@@ -100,7 +101,7 @@ async def send_json(send: Any, status: int, payload: bytes, headers: dict[str, s
     await send({"type": "http.response.body", "body": payload})
 
 
-async def send_sse(send: Any, events: list[bytes]) -> None:
+async def send_sse(send: Any, events: list[bytes], chunk_delay: float = 0.0) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -110,7 +111,7 @@ async def send_sse(send: Any, events: list[bytes]) -> None:
     )
     for event in events:
         await send({"type": "http.response.body", "body": event, "more_body": True})
-        await asyncio.sleep(0)
+        await asyncio.sleep(chunk_delay)
     await send({"type": "http.response.body", "body": b""})
 
 

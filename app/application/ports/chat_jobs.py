@@ -7,15 +7,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from app.domain.chat import ChatRequest
 from app.domain.events import ProgressEvent
-from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth
+from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, TurnPolicy
 
 
 class ChatJobsPort(ABC):
     """The job side of the service, as the gateway, `submit` and the tests see it."""
 
     @abstractmethod
-    async def submit(self, request: ChatRequest) -> ChatTicket:
-        """Queue the chat; its `queued` event is readable as soon as this returns."""
+    async def submit(self, request: ChatRequest, *, if_busy: TurnPolicy = "enqueue") -> ChatTicket:
+        """Queue the chat behind its thread's unfinished turns (or as `if_busy` says); its
+        `queued` event is readable as soon as this returns. Raises QueueUnavailable,
+        NoWorkerAvailable, or ThreadBusy (`reject`)."""
 
     @abstractmethod
     async def status(self, job_id: str) -> ChatJobStatus | None:

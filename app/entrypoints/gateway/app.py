@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.containers.gateway import GatewayContainer
 from app.containers.lifecycle import resolve, running
+from app.entrypoints.gateway import errors
 from app.entrypoints.gateway.routes import router
 from app.settings import Settings
 
@@ -57,7 +58,7 @@ class BodyTooLarge(Exception):
 
 
 def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"detail": f"request body over {limit} bytes"}, status_code=413)
+    return errors.error_body(413, f"request body over {limit} bytes")
 
 
 @cache
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> ASGIApp:
         lifespan=lifespan,
     )
     app.include_router(router)
+    errors.install(app)
 
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:

@@ -13,7 +13,6 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from app.application.access.job_tokens import JobTokens
 from app.application.ports.chat_jobs import ChatJobsPort
 from app.domain.chat import ChatRequest
-from app.domain.errors import QueueUnavailable
 from app.domain.events import ProgressEvent
 from app.entrypoints.gateway.schemas import Cancelled, ChatAccepted, ChatStatus, ChatSubmission
 
@@ -53,11 +52,8 @@ Authorised = Annotated[str, Depends(authorised)]
 @router.post("/v1/chat", status_code=202, response_model=ChatAccepted, tags=["chat"])
 async def submit(body: ChatSubmission, request: Request, port: Jobs) -> ChatAccepted:
     """Queue a chat; read its progress from `events_url`."""
-    chat = ChatRequest(**body.model_dump(exclude={"thread_id"}), thread_id=body.thread())
-    try:
-        ticket = await port.submit(chat)
-    except QueueUnavailable as exc:
-        raise HTTPException(503, "the job queue is unreachable; try again shortly") from exc
+    chat = ChatRequest(**body.model_dump(exclude={"thread_id", "if_busy"}), thread_id=body.thread())
+    ticket = await port.submit(chat, if_busy=body.if_busy)
     token = tokens(request).sign(ticket.job_id)
     return ChatAccepted(
         job_id=ticket.job_id,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.domain.chat import MAX_MESSAGE_CHARS, Location
-from app.domain.jobs import ChatJobStatus, JobState
+from app.domain.jobs import ChatJobStatus, JobState, TurnPolicy
 
 
 class ChatSubmission(BaseModel):
@@ -32,6 +32,11 @@ class ChatSubmission(BaseModel):
     image_url: str | None = Field(default=None, max_length=2048)
     location: Location | None = None
     language: Literal["ko", "en"] | None = None
+    if_busy: TurnPolicy = Field(
+        default="enqueue",
+        description="when the thread has an unfinished turn: wait for it (enqueue), refuse "
+        "with 409 (reject), or end it and run this one next (interrupt)",
+    )
 
     def thread(self) -> str:
         """The thread to continue, or a new one."""

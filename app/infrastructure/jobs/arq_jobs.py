@@ -1,31 +1,44 @@
-"""ChatJobsPort on arq and Redis Streams: what the gateway and `submit` use, and nothing else."""
+"""ChatJobsPort on arq and Redis Streams: what the gateway and `submit` use, and nothing else.
+
+A submission is one Lua step: its `queued` event, its place in its thread's turn order, and
+(when no earlier turn of the thread is unfinished) its arq job. A later turn waits as a pending
+payload until the turn ahead of it ends; the terminal event releases it (scripts.PUBLISH).
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import structlog
 from arq.connections import ArqRedis, RedisSettings
-from arq.constants import abort_jobs_ss, health_check_key_suffix
-from arq.jobs import Job, JobStatus
+from arq.constants import abort_jobs_ss, expires_extra_ms, health_check_key_suffix, job_key_prefix
+from arq.jobs import serialize_job
 from redis.exceptions import RedisError
 
 from app.application.ports.chat_jobs import ChatJobsPort
 from app.domain.chat import ChatRequest
-from app.domain.errors import QueueUnavailable
+from app.domain.errors import NoWorkerAvailable, QueueUnavailable, ThreadBusy
 from app.domain.events import ProgressEvent, ProgressUpdate
-from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, fold_events
+from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, TurnPolicy, fold_events
+from app.infrastructure.jobs import serialization
+from app.infrastructure.jobs.liveness import Reaper
 from app.infrastructure.progress.redis_streams import (
     RedisStreamProgressNotifier,
-    follow_events,
+    meta_key,
+    pending_key,
     read_events,
+    stream_key,
 )
+from app.infrastructure.progress.scripts import SUBMIT
+from app.infrastructure.progress.stream_hub import StreamHub
 from app.settings import RedisSettings as OurRedisSettings
 
 log = structlog.get_logger(__name__)
 JOB_NAME = "chat"  # the arq function the worker registers
+TURNS_TTL = 86_400
 
 
 def arq_redis_settings(settings: OurRedisSettings) -> RedisSettings:
@@ -35,6 +48,10 @@ def arq_redis_settings(settings: OurRedisSettings) -> RedisSettings:
     return arq
 
 
+def turns_key(thread_id: str) -> str:
+    return f"chat:thread:{thread_id}:turns"
+
+
 class ArqChatJobs(ChatJobsPort):
     """Submits through arq's queue; status, cancel and follow read the job's event stream."""
 
@@ -42,45 +59,108 @@ class ArqChatJobs(ChatJobsPort):
         self,
         redis: ArqRedis,
         publisher: RedisStreamProgressNotifier,
+        hub: StreamHub,
+        reaper: Reaper,
         *,
         queue_name: str,
-        block_ms: int = 2000,
+        require_worker: bool = True,
     ) -> None:
         self._redis = redis
         self._publisher = publisher
+        self._hub = hub
+        self._reaper = reaper
         self._queue = queue_name
-        self._block_ms = block_ms
+        self._require_worker = require_worker
+        self._submit = redis.register_script(SUBMIT)
 
-    async def submit(self, request: ChatRequest) -> ChatTicket:
+    async def submit(self, request: ChatRequest, *, if_busy: TurnPolicy = "enqueue") -> ChatTicket:
         job_id = uuid.uuid4().hex
-        ticket = ChatTicket(job_id=job_id, thread_id=request.thread_id)
         try:
-            # `queued` first: a client sees its first event without waiting for a worker.
-            await self._publisher.publish(job_id, ProgressUpdate(type="queued"))
-            await self._redis.enqueue_job(
-                JOB_NAME, request.model_dump(mode="json"), _job_id=job_id, _queue_name=self._queue
+            status, _, ahead, running = await self._submit(
+                keys=self._submit_keys(job_id, request.thread_id),
+                args=self._submit_args(job_id, request, if_busy),
             )
         except RedisError as exc:
-            log.warning("jobs.submit_failed", job_id=job_id, error=type(exc).__name__)
             raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
-        return ticket
+        status = _text(status)
+        if status == "no_worker":
+            raise NoWorkerAvailable("no worker is running", provider="workers")
+        if status == "busy":
+            raise ThreadBusy(
+                f"thread {request.thread_id} has a turn in progress", running=_text(running)
+            )
+        if if_busy == "interrupt" and int(ahead):
+            await self._interrupt_earlier(request.thread_id, job_id)
+        return ChatTicket(job_id=job_id, thread_id=request.thread_id, turns_ahead=int(ahead))
+
+    def _submit_keys(self, job_id: str, thread_id: str) -> list[str]:
+        return [
+            stream_key(job_id),
+            meta_key(job_id),
+            turns_key(thread_id),
+            job_key_prefix + job_id,
+            self._queue,
+            pending_key(job_id),
+            self._queue + health_check_key_suffix,
+        ]
+
+    def _submit_args(self, job_id: str, request: ChatRequest, if_busy: TurnPolicy) -> list[Any]:
+        now = time.time()
+        payload = serialize_job(
+            JOB_NAME,
+            (request.model_dump(mode="json"),),
+            {},
+            None,
+            int(now * 1000),
+            serializer=serialization.dumps,
+        )
+        return [
+            job_id,
+            payload,
+            int(now * 1000),
+            expires_extra_ms,
+            if_busy,
+            self._publisher.maxlen,
+            self._publisher.ttl_seconds,
+            f"{now:.6f}",
+            TURNS_TTL,
+            "1" if self._require_worker else "0",
+        ]
+
+    async def _interrupt_earlier(self, thread_id: str, job_id: str) -> None:
+        """`interrupt`: every earlier unfinished turn of the thread ends, so this one runs next."""
+        listed: list[Any] = await self._redis.lrange(turns_key(thread_id), 0, -1)  # type: ignore[misc]
+        earlier = [_text(j) for j in listed]
+        for other in earlier[: earlier.index(job_id) if job_id in earlier else None]:
+            await self._end(other, "interrupted", "a newer message on this thread replaced it")
 
     async def status(self, job_id: str) -> ChatJobStatus | None:
-        events = await read_events(self._redis, job_id)
-        if events:
-            return fold_events(job_id, events)
-        job = Job(job_id, self._redis, _queue_name=self._queue)
-        if await job.status() is JobStatus.not_found:
-            return None
-        return fold_events(job_id, [])
+        try:
+            events = await read_events(self._redis, job_id)
+            if not events:  # queued by other means than submit, or unknown
+                known = await self._redis.exists(job_key_prefix + job_id, pending_key(job_id))
+                return fold_events(job_id, []) if known else None
+            found = fold_events(job_id, events)
+            if not found.terminal and await self._reaper.reap([job_id], [events[-1].ts]):
+                found = fold_events(job_id, await read_events(self._redis, job_id))
+        except RedisError as exc:
+            raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
+        return found
 
     async def cancel(self, job_id: str) -> bool:
-        cancelled = ProgressUpdate(type="error", data={"kind": "cancelled", "message": "cancelled"})
-        published = await self._publisher.publish(job_id, cancelled)
+        try:
+            return await self._end(job_id, "cancelled", "cancelled")
+        except RedisError as exc:
+            raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
+
+    async def _end(self, job_id: str, kind: str, message: str) -> bool:
+        ended = await self._publisher.publish(
+            job_id, ProgressUpdate(type="error", data={"kind": kind, "message": message})
+        )
         # The worker sees the flag on its next poll and cancels the run; a queued job is
         # dropped when it would start.
-        await self._redis.zadd(abort_jobs_ss, {job_id: _now_ms()})
-        return published is not None
+        await self._redis.zadd(abort_jobs_ss, {job_id: int(time.time() * 1000)})
+        return ended is not None
 
     def follow(
         self,
@@ -89,20 +169,17 @@ class ArqChatJobs(ChatJobsPort):
         *,
         stop: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[ProgressEvent]:
-        return follow_events(
-            self._redis, job_id, after or "0-0", block_ms=self._block_ms, stop=stop
-        )
+        return self._hub.follow(job_id, after, stop=stop)
 
     async def health(self) -> QueueHealth:
         try:
             await self._redis.ping()
+            alive = await self._redis.exists(self._queue + health_check_key_suffix)
         except RedisError as exc:
-            problem = f"unreachable: {type(exc).__name__}"
-            return QueueHealth(queue=problem, workers="unknown")
+            return QueueHealth(queue=f"unreachable: {type(exc).__name__}", workers="unknown")
         # arq's workers refresh this key every health_check_interval while they run.
-        alive = await self._redis.exists(self._queue + health_check_key_suffix)
         return QueueHealth(queue="ok", workers="ok" if alive else "none reporting")
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import structlog
+from arq.constants import in_progress_key_prefix
+from arq.worker import Worker
 from pydantic import ValidationError
 
 from app.domain.chat import ChatRequest, ChatResult
 from app.domain.events import ProgressUpdate
 from app.infrastructure.jobs import serialization
 from app.infrastructure.jobs.arq_jobs import arq_redis_settings
-from app.infrastructure.progress.redis_streams import RedisStreamProgressNotifier
+from app.infrastructure.progress.redis_streams import REDIS_DOWN, RedisStreamProgressNotifier
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -33,12 +37,13 @@ class ChatJobRunner:
     that already ended (arq is at-least-once) does nothing.
     """
 
-    def __init__(
-        self, chats: ChatTurns, publisher: RedisStreamProgressNotifier, *, job_timeout: float
-    ) -> None:
+    def __init__(self, chats: ChatTurns, publisher: RedisStreamProgressNotifier) -> None:
         self._chats = chats
         self._publisher = publisher
-        self._job_timeout = job_timeout
+
+    @property
+    def publisher(self) -> RedisStreamProgressNotifier:
+        return self._publisher
 
     async def run(self, job_id: str, payload: Any, attempt: int) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(job_id=job_id, job_try=attempt)
@@ -63,11 +68,12 @@ class ChatJobRunner:
                 type="stage", stage="attempt", status="started", data={"attempt": attempt}
             )
             await self._publisher.publish_attempt(job_id, started, attempt=attempt)
-        began = time.monotonic()
         try:
             result = await self._chats.run(request, job_id=job_id)
         except asyncio.CancelledError:
-            await self._after_cancel(job_id, time.monotonic() - began)
+            # Timeout, abort or shutdown: arq decides what follows, and its finish step leaves
+            # the terminal event (a shutdown leaves none: the job runs again elsewhere).
+            log.warning("chat.cancelled")
             raise
         except Exception as exc:  # the chat service published the `error` event already
             return {"status": "error", "error": type(exc).__name__}
@@ -87,18 +93,6 @@ class ChatJobRunner:
         data = {"kind": "invalid_request", "message": "the job is malformed", "problems": problems}
         await self._publisher.publish(job_id, ProgressUpdate(type="error", data=data))
         return {"status": "error", "error": "invalid_request"}
-
-    async def _after_cancel(self, job_id: str, elapsed: float) -> None:
-        """Timeout: the job ends with `error`. Abort: the canceller published the terminal
-        event. Worker shutdown: nothing terminal; arq hands the job to another worker."""
-        if elapsed >= self._job_timeout * 0.98:
-            timeout = ProgressUpdate(
-                type="error", data={"kind": "timeout", "message": "the chat took too long"}
-            )
-            await asyncio.shield(self._publisher.publish(job_id, timeout))
-            log.warning("chat.timeout", elapsed=round(elapsed, 1))
-        else:
-            log.warning("chat.cancelled", elapsed=round(elapsed, 1))
 
 
 async def chat(ctx: dict[str, Any], payload: Any) -> dict[str, Any]:
@@ -126,4 +120,137 @@ def worker_options(settings: Settings, *, on_startup: Hook, on_shutdown: Hook) -
         "allow_abort_jobs": True,
         "job_serializer": serialization.dumps,
         "job_deserializer": serialization.loads,
+        "lease_seconds": worker.lease_seconds,
     }
+
+
+class ChatWorker(Worker):
+    """arq's Worker with the guarantees a chat needs:
+
+    - a short lease: a running job's in-progress key lives `lease` seconds and is renewed every
+      lease/3 while its worker lives, so a dead worker's job runs again within about `lease`
+      seconds whatever the job timeout (arq's own claim lasts job_timeout + 10 s);
+    - one terminal event on every path arq ends a job by itself (max tries, unknown function,
+      unreadable or expired job, timeout, a crash of the function): arq's two finish steps
+      publish an `error` when the job's stream has no terminal event yet;
+    - Redis outages: the poll loop waits for Redis with backoff instead of exiting, and finish
+      steps are retried, so in-flight chats finish (or end with an error) once Redis is back.
+    """
+
+    def __init__(self, *, lease_seconds: float = 10.0, **options: Any) -> None:
+        super().__init__(**options)
+        self.lease = lease_seconds
+        self.in_progress_timeout_s = lease_seconds
+        self._renewed = 0.0
+        self._down_since: float | None = None
+
+    @property
+    def publisher(self) -> RedisStreamProgressNotifier:
+        runner: ChatJobRunner = self.ctx[RUNNER]
+        return runner.publisher
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+            await self._renew_leases()
+        except REDIS_DOWN as exc:
+            await self._wait_for_redis(exc)
+            return
+        if self._down_since is not None:
+            log.info("worker.redis_back", down_s=round(time.monotonic() - self._down_since, 1))
+            self._down_since = None
+            self._last_health_check = 0  # say we are alive at once, for the gateway
+
+    async def record_health(self) -> None:
+        """arq's queue-wide health key, and this worker's own (how many workers are alive)."""
+        last = self._last_health_check
+        await super().record_health()
+        if self._last_health_check != last:
+            ttl = int((self.health_check_interval + 1) * 1000)
+            await self.pool.psetex(worker_key(self.queue_name, os.getpid()), ttl, b"1")
+
+    async def _wait_for_redis(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.error("worker.redis_down", error=str(exc), fix="check REDIS_URL and the server")
+        down = time.monotonic() - self._down_since
+        await asyncio.sleep(min(0.2 * 2 ** min(down, 4), 2.0))
+
+    async def _renew_leases(self) -> None:
+        if time.monotonic() - self._renewed < self.lease / 3:
+            return
+        self._renewed = time.monotonic()
+        running = [job_id for job_id, task in self.tasks.items() if not task.done()]
+        if not running:
+            return
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id in running:
+                pipe.pexpire(in_progress_key_prefix + job_id, int(self.lease * 1000))
+            await pipe.execute()
+        await self.publisher.keep_alive(running, self.lease)
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        try:
+            await super().run_job(job_id, score)
+        except REDIS_DOWN as exc:  # the lease lapses; the job runs again once Redis is back
+            log.warning("chat.finish_deferred", job_id=job_id, error=str(exc))
+        except Exception:  # a bug in one job must not stop the worker
+            log.exception("chat.run_job_failed", job_id=job_id)
+
+    async def finish_job(
+        self, job_id: str, finish: bool, result_data: bytes | None, *args: Any
+    ) -> None:
+        await _retrying(
+            lambda: super(ChatWorker, self).finish_job(job_id, finish, result_data, *args)
+        )
+        if finish:
+            await self._end_unless_ended(job_id, result_data)
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        await _retrying(lambda: Worker.finish_failed_job(self, job_id, result_data))
+        await self._end_unless_ended(job_id, result_data)
+
+    async def _end_unless_ended(self, job_id: str, result_data: bytes | None) -> None:
+        kind, message = _failure(result_data)
+        update = ProgressUpdate(type="error", data={"kind": kind, "message": message})
+        if await self.publisher.publish(job_id, update) is not None:
+            log.warning("chat.ended_by_worker", job_id=job_id, kind=kind)
+
+
+def worker_key(queue_name: str, pid: int) -> str:
+    """Present while the worker with this pid (on this host) is alive and polling."""
+    return f"{queue_name}:workers:{socket.gethostname()}:{pid}"
+
+
+FAILURES = {
+    "TimeoutError": ("timeout", "the chat took too long"),
+    "CancelledError": ("cancelled", "cancelled"),
+    "JobExecutionFailed": ("failed", "the chat could not be run"),
+    "SerializationError": ("invalid_request", "the job is unreadable"),
+    "DeserializationError": ("invalid_request", "the job is unreadable"),
+}
+
+
+def _failure(result_data: bytes | None) -> tuple[str, str]:
+    """The kind of failure arq recorded, as a client may see it (never its text)."""
+    try:
+        result = serialization.loads(result_data) if result_data else {}
+        error = result.get("r", {}).get("error") if isinstance(result.get("r"), dict) else None
+    except ValueError:
+        error = None
+    return FAILURES.get(str(error), ("failed", "the chat could not be completed"))
+
+
+async def _retrying(step: Callable[[], Awaitable[None]], deadline: float = 60.0) -> None:
+    """arq's bookkeeping after a job, retried through a Redis outage of up to `deadline` s."""
+    give_up = time.monotonic() + deadline
+    delay = 0.1
+    while True:
+        try:
+            await step()
+            return
+        except REDIS_DOWN:
+            if time.monotonic() + delay > give_up:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

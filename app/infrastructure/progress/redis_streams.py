@@ -1,9 +1,9 @@
 """Progress events on Redis Streams (`chat:{job_id}:events`): published idempotently, read back.
 
-One Lua script per event makes numbering, the stream entry and the terminal marker one atomic
-step, so a re-run of the same job (arq is at-least-once) can never add a second `answer` or a
-second terminal event, and readers see a gap-free `seq`. The stream is the single home of a
-chat's answer: status and SSE both read it.
+One Lua step per event makes numbering, the stream entry and the terminal marker atomic, so a
+re-run of the same job (arq is at-least-once) can never add a second `answer` or a second
+terminal event, and readers see a gap-free `seq`. The stream is the single home of a chat's
+answer: status and SSE both read it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import structlog
@@ -21,33 +21,12 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.progress import ProgressNotifierPort
 from app.domain.events import TERMINAL_TYPES, ProgressEvent, ProgressUpdate
+from app.infrastructure.progress.scripts import PUBLISH
 
 log = structlog.get_logger(__name__)
-
-# KEYS: stream, meta hash
-# ARGV: type, stage, status, data (JSON), ts, maxlen, ttl seconds, job_id, attempt (0: keep)
-PUBLISH = """
-local kind = ARGV[1]
-if redis.call('HEXISTS', KEYS[2], 'terminal') == 1 then return {0, '', 0} end
-if kind == 'answer' and redis.call('HEXISTS', KEYS[2], 'answered') == 1 then
-  return {0, '', 0}
-end
-local attempt = tonumber(ARGV[9])
-if attempt > 0 then
-  redis.call('HSET', KEYS[2], 'attempt', attempt)
-else
-  attempt = tonumber(redis.call('HGET', KEYS[2], 'attempt') or '1')
-end
-local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*',
-  'seq', seq, 'job_id', ARGV[8], 'type', kind, 'stage', ARGV[2], 'status', ARGV[3],
-  'data', ARGV[4], 'ts', ARGV[5], 'attempt', attempt)
-if kind == 'answer' then redis.call('HSET', KEYS[2], 'answered', 1) end
-if kind == 'done' or kind == 'error' then redis.call('HSET', KEYS[2], 'terminal', kind) end
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[7])
-return {seq, id, attempt}
-"""
+REDIS_DOWN = (RedisConnectionError, RedisTimeout, OSError)
+# Events a reader cannot do without: retried through a Redis outage, not dropped.
+DURABLE = frozenset({"answer", "needs_input", "done", "error"})
 
 
 def stream_key(job_id: str) -> str:
@@ -58,14 +37,40 @@ def meta_key(job_id: str) -> str:
     return f"chat:{job_id}:meta"
 
 
-class RedisStreamProgressNotifier(ProgressNotifierPort):
-    """The stream entry id is the SSE event id: a reconnecting browser resumes exactly."""
+def pending_key(job_id: str) -> str:
+    """A turn waiting behind an earlier one on its thread: its arq payload, until released."""
+    return f"chat:{job_id}:pending"
 
-    def __init__(self, redis: Redis, *, maxlen: int = 2000, ttl_seconds: int = 3600) -> None:
+
+class RedisStreamProgressNotifier(ProgressNotifierPort):
+    """The stream entry id is the SSE event id: a reconnecting browser resumes exactly.
+
+    Stage and delta events are best effort (one try); answer, needs_input and terminal events
+    are retried with backoff for up to `durable_seconds`, so a chat that finishes during a
+    Redis outage still delivers its ending once Redis is back.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        maxlen: int = 2000,
+        ttl_seconds: int = 3600,
+        durable_seconds: float = 60.0,
+    ) -> None:
         self._redis = redis
         self._maxlen = maxlen
         self._ttl = ttl_seconds
+        self._durable = durable_seconds
         self._script = redis.register_script(PUBLISH)
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    @property
+    def maxlen(self) -> int:
+        return self._maxlen
 
     async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None:
         return await self.publish_attempt(job_id, update, attempt=0)
@@ -74,6 +79,23 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
         self, job_id: str, update: ProgressUpdate, *, attempt: int
     ) -> ProgressEvent | None:
         """Publish, and (attempt > 0) make `attempt` the job's current one from this event on."""
+        if update.type not in DURABLE:
+            return await self._publish_once(job_id, update, attempt)
+        deadline = time.monotonic() + self._durable
+        delay = 0.1
+        while True:
+            try:
+                return await self._publish_once(job_id, update, attempt)
+            except REDIS_DOWN as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("progress.retrying", job_id=job_id, type=update.type, error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _publish_once(
+        self, job_id: str, update: ProgressUpdate, attempt: int
+    ) -> ProgressEvent | None:
         ts = time.time()
         seq, entry_id, current = await self._script(
             keys=[stream_key(job_id), meta_key(job_id)],
@@ -87,6 +109,7 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
                 self._ttl,
                 job_id,
                 attempt,
+                int(ts * 1000),
             ],
         )
         if not int(seq):
@@ -105,6 +128,16 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
         value: Any = await self._redis.hget(meta_key(job_id), "terminal")  # type: ignore[misc]
         return _text(value) if value is not None else None
 
+    async def keep_alive(self, job_ids: Iterable[str], seconds: float) -> None:
+        """Say these jobs are being worked on for `seconds` more (a running worker renews it);
+        readers treat a job nobody renews, queues or has ended as lost."""
+        until = f"{time.time() + seconds:.3f}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hset(meta_key(job_id), "alive_until", until)
+                pipe.expire(meta_key(job_id), self._ttl)
+            await pipe.execute()
+
 
 def parse_entry(entry_id: bytes | str, fields: dict[Any, Any]) -> ProgressEvent:
     """A stream entry as a ProgressEvent carrying its stream id."""
@@ -122,14 +155,11 @@ def parse_entry(entry_id: bytes | str, fields: dict[Any, Any]) -> ProgressEvent:
     )
 
 
-async def read_events(redis: Redis, job_id: str) -> list[ProgressEvent]:
-    """Every event the job's stream still holds, oldest first."""
-    entries = await redis.xrange(stream_key(job_id))
+async def read_events(redis: Redis, job_id: str, after: str = "-") -> list[ProgressEvent]:
+    """The events the job's stream holds after the id `after` (all by default), oldest first."""
+    start = after if after == "-" else f"({after}"
+    entries = await redis.xrange(stream_key(job_id), min=start)
     return [parse_entry(entry_id, fields) for entry_id, fields in entries]
-
-
-async def stream_exists(redis: Redis, job_id: str) -> bool:
-    return bool(await redis.exists(stream_key(job_id)))
 
 
 async def follow_events(
@@ -140,16 +170,13 @@ async def follow_events(
     block_ms: int = 2000,
     stop: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[ProgressEvent]:
-    """A job's events after `cursor` as they arrive, ending with its terminal event.
-
-    A Redis read that times out or drops is retried; `stop` (the reader went away) is asked
-    whenever a read comes back empty.
-    """
+    """A job's events after `cursor` as they arrive, ending with its terminal event, on a
+    connection of its own (the gateway multiplexes through StreamHub instead)."""
     key = stream_key(job_id)
     while True:
         try:
             batches = await redis.xread({key: cursor}, block=block_ms, count=200)
-        except (RedisTimeout, RedisConnectionError) as exc:
+        except REDIS_DOWN as exc:
             log.warning("progress.read_failed", job_id=job_id, error=type(exc).__name__)
             await asyncio.sleep(0.2)
             continue

@@ -1,0 +1,356 @@
+"""The fault suite at full size: real worker processes, a Redis of its own, real faults.
+
+    .venv/bin/python bench/faults.py [--chats 40] [--outage 30] [--readers 2000]
+
+Prints one row per scenario: chats submitted, chats that finished (`done`), terminal events
+(must equal chats: exactly one each), chats lost (no terminal event by the deadline), and the
+scenario's own figure (re-run delay, outage length, connections held...). Every row must show
+0 lost and terminal == chats. The quick versions of these run in `make test`
+(tests/e2e/test_faults.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import pickle
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.application.access.job_tokens import JobTokens
+from app.entrypoints.gateway.app import create_app
+from app.settings import load_settings
+from tests.support.asgi_server import serve_in_thread
+from tests.support.cpu_load import cpu_hogs
+from tests.support.openai_wire import OpenAIWire
+from tests.support.redis_server import PrivateRedis
+from tests.support.services import Deployment, WorkerProcess, worker_process
+from tests.support.sse import sse_events
+from tests.support.wire_script import Script
+
+SECRET = b"test-secret-0123456789"
+
+
+@dataclass
+class Row:
+    scenario: str
+    chats: int
+    finished: int
+    terminal: int
+    lost: int
+    figure: str
+
+
+@dataclass
+class Bench:
+    deployment: Deployment
+    redis: PrivateRedis
+    http: httpx.AsyncClient
+    logs: Path
+
+    def worker(self, name: str, **env: str) -> Any:
+        return worker_process(self.deployment, self.logs, name, env=env)
+
+    async def ask(self, message: str, **extra: Any) -> dict[str, Any]:
+        response = await self.http.post("/v1/chat", json={"message": message, **extra})
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def follow(self, url: str, limit: float = 600) -> list[Any]:
+        async def read() -> list[Any]:
+            return [event async for event in sse_events(self.http, url)]
+
+        try:
+            return await asyncio.wait_for(read(), limit)
+        except TimeoutError:
+            return []
+
+
+def tally(scenario: str, streams: list[list[Any]], figure: str) -> Row:
+    ends = [[e for e in events if e.event in ("done", "error")] for events in streams]
+    return Row(
+        scenario,
+        chats=len(streams),
+        finished=sum(1 for e in ends if e and e[0].event == "done"),
+        terminal=sum(len(e) for e in ends),
+        lost=sum(1 for e in ends if not e),
+        figure=figure,
+    )
+
+
+@contextmanager
+def slow_llm(delay: float = 0.3, chunk_delay: float = 0.05) -> Iterator[str]:
+    with serve_in_thread(OpenAIWire(Script(delay=delay, chunk_delay=chunk_delay))) as server:
+        yield f"{server.url}/v1"
+
+
+@asynccontextmanager
+async def bench(llm_url: str, **env: str) -> AsyncIterator[Bench]:
+    with tempfile.TemporaryDirectory() as folder:
+        logs = Path(folder)
+        redis = PrivateRedis(logs)
+        redis.start()
+        deployment = Deployment(
+            redis_url=redis.url,
+            env={
+                "LLM_DEFAULT_PROVIDER": "openai",
+                "OPENAI_API_KEY": "sk-test-0123456789",
+                "APP_LLM__OPENAI__BASE_URL": llm_url,
+                "APP_LLM__MAX_RETRIES": "0",
+                "APP_LOGGING__LEVEL": "INFO",
+                "WORKER_CONCURRENCY": "8",
+                **env,
+            },
+        )
+        saved = dict(os.environ)
+        os.environ.update(deployment.settings_env())
+        try:
+            settings = load_settings(**deployment.settings_overrides(), logging={"level": "ERROR"})
+            limits = httpx.Limits(max_connections=5000, max_keepalive_connections=5000)
+            with serve_in_thread(create_app(settings)) as gateway:
+                async with httpx.AsyncClient(
+                    base_url=gateway.url, timeout=600, limits=limits
+                ) as http:
+                    yield Bench(deployment, redis, http, logs)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            redis.stop()
+
+
+def started_by(workers: list[WorkerProcess], job_id: str, attempt: int) -> int | None:
+    for index, worker in enumerate(workers):
+        for line in worker.text().splitlines():
+            if job_id in line and '"chat.started"' in line and f'"job_try": {attempt}' in line:
+                return index
+    return None
+
+
+def attempt_started_at(events: list[Any]) -> float | None:
+    return next((e.data["ts"] for e in events if e.event == "stage" and e.data["attempt"] > 1), None)
+
+
+async def kill_once(llm: str, chats: int) -> Row:
+    async with bench(llm) as b:
+        with b.worker("a") as a, b.worker("b") as c:
+            jobs = [await b.ask(f"우산 어떻게 버려요? {i}") for i in range(chats)]
+            readers = [asyncio.create_task(b.follow(j["events_url"])) for j in jobs]
+            while started_by([a], jobs[0]["job_id"], 1) is None and started_by(
+                [c], jobs[0]["job_id"], 1
+            ) is None:
+                await asyncio.sleep(0.05)
+            victim = a if started_by([a], jobs[0]["job_id"], 1) is not None else c
+            await asyncio.sleep(0.5)
+            victim.stop(signal.SIGKILL)
+            killed = time.time()
+            streams = await asyncio.gather(*readers)
+    delays = [t - killed for s in streams if (t := attempt_started_at(s)) is not None]
+    worst = f"re-run after kill: max {max(delays):.1f} s ({len(delays)} re-runs)" if delays else ""
+    return tally("kill -9 one of two workers mid-load", streams, worst)
+
+
+async def kill_three_times(llm: str) -> Row:
+    async with bench(llm, APP_WORKER__LEASE_SECONDS="3") as b:
+        job: dict[str, Any] | None = None
+        for attempt in (1, 2, 3):
+            with b.worker(f"victim-{attempt}") as victim:
+                job = job or await b.ask("페트병 어떻게 버려요?")
+                while started_by([victim], job["job_id"], attempt) is None:
+                    await asyncio.sleep(0.05)
+                victim.stop(signal.SIGKILL)
+        assert job is not None
+        with b.worker("last"):
+            streams = [await b.follow(job["events_url"])]
+    kind = next((e.data["data"]["kind"] for e in streams[0] if e.event == "error"), "-")
+    return tally("kill -9 the same chat 3 times (max_tries 3)", streams, f"ended with {kind}")
+
+
+async def sigterm(llm: str, chats: int) -> Row:
+    async with bench(llm, APP_WORKER__SHUTDOWN_GRACE="30") as b:
+        with b.worker("a") as a, b.worker("b"):
+            jobs = [await b.ask(f"캔 어떻게 버려요? {i}") for i in range(chats)]
+            readers = [asyncio.create_task(b.follow(j["events_url"])) for j in jobs]
+            await asyncio.sleep(1.0)
+            a.process.send_signal(signal.SIGTERM)
+            code = a.process.wait(60)
+            streams = await asyncio.gather(*readers)
+    return tally("SIGTERM one of two workers mid-load", streams, f"drained, exit {code}")
+
+
+async def redis_restart(llm: str, chats: int, outage: float) -> Row:
+    async with bench(llm, APP_WORKER__LOST_AFTER="10") as b:
+        with b.worker("a") as worker:
+            jobs = [await b.ask(f"유리병 어떻게 버려요? {i}") for i in range(chats)]
+            readers = [asyncio.create_task(b.follow(j["events_url"])) for j in jobs]
+            await asyncio.sleep(1.0)
+            b.redis.stop()
+            refused = await b.http.post("/v1/chat", json={"message": "캔?"})
+            await asyncio.sleep(outage)
+            b.redis.start()
+            streams = await asyncio.gather(*readers)
+            alive = worker.process.poll() is None
+            after = await b.follow((await _when_ready(b)).get("events_url", ""))
+    row = tally(f"Redis restart mid-load ({outage:.0f} s outage)", streams, "")
+    row.figure = (
+        f"worker {'alive' if alive else 'DEAD'}; POST during outage {refused.status_code}; "
+        f"next chat {'done' if after and after[-1].event == 'done' else 'FAILED'}"
+    )
+    return row
+
+
+async def _when_ready(b: Bench, deadline: float = 120) -> dict[str, Any]:
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        if (await b.http.get("/readyz")).status_code == 200:
+            return await b.ask("캔 어떻게 버려요?")
+        await asyncio.sleep(0.2)
+    return {}
+
+
+async def planted_pickle(llm: str) -> Row:
+    async with bench(llm) as b:
+        marker = b.logs / "owned"
+        job_id = uuid.uuid4().hex
+        now = int(time.time() * 1000)
+        with b.redis.client() as raw:
+            raw.set(f"arq:job:{job_id}", pickle.dumps(_Exploit(marker)))
+            raw.zadd(b.deployment.queue, {job_id: now})
+        with b.worker("a"):
+            url = f"/v1/chat/{job_id}/events?token={JobTokens(SECRET).sign(job_id)}"
+            streams = [await b.follow(url)]
+        ran = marker.exists()
+    return tally("planted pickle in arq:job", streams, "code ran!" if ran else "nothing ran")
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+async def malformed_jobs(llm: str) -> Row:
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    from app.infrastructure.jobs import serialization
+
+    async with bench(llm) as b:
+        pool = await create_pool(
+            RedisSettings.from_dsn(b.redis.url),
+            job_serializer=serialization.dumps,
+            default_queue_name=b.deployment.queue,
+        )
+        request = {"message": "캔", "thread_id": "t"}
+        ids = [uuid.uuid4().hex for _ in range(4)]
+        await pool.enqueue_job("no_such_function", request, _job_id=ids[0])
+        await pool.enqueue_job("chat", request, "surplus", _job_id=ids[1])
+        await pool.enqueue_job("chat", {"message": ""}, _job_id=ids[2])
+        await pool.set(f"arq:job:{ids[3]}", b"\x00garbage")
+        await pool.zadd(b.deployment.queue, {ids[3]: int(time.time() * 1000)})
+        await pool.aclose()
+        with b.worker("a"):
+            tokens = JobTokens(SECRET)
+            streams = [
+                await b.follow(f"/v1/chat/{j}/events?token={tokens.sign(j)}") for j in ids
+            ]
+    return tally("malformed jobs (function, args, payload, bytes)", streams, "")
+
+
+async def goaway_under_load() -> Row:
+    """The shared pool against a server that recycles connections, every core busy."""
+    from tests.integration.test_shared_pool import RECYCLE_EVERY, both_providers
+    from tests.support.asgi_server import TLSFiles
+    from tests.support.providers_app import ProvidersApp
+
+    from app.containers.cli import CliContainer
+    from app.containers.lifecycle import resolve, running
+
+    with tempfile.TemporaryDirectory() as folder:
+        tls = TLSFiles.create(Path(folder))
+        with serve_in_thread(
+            ProvidersApp(), tls=tls, keep_alive_max_requests=RECYCLE_EVERY
+        ) as server:
+            settings = both_providers(server.url, tls)
+            async with running(CliContainer(settings=settings)) as container:
+                llm = await resolve(container.llms.llm)
+                with cpu_hogs(4):
+                    results = await asyncio.gather(
+                        *(llm.generate(f"q {i}") for i in range(2000)), return_exceptions=True
+                    )
+    lost = sum(isinstance(r, BaseException) for r in results)
+    return Row(
+        f"GOAWAY every {RECYCLE_EVERY} requests, 4 CPU hogs",
+        2000,
+        2000 - lost,
+        2000 - lost,
+        lost,
+        "calls, not chats",
+    )
+
+
+async def sse_readers(readers: int) -> Row:
+    async with bench("http://127.0.0.1:9/v1", LLM_DEFAULT_PROVIDER="offline") as b:
+        with b.worker("a", WORKER_CONCURRENCY="4", APP_REDIS__CLIENT_NAME="eco2-worker"):
+            jobs = [await b.ask(f"캔 어떻게 버려요? {i}") for i in range(readers)]
+            tasks = [asyncio.create_task(b.follow(j["events_url"])) for j in jobs]
+            await asyncio.sleep(3)
+            with b.redis.client() as raw:
+                held = sum(1 for c in raw.client_list() if c.get("name") == "eco2-chat")
+            streams = await asyncio.gather(*tasks)
+    return tally(f"{readers} SSE readers at once", streams, f"gateway held {held} connections")
+
+
+def show(rows: list[Row]) -> None:
+    header = f"{'scenario':<50} {'chats':>6} {'finished':>9} {'terminal':>9} {'lost':>5}  figure"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r.scenario:<50} {r.chats:>6} {r.finished:>9} {r.terminal:>9} {r.lost:>5}  "
+            f"{r.figure}"
+        )
+    ok = all(r.lost == 0 and r.terminal == r.chats for r in rows)
+    print(f"\n{'every row: 0 lost, one terminal event per chat' if ok else 'FAILED'}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chats", type=int, default=40)
+    parser.add_argument("--outage", type=float, default=30.0)
+    parser.add_argument("--readers", type=int, default=2000)
+    args = parser.parse_args()
+    rows: list[Row] = []
+    with slow_llm() as llm:
+        scenarios: list[Callable[[], Any]] = [
+            lambda: kill_once(llm, args.chats),
+            lambda: kill_three_times(llm),
+            lambda: sigterm(llm, args.chats),
+            lambda: redis_restart(llm, args.chats, args.outage),
+            lambda: planted_pickle(llm),
+            lambda: malformed_jobs(llm),
+            goaway_under_load,
+            lambda: sse_readers(args.readers),
+        ]
+        for scenario in scenarios:
+            rows.append(await scenario())
+            print(f"  … {rows[-1].scenario}", file=sys.stderr, flush=True)
+    show(rows)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

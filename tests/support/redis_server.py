@@ -1,0 +1,66 @@
+"""A Redis server of a test's own on a free port: fault tests kill and restart it freely."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateRedis:
+    """`redis-server` with no persistence, as the shared one: a restart loses every key."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._directory = directory
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (make test installs it)")
+        with (self._directory / f"redis-{self.port}.log").open("ab") as log:
+            self._process = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self._directory)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        self._wait(up=True)
+
+    def stop(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would: nothing is saved."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(10)
+        self._wait(up=False)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+    def _wait(self, *, up: bool, deadline: float = 20.0) -> None:
+        started = time.monotonic()
+        while time.monotonic() - started < deadline:
+            try:
+                with self.client() as client:
+                    answered = bool(client.ping())
+            except redis.RedisError:
+                answered = False
+            if answered == up:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis on {self.port} did not go {'up' if up else 'down'}")
