@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -20,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.progress import ProgressNotifierPort
-from app.domain.events import TERMINAL_TYPES, ProgressEvent, ProgressUpdate
+from app.domain.events import ProgressEvent, ProgressUpdate
 from app.infrastructure.progress.scripts import PUBLISH
 
 log = structlog.get_logger(__name__)
@@ -160,35 +160,6 @@ async def read_events(redis: Redis, job_id: str, after: str = "-") -> list[Progr
     start = after if after == "-" else f"({after}"
     entries = await redis.xrange(stream_key(job_id), min=start)
     return [parse_entry(entry_id, fields) for entry_id, fields in entries]
-
-
-async def follow_events(
-    redis: Redis,
-    job_id: str,
-    cursor: str = "0-0",
-    *,
-    block_ms: int = 2000,
-    stop: Callable[[], Awaitable[bool]] | None = None,
-) -> AsyncIterator[ProgressEvent]:
-    """A job's events after `cursor` as they arrive, ending with its terminal event, on a
-    connection of its own (the gateway multiplexes through StreamHub instead)."""
-    key = stream_key(job_id)
-    while True:
-        try:
-            batches = await redis.xread({key: cursor}, block=block_ms, count=200)
-        except REDIS_DOWN as exc:
-            log.warning("progress.read_failed", job_id=job_id, error=type(exc).__name__)
-            await asyncio.sleep(0.2)
-            continue
-        for _, entries in batches or []:
-            for entry_id, fields in entries:
-                event = parse_entry(entry_id, fields)
-                cursor = event.id or cursor
-                yield event
-                if event.type in TERMINAL_TYPES:
-                    return
-        if stop is not None and await stop():
-            return
 
 
 def _text(value: Any) -> str:
