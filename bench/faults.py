@@ -139,8 +139,19 @@ def started_by(workers: list[WorkerProcess], job_id: str, attempt: int) -> int |
     return None
 
 
+async def wait_started(workers: list[WorkerProcess], job_id: str, attempt: int) -> int:
+    for _ in range(1200):
+        found = started_by(workers, job_id, attempt)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"no worker started attempt {attempt} of {job_id}")
+
+
 def attempt_started_at(events: list[Any]) -> float | None:
-    return next((e.data["ts"] for e in events if e.event == "stage" and e.data["attempt"] > 1), None)
+    return next(
+        (e.data["ts"] for e in events if e.event == "stage" and e.data["attempt"] > 1), None
+    )
 
 
 async def kill_once(llm: str, chats: int) -> Row:
@@ -148,11 +159,7 @@ async def kill_once(llm: str, chats: int) -> Row:
         with b.worker("a") as a, b.worker("b") as c:
             jobs = [await b.ask(f"우산 어떻게 버려요? {i}") for i in range(chats)]
             readers = [asyncio.create_task(b.follow(j["events_url"])) for j in jobs]
-            while started_by([a], jobs[0]["job_id"], 1) is None and started_by(
-                [c], jobs[0]["job_id"], 1
-            ) is None:
-                await asyncio.sleep(0.05)
-            victim = a if started_by([a], jobs[0]["job_id"], 1) is not None else c
+            victim = [a, c][await wait_started([a, c], jobs[0]["job_id"], 1)]
             await asyncio.sleep(0.5)
             victim.stop(signal.SIGKILL)
             killed = time.time()
@@ -168,8 +175,7 @@ async def kill_three_times(llm: str) -> Row:
         for attempt in (1, 2, 3):
             with b.worker(f"victim-{attempt}") as victim:
                 job = job or await b.ask("페트병 어떻게 버려요?")
-                while started_by([victim], job["job_id"], attempt) is None:
-                    await asyncio.sleep(0.05)
+                await wait_started([victim], job["job_id"], attempt)
                 victim.stop(signal.SIGKILL)
         assert job is not None
         with b.worker("last"):
@@ -265,20 +271,17 @@ async def malformed_jobs(llm: str) -> Row:
         await pool.aclose()
         with b.worker("a"):
             tokens = JobTokens(SECRET)
-            streams = [
-                await b.follow(f"/v1/chat/{j}/events?token={tokens.sign(j)}") for j in ids
-            ]
+            streams = [await b.follow(f"/v1/chat/{j}/events?token={tokens.sign(j)}") for j in ids]
     return tally("malformed jobs (function, args, payload, bytes)", streams, "")
 
 
 async def goaway_under_load() -> Row:
     """The shared pool against a server that recycles connections, every core busy."""
+    from app.containers.cli import CliContainer
+    from app.containers.lifecycle import resolve, running
     from tests.integration.test_shared_pool import RECYCLE_EVERY, both_providers
     from tests.support.asgi_server import TLSFiles
     from tests.support.providers_app import ProvidersApp
-
-    from app.containers.cli import CliContainer
-    from app.containers.lifecycle import resolve, running
 
     with tempfile.TemporaryDirectory() as folder:
         tls = TLSFiles.create(Path(folder))
@@ -321,8 +324,7 @@ def show(rows: list[Row]) -> None:
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r.scenario:<50} {r.chats:>6} {r.finished:>9} {r.terminal:>9} {r.lost:>5}  "
-            f"{r.figure}"
+            f"{r.scenario:<50} {r.chats:>6} {r.finished:>9} {r.terminal:>9} {r.lost:>5}  {r.figure}"
         )
     ok = all(r.lost == 0 and r.terminal == r.chats for r in rows)
     print(f"\n{'every row: 0 lost, one terminal event per chat' if ok else 'FAILED'}")
