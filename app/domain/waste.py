@@ -40,6 +40,8 @@ class WasteItem(BaseModel):
     name_ko: str
     name_en: str
     category: WasteCategory
+    # The official guideline the rule comes from; the knowledge base keeps a fixed vocabulary.
+    source: str = Field(min_length=1, pattern=r"^\S(.*\S)?$")
     aliases_ko: tuple[str, ...] = ()
     aliases_en: tuple[str, ...] = ()
     steps_ko: tuple[str, ...] = Field(min_length=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -11,14 +13,39 @@ from app.domain.waste import WasteItem
 
 DATA = Path(__file__).with_name("data") / "waste_items.yaml"
 
+# Every item names the guideline its rule comes from, with exactly one of these names (the
+# YAML lists them in its header comment too).
+SOURCES = (
+    "환경부 「재활용품 분리배출 가이드라인」(2019)",
+    "환경부 「투명 페트병 별도 분리배출」(2020)",
+    "환경부 「분리배출 표시에 관한 지침」",
+    "환경부 「음식물류 폐기물 분리배출 기준」",
+    "환경부 「쓰레기 수수료 종량제 시행지침」",
+    "한국환경공단 폐가전제품 무상방문수거 안내",
+    "지자체 대형폐기물 배출 안내 (공통)",
+    "생활폐기물 분리배출 누리집",
+    "한국순환자원유통지원센터 빈용기보증금 안내",
+)
+
 
 @cache
 def load_items(path: Path = DATA) -> tuple[WasteItem, ...]:
     """Parsed and validated once per process; a bad entry fails loudly with its id."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     items = tuple(WasteItem.model_validate(entry) for entry in raw)
-    ids = [item.id for item in items]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise ValueError(f"{path}: duplicate item ids {duplicates}")
+    for field, values in (
+        ("ids", [i.id for i in items]),
+        ("Korean names", [i.name_ko for i in items]),
+        ("English names", [i.name_en.lower() for i in items]),
+    ):
+        duplicates = _duplicates(values)
+        if duplicates:
+            raise ValueError(f"{path}: duplicate item {field} {duplicates}")
+    unknown = sorted({f"{i.id}: {i.source}" for i in items if i.source not in SOURCES})
+    if unknown:
+        raise ValueError(f"{path}: sources outside the vocabulary {unknown}")
     return items
+
+
+def _duplicates(values: Iterable[str]) -> list[str]:
+    return sorted(value for value, count in Counter(values).items() if count > 1)
