@@ -41,7 +41,7 @@ from tests.support.services import Deployment, WorkerProcess, worker_process
 from tests.support.sse import sse_events
 from tests.support.wire_script import Script
 
-SECRET = b"test-secret-0123456789"
+SECRET = b"test-secret-0123456789abcdef0123456789"
 
 
 @dataclass

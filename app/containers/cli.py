@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from app.containers.access import Access
 from app.containers.chat import Chat
 from app.containers.clients import Clients
 from app.containers.core import Core
@@ -26,6 +27,7 @@ class CliContainer(containers.DeclarativeContainer):
     llms = providers.Container(LLMs, settings=settings, clients=clients)
     services = providers.Container(Services, settings=settings, clients=clients, redis=core.redis)
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    access = providers.Container(Access, settings=settings, redis=core.redis)
     notifier = providers.Singleton(TerminalProgressNotifier, view=view)
     chat = providers.Container(
         Chat,

@@ -8,13 +8,19 @@ from operator import attrgetter
 import structlog
 from dependency_injector import containers, providers
 
+from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens
+from app.containers.access import Access
 from app.containers.core import Core
 from app.containers.jobs import Jobs
 from app.infrastructure.services.image_store import image_store
 from app.settings import GatewaySettings, Settings
 
 log = structlog.get_logger(__name__)
+
+
+def previous_secrets(settings: GatewaySettings) -> list[bytes]:
+    return [s.get_secret_value().encode() for s in settings.previous_secrets]
 
 
 def token_secret(settings: GatewaySettings) -> bytes:
@@ -32,8 +38,15 @@ class GatewayContainer(containers.DeclarativeContainer):
 
     core = providers.Container(Core, settings=settings)
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    access = providers.Container(Access, settings=settings, redis=core.redis)
+    intake = providers.Singleton(
+        ChatIntake, jobs=jobs.chat_jobs, threads=access.threads, limiter=access.limiter
+    )
     tokens = providers.Singleton(
-        JobTokens, secret=providers.Callable(token_secret, settings.provided.gateway)
+        JobTokens,
+        secret=providers.Callable(token_secret, settings.provided.gateway),
+        previous=providers.Callable(previous_secrets, settings.provided.gateway),
+        ttl_seconds=settings.provided.gateway.token_ttl_seconds,
     )
     images = providers.Singleton(
         image_store,

@@ -36,4 +36,5 @@ class Jobs(containers.DeclarativeContainer):
         reaper=reaper,
         queue_name=settings.provided.worker.queue_name,
         require_worker=settings.provided.gateway.require_worker,
+        max_queued=settings.provided.limits.max_queue_depth,
     )

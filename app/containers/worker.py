@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 from dependency_injector import containers, providers
 
+from app.containers.access import Access
 from app.containers.chat import Chat
 from app.containers.clients import Clients
 from app.containers.core import Core
@@ -28,6 +29,7 @@ class WorkerContainer(containers.DeclarativeContainer):
     llms = providers.Container(LLMs, settings=settings, clients=clients)
     services = providers.Container(Services, settings=settings, clients=clients, redis=core.redis)
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    access = providers.Container(Access, settings=settings, redis=core.redis)
     chat = providers.Container(
         Chat,
         settings=settings,
@@ -41,6 +43,8 @@ class WorkerContainer(containers.DeclarativeContainer):
         ChatJobRunner,
         chats=chat.service,
         publisher=jobs.publisher,
+        limiter=access.limiter,
+        chat_limits=settings.provided.budget.chat,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,39 +26,69 @@ class Intent(StrEnum):
     GENERAL = "general"
 
 
+# C0 controls but tab, newline and carriage return; DEL; lone surrogates (no valid UTF-8).
+FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# The same rules as JSON Schema patterns, so the OpenAPI document promises what we accept
+# (explicit ASCII classes: JSON Schema's \s and Rust's, which pydantic uses, differ).
+TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+CLEAN_TEXT = rf"^{TEXT}*$"
+# "Blank" is ASCII whitespace only: JSON Schema's \s and Python's disagree on the rest.
+NOT_BLANK = rf"^{TEXT}*[^ \t\n\r\x00-\x1f\x7f]{TEXT}*$"
+IMAGE_URL = (
+    r"^(https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?(/[^\x00-\x20\x7f]*)?"
+    r"|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/=]+)$"
+)
+
+
+def clean_text(value: str) -> str:
+    """Text as it may be stored: no NUL, no control characters, no lone surrogates."""
+    if FORBIDDEN_CHARS.search(value):
+        raise ValueError("contains control characters or invalid unicode")
+    return value
+
+
 class Location(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    address: str | None = None
+    address: str | None = Field(default=None, max_length=300, pattern=CLEAN_TEXT)
+
+    _address = field_validator("address")(lambda v: v if v is None else clean_text(v))
 
 
-class ChatRequest(BaseModel):
-    """What the user sent. `thread_id` keys the conversation memory."""
+class ChatDraft(BaseModel):
+    """What a person sends, validated once where it enters (gateway body, CLI arguments)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    thread_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-    user_id: str | None = Field(default=None, max_length=128)
-    image_url: str | None = Field(default=None, max_length=2048)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=NOT_BLANK)
+    image_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        pattern=IMAGE_URL,
+        description="https (http only where the deployment allows it) or data:image/...;base64",
+    )
     location: Location | None = None
     language: Language | None = None
 
     @field_validator("message")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        value = clean_text(value).strip(" \t\n\r")
+        if not value:
             raise ValueError("message is blank")
-        return value.strip()
-
-    @field_validator("image_url")
-    @classmethod
-    def _image_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://", "data:image/")):
-            raise ValueError("image_url must be an http(s) URL or a data:image/... URL")
         return value
+
+    def for_thread(self, thread_id: str) -> ChatRequest:
+        return ChatRequest(**self.model_dump(), thread_id=thread_id)
+
+
+class ChatRequest(ChatDraft):
+    """A turn of a thread. `thread_id` keys the conversation memory."""
+
+    thread_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
 
 
 class IntentScore(BaseModel):

@@ -89,3 +89,36 @@ class ContextTooLong(BadRequest):
 
 class MalformedResponse(ExternalServiceError):
     """The provider answered, but not in the shape we asked for (bad JSON, schema mismatch)."""
+
+
+class BudgetExceeded(DomainError):
+    """The chat used up its token or cost budget (its own, or its principal's for the day)."""
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit  # "tokens", "cost", "daily_tokens" or "daily_cost"
+
+
+class Unauthorized(DomainError):
+    """No valid credentials: an unknown, revoked or missing API key."""
+
+
+class ThreadNotFound(DomainError):
+    """No such thread for this principal (another principal's thread is not found either)."""
+
+
+class LimitExceeded(DomainError):
+    """A rate limit or budget of the principal: try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, limit: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class QueueFull(ProviderUnavailable):
+    """The queue holds as many chats as it may: nothing was queued."""
+
+
+class CircuitOpen(ProviderUnavailable):
+    """The provider failed repeatedly; it is skipped until its cooldown ends."""

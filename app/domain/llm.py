@@ -118,13 +118,15 @@ class ToolSpec(BaseModel):
 
 
 class TokenUsage(BaseModel):
-    """Tokens one call (or a sum of calls) consumed."""
+    """Tokens one call (or a sum of calls) consumed, and what they cost (USD, from the price
+    table; 0 for a model the table does not list)."""
 
     model_config = ConfigDict(frozen=True)
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     calls: int = 0
+    cost_usd: float = 0.0
 
     @property
     def total_tokens(self) -> int:
@@ -135,6 +137,55 @@ class TokenUsage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             calls=self.calls + other.calls,
+            cost_usd=round(self.cost_usd + other.cost_usd, 8),
+        )
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens, as the provider's price list gives it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input_per_mtok: float = Field(default=0.0, ge=0)
+    output_per_mtok: float = Field(default=0.0, ge=0)
+
+    def cost(self, usage: TokenUsage) -> float:
+        return round(
+            (
+                usage.prompt_tokens * self.input_per_mtok
+                + usage.completion_tokens * self.output_per_mtok
+            )
+            / 1_000_000,
+            8,
+        )
+
+
+class UsageLimits(BaseModel):
+    """What one chat may consume (pydantic-ai's UsageLimits, in spirit); None: no limit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+
+    def exceeded_by(self, usage: TokenUsage) -> str | None:
+        """Which limit `usage` is over ('tokens' or 'cost'), or None."""
+        if self.max_tokens is not None and usage.total_tokens > self.max_tokens:
+            return "tokens"
+        if self.max_cost_usd is not None and usage.cost_usd > self.max_cost_usd:
+            return "cost"
+        return None
+
+    def tightened(self, *, tokens: int | None, cost_usd: float | None) -> UsageLimits:
+        """These limits, no looser than what remains of a larger budget."""
+
+        def least(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        max_tokens = least(self.max_tokens, tokens)
+        return UsageLimits(
+            max_tokens=None if max_tokens is None else max(1, int(max_tokens)),
+            max_cost_usd=least(self.max_cost_usd, cost_usd),
         )
 
 

@@ -1,4 +1,4 @@
-"""`python -m app` (or `eco2`): ask, submit, worker, gateway, doctor, config show|check.
+"""`python -m app` (or `eco2`): ask, submit, worker, gateway, doctor, keys, config.
 
 Each command imports what it needs when it runs, so `--help` answers at once.
 """
@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "doctor", parents=[common], help="one live call per configured provider and service"
     )
+    keys = commands.add_parser("keys", parents=[common], help="API keys: create, list, revoke")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", parents=[common], help="a new key (shown once)")
+    create.add_argument("principal", help="who the key is for (lowercase name)")
+    key_commands.add_parser("list", parents=[common], help="every key, never the secret")
+    revoke = key_commands.add_parser("revoke", parents=[common], help="stop a key working")
+    revoke.add_argument("key_id", help="the id `keys list` shows")
+
     config = commands.add_parser("config", parents=[common], help="inspect the configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     config_commands.add_parser(
@@ -112,6 +120,11 @@ def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | No
 
         serve(settings)
         return 0
+    if command == "keys":
+        from app.entrypoints.keys import keys
+
+        argument = getattr(args, "principal", None) or getattr(args, "key_id", None)
+        return asyncio.run(keys(quiet(settings), args.keys_command, argument))
     if command == "doctor":
         from app.entrypoints.doctor import run_doctor
 

@@ -18,6 +18,7 @@ from app.domain.errors import (
     RateLimited,
 )
 from app.settings import Settings
+from app.settings.masking import redact, secret_values
 
 SEOUL_CITY_HALL = Location(latitude=37.5663, longitude=126.9779, address="서울특별시청")
 HINTS: list[tuple[type[Exception], str]] = [
@@ -40,9 +41,11 @@ class Outcome:
 async def run_doctor(settings: Settings, out: TextIO) -> int:
     async with running(CliContainer(settings=settings)) as container:
         outcomes = [await _probe(name, check, container) for name, check in checks(settings)]
+    secrets = secret_values(settings)  # a provider's error may echo the key it was sent
     for outcome in outcomes:
         mark = "OK  " if outcome.ok else "FAIL"
-        print(f"{mark}  {outcome.name:<18} {outcome.detail} ({outcome.ms:.0f} ms)", file=out)
+        detail = redact(outcome.detail, secrets)
+        print(f"{mark}  {outcome.name:<18} {detail} ({outcome.ms:.0f} ms)", file=out)
     failed = [o.name for o in outcomes if not o.ok]
     print(
         f"{len(outcomes) - len(failed)}/{len(outcomes)} OK"
@@ -92,7 +95,11 @@ def _explain(exc: Exception) -> str:
 async def _llm(container: CliContainer) -> str:
     llm: Any = await resolve(container.llms.llm)
     reply = await llm.generate("Reply with the word OK.", max_tokens=5)
-    return f"{llm.model} answered {reply.strip()[:30]!r}"
+    states: dict[str, str] = getattr(
+        llm, "breaker_states", dict
+    )()  # a chain reports each provider's breaker
+    breakers = "; breakers: " + ", ".join(f"{k} {v}" for k, v in states.items()) if states else ""
+    return f"{llm.model} answered {reply.strip()[:30]!r}{breakers}"
 
 
 async def _redis(container: CliContainer) -> str:

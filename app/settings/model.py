@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.domain.errors import ConfigurationError
+from app.domain.llm import ModelPrice, UsageLimits
 from app.settings.services import (
     DatasetServiceSettings,
     Section,
@@ -61,6 +62,14 @@ class OfflineSettings(Section):
     default_model: str = "offline-extractive"
 
 
+class BreakerSettings(Section):
+    """Per provider: after `failures` retryable failures in a row it is skipped for
+    `cooldown_seconds`, then one probe call decides (closed again, or open again)."""
+
+    failures: int = Field(default=3, ge=1)
+    cooldown_seconds: float = Field(default=30.0, gt=0)
+
+
 class LLMSettings(Section):
     provider: LLMProvider = "offline"
     model: str | None = None
@@ -71,7 +80,9 @@ class LLMSettings(Section):
     context_overflow: Literal["trim", "refuse"] = "trim"
     default_context_window: int = Field(default=8192, gt=0)
     context_windows: dict[str, int] = Field(default_factory=dict)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)  # USD per 1M tokens, by prefix
     fallbacks: list[LLMProvider] = Field(default_factory=list)
+    breaker: BreakerSettings = BreakerSettings()
     openai: OpenAISettings = OpenAISettings()
     gemini: GeminiSettings = GeminiSettings()
     anthropic: AnthropicSettings = AnthropicSettings()
@@ -94,6 +105,11 @@ class LLMSettings(Section):
             | (OfflineSettings)
         ) = getattr(self, provider)
         return section.default_model
+
+    def price(self, model: str) -> ModelPrice:
+        """Longest-prefix match in the price table; a model it does not list costs 0."""
+        matches = [name for name in self.prices if model.startswith(name)]
+        return self.prices[max(matches, key=len)] if matches else ModelPrice()
 
     def context_window(self, model: str) -> int:
         """Longest-prefix match in the table, so dated snapshots inherit their family's window."""
@@ -152,10 +168,47 @@ class GatewaySettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
     secret: SecretStr | None = None  # signs job tokens; share it across gateway replicas
+    previous_secrets: list[SecretStr] = Field(default_factory=list)  # still accepted (rotation)
+    require_secret: bool = False  # production: no random per-process secret
+    token_ttl_seconds: int = Field(default=86_400, gt=0)
+    allow_http_image_urls: bool = False
+    allow_private_image_urls: bool = False  # a model would fetch from the deployment's network
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     read_block_ms: int = Field(default=2000, gt=0)  # must stay under redis.socket_timeout
     require_worker: bool = True  # 503 instead of queueing a chat no worker would run
+
+
+class AuthSettings(Section):
+    """Who may call the gateway: API keys (`python -m app keys create`), and whether a request
+    without one is served as the anonymous principal (the local default; never production)."""
+
+    allow_anonymous: bool = True
+    backend: Literal["file", "postgres"] = "file"
+    keys_file: Path = Path("var/api_keys.json")
+    cache_seconds: float = Field(default=30.0, ge=0)  # a revoked key works this long at most
+    thread_ttl_days: int = Field(default=30, gt=0)  # a thread nobody used this long is gone
+
+
+class LimitsSettings(Section):
+    """Per-principal rate limits (Redis, via `limits`) and the queue's cap; null: no limit."""
+
+    requests_per_minute: int | None = Field(default=60, gt=0)
+    tokens_per_day: int | None = Field(default=500_000, gt=0)
+    max_queue_depth: int | None = Field(default=1000, gt=0)
+
+
+class BudgetSettings(Section):
+    """What a chat, and a principal per day, may spend; exceeding one ends the chat with
+    `error` kind `budget_exceeded`. null: no limit."""
+
+    chat_max_tokens: int | None = Field(default=None, gt=0)
+    chat_max_cost_usd: float | None = Field(default=None, ge=0)
+    principal_daily_cost_usd: float | None = Field(default=None, ge=0)
+
+    @property
+    def chat(self) -> UsageLimits:
+        return UsageLimits(max_tokens=self.chat_max_tokens, max_cost_usd=self.chat_max_cost_usd)
 
 
 class TracingSettings(Section):
@@ -210,6 +263,9 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     gateway: GatewaySettings = GatewaySettings()
     tracing: TracingSettings = TracingSettings()
+    auth: AuthSettings = AuthSettings()
+    limits: LimitsSettings = LimitsSettings()
+    budget: BudgetSettings = BudgetSettings()
     services: ServicesSettings = ServicesSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
@@ -237,6 +293,24 @@ class Settings(BaseSettings):
                 f"{role} but llm.langchain.class_path is not set: name the chat model "
                 "class, e.g. 'langchain_openai:ChatOpenAI'"
             )
+
+    @model_validator(mode="after")
+    def _gateway_secret_is_strong(self) -> Settings:
+        gateway = self.gateway
+        secrets = [gateway.secret, *gateway.previous_secrets] if gateway.secret else []
+        if any(len(s.get_secret_value().encode()) < 32 for s in secrets):
+            raise ValueError(
+                "gateway.secret (env APP_GATEWAY__SECRET) and previous_secrets must be at least "
+                "32 bytes: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        if gateway.require_secret and gateway.secret is None:
+            raise ValueError(
+                "gateway.require_secret is true but APP_GATEWAY__SECRET is not set: every "
+                "replica must share it, or tokens break on restart"
+            )
+        if self.auth.backend == "postgres" and self.postgres.url is None:
+            raise ValueError("auth.backend is 'postgres' but POSTGRES_URL is not set")
+        return self
 
     @model_validator(mode="after")
     def _storage_is_reachable(self) -> Settings:
@@ -344,7 +418,7 @@ def describe_validation_error(exc: ValidationError) -> str:
                 f"unknown provider {error['input']!r}; valid providers: {', '.join(LLM_PROVIDERS)}"
             )
         if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling against config/default.yaml)"
+            message = "unknown key (check its spelling against app/settings/default.yaml)"
         env = ENV_FOR_PATH.get(path)
         hint = f" (env {env})" if env else ""
         lines.append(f"{key}{hint}: {message}" if path else message)

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
+from app.settings.masking import mask
 from app.settings.model import Settings, bind_config_file
 from app.settings.sources import ENV_FOR_PATH, SeedEnvSource, named_sources
-
-MASK = "**********"
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ def explain(
             )
             provided[key] = f"{name} {env}" if env else name
     return [
-        ConfigEntry(key, _display(value), _source_for(key, provided))
+        ConfigEntry(key, _display(value, key), _source_for(key, provided))
         for key, value in _leaves(settings)
     ]
 
@@ -70,11 +69,10 @@ def _leaf_keys(tree: dict[str, Any], prefix: str = "") -> Iterator[str]:
             yield key
 
 
-def _display(value: Any) -> str:
-    if isinstance(value, SecretStr):
-        return MASK if value.get_secret_value() else "(empty)"
-    if value is None:
+def _display(value: Any, key: str = "") -> str:
+    shown = mask(value, key.rpartition(".")[2])
+    if shown is None:
         return "null"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items()) or "{}"
-    return str(value)
+    if isinstance(shown, dict):
+        return ", ".join(f"{k}={v}" for k, v in shown.items()) or "{}"
+    return str(shown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,21 @@ def deployment() -> Deployment:
 @pytest.fixture
 def gateway(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
     """The gateway in this process, configured by the same variables as the workers."""
+    with serve_gateway(deployment, monkeypatch) as server:
+        yield server
+
+
+@contextmanager
+def serve_gateway(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, **overrides: dict[str, Any]
+) -> Iterator[RunningServer]:
+    """A gateway with the deployment's settings, sections of `overrides` merged over them."""
     for name, value in deployment.settings_env().items():
         monkeypatch.setenv(name, value)
-    settings = load_settings(**deployment.settings_overrides())
-    with serve_in_thread(create_app(settings)) as server:
+    merged = deployment.settings_overrides()
+    for section, values in overrides.items():
+        merged[section] = {**merged.get(section, {}), **values}
+    with serve_in_thread(create_app(load_settings(**merged))) as server:
         yield server
 
 

@@ -37,7 +37,7 @@ from tests.support.services import Deployment, WorkerProcess, worker_process
 from tests.support.sse import SSEEvent, sse_events
 from tests.support.wire_script import Script
 
-SECRET = b"test-secret-0123456789"
+SECRET = b"test-secret-0123456789abcdef0123456789"
 TERMINAL = ("done", "error")
 
 
@@ -327,10 +327,13 @@ async def test_turns_on_one_thread_run_one_at_a_time_in_order_and_none_is_lost(
 ) -> None:
     sqlite = tmp_path / "threads.sqlite"
     env = {"APP_CHECKPOINT__BACKEND": "sqlite", "APP_CHECKPOINT__SQLITE_PATH": str(sqlite)}
-    thread = f"web-{uuid.uuid4().hex[:8]}"
     with worker_process(deployment, logs, env=env):
-        questions = ["페트병 어떻게 버려요?", "캔은요?", "유리병은요?"]
-        jobs = await asyncio.gather(*(ask(http, q, thread_id=thread) for q in questions))
+        first = await ask(http, "페트병 어떻게 버려요?")  # the server issues the thread
+        thread = first["thread_id"]
+        rest = await asyncio.gather(
+            *(ask(http, q, thread_id=thread) for q in ("캔은요?", "병은요?"))
+        )
+        jobs = [first, *rest]
         results = await asyncio.gather(*(collect(http, j["events_url"]) for j in jobs))
     turns = sorted(results, key=lambda events: events[0].data["data"]["ahead"])
     assert [t[0].data["data"]["ahead"] for t in turns] == [0, 1, 2]
@@ -346,9 +349,9 @@ async def test_turns_on_one_thread_run_one_at_a_time_in_order_and_none_is_lost(
 async def test_reject_refuses_and_interrupt_replaces_a_running_turn(
     http: httpx.AsyncClient, deployment: Deployment, logs: Path
 ) -> None:
-    thread = f"web-{uuid.uuid4().hex[:8]}"
     with worker_process(deployment, logs):
-        first = await ask(http, "소파 어떻게 버려요?", thread_id=thread)
+        first = await ask(http, "소파 어떻게 버려요?")
+        thread = first["thread_id"]
         refused = await http.post(
             "/v1/chat", json={"message": "냉장고는요?", "thread_id": thread, "if_busy": "reject"}
         )

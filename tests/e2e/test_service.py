@@ -64,7 +64,7 @@ async def test_reconnecting_with_last_event_id_loses_and_repeats_nothing(
 async def test_unknown_job_and_wrong_token(
     http: httpx.AsyncClient, deployment: Deployment, logs: Path
 ) -> None:
-    signer = JobTokens(b"test-secret-0123456789")
+    signer = JobTokens(b"test-secret-0123456789abcdef0123456789")
     unknown = uuid.uuid4().hex
     response = await http.get(f"/v1/chat/{unknown}?token={signer.sign(unknown)}")
     assert response.status_code == 404
@@ -107,7 +107,7 @@ async def test_a_malformed_job_fails_once_with_an_error_event(
         job_deserializer=serialization.loads,
     )
     job_id = uuid.uuid4().hex
-    signer = JobTokens(b"test-secret-0123456789")
+    signer = JobTokens(b"test-secret-0123456789abcdef0123456789")
     try:
         with worker_process(deployment, logs) as worker:
             await arq.enqueue_job("chat", {"message": "", "thread_id": "t"}, _job_id=job_id)

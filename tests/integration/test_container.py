@@ -40,7 +40,8 @@ async def test_only_the_selected_provider_is_constructed(openai_server: Any) -> 
         }
     )
     async with running(CliContainer(settings=settings)) as container:
-        assert isinstance(await resolve(container.llms.llm), OpenAILLMClient)
+        llm = await resolve(container.llms.llm)
+        assert isinstance(llm.chain[0], OpenAILLMClient)  # behind its circuit breaker
         assert not container.clients.gemini_client.initialized
         with pytest.raises(ConfigurationError, match=r"gemini\.api_key"):
             await resolve(container.clients.gemini_client)

@@ -57,7 +57,7 @@ async def test_stores_refuse_names_that_are_not_theirs(tmp_path: Path) -> None:
 
 async def test_the_gateway_serves_generated_images(tmp_path: Path) -> None:
     settings = load_settings(
-        services={"images": {"directory": str(tmp_path)}}, gateway={"secret": "s" * 16}
+        services={"images": {"directory": str(tmp_path)}}, gateway={"secret": "s" * 32}
     )
     name = await LocalImageStore(tmp_path).save(TINY_PNG, "image/png")
     with serve_in_thread(create_app(settings)) as gateway:

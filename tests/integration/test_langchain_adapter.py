@@ -47,7 +47,7 @@ async def llm(openai_server: Any) -> Any:
 
 
 async def test_generate_and_stream(llm: LangChainLLMClient) -> None:
-    assert isinstance(llm, LangChainLLMClient)
+    assert isinstance(llm.chain[0], LangChainLLMClient)  # type: ignore[attr-defined]
     assert await llm.generate("캔 버리는 법") == "echo: 캔 버리는 법"
     chunks = [c async for c in llm.generate_stream("glass bottles?")]
     assert "".join(chunks) == "echo: glass bottles?"

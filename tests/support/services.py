@@ -45,8 +45,10 @@ class Deployment:
             "REDIS_URL": self.redis_url,
             "APP_WORKER__QUEUE_NAME": self.queue,
             "APP_CHECKPOINT__BACKEND": "memory",
-            "APP_GATEWAY__SECRET": "test-secret-0123456789",
+            "APP_GATEWAY__SECRET": "test-secret-0123456789abcdef0123456789",
             "APP_WORKER__HEALTH_CHECK_INTERVAL": "1",
+            # Tests submit hundreds of chats a minute; the limits have tests of their own.
+            "APP_LIMITS__REQUESTS_PER_MINUTE": "1000000",
             **self.env,
         }
 
@@ -55,7 +57,7 @@ class Deployment:
             "redis": {"url": self.redis_url},
             "worker": {"queue_name": self.queue, "health_check_interval": 1},
             "checkpoint": {"backend": "memory"},
-            "gateway": {"secret": "test-secret-0123456789", "heartbeat_seconds": 1},
+            "gateway": {"secret": "test-secret-0123456789abcdef0123456789", "heartbeat_seconds": 1},
         }
 
 

@@ -69,7 +69,7 @@ def test_defaults_need_no_key() -> None:
 
 
 def _leaf_paths(tree: Any, prefix: str = "") -> set[str]:
-    if isinstance(tree, dict) and tree and prefix != "llm.context_windows.":
+    if isinstance(tree, dict) and tree and prefix not in ("llm.context_windows.", "llm.prices."):
         return set().union(*(_leaf_paths(v, f"{prefix}{k}.") for k, v in tree.items()))
     return {prefix.rstrip(".")}
 
@@ -81,8 +81,11 @@ def test_packaged_default_yaml_equals_the_built_in_defaults() -> None:
         for name, field in Settings.model_fields.items()
     }
     loaded = load_settings().model_dump(mode="json")
-    windows = loaded["llm"]["context_windows"]
-    assert windows and loaded == built_in | {"llm": built_in["llm"] | {"context_windows": windows}}
+    tables = {
+        key: loaded["llm"][key] for key in ("context_windows", "prices")
+    }  # data, not defaults
+    assert all(tables.values())
+    assert loaded == built_in | {"llm": built_in["llm"] | tables}
     from_yaml = yaml.safe_load(PACKAGED_DEFAULTS.read_text(encoding="utf-8"))
     assert _leaf_paths(from_yaml) == _leaf_paths(loaded)
 
@@ -140,8 +143,16 @@ def test_shipped_profiles_switch_provider_with_a_key(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TAVILY_API_KEY", "tvly-test")
     monkeypatch.delenv("LANGCHAIN_TRACING_V2")
     monkeypatch.setenv("POSTGRES_URL", "postgresql://127.0.0.1/test")
+    with pytest.raises(ConfigurationError, match="APP_GATEWAY__SECRET is not set"):
+        load_settings(config_dir / "production.yaml")
+    monkeypatch.setenv("APP_GATEWAY__SECRET", "x")
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        load_settings(config_dir / "production.yaml")
+    monkeypatch.setenv("APP_GATEWAY__SECRET", "s" * 32)
     production = load_settings(config_dir / "production.yaml")
     assert production.tracing.enabled and production.logging.format == "json"
+    assert not production.auth.allow_anonymous and production.auth.backend == "postgres"
+    assert production.gateway.require_secret and production.budget.principal_daily_cost_usd
 
 
 def test_selected_provider_without_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,10 +9,12 @@ import structlog
 
 from app.application.chat.progress import StageReporter
 from app.application.chat.state import ChatState, LookupStatus, new_turn
+from app.application.errors import public_error
 from app.application.ports.chat_graph import ChatGraphPort
 from app.application.ports.progress import ProgressNotifierPort
 from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult, Source
+from app.domain.errors import DomainError
 from app.domain.llm import TokenUsage
 
 log = structlog.get_logger(__name__)
@@ -26,17 +28,15 @@ class ChatService:
         self._reporter = StageReporter(notifier)
 
     async def run(self, request: ChatRequest, job_id: str | None = None) -> ChatResult:
+        """One turn. Run it inside `metered(limits)` to give it a budget."""
         job_id = job_id or uuid.uuid4().hex
         config = {"configurable": {"thread_id": request.thread_id}}
-        try:
-            with metered() as usage:
+        with metered() as usage:
+            try:
                 state = await self._graph.ainvoke(dict(new_turn(job_id, request)), config)
-        except Exception as exc:
-            log.exception("chat.failed", job_id=job_id, thread_id=request.thread_id)
-            await self._reporter.emit(
-                job_id, "error", data={"kind": type(exc).__name__, "message": str(exc)}
-            )
-            raise
+            except Exception as exc:
+                await self._failed(job_id, request, exc, usage.total)
+                raise
         result = to_result(request, state, usage.total)
         await self._reporter.emit(
             job_id, "answer", data={"text": result.answer, "sources": _dump(result.sources)}
@@ -47,6 +47,16 @@ class ChatService:
             data={"failed_stages": result.failed_stages, "usage": result.usage.model_dump()},
         )
         return result
+
+    async def _failed(
+        self, job_id: str, request: ChatRequest, exc: Exception, usage: TokenUsage
+    ) -> None:
+        if isinstance(exc, DomainError):  # expected kinds of failure: one line, no traceback
+            log.warning("chat.failed", job_id=job_id, thread_id=request.thread_id, error=str(exc))
+        else:
+            log.exception("chat.failed", job_id=job_id, thread_id=request.thread_id)
+        data = {**public_error(exc), "usage": usage.model_dump()}
+        await self._reporter.emit(job_id, "error", data=data)
 
 
 def to_result(request: ChatRequest, state: ChatState, usage: TokenUsage) -> ChatResult:

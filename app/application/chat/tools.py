@@ -23,7 +23,7 @@ from app.application.ports.weather import WeatherClientPort
 from app.application.ports.web_search import WebSearchPort
 from app.application.prompts import disposal_guide
 from app.domain.chat import Source
-from app.domain.errors import DomainError
+from app.domain.errors import BudgetExceeded, DomainError
 from app.domain.language import Language, detect_language
 from app.domain.llm import ContextEntry, ToolSpec
 from app.domain.waste import WasteCategory
@@ -54,6 +54,8 @@ async def attempt(name: str, lookup: Lookup, branch: BranchInput) -> NodeResult:
     """The lookup's result, or a failed one: a failing service degrades, never raises."""
     try:
         return await lookup(branch)
+    except BudgetExceeded:
+        raise  # the chat is over its budget: it ends, it does not degrade
     except Exception as exc:
         reason = str(exc) if isinstance(exc, DomainError) else type(exc).__name__
         log.warning(

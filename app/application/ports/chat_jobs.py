@@ -14,10 +14,16 @@ class ChatJobsPort(ABC):
     """The job side of the service, as the gateway, `submit` and the tests see it."""
 
     @abstractmethod
-    async def submit(self, request: ChatRequest, *, if_busy: TurnPolicy = "enqueue") -> ChatTicket:
+    async def submit(
+        self,
+        request: ChatRequest,
+        *,
+        if_busy: TurnPolicy = "enqueue",
+        principal: str = "anonymous",
+    ) -> ChatTicket:
         """Queue the chat behind its thread's unfinished turns (or as `if_busy` says); its
-        `queued` event is readable as soon as this returns. Raises QueueUnavailable,
-        NoWorkerAvailable, or ThreadBusy (`reject`)."""
+        `queued` event is readable as soon as this returns; the job runs within `principal`'s
+        budget. Raises QueueUnavailable, QueueFull, NoWorkerAvailable, or ThreadBusy."""
 
     @abstractmethod
     async def status(self, job_id: str) -> ChatJobStatus | None:

@@ -75,9 +75,10 @@ def create_app(settings: Settings) -> ASGIApp:
         async with running(GatewayContainer(settings=settings)) as container:
             app.state.settings = settings
             app.state.jobs = await resolve(container.jobs.chat_jobs)
+            app.state.intake = await resolve(container.intake)
+            app.state.authenticator = await resolve(container.access.authenticator)
             app.state.tokens = await resolve(container.tokens)
             app.state.images = await resolve(container.images)
-            app.state.redis = await resolve(container.core.redis)
             log.info("gateway.started", queue=settings.worker.queue_name)
             yield
 

@@ -3,13 +3,27 @@ upstream's), with Retry-After where waiting helps."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from app.domain.errors import NoWorkerAvailable, ProviderUnavailable, ThreadBusy
+from app.domain.errors import (
+    LimitExceeded,
+    NoWorkerAvailable,
+    ProviderUnavailable,
+    QueueFull,
+    ThreadBusy,
+    ThreadNotFound,
+    Unauthorized,
+)
 
+log = structlog.get_logger(__name__)
 RETRY_AFTER_SECONDS = 5
 KINDS = {
     400: "bad_request",
@@ -25,33 +39,75 @@ KINDS = {
 }
 
 
-def error_body(status: int, message: str, kind: str | None = None, **extra: object) -> JSONResponse:
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else None
+def error_body(
+    status: int,
+    message: str,
+    kind: str | None = None,
+    *,
+    retry_after: float | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status in (429, 503):
+        headers["Retry-After"] = str(int(retry_after or RETRY_AFTER_SECONDS))
     body = {"error": kind or KINDS.get(status, "error"), "message": message, **extra}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers or None)
+
+
+def _problems(errors: list[dict[str, object]]) -> list[str]:
+    def where(loc: object) -> str:
+        parts = [str(p) for p in loc if p != "body"] if isinstance(loc, tuple | list) else []
+        return ".".join(parts) or "body"
+
+    return [f"{where(e.get('loc'))}: {e.get('msg')}" for e in errors]
+
+
+Handler = Callable[[Any], JSONResponse]
+HANDLERS: dict[type[Exception], Handler] = {
+    HTTPException: lambda e: error_body(e.status_code, str(e.detail), headers=e.headers),
+    RequestValidationError: lambda e: error_body(
+        422, "the request is invalid", problems=_problems(list(e.errors()))
+    ),
+    ValidationError: lambda e: error_body(
+        422, "the request is invalid", problems=_problems([dict(x) for x in e.errors()])
+    ),
+    Unauthorized: lambda e: error_body(401, str(e), headers={"WWW-Authenticate": "Bearer"}),
+    ThreadNotFound: lambda e: error_body(404, "no such thread (or it expired)", "thread_not_found"),
+    ThreadBusy: lambda e: error_body(409, str(e), "thread_busy", running_job_id=e.running),
+    LimitExceeded: lambda e: error_body(
+        429,
+        str(e),
+        "budget_exceeded" if e.limit == "daily_budget" else "rate_limited",
+        retry_after=e.retry_after,
+        limit=e.limit,
+    ),
+    NoWorkerAvailable: lambda e: error_body(
+        503, "no worker is running to answer; try again shortly", "no_worker"
+    ),
+    QueueFull: lambda e: error_body(
+        503, "too many chats are waiting; try again shortly", "queue_full"
+    ),
+    ProviderUnavailable: lambda e: error_body(
+        503, "the job queue is unreachable; try again shortly", "queue_down"
+    ),
+    # Anything else is our bug: logged with its traceback, shown as a kind, never its text.
+    Exception: lambda e: _internal(e),
+}
+
+
+def _internal(exc: Exception) -> JSONResponse:
+    log.exception("gateway.unhandled", error=type(exc).__name__, exc_info=exc)
+    return error_body(500, "something went wrong on our side", "internal")
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return error_body(exc.status_code, str(exc.detail))
+    """One handler per error type; the most specific type wins (Starlette walks the MRO)."""
+    for kind, handler in HANDLERS.items():
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        return error_body(422, "the request is invalid", problems=problems)
+        async def handle(
+            request: Request, exc: Exception, handler: Handler = handler
+        ) -> JSONResponse:
+            return handler(exc)
 
-    @app.exception_handler(ThreadBusy)
-    async def busy(request: Request, exc: ThreadBusy) -> JSONResponse:
-        return error_body(409, str(exc), "thread_busy", running_job_id=exc.running)
-
-    @app.exception_handler(NoWorkerAvailable)
-    async def no_worker(request: Request, exc: NoWorkerAvailable) -> JSONResponse:
-        return error_body(503, "no worker is running to answer; try again shortly", "no_worker")
-
-    @app.exception_handler(ProviderUnavailable)
-    async def queue_down(request: Request, exc: ProviderUnavailable) -> JSONResponse:
-        return error_body(503, "the job queue is unreachable; try again shortly", "queue_down")
+        app.add_exception_handler(kind, handle)

@@ -2,22 +2,83 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import (
+    APIKeyHeader,
+    APIKeyQuery,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+)
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from app.application.access.authenticator import Authenticator
+from app.application.access.image_urls import ImageUrlRefused, check_image_url
+from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens
 from app.application.ports.chat_jobs import ChatJobsPort
-from app.domain.chat import ChatRequest
+from app.domain.access import Principal
 from app.domain.events import ProgressEvent
-from app.entrypoints.gateway.schemas import Cancelled, ChatAccepted, ChatStatus, ChatSubmission
+from app.entrypoints.gateway.schemas import (
+    Cancelled,
+    ChatAccepted,
+    ChatStatus,
+    ChatSubmission,
+    ErrorBody,
+)
+from app.settings import GatewaySettings
 
 router = APIRouter()
 JOB_ID = r"^[0-9a-f]{32}$"  # what POST /v1/chat issues
+STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"  # a Redis Stream entry id, as SSE sends it
+BEARER = HTTPBearer(auto_error=False, description="an API key: `eco2_...`")
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key: `eco2_...`")
+JOB_TOKEN_QUERY = APIKeyQuery(
+    name="token", auto_error=False, scheme_name="JobToken", description="the job's token"
+)
+JOB_TOKEN_BEARER = HTTPBearer(
+    auto_error=False, scheme_name="JobTokenBearer", description="the job's token"
+)
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error responses an operation can give (one schema for all)."""
+    return {
+        status: {"model": ErrorBody, "description": DESCRIPTIONS[status]} for status in statuses
+    }
+
+
+DESCRIPTIONS = {
+    400: "the body is not readable (not UTF-8, not JSON)",
+    401: "no valid API key",
+    403: "the token does not grant access to this job",
+    404: "no such job or thread (or it expired)",
+    409: "the thread has an unfinished turn and `if_busy` is `reject`",
+    413: "the request body is too large",
+    422: "the request is invalid: `problems` says how",
+    429: "a rate limit or budget of this principal; see Retry-After",
+    503: "the queue is unreachable or full, or no worker is running; see Retry-After",
+}
+
+
+async def principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    api_key: Annotated[str | None, Depends(API_KEY)],
+) -> Principal:
+    """The caller, from `Authorization: Bearer eco2_...` or `X-API-Key` (or anonymous where
+    the deployment allows it)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.principal(bearer.credentials if bearer else api_key)
+
+
+Caller = Annotated[Principal, Depends(principal)]
 
 
 def jobs(request: Request) -> ChatJobsPort:
@@ -36,12 +97,14 @@ Jobs = Annotated[ChatJobsPort, Depends(jobs)]
 def authorised(
     request: Request,
     job_id: Annotated[str, Path(pattern=JOB_ID)],
-    token: Annotated[str | None, Query(description="the token POST /v1/chat returned")] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    token: Annotated[str | None, Depends(JOB_TOKEN_QUERY)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(JOB_TOKEN_BEARER)],
 ) -> str:
-    """403 unless the token was issued for this job (EventSource cannot send headers)."""
-    bearer = authorization.removeprefix("Bearer ").strip() if authorization else None
-    if not tokens(request).verify(job_id, token or bearer):
+    """403 unless the token was issued for this job and has not expired. It travels as
+    `?token=` (EventSource cannot send headers) or `Authorization: Bearer`."""
+    presented = [c for c in (token, bearer.credentials if bearer else None) if c]
+    # Every credential presented must hold: a bad one is refused, never silently ignored.
+    if not presented or not all(tokens(request).verify(job_id, c) for c in presented):
         raise HTTPException(status_code=403, detail="token does not grant access to this job")
     return job_id
 
@@ -49,11 +112,22 @@ def authorised(
 Authorised = Annotated[str, Depends(authorised)]
 
 
-@router.post("/v1/chat", status_code=202, response_model=ChatAccepted, tags=["chat"])
-async def submit(body: ChatSubmission, request: Request, port: Jobs) -> ChatAccepted:
-    """Queue a chat; read its progress from `events_url`."""
-    chat = ChatRequest(**body.model_dump(exclude={"thread_id", "if_busy"}), thread_id=body.thread())
-    ticket = await port.submit(chat, if_busy=body.if_busy)
+@router.post(
+    "/v1/chat",
+    status_code=202,
+    response_model=ChatAccepted,
+    tags=["chat"],
+    responses=errors(400, 401, 404, 409, 413, 422, 429, 503),
+)
+async def submit(body: ChatSubmission, request: Request, caller: Caller) -> ChatAccepted:
+    """Queue a chat; read its progress from `events_url`. Without `thread_id` a new thread is
+    issued to the caller; a thread of someone else's is not found."""
+    if body.image_url is not None:
+        await _check_image(request, body.image_url)
+    intake: ChatIntake = request.app.state.intake
+    ticket = await intake.submit(
+        caller, body.draft(), thread_id=body.thread_id, if_busy=body.if_busy
+    )
     token = tokens(request).sign(ticket.job_id)
     return ChatAccepted(
         job_id=ticket.job_id,
@@ -64,12 +138,46 @@ async def submit(body: ChatSubmission, request: Request, port: Jobs) -> ChatAcce
     )
 
 
-@router.get("/v1/chat/{job_id}/events", tags=["chat"], response_class=EventSourceResponse)
+async def _check_image(request: Request, url: str) -> None:
+    settings: GatewaySettings = request.app.state.settings.gateway
+    try:
+        await check_image_url(
+            url,
+            allow_http=settings.allow_http_image_urls,
+            allow_private=settings.allow_private_image_urls,
+            resolve=_resolver(),
+        )
+    except ImageUrlRefused as exc:
+        raise RequestValidationError(
+            [{"loc": ("body", "image_url"), "msg": str(exc), "type": "value_error"}]
+        ) from exc
+
+
+def _resolver() -> Callable[[str], Awaitable[list[str]]]:
+    async def resolve(host: str) -> list[str]:
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(host, 443)
+        except OSError as exc:
+            raise ImageUrlRefused("image_url's host does not resolve") from exc
+        return [str(entry[4][0]) for entry in found]
+
+    return resolve
+
+
+@router.get(
+    "/v1/chat/{job_id}/events",
+    tags=["chat"],
+    response_class=EventSourceResponse,
+    responses=errors(403, 404, 422, 503),
+)
 async def events(
     request: Request,
     job_id: Authorised,
     port: Jobs,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(pattern=STREAM_ID, description="the `id` of the last event received"),
+    ] = None,
 ) -> EventSourceResponse:
     """Server-sent events: each has the stream entry id as its `id`, so a reconnect with
     `Last-Event-ID` resumes with the next event, none lost or repeated. Ends after `done`
@@ -91,7 +199,12 @@ async def _sse(followed: AsyncIterator[ProgressEvent]) -> AsyncIterator[ServerSe
         )
 
 
-@router.get("/v1/chat/{job_id}", response_model=ChatStatus, tags=["chat"])
+@router.get(
+    "/v1/chat/{job_id}",
+    response_model=ChatStatus,
+    tags=["chat"],
+    responses=errors(403, 404, 422, 503),
+)
 async def status(job_id: Authorised, port: Jobs) -> ChatStatus:
     """Where the job is, and its answer (so far, or whole once it is done)."""
     found = await port.status(job_id)
@@ -100,7 +213,12 @@ async def status(job_id: Authorised, port: Jobs) -> ChatStatus:
     return ChatStatus.of(found)
 
 
-@router.post("/v1/chat/{job_id}/cancel", response_model=Cancelled, tags=["chat"])
+@router.post(
+    "/v1/chat/{job_id}/cancel",
+    response_model=Cancelled,
+    tags=["chat"],
+    responses=errors(403, 404, 422, 503),
+)
 async def cancel(job_id: Authorised, port: Jobs) -> Cancelled:
     """Abort the job; its stream ends with an `error` event of kind `cancelled`."""
     if await port.status(job_id) is None:
@@ -108,7 +226,7 @@ async def cancel(job_id: Authorised, port: Jobs) -> Cancelled:
     return Cancelled(job_id=job_id, cancelled=await port.cancel(job_id))
 
 
-@router.get("/v1/images/{name}", tags=["chat"], response_class=Response)
+@router.get("/v1/images/{name}", tags=["chat"], response_class=Response, responses=errors(404, 503))
 async def image(request: Request, name: str) -> Response:
     """A generated image (named in an answer's `image_url`)."""
     found = await request.app.state.images.load(name)
@@ -123,7 +241,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["ops"])
+@router.get(
+    "/readyz",
+    tags=["ops"],
+    responses={503: {"description": "Redis is unreachable or no worker reports in"}},
+)
 async def readyz(port: Jobs) -> JSONResponse:
     """Ready when Redis answers and at least one worker reported in recently."""
     health = await port.health()

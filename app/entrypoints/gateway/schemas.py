@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.chat import MAX_MESSAGE_CHARS, Location
+from app.domain.chat import ChatDraft
 from app.domain.jobs import ChatJobStatus, JobState, TurnPolicy
 
 
-class ChatSubmission(BaseModel):
+class ChatSubmission(ChatDraft):
+    """A message for the assistant: validated here, once, with the rules of `ChatDraft`."""
+
     model_config = ConfigDict(
+        frozen=True,
         extra="forbid",
         json_schema_extra={
             "examples": [
                 {"message": "건전지랑 페트병은 어떻게 버려?"},
-                {"message": "and the cap?", "thread_id": "web-3f2a9c1d"},
+                {"message": "and the cap?", "thread_id": "thr_8cXh2mQv0tZbL1sY9aJdFw"},
                 {
                     "message": "where is the nearest battery bin?",
                     "location": {"latitude": 37.4979, "longitude": 127.0276},
@@ -26,21 +28,29 @@ class ChatSubmission(BaseModel):
         },
     )
 
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
-    thread_id: str | None = Field(default=None, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-    user_id: str | None = Field(default=None, max_length=128)
-    image_url: str | None = Field(default=None, max_length=2048)
-    location: Location | None = None
-    language: Literal["ko", "en"] | None = None
+    thread_id: str | None = Field(
+        default=None,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="a thread this principal was issued (by an earlier answer); omit to start one",
+    )
     if_busy: TurnPolicy = Field(
         default="enqueue",
         description="when the thread has an unfinished turn: wait for it (enqueue), refuse "
         "with 409 (reject), or end it and run this one next (interrupt)",
     )
 
-    def thread(self) -> str:
-        """The thread to continue, or a new one."""
-        return self.thread_id or f"web-{uuid.uuid4().hex[:12]}"
+    def draft(self) -> ChatDraft:
+        return ChatDraft(**self.model_dump(exclude={"thread_id", "if_busy"}))
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a kind to branch on, and a message for people."""
+
+    error: str = Field(description="e.g. invalid_request, unauthorized, thread_busy, rate_limited")
+    message: str
+    problems: list[str] | None = Field(default=None, description="what was invalid (422)")
+    limit: str | None = Field(default=None, description="which limit was reached (429)")
 
 
 class ChatAccepted(BaseModel):

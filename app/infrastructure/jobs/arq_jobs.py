@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from app.application.ports.chat_jobs import ChatJobsPort
 from app.domain.chat import ChatRequest
-from app.domain.errors import NoWorkerAvailable, QueueUnavailable, ThreadBusy
+from app.domain.errors import NoWorkerAvailable, QueueFull, QueueUnavailable, ThreadBusy
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, TurnPolicy, fold_events
 from app.infrastructure.jobs import serialization
@@ -64,6 +64,7 @@ class ArqChatJobs(ChatJobsPort):
         *,
         queue_name: str,
         require_worker: bool = True,
+        max_queued: int | None = None,
     ) -> None:
         self._redis = redis
         self._publisher = publisher
@@ -71,20 +72,29 @@ class ArqChatJobs(ChatJobsPort):
         self._reaper = reaper
         self._queue = queue_name
         self._require_worker = require_worker
+        self._max_queued = max_queued
         self._submit = redis.register_script(SUBMIT)
 
-    async def submit(self, request: ChatRequest, *, if_busy: TurnPolicy = "enqueue") -> ChatTicket:
+    async def submit(
+        self,
+        request: ChatRequest,
+        *,
+        if_busy: TurnPolicy = "enqueue",
+        principal: str = "anonymous",
+    ) -> ChatTicket:
         job_id = uuid.uuid4().hex
         try:
             status, _, ahead, running = await self._submit(
                 keys=self._submit_keys(job_id, request.thread_id),
-                args=self._submit_args(job_id, request, if_busy),
+                args=self._submit_args(job_id, request, if_busy, principal),
             )
         except RedisError as exc:
             raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
         status = _text(status)
         if status == "no_worker":
             raise NoWorkerAvailable("no worker is running", provider="workers")
+        if status == "full":
+            raise QueueFull(f"{ahead} chats are waiting already", provider="redis")
         if status == "busy":
             raise ThreadBusy(
                 f"thread {request.thread_id} has a turn in progress", running=_text(running)
@@ -104,12 +114,14 @@ class ArqChatJobs(ChatJobsPort):
             self._queue + health_check_key_suffix,
         ]
 
-    def _submit_args(self, job_id: str, request: ChatRequest, if_busy: TurnPolicy) -> list[Any]:
+    def _submit_args(
+        self, job_id: str, request: ChatRequest, if_busy: TurnPolicy, principal: str
+    ) -> list[Any]:
         now = time.time()
         payload = serialize_job(
             JOB_NAME,
             (request.model_dump(mode="json"),),
-            {},
+            {"principal": principal},
             None,
             int(now * 1000),
             serializer=serialization.dumps,
@@ -125,6 +137,7 @@ class ArqChatJobs(ChatJobsPort):
             f"{now:.6f}",
             TURNS_TTL,
             "1" if self._require_worker else "0",
+            self._max_queued or 0,
         ]
 
     async def _interrupt_earlier(self, thread_id: str, job_id: str) -> None:

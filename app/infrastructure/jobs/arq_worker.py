@@ -14,8 +14,11 @@ from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 from pydantic import ValidationError
 
+from app.application.ports.usage_limits import UsageLimiterPort
+from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult
 from app.domain.events import ProgressUpdate
+from app.domain.llm import UsageLimits
 from app.infrastructure.jobs import serialization
 from app.infrastructure.jobs.arq_jobs import arq_redis_settings
 from app.infrastructure.progress.redis_streams import REDIS_DOWN, RedisStreamProgressNotifier
@@ -37,23 +40,33 @@ class ChatJobRunner:
     that already ended (arq is at-least-once) does nothing.
     """
 
-    def __init__(self, chats: ChatTurns, publisher: RedisStreamProgressNotifier) -> None:
+    def __init__(
+        self,
+        chats: ChatTurns,
+        publisher: RedisStreamProgressNotifier,
+        limiter: UsageLimiterPort | None = None,
+        chat_limits: UsageLimits | None = None,
+    ) -> None:
         self._chats = chats
         self._publisher = publisher
+        self._limiter = limiter
+        self._chat_limits = chat_limits or UsageLimits()
 
     @property
     def publisher(self) -> RedisStreamProgressNotifier:
         return self._publisher
 
-    async def run(self, job_id: str, payload: Any, attempt: int) -> dict[str, Any]:
-        structlog.contextvars.bind_contextvars(job_id=job_id, job_try=attempt)
+    async def run(
+        self, job_id: str, payload: Any, attempt: int, principal: str = "anonymous"
+    ) -> dict[str, Any]:
+        structlog.contextvars.bind_contextvars(job_id=job_id, job_try=attempt, principal=principal)
         log.info("chat.started")
         try:
-            return await self._run(job_id, payload, attempt)
+            return await self._run(job_id, payload, attempt, principal)
         finally:
-            structlog.contextvars.unbind_contextvars("job_id", "job_try", "thread_id")
+            structlog.contextvars.unbind_contextvars("job_id", "job_try", "thread_id", "principal")
 
-    async def _run(self, job_id: str, payload: Any, attempt: int) -> dict[str, Any]:
+    async def _run(self, job_id: str, payload: Any, attempt: int, principal: str) -> dict[str, Any]:
         try:
             request = ChatRequest.model_validate(payload)
         except ValidationError as exc:
@@ -69,7 +82,7 @@ class ChatJobRunner:
             )
             await self._publisher.publish_attempt(job_id, started, attempt=attempt)
         try:
-            result = await self._chats.run(request, job_id=job_id)
+            result = await self._within_budget(principal, request, job_id)
         except asyncio.CancelledError:
             # Timeout, abort or shutdown: arq decides what follows, and its finish step leaves
             # the terminal event (a shutdown leaves none: the job runs again elsewhere).
@@ -81,9 +94,23 @@ class ChatJobRunner:
             "chat.completed",
             intents=[i.value for i in result.intents],
             tokens=result.usage.total_tokens,
+            cost_usd=result.usage.cost_usd,
             failed_stages=result.failed_stages,
         )
         return {"status": "done"}
+
+    async def _within_budget(self, principal: str, request: ChatRequest, job_id: str) -> ChatResult:
+        """The turn, limited by the chat's budget and what is left of the principal's day."""
+        limits = self._chat_limits
+        if self._limiter is not None:
+            left = await self._limiter.remaining(principal)
+            limits = limits.tightened(tokens=left.max_tokens, cost_usd=left.max_cost_usd)
+        with metered(limits) as scope:
+            try:
+                return await self._chats.run(request, job_id=job_id)
+            finally:
+                if self._limiter is not None and scope.total.calls:
+                    await asyncio.shield(self._limiter.record(principal, scope.total))
 
     async def _invalid(self, job_id: str, exc: ValidationError) -> dict[str, Any]:
         problems = [
@@ -95,10 +122,12 @@ class ChatJobRunner:
         return {"status": "error", "error": "invalid_request"}
 
 
-async def chat(ctx: dict[str, Any], payload: Any) -> dict[str, Any]:
+async def chat(
+    ctx: dict[str, Any], payload: Any, *, principal: str = "anonymous"
+) -> dict[str, Any]:
     """arq's job function: one chat turn through the runner the worker's startup built."""
     runner: ChatJobRunner = ctx[RUNNER]
-    return await runner.run(ctx["job_id"], payload, int(ctx.get("job_try", 1)))
+    return await runner.run(ctx["job_id"], payload, int(ctx.get("job_try", 1)), str(principal))
 
 
 def worker_options(settings: Settings, *, on_startup: Hook, on_shutdown: Hook) -> dict[str, Any]:

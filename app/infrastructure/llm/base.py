@@ -16,6 +16,7 @@ from app.domain.errors import DomainError, MalformedResponse
 from app.domain.llm import (
     ChatMessage,
     ContextBlock,
+    ModelPrice,
     Prompt,
     Role,
     TokenUsage,
@@ -43,12 +44,14 @@ class LLMAdapter(LLMPort):
         budget: ContextBudget,
         temperature: float = 0.2,
         max_output_tokens: int = 1024,
+        price: ModelPrice | None = None,
     ) -> None:
         self.provider = provider
         self.model = model
         self._budget = budget
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
+        self._price = price or ModelPrice()
         self._meter = UsageMeter()
 
     # --- the port ---------------------------------------------------------------------
@@ -207,6 +210,7 @@ class LLMAdapter(LLMPort):
     def _prepare(
         self, prompt: Prompt, system: str | None, context: Sequence[ContextBlock] = ()
     ) -> list[ChatMessage]:
+        self._meter.before_call()  # a chat over its budget starts no more calls
         messages = as_messages(prompt, system)
         if not messages:
             raise ValueError("prompt is empty")
@@ -232,7 +236,16 @@ class LLMAdapter(LLMPort):
         return self._temperature if temperature is None else temperature
 
     def _record(self, usage: TokenUsage) -> None:
-        self._meter.record(usage if usage.calls else usage + TokenUsage(calls=1))
+        counted = usage if usage.calls else usage + TokenUsage(calls=1)
+        priced = counted.model_copy(update={"cost_usd": self._price.cost(counted)})
+        log.debug(
+            "llm.call",
+            provider=self.provider,
+            model=self.model,
+            tokens=priced.total_tokens,
+            cost_usd=priced.cost_usd,
+        )
+        self._meter.record(priced)
 
 
 def with_context(messages: list[ChatMessage], context: Sequence[ContextBlock]) -> list[ChatMessage]:

@@ -36,6 +36,7 @@ def adapter_kwargs(settings: LLMSettings, provider: str | None = None) -> dict[s
         "budget": budget,
         "temperature": settings.temperature,
         "max_output_tokens": settings.max_output_tokens,
+        "price": settings.price(model),
     }
 
 
@@ -162,16 +163,29 @@ def offline_llm(settings: LLMSettings) -> LLMPort:
 
 
 async def llm_chain(settings: LLMSettings, adapters: Any) -> LLMPort:
-    """`llm.provider` alone, or behind a FallbackLLM over every provider in `llm.fallbacks`.
+    """`llm.provider` then every provider in `llm.fallbacks`, each behind a circuit breaker.
 
     `adapters` is the container's aggregate of adapter providers: only the named ones are
     built, so an unnamed provider never needs its key.
     """
+    from app.infrastructure.llm.breaker import CircuitBreaker
     from app.infrastructure.llm.fallback import FallbackLLM
 
+    names = list(dict.fromkeys([settings.provider, *settings.fallbacks]))
+    if names == ["offline"]:
+        built = adapters("offline")  # in-process: nothing to break, nothing to fall back to
+        return await built if inspect.isawaitable(built) else built  # type: ignore[no-any-return]
     chain: list[LLMPort] = []
-    for name in dict.fromkeys([settings.provider, *settings.fallbacks]):
+    for name in names:
         # Not `adapters.async_(name)`: it leaves the injecting providers awaiting plain values.
         built = adapters(name)
         chain.append(await built if inspect.isawaitable(built) else built)
-    return FallbackLLM(chain) if len(chain) > 1 else chain[0]
+    breakers = [
+        CircuitBreaker(
+            name,
+            failures=settings.breaker.failures,
+            cooldown_seconds=settings.breaker.cooldown_seconds,
+        )
+        for name in names
+    ]
+    return FallbackLLM(chain, breakers)

@@ -1,4 +1,5 @@
-"""A chain of LLM providers: when one is rate limited, down or slow, the next one answers."""
+"""A chain of LLM providers, each behind a circuit breaker: when one is rate limited, down or
+slow, the next one answers; one that keeps failing is skipped until it recovers."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any, TypeVar
 import structlog
 
 from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
-from app.domain.errors import ExternalServiceError
+from app.domain.errors import CircuitOpen, ExternalServiceError
 from app.domain.llm import Prompt, TokenUsage, ToolCall, ToolReply, ToolSpec
+from app.infrastructure.llm.breaker import BreakerState, CircuitBreaker
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -20,10 +22,15 @@ class FallbackLLM(LLMPort):
     connections). Other errors (a bad request, a bad key) are the caller's to see at once.
     A stream falls back only before its first chunk; after that the text is already out."""
 
-    def __init__(self, chain: Sequence[LLMPort]) -> None:
+    def __init__(
+        self,
+        chain: Sequence[LLMPort],
+        breakers: Sequence[CircuitBreaker] | None = None,
+    ) -> None:
         if not chain:
             raise ValueError("a fallback chain needs at least one provider")
         self._chain = list(chain)
+        self._breakers = list(breakers or [CircuitBreaker(llm.provider) for llm in chain])
         self.provider = self._chain[0].provider
         self.model = self._chain[0].model
 
@@ -31,20 +38,42 @@ class FallbackLLM(LLMPort):
     def chain(self) -> tuple[LLMPort, ...]:
         return tuple(self._chain)
 
+    def breaker_states(self) -> dict[str, BreakerState]:
+        return {b.name: b.state for b in self._breakers}
+
+    def _links(self) -> list[tuple[LLMPort, CircuitBreaker]]:
+        """The providers to try in order; an open breaker's provider is skipped."""
+        return list(zip(self._chain, self._breakers, strict=True))
+
     async def _first(self, call: Callable[[LLMPort], Awaitable[T]]) -> T:
-        for index, llm in enumerate(self._chain):
+        links = self._links()
+        for index, (llm, breaker) in enumerate(links):
+            last = index == len(links) - 1
+            if not breaker.allow():
+                log.info("llm.breaker_skipped", provider=llm.provider)
+                if last:
+                    raise CircuitOpen(
+                        "every provider is failing; try again shortly", provider=llm.provider
+                    )
+                continue
             try:
-                return await call(llm)
+                result = await call(llm)
             except ExternalServiceError as exc:
-                if not exc.retryable or index == len(self._chain) - 1:
+                self._count(breaker, exc)
+                if not exc.retryable or last:
                     raise
-                log.warning(
-                    "llm.fallback",
-                    failed=llm.provider,
-                    error=str(exc),
-                    next=self._chain[index + 1].provider,
-                )
+                log.warning("llm.fallback", failed=llm.provider, error=str(exc))
+            else:
+                breaker.succeeded()
+                return result
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _count(breaker: CircuitBreaker, exc: ExternalServiceError) -> None:
+        if exc.retryable:
+            breaker.failed()
+        else:
+            breaker.succeeded()  # it answered: the provider is up, the request was wrong
 
     async def generate(self, prompt: Prompt, **kwargs: Any) -> str:
         return await self._first(lambda llm: llm.generate(prompt, **kwargs))
@@ -55,22 +84,29 @@ class FallbackLLM(LLMPort):
         return await self._first(lambda llm: llm.generate_structured(prompt, schema, **kwargs))
 
     async def generate_stream(self, prompt: Prompt, **kwargs: Any) -> AsyncIterator[str]:
-        for index, llm in enumerate(self._chain):
+        links = self._links()
+        for index, (llm, breaker) in enumerate(links):
+            last = index == len(links) - 1
+            if not breaker.allow():
+                log.info("llm.breaker_skipped", provider=llm.provider)
+                if last:
+                    raise CircuitOpen(
+                        "every provider is failing; try again shortly", provider=llm.provider
+                    )
+                continue
             started = False
             try:
                 async for chunk in llm.generate_stream(prompt, **kwargs):
                     started = True
                     yield chunk
-                return
             except ExternalServiceError as exc:
-                if started or not exc.retryable or index == len(self._chain) - 1:
+                self._count(breaker, exc)
+                if started or not exc.retryable or last:
                     raise
-                log.warning(
-                    "llm.fallback",
-                    failed=llm.provider,
-                    error=str(exc),
-                    next=self._chain[index + 1].provider,
-                )
+                log.warning("llm.fallback", failed=llm.provider, error=str(exc))
+            else:
+                breaker.succeeded()
+                return
 
     async def generate_function_call(
         self,

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
 from app.settings import LoggingSettings, Settings
+from app.settings.masking import secret_values
 
 SENSITIVE_KEY = re.compile(r"(api[_-]?key|authorization|password|secret|(^|_)token$|cookie)", re.I)
 REDACTED = "[redacted]"
@@ -39,18 +40,6 @@ class SecretRedactor:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
-
-
-def secret_values(model: BaseModel) -> list[str]:
-    """Every SecretStr value in a settings tree, so the redactor can mask it anywhere."""
-    found: list[str] = []
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, SecretStr):
-            found.append(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            found.extend(secret_values(value))
-    return found
 
 
 def configure_logging(

@@ -63,11 +63,17 @@ return {seq, id, attempt}
 # KEYS: stream, meta, the thread's turn list, arq job key, arq queue, pending payload,
 #       the queue's worker health key
 # ARGV: job_id, arq job payload, now (ms), job ttl (ms), mode, maxlen, ttl seconds, ts,
-#       turns ttl seconds, require a live worker ('1'/'0')
+#       turns ttl seconds, require a live worker ('1'/'0'), queue cap (0: none)
 # Returns {status, entry id, turns ahead, running job id}; status is 'ok', 'busy' (mode
-# reject and a turn is running or waiting) or 'no_worker'.
+# reject and a turn is running or waiting), 'no_worker' or 'full' (then turns ahead is the
+# queue's depth).
 SUBMIT = """
 if ARGV[10] == '1' and redis.call('EXISTS', KEYS[7]) == 0 then return {'no_worker', '', 0, ''} end
+local cap = tonumber(ARGV[11])
+if cap > 0 then
+  local depth = redis.call('ZCARD', KEYS[5])
+  if depth >= cap then return {'full', '', depth, ''} end
+end
 local ahead = redis.call('LLEN', KEYS[3])
 local head = redis.call('LINDEX', KEYS[3], 0) or ''
 if ARGV[5] == 'reject' and ahead > 0 then return {'busy', '', ahead, head} end

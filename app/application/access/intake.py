@@ -1,0 +1,43 @@
+"""A chat entering the service: the caller's limits, its thread, then the queue."""
+
+from __future__ import annotations
+
+from app.application.ports.chat_jobs import ChatJobsPort
+from app.application.ports.threads import ThreadRegistryPort
+from app.application.ports.usage_limits import UsageLimiterPort
+from app.domain.access import Principal
+from app.domain.chat import ChatDraft
+from app.domain.errors import ThreadNotFound
+from app.domain.jobs import ChatTicket, TurnPolicy
+
+
+class ChatIntake:
+    def __init__(
+        self, jobs: ChatJobsPort, threads: ThreadRegistryPort, limiter: UsageLimiterPort
+    ) -> None:
+        self._jobs = jobs
+        self._threads = threads
+        self._limiter = limiter
+
+    async def submit(
+        self,
+        principal: Principal,
+        draft: ChatDraft,
+        *,
+        thread_id: str | None = None,
+        if_busy: TurnPolicy = "enqueue",
+    ) -> ChatTicket:
+        """Raises LimitExceeded, ThreadNotFound, and what ChatJobsPort.submit raises."""
+        await self._limiter.admit(principal.id)
+        thread = await self._thread(principal, thread_id)
+        return await self._jobs.submit(
+            draft.for_thread(thread), if_busy=if_busy, principal=principal.id
+        )
+
+    async def _thread(self, principal: Principal, thread_id: str | None) -> str:
+        if thread_id is None:
+            return await self._threads.issue(principal.id)
+        # Someone else's thread is "not found" too: its existence is not ours to reveal.
+        if await self._threads.owner(thread_id) != principal.id:
+            raise ThreadNotFound(f"no thread {thread_id}")
+        return thread_id

@@ -1,0 +1,37 @@
+"""Thread ownership in Redis: `chat:thread:{id}:owner`, kept alive while the thread is used."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.application.ports.threads import ThreadRegistryPort
+from app.domain.errors import QueueUnavailable
+
+
+def owner_key(thread_id: str) -> str:
+    return f"chat:thread:{thread_id}:owner"
+
+
+class RedisThreadRegistry(ThreadRegistryPort):
+    def __init__(self, redis: Redis, *, ttl_days: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_days * 86_400
+
+    async def issue(self, principal: str) -> str:
+        thread_id = f"thr_{secrets.token_urlsafe(16)}"  # 128 random bits: not guessable
+        try:
+            await self._redis.set(owner_key(thread_id), principal, ex=self._ttl)
+        except RedisError as exc:
+            raise QueueUnavailable("threads (Redis) are unreachable", provider="redis") from exc
+        return thread_id
+
+    async def owner(self, thread_id: str) -> str | None:
+        try:
+            value: Any = await self._redis.getex(owner_key(thread_id), ex=self._ttl)
+        except RedisError as exc:
+            raise QueueUnavailable("threads (Redis) are unreachable", provider="redis") from exc
+        return value.decode() if isinstance(value, bytes) else value
