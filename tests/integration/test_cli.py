@@ -99,3 +99,19 @@ def test_config_show_masks_secrets_and_names_sources() -> None:
         and "[env WORKER_CONCURRENCY]" in lines["worker.concurrency"]
     )
     assert "[defaults (default.yaml)]" in lines["llm.provider"]
+
+
+def test_config_show_masks_url_passwords_and_nested_keys() -> None:
+    result = run_app(
+        "config",
+        "show",
+        env={
+            "REDIS_URL": "redis://:hunter2-redis-pass@127.0.0.1:6379/0",
+            "APP_LLM__LANGCHAIN__KWARGS": '{"model": "m", "api_key": "sk-nested-0123456789"}',
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "hunter2-redis-pass" not in result.stdout and "sk-nested-0123456789" not in result.stdout
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "redis://:**********@127.0.0.1:6379/0" in lines["redis.url"]
+    assert "api_key=**********" in lines["llm.langchain.kwargs"]

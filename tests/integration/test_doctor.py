@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -61,3 +62,28 @@ def test_a_bad_key_fails_with_a_clear_line(
     assert "kakao 401" in line and "bad or missing key" in line
     assert "not-the-key" not in out
     assert "failing: kakao" in out
+
+
+def test_a_provider_that_echoes_the_key_does_not_put_it_on_screen(
+    openai_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server, script = openai_server
+    key = "sk-echoed-0123456789abcdef"
+    script.fail(401, {"error": {"message": f"Incorrect API key provided: {key}"}}, times=5)
+    path = tmp_path / "openai.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "checkpoint": {"backend": "memory"},
+                "llm": {
+                    "provider": "openai",
+                    "max_retries": 0,
+                    "openai": {"api_key": key, "base_url": f"{server.url}/v1"},
+                },
+                "services": {"weather": {"enabled": False}},
+            }
+        )
+    )
+    assert main(["--config", str(path), "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert key not in out and "Incorrect API key provided: **********" in out
