@@ -193,8 +193,8 @@ class AuthSettings(Section):
 class LimitsSettings(Section):
     """Per-principal rate limits (Redis, via `limits`) and the queue's cap; null: no limit."""
 
-    requests_per_minute: int | None = Field(default=60, gt=0)
-    tokens_per_day: int | None = Field(default=500_000, gt=0)
+    requests_per_minute: int | None = Field(default=120, gt=0)
+    tokens_per_day: int | None = Field(default=None, gt=0)  # production.yaml sets one
     max_queue_depth: int | None = Field(default=1000, gt=0)
 
 
