@@ -39,8 +39,10 @@ pytest: $(STAMP)
 wheel-check: $(STAMP) services
 	PYTHON=$(PYTHON) bash .ci/wheel_check.sh
 
-bench: $(STAMP)
+bench: $(STAMP) services
+	$(BIN)/python bench/perf.py
 	$(BIN)/python bench/http_pool.py
+	$(BIN)/python bench/breaker.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -8,8 +8,8 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from app.application.access.authenticator import Authenticator
+from app.infrastructure.access import factories as access
 from app.infrastructure.access.file_keys import FileApiKeyStore
-from app.infrastructure.access.postgres_keys import postgres_key_store
 from app.infrastructure.access.rate_limits import RedisUsageLimiter
 from app.infrastructure.access.redis_threads import RedisThreadRegistry
 from app.settings import Settings
@@ -22,7 +22,7 @@ class Access(containers.DeclarativeContainer):
     key_store = providers.Selector(
         providers.Callable(attrgetter("auth.backend"), settings),
         file=providers.Singleton(FileApiKeyStore, path=settings.provided.auth.keys_file),
-        postgres=providers.Resource(postgres_key_store, settings=settings.provided.postgres),
+        postgres=providers.Resource(access.postgres_keys, settings=settings.provided.postgres),
     )
     authenticator = providers.Singleton(
         Authenticator,

@@ -16,6 +16,7 @@ from app.containers.lifecycle import resolve, start, stop
 from app.containers.llm import LLMs
 from app.containers.services import Services
 from app.infrastructure.jobs.arq_worker import RUNNER, ChatJobRunner, ChatWorker, worker_options
+from app.infrastructure.progress.coalescing import CoalescingProgressNotifier
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -30,6 +31,12 @@ class WorkerContainer(containers.DeclarativeContainer):
     services = providers.Container(Services, settings=settings, clients=clients, redis=core.redis)
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
     access = providers.Container(Access, settings=settings, redis=core.redis)
+    # Stage and delta events gathered for a few ms and written in one round trip.
+    notifier = providers.Singleton(
+        CoalescingProgressNotifier,
+        inner=jobs.publisher,
+        window_ms=settings.provided.worker.progress_coalesce_ms,
+    )
     chat = providers.Container(
         Chat,
         settings=settings,
@@ -37,7 +44,7 @@ class WorkerContainer(containers.DeclarativeContainer):
         redis=core.redis,
         openai_client=clients.openai_client,
         services=services,
-        notifier=jobs.publisher,
+        notifier=notifier,
     )
     runner = providers.Singleton(
         ChatJobRunner,

@@ -1,4 +1,9 @@
-"""LangGraph checkpointers (conversation memory): in-memory, SQLite, PostgreSQL."""
+"""LangGraph checkpointers (conversation memory): in-memory, SQLite, PostgreSQL.
+
+Each keeps only the latest checkpoint of a thread: a new one supersedes the others, which
+are deleted when it is written, so a thread's storage stays the size of its (bounded) state
+however many turns it has had. Idle threads expire after `checkpoint.ttl_days`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import structlog
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+)
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
@@ -26,9 +37,32 @@ def state_serializer() -> JsonPlusSerializer:
     return JsonPlusSerializer(allowed_msgpack_modules=checkpoint_types())
 
 
+class LatestOnlyMemorySaver(InMemorySaver):
+    """InMemorySaver keeping each thread's latest checkpoint, its writes and its blobs."""
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        saved = super().put(config, checkpoint, metadata, new_versions)
+        thread, ns = config["configurable"]["thread_id"], config["configurable"]["checkpoint_ns"]
+        latest = checkpoint["id"]
+        kept = self.storage[thread][ns]
+        for old in [c for c in kept if c != latest]:
+            del kept[old]
+            self.writes.pop((thread, ns, old), None)
+        current = checkpoint["channel_versions"]
+        for key in [k for k in self.blobs if k[:2] == (thread, ns) and current.get(k[2]) != k[3]]:
+            del self.blobs[key]
+        return saved
+
+
 async def memory_checkpointer() -> AsyncIterator[BaseCheckpointSaver[str]]:
     """Per process, lost on exit: for tests and one-off runs."""
-    yield InMemorySaver(serde=state_serializer())
+    yield LatestOnlyMemorySaver(serde=state_serializer())
 
 
 async def sqlite_checkpointer(
@@ -36,14 +70,16 @@ async def sqlite_checkpointer(
 ) -> AsyncIterator[BaseCheckpointSaver[str]]:
     """One file, one process: the embedded default."""
     import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from app.infrastructure.checkpoint_sqlite import LatestOnlySqliteSaver
 
     path = Path(settings.sqlite_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # What AsyncSqliteSaver.from_conn_string does, with our serializer (it takes none).
     async with aiosqlite.connect(str(path)) as connection:
-        saver = AsyncSqliteSaver(connection, serde=state_serializer())
+        saver = LatestOnlySqliteSaver(connection, serde=state_serializer())
         await saver.setup()
+        await saver.expire_idle(settings.ttl_days)
         log.info("checkpoint.opened", backend="sqlite", path=str(path))
         yield saver
 
@@ -52,9 +88,10 @@ async def postgres_checkpointer(
     settings: CheckpointSettings, postgres: PostgresSettings
 ) -> AsyncIterator[BaseCheckpointSaver[str]]:
     """A pooled connection set shared by every worker process: threads survive restarts."""
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
+
+    from app.infrastructure.checkpoint_postgres import LatestOnlyPostgresSaver
 
     if postgres.url is None:
         raise ConfigurationError("checkpoint.backend is 'postgres' but POSTGRES_URL is not set")
@@ -67,8 +104,9 @@ async def postgres_checkpointer(
     await pool.open(wait=True, timeout=10)
     try:
         # The pool is typed for tuple rows, but `row_factory=dict_row` above makes them dicts.
-        saver = AsyncPostgresSaver(pool, serde=state_serializer())  # type: ignore[arg-type]
+        saver = LatestOnlyPostgresSaver(pool, serde=state_serializer())  # type: ignore[arg-type]
         await saver.setup()
+        await saver.expire_idle(settings.ttl_days)
         log.info("checkpoint.opened", backend="postgres", pool_size=settings.postgres_pool_size)
         yield saver
     finally:

@@ -8,6 +8,7 @@ keyword matching, with no model or dictionary download.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 WORD = re.compile(r"[0-9A-Za-z]+|[\uac00-\ud7a3]+")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -25,6 +26,7 @@ def is_hangul_word(word: str) -> bool:
     return bool(HANGUL.match(word))
 
 
+@lru_cache(maxsize=65536)
 def strip_particle(word: str) -> str:
     """'페트병은' -> '페트병' (keeps at least two syllables)."""
     for particle in PARTICLES:

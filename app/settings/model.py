@@ -151,7 +151,8 @@ class WorkerSettings(Section):
     queue_name: str = "eco2:chat"
     job_timeout: float = Field(default=300.0, gt=0)
     keep_result: float = 3600.0
-    poll_delay: float = Field(default=0.05, gt=0)
+    poll_delay: float = Field(default=0.05, gt=0)  # arq's poll, where no wake-up is pushed
+    idle_wait: float = Field(default=1.0, gt=0, le=5)  # an idle worker's longest wait for one
     max_tries: int = Field(default=3, ge=1)
     shutdown_grace: float = Field(default=20.0, ge=0)  # SIGTERM: let running jobs finish
     health_check_interval: float = Field(default=10.0, gt=0)
@@ -162,6 +163,8 @@ class WorkerSettings(Section):
     lease_seconds: float = Field(default=10.0, ge=2.0)
     # A job nothing holds (not queued, not renewed, not ended) for this long gets `lost`.
     lost_after: float = Field(default=30.0, gt=0)
+    # Stage and delta events gathered this long and written in one round trip (0: each alone).
+    progress_coalesce_ms: float = Field(default=25.0, ge=0, le=1000)
 
 
 class GatewaySettings(Section):
@@ -224,6 +227,7 @@ class CheckpointSettings(Section):
     backend: Literal["memory", "sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("var/checkpoints.sqlite")
     postgres_pool_size: int = Field(default=10, gt=0)
+    ttl_days: int | None = Field(default=30, gt=0)  # idle threads are deleted at start-up
 
 
 class RetrievalSettings(Section):

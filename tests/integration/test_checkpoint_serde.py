@@ -66,9 +66,9 @@ def services() -> dict[str, Any]:
     }
 
 
-async def two_turns_then_read(**kit: Any) -> tuple[dict[str, Any], list[Any]]:
-    """Turn one in one container, turn two in another (so it starts from the database), then
-    the thread's state and every write it left, read back by a third."""
+async def two_turns_then_read(**kit: Any) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """Turn one in one container, read back by another; turn two in a third (so it starts
+    from the database), read back by a fourth. Also: how many checkpoints the thread keeps."""
     thread = f"serde-{uuid.uuid4().hex[:8]}"
     config = {"configurable": {"thread_id": thread}}
     first = ChatRequest(
@@ -76,13 +76,15 @@ async def two_turns_then_read(**kit: Any) -> tuple[dict[str, Any], list[Any]]:
     )
     async with chat_kit(**kit, **services()) as (chat, _, _c):
         await chat.run(first)
+    async with chat_kit(**kit, **services()) as (_, _n, container):
+        after_first = (await (await resolve(container.chat.graph)).aget_state(config)).values
     async with chat_kit(**kit, **services()) as (chat, _, _c):
         await chat.run(ChatRequest(message="뚜껑은요?", thread_id=thread))
     async with chat_kit(**kit, **services()) as (_, _n, container):
         saver = await resolve(container.chat.checkpointer)
-        writes = [w[2] async for saved in saver.alist(config) for w in saved.pending_writes or ()]
+        kept = len([saved async for saved in saver.alist(config)])
         graph = await resolve(container.chat.graph)
-        return (await graph.aget_state(config)).values, writes
+        return after_first, (await graph.aget_state(config)).values, kept
 
 
 def assert_typed(state: dict[str, Any]) -> None:
@@ -102,16 +104,31 @@ def assert_typed(state: dict[str, Any]) -> None:
     assert found.entries[0].steps and isinstance(found.sources[0], Source)
 
 
-def assert_first_turn_kept(writes: list[Any]) -> None:
-    """The first turn's writes, as stored: the photo, a failure, the branches sent."""
-    visions = [w for w in writes if isinstance(w, VisionResult)]
-    assert visions and visions[0].category is WasteCategory.PET
-    contexts = [r for w in writes if isinstance(w, dict) for r in w.values()]
-    assert any(isinstance(r, NodeResult) and r.failed for r in contexts)
-    branches = [w.arg for w in writes if isinstance(w, Send)]
-    assert branches and all(isinstance(b, BranchInput) for b in branches)
-    assert any(b.request.location == GANGNAM for b in branches)
-    assert RESET in writes
+def assert_first_turn_kept(state: dict[str, Any]) -> None:
+    """The first turn as stored: the photo, a failed lookup, the request's place."""
+    assert (
+        isinstance(state["vision"], VisionResult) and state["vision"].category is WasteCategory.PET
+    )
+    assert any(isinstance(r, NodeResult) and r.failed for r in state["contexts"].values())
+    assert state["request"].location == GANGNAM
+
+
+def test_what_the_graph_sends_between_nodes_round_trips_typed() -> None:
+    """Sends, branch inputs and the per-turn reset, as pending writes hold them."""
+    serde = state_serializer()
+    branch = BranchInput.model_validate(
+        {
+            "job_id": "j",
+            "request": ChatRequest(message=FIRST, thread_id="t", location=GANGNAM),
+            "route": Route(
+                node="waste_rag", intent=Intent.WASTE, query="q", reason="r", slot="waste_rag"
+            ),
+            "vision": None,
+        }
+    )
+    revived = serde.loads_typed(serde.dumps_typed([Send("waste_rag", branch), RESET]))
+    assert isinstance(revived[0], Send) and isinstance(revived[0].arg, BranchInput)
+    assert revived[0].arg.request.location == GANGNAM and revived[1] is RESET
 
 
 def assert_nothing_unregistered(events: list[SerdeEvent], caplog: pytest.LogCaptureFixture) -> None:
@@ -132,9 +149,10 @@ async def test_state_round_trips_typed_without_unregistered_types(
     else:
         kit["settings"] = {"postgres": {"url": POSTGRES_URL}}
     with caplog.at_level(logging.WARNING, logger="langgraph"):
-        state, writes = await two_turns_then_read(**kit)
+        after_first, state, kept = await two_turns_then_read(**kit)
+    assert_first_turn_kept(after_first)
     assert_typed(state)
-    assert_first_turn_kept(writes)
+    assert kept == 1  # the latest checkpoint only: storage stays the size of the state
     assert_nothing_unregistered(serde_events, caplog)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,7 @@ from redis.asyncio import Redis
 
 from app.domain.events import ProgressUpdate
 from app.domain.jobs import JobState, fold_events
+from app.infrastructure.progress.coalescing import CoalescingProgressNotifier
 from app.infrastructure.progress.redis_streams import (
     RedisStreamProgressNotifier,
     parse_entry,
@@ -81,3 +83,31 @@ async def test_the_stream_is_capped(redis: Redis) -> None:
     for i in range(400):
         await notifier.publish(job, delta(str(i)))
     assert await redis.xlen(stream_key(job)) < 250  # approximate trimming (MAXLEN ~)
+
+
+async def test_coalesced_events_keep_their_order_and_text_in_fewer_entries(redis: Redis) -> None:
+    job = f"job-{uuid.uuid4().hex[:8]}"
+    notifier = CoalescingProgressNotifier(RedisStreamProgressNotifier(redis), window_ms=1000)
+    started = ProgressUpdate(type="stage", stage="answer", status="started")
+    assert await notifier.publish(job, started) is None  # buffered, not yet written
+    for word in ("라벨을 ", "떼고 ", "헹굽니다."):
+        await notifier.publish(job, delta(word))
+    assert await read_events(redis, job) == []
+    answer = await notifier.publish(job, ProgressUpdate(type="answer", data={"text": "x"}))
+    events = await read_events(redis, job)
+    assert answer is not None and answer.seq == 3  # the buffer went out first, in order
+    assert [(e.type, e.data) for e in events[:2]] == [
+        ("stage", {}),
+        ("delta", {"text": "라벨을 떼고 헹굽니다."}),
+    ]
+
+
+async def test_a_quiet_buffer_flushes_on_its_own(redis: Redis) -> None:
+    job = f"job-{uuid.uuid4().hex[:8]}"
+    notifier = CoalescingProgressNotifier(RedisStreamProgressNotifier(redis), window_ms=10)
+    await notifier.publish(job, delta("on its own"))
+    for _ in range(200):
+        if await read_events(redis, job):
+            break
+        await asyncio.sleep(0.01)
+    assert [e.data["text"] for e in await read_events(redis, job)] == ["on its own"]

@@ -33,7 +33,11 @@ class ChatService:
         config = {"configurable": {"thread_id": request.thread_id}}
         with metered() as usage:
             try:
-                state = await self._graph.ainvoke(dict(new_turn(job_id, request)), config)
+                # A turn is all or nothing: one checkpoint when it ends, none in between (a
+                # re-run after a crash starts the turn over from the previous one).
+                state = await self._graph.ainvoke(
+                    dict(new_turn(job_id, request)), config, durability="exit"
+                )
             except Exception as exc:
                 await self._failed(job_id, request, exc, usage.total)
                 raise

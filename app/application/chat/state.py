@@ -125,13 +125,17 @@ def merge_contexts(
     return dict(sorted(merged.items()))
 
 
+MAX_HISTORY = 40  # messages kept in the state; older ones live on only in the summary
+
+
 def extend_history(
     current: Sequence[ChatMessage] | None, update: HistoryUpdate | None
 ) -> list[ChatMessage]:
-    """Append turns; a ReplaceHistory replaces them."""
+    """Append turns, keeping the last MAX_HISTORY messages (a checkpoint stays the same size
+    however long the thread); a ReplaceHistory replaces them."""
     if isinstance(update, ReplaceHistory):
-        return list(update.messages)
-    return [*(current or []), *(update or [])]
+        return list(update.messages)[-MAX_HISTORY:]
+    return [*(current or []), *(update or [])][-MAX_HISTORY:]
 
 
 class ChatState(TypedDict, total=False):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 
 from app.application.ports.api_keys import ApiKeyStorePort
 from app.domain.access import KeyInfo
 from app.domain.errors import ConfigurationError
 from app.settings import PostgresSettings
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS eco2_api_keys (
@@ -62,8 +64,12 @@ class PostgresApiKeyStore(ApiKeyStorePort):
             return [KeyInfo.model_validate(row) for row in await cur.fetchall()]
 
 
-async def postgres_key_store(settings: PostgresSettings) -> AsyncIterator[PostgresApiKeyStore]:
+async def postgres_key_store(
+    settings: PostgresSettings,
+) -> AsyncGenerator[PostgresApiKeyStore, None]:
     """Container Resource: a small pool of its own, the table created if missing."""
+    from psycopg_pool import AsyncConnectionPool
+
     if settings.url is None:
         raise ConfigurationError("auth.backend is 'postgres' but POSTGRES_URL is not set")
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(

@@ -48,6 +48,11 @@ def arq_redis_settings(settings: OurRedisSettings) -> RedisSettings:
     return arq
 
 
+def wake_key(queue_name: str) -> str:
+    """A list each submission pushes to: an idle worker blocks on it instead of polling."""
+    return f"{queue_name}:wake"
+
+
 def turns_key(thread_id: str) -> str:
     return f"chat:thread:{thread_id}:turns"
 
@@ -112,6 +117,7 @@ class ArqChatJobs(ChatJobsPort):
             self._queue,
             pending_key(job_id),
             self._queue + health_check_key_suffix,
+            wake_key(self._queue),
         ]
 
     def _submit_args(

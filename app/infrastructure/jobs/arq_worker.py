@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -20,7 +21,7 @@ from app.domain.chat import ChatRequest, ChatResult
 from app.domain.events import ProgressUpdate
 from app.domain.llm import UsageLimits
 from app.infrastructure.jobs import serialization
-from app.infrastructure.jobs.arq_jobs import arq_redis_settings
+from app.infrastructure.jobs.arq_jobs import arq_redis_settings, wake_key
 from app.infrastructure.progress.redis_streams import REDIS_DOWN, RedisStreamProgressNotifier
 from app.settings import Settings
 
@@ -150,6 +151,7 @@ def worker_options(settings: Settings, *, on_startup: Hook, on_shutdown: Hook) -
         "job_serializer": serialization.dumps,
         "job_deserializer": serialization.loads,
         "lease_seconds": worker.lease_seconds,
+        "idle_wait": worker.idle_wait,
     }
 
 
@@ -166,12 +168,36 @@ class ChatWorker(Worker):
       steps are retried, so in-flight chats finish (or end with an error) once Redis is back.
     """
 
-    def __init__(self, *, lease_seconds: float = 10.0, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(
+        self, *, lease_seconds: float = 10.0, idle_wait: float = 1.0, **options: Any
+    ) -> None:
+        # arq sleeps poll_delay between polls; we wait on a wake-up list instead (below).
+        super().__init__(**{**options, "poll_delay": 0})
         self.lease = lease_seconds
         self.in_progress_timeout_s = lease_seconds
+        self._idle_wait = idle_wait
         self._renewed = 0.0
         self._down_since: float | None = None
+        self._found_nothing = False
+        self._slot_freed = asyncio.Event()
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        self._found_nothing = not job_ids
+        await super().start_jobs(job_ids)
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._slot_freed.set()
+
+    async def _wait_for_work(self) -> None:
+        """Idle, block until a submission pushes a wake-up (or `idle_wait` passes: deferred
+        retries and lapsed leases are found by the poll after it); full, until a slot frees."""
+        if self.job_counter >= self.max_jobs:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), self._idle_wait)
+        elif self._found_nothing and self.allow_pick_jobs:
+            await self.pool.blpop([wake_key(self.queue_name)], timeout=self._idle_wait)  # type: ignore[arg-type, misc]
 
     @property
     def publisher(self) -> RedisStreamProgressNotifier:
@@ -180,6 +206,7 @@ class ChatWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         try:
+            await self._wait_for_work()
             await super()._poll_iteration()
             await self._renew_leases()
         except REDIS_DOWN as exc:

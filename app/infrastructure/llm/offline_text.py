@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.infrastructure.korean_text import (
     HANGUL,
@@ -29,8 +30,10 @@ def is_korean(text: str) -> bool:
     return hangul > 0 and hangul * 3 >= len(re.sub(r"\s", "", text))
 
 
-def terms(text: str) -> set[str]:
-    """Lower-cased words, plus Hangul bigrams so '페트병은' still matches '페트병'."""
+@lru_cache(maxsize=16384)
+def terms(text: str) -> frozenset[str]:
+    """Lower-cased words, plus Hangul bigrams so '페트병은' still matches '페트병'. Cached:
+    the same knowledge-base lines are scored chat after chat."""
     found: set[str] = set()
     for word in words(text):
         if word in STOPWORDS:
@@ -40,10 +43,10 @@ def terms(text: str) -> set[str]:
             stem = strip_particle(word)
             found.add(stem)
             found.update(bigrams(stem))
-    return found
+    return frozenset(found)
 
 
-def overlap(query: set[str], text: str) -> int:
+def overlap(query: frozenset[str] | set[str], text: str) -> int:
     return len(query & terms(text))
 
 
@@ -58,7 +61,7 @@ class Passage:
     text: str
     heading: str = ""
 
-    def score(self, query: set[str]) -> int:
+    def score(self, query: frozenset[str] | set[str]) -> int:
         # Words in the topic (the heading, or the part before a colon) count double.
         topic = self.heading or self.text.partition(":")[0]
         return overlap(query, self.text) + overlap(query, topic)

@@ -93,24 +93,25 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
+    async def publish_many(self, job_id: str, updates: list[ProgressUpdate]) -> None:
+        """Best-effort events in one round trip (a pipeline of the same atomic step each)."""
+        ts = time.time()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for update in updates:
+                await self._script(
+                    keys=[stream_key(job_id), meta_key(job_id)],
+                    args=self._args(job_id, update, 0, ts),
+                    client=pipe,
+                )
+            await pipe.execute()
+
     async def _publish_once(
         self, job_id: str, update: ProgressUpdate, attempt: int
     ) -> ProgressEvent | None:
         ts = time.time()
         seq, entry_id, current = await self._script(
             keys=[stream_key(job_id), meta_key(job_id)],
-            args=[
-                update.type,
-                update.stage or "",
-                update.status or "",
-                json.dumps(update.data, ensure_ascii=False),
-                f"{ts:.6f}",
-                self._maxlen,
-                self._ttl,
-                job_id,
-                attempt,
-                int(ts * 1000),
-            ],
+            args=self._args(job_id, update, attempt, ts),
         )
         if not int(seq):
             return None
@@ -122,6 +123,20 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
             id=_text(entry_id),
             **update.model_dump(),
         )
+
+    def _args(self, job_id: str, update: ProgressUpdate, attempt: int, ts: float) -> list[Any]:
+        return [
+            update.type,
+            update.stage or "",
+            update.status or "",
+            json.dumps(update.data, ensure_ascii=False),
+            f"{ts:.6f}",
+            self._maxlen,
+            self._ttl,
+            job_id,
+            attempt,
+            int(ts * 1000),
+        ]
 
     async def terminal(self, job_id: str) -> str | None:
         """`done` or `error` once the job has ended, else None."""

@@ -50,6 +50,9 @@ if kind == 'done' or kind == 'error' then
     + """' .. nxt, payload, 'PX', redis.call('PTTL', pending))
         redis.call('ZADD', queue, ARGV[10], nxt)
         redis.call('DEL', pending)
+        redis.call('LPUSH', queue .. ':wake', 1)
+        redis.call('LTRIM', queue .. ':wake', 0, 99)
+        redis.call('EXPIRE', queue .. ':wake', 60)
       end
     end
   end
@@ -61,7 +64,7 @@ return {seq, id, attempt}
 )
 
 # KEYS: stream, meta, the thread's turn list, arq job key, arq queue, pending payload,
-#       the queue's worker health key
+#       the queue's worker health key, the queue's wake-up list
 # ARGV: job_id, arq job payload, now (ms), job ttl (ms), mode, maxlen, ttl seconds, ts,
 #       turns ttl seconds, require a live worker ('1'/'0'), queue cap (0: none)
 # Returns {status, entry id, turns ahead, running job id}; status is 'ok', 'busy' (mode
@@ -89,6 +92,9 @@ redis.call('EXPIRE', KEYS[2], ARGV[7])
 if ahead == 0 then
   redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4])
   redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+  redis.call('LPUSH', KEYS[8], 1)
+  redis.call('LTRIM', KEYS[8], 0, 99)
+  redis.call('EXPIRE', KEYS[8], 60)
 else
   redis.call('SET', KEYS[6], ARGV[2], 'PX', ARGV[4])
 end

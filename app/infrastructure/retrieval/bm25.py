@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,39 +23,39 @@ CORRECTION_WEIGHT = 0.8  # a corrected word counts a little less than one typed 
 
 @dataclass
 class _Field:
-    docs: list[dict[str, float]]
-    lengths: list[float]
-    average: float
-    document_frequency: Counter[str]
+    """One field's BM25 index: postings per term, so a query touches only the documents
+    that share a term with it."""
+
+    postings: dict[str, list[tuple[int, float]]]
+    norms: list[float]
+    idf: dict[str, float]
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> _Field:
+    def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> _Field:
         docs: list[dict[str, float]] = [dict(weighted_tokens(text)) for text in texts]
         lengths = [sum(doc.values()) for doc in docs]
-        frequency: Counter[str] = Counter()
-        for doc in docs:
-            frequency.update(doc.keys())
-        return cls(docs, lengths, sum(lengths) / max(len(lengths), 1), frequency)
-
-    def scores(self, query: dict[str, float], k1: float = 1.2, b: float = 0.75) -> list[float]:
-        """BM25 with weighted terms: a query term's weight scales its contribution."""
-        n = len(self.docs)
+        average = sum(lengths) / max(len(lengths), 1) or 1
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for index, doc in enumerate(docs):
+            for term, tf in doc.items():
+                postings[term].append((index, tf))
+        n = len(docs)
         idf = {
-            term: math.log(
-                1
-                + (n - self.document_frequency[term] + 0.5) / (self.document_frequency[term] + 0.5)
-            )
-            for term in query
+            term: math.log(1 + (n - len(found) + 0.5) / (len(found) + 0.5))
+            for term, found in postings.items()
         }
-        results = []
-        for doc, length in zip(self.docs, self.lengths, strict=True):
-            score = 0.0
-            norm = k1 * (1 - b + b * length / (self.average or 1))
-            for term, count in query.items():
-                tf = doc.get(term, 0)
-                if tf:
-                    score += idf[term] * tf * (k1 + 1) / (tf + norm) * count
-            results.append(score)
+        norms = [k1 * (1 - b + b * length / average) for length in lengths]
+        return cls(dict(postings), norms, idf)
+
+    def scores(self, query: dict[str, float], k1: float = 1.2) -> dict[int, float]:
+        """BM25 with weighted terms: a query term's weight scales its contribution."""
+        results: dict[int, float] = defaultdict(float)
+        for term, count in query.items():
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            for index, tf in self.postings[term]:
+                results[index] += idf * tf * (k1 + 1) / (tf + self.norms[index]) * count
         return results
 
 
@@ -82,7 +82,7 @@ class BM25Retriever(RetrieverPort):
         self._items = list(items)
         self._names = _Field.build([name_text(i) for i in self._items])
         self._bodies = _Field.build([body_text(i) for i in self._items])
-        self._phrases = [_phrases(item) for item in self._items]
+        self._phrases = _PhraseIndex(self._items)
         self._speller = Speller(w for item in self._items for w in words(name_text(item)))
 
     async def search(self, query: str, k: int = 3) -> list[RetrievedItem]:
@@ -98,25 +98,57 @@ class BM25Retriever(RetrieverPort):
         query = f"{query} {' '.join(fixes)}" if fixes else query
         names = self._names.scores(terms)
         bodies = self._bodies.scores(terms)
-        compact, spaced = _normalise(query)
-        bonuses = [self._phrase_bonus(i, compact, spaced) for i in range(len(self._items))]
+        bonuses = self._phrases.bonuses(query)
+        candidates = set(names) | set(bodies) | set(bonuses)
         scored = [
-            (NAME_WEIGHT * n + BODY_WEIGHT * b + bonuses[i], i)
-            for i, (n, b) in enumerate(zip(names, bodies, strict=True))
+            (
+                NAME_WEIGHT * names.get(i, 0.0)
+                + BODY_WEIGHT * bodies.get(i, 0.0)
+                + bonuses.get(i, 0.0),
+                i,
+            )
+            for i in candidates
         ]
         scored = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))[:k]
         return [
-            RetrievedItem(item=self._items[i], score=round(score, 4), exact=bonuses[i] > 0)
+            RetrievedItem(item=self._items[i], score=round(score, 4), exact=bonuses.get(i, 0) > 0)
             for score, i in scored
         ]
 
-    def _phrase_bonus(self, index: int, compact: str, spaced: str) -> float:
-        """The whole name in the question is the strongest signal there is ('투명 페트병')."""
-        longest = 0
-        for phrase, latin in self._phrases[index]:
-            if (f" {phrase} " in spaced) if latin else (phrase in compact):
-                longest = max(longest, len(phrase))
-        return PHRASE_WEIGHT * longest
+
+class _PhraseIndex:
+    """Whole names in the question are the strongest signal there is ('투명 페트병'). The
+    question's substrings are looked up, rather than every name searched for in it."""
+
+    def __init__(self, items: Sequence[WasteItem]) -> None:
+        self._hangul: dict[str, set[int]] = defaultdict(set)
+        self._latin: dict[str, set[int]] = defaultdict(set)
+        for index, item in enumerate(items):
+            for phrase, latin in _phrases(item):
+                (self._latin if latin else self._hangul)[phrase].add(index)
+        self._longest_hangul = max(map(len, self._hangul), default=0)
+        self._longest_latin = max((len(p.split()) for p in self._latin), default=0)
+
+    def bonuses(self, query: str) -> dict[int, float]:
+        compact, spaced = _normalise(query)
+        longest: dict[int, int] = {}
+        for phrase in self._substrings(compact):
+            for index in self._hangul.get(phrase, ()):
+                longest[index] = max(longest.get(index, 0), len(phrase))
+        latin = spaced.split()
+        for size in range(1, self._longest_latin + 1):
+            for start in range(len(latin) - size + 1):
+                phrase = " ".join(latin[start : start + size])
+                for index in self._latin.get(phrase, ()):
+                    longest[index] = max(longest.get(index, 0), len(phrase))
+        return {index: PHRASE_WEIGHT * length for index, length in longest.items()}
+
+    def _substrings(self, text: str) -> set[str]:
+        return {
+            text[start : start + size]
+            for size in range(2, min(self._longest_hangul, len(text)) + 1)
+            for start in range(len(text) - size + 1)
+        }
 
 
 def _normalise(text: str) -> tuple[str, str]:

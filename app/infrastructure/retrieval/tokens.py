@@ -4,6 +4,7 @@ trigrams (Korean typos: 샴프통 for 샴푸통) and Latin trigrams (umbrela) ca
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 
 from app.infrastructure.korean_text import (
     bigrams,
@@ -37,22 +38,28 @@ def weighted_tokens(text: str) -> defaultdict[str, float]:
     """Token -> summed weight (term frequency matters to BM25, so repeats add up)."""
     found: defaultdict[str, float] = defaultdict(float)
     for word in words(text):
-        if word in QUESTION_WORDS:
-            continue
-        if is_hangul_word(word):
-            stem = strip_particle(word)
-            if stem in QUESTION_WORDS:
-                continue
-            found[stem] += WORD_WEIGHT
-            for gram in bigrams(stem):
-                found[f"#{gram}"] += BIGRAM_WEIGHT
-            letters = jamo(stem)
-            for i in range(len(letters) - 2):
-                found[f"~{letters[i : i + 3]}"] += FUZZY_WEIGHT
-        else:
-            stem = stem_english(word)
-            found[stem] += WORD_WEIGHT
-            if len(stem) >= 5:
-                for i in range(len(stem) - 2):
-                    found[f"~{stem[i : i + 3]}"] += FUZZY_WEIGHT
+        for token, weight in word_tokens(word):
+            found[token] += weight
     return found
+
+
+@lru_cache(maxsize=65536)
+def word_tokens(word: str) -> tuple[tuple[str, float], ...]:
+    """One word's tokens; cached, since the knowledge base and questions repeat words."""
+    if word in QUESTION_WORDS:
+        return ()
+    found: list[tuple[str, float]] = []
+    if is_hangul_word(word):
+        stem = strip_particle(word)
+        if stem in QUESTION_WORDS:
+            return ()
+        found.append((stem, WORD_WEIGHT))
+        found.extend((f"#{gram}", BIGRAM_WEIGHT) for gram in bigrams(stem))
+        letters = jamo(stem)
+        found.extend((f"~{letters[i : i + 3]}", FUZZY_WEIGHT) for i in range(len(letters) - 2))
+    else:
+        stem = stem_english(word)
+        found.append((stem, WORD_WEIGHT))
+        if len(stem) >= 5:
+            found.extend((f"~{stem[i : i + 3]}", FUZZY_WEIGHT) for i in range(len(stem) - 2))
+    return tuple(found)

@@ -1,0 +1,86 @@
+"""A thread's storage stays the size of its state: latest checkpoint only, bounded history,
+idle threads expired. Counted in rows and bytes, never timed."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.application.chat.state import MAX_HISTORY
+from app.containers.lifecycle import resolve
+from app.domain.chat import ChatRequest
+from app.infrastructure.checkpoint import LatestOnlyMemorySaver
+from app.infrastructure.checkpoint_sqlite import LatestOnlySqliteSaver, _age_days
+from tests.support.graph_kit import chat_kit
+
+TURNS = 30
+
+
+async def many_turns(kit: dict[str, Any], thread: str, turns: int = TURNS) -> list[Any]:
+    async with chat_kit(**kit) as (chat, _, container):
+        for i in range(turns):
+            await chat.run(ChatRequest(message=f"페트병 어떻게 버려요? {i}", thread_id=thread))
+        saver = await resolve(container.chat.checkpointer)
+        graph = await resolve(container.chat.graph)
+        config = {"configurable": {"thread_id": thread}}
+        history = (await graph.aget_state(config)).values["history"]
+        return [saver, history, [c async for c in saver.alist(config)]]
+
+
+async def test_sqlite_keeps_one_checkpoint_and_no_old_writes(tmp_path: Path) -> None:
+    database = tmp_path / "threads.sqlite"
+    kit = {"checkpoint": "sqlite", "checkpoint_settings": {"sqlite_path": str(database)}}
+    thread = f"t-{uuid.uuid4().hex[:8]}"
+    _, history, kept = await many_turns(kit, thread)
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = ?", (thread,))
+        checkpoints = rows.fetchone()[0]
+        writes = conn.execute("SELECT count(*) FROM writes WHERE thread_id = ?", (thread,))
+        leftover = writes.fetchone()[0]
+    assert checkpoints == 1 and len(kept) == 1 and leftover == 0
+    assert len(history) == min(2 * TURNS, MAX_HISTORY)
+    assert history[-2].content == f"페트병 어떻게 버려요? {TURNS - 1}"  # the newest are kept
+
+
+async def test_the_memory_saver_keeps_only_the_latest_blobs() -> None:
+    thread = f"t-{uuid.uuid4().hex[:8]}"
+    saver, _, kept = await many_turns({"checkpoint": "memory"}, thread)
+    assert isinstance(saver, LatestOnlyMemorySaver) and len(kept) == 1
+    blobs = [key for key in saver.blobs if key[0] == thread]
+    channels = [key[2] for key in blobs]
+    assert len(channels) == len(set(channels))  # one version of each channel, not thirty
+
+
+async def test_idle_threads_expire_at_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "threads.sqlite"
+    kit = {"checkpoint": "sqlite", "checkpoint_settings": {"sqlite_path": str(database)}}
+    old, fresh = f"old-{uuid.uuid4().hex[:6]}", f"new-{uuid.uuid4().hex[:6]}"
+    await many_turns(kit, old, turns=1)
+    await many_turns(kit, fresh, turns=1)
+    with sqlite3.connect(database) as conn:
+        query = "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ?"
+        old_ids = {row[0] for row in conn.execute(query, (old,))}
+    # Forty days pass for the old thread only: its checkpoint id is what tells its age.
+    real = _age_days
+    monkeypatch.setattr(
+        "app.infrastructure.checkpoint_sqlite._age_days",
+        lambda cid: 40.0 if cid in old_ids else real(cid),
+    )
+    async with chat_kit(**kit) as (_, _n, container):  # a worker starting up
+        store: LatestOnlySqliteSaver = await resolve(container.chat.checkpointer)
+        assert await store.expire_idle(30) == 0  # done already, at start-up
+    with sqlite3.connect(database) as conn:
+        threads = {row[0] for row in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+    assert old not in threads and fresh in threads
+
+
+def test_checkpoint_ids_tell_their_age() -> None:
+    from langgraph.checkpoint.base.id import uuid6  # what LangGraph makes its ids with
+
+    assert abs(_age_days(str(uuid6()))) < 0.01
