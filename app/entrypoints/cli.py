@@ -50,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "doctor", parents=[common], help="one live call per configured provider and service"
     )
+    evaluate = commands.add_parser(
+        "eval", parents=[common], help="answer an evaluation set; accuracy per kind and misses"
+    )
+    evaluate.add_argument("file", help="a YAML list of cases (tests/data/answer_eval.yaml)")
+    evaluate.add_argument("--min-overall", type=float, default=0.0, help="exit 1 below this")
+    evaluate.add_argument("--min-kind", type=float, default=0.0, help="exit 1 if a kind is below")
+    evaluate.add_argument(
+        "--half", choices=["tuning", "held-out"], help="only odd (tuning) or even (held-out) ids"
+    )
+
     keys = commands.add_parser("keys", parents=[common], help="API keys: create, list, revoke")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", parents=[common], help="a new key (shown once)")
@@ -120,6 +130,19 @@ def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | No
 
         serve(settings)
         return 0
+    if command == "eval":
+        from pathlib import Path
+
+        from app.entrypoints.evaluate import evaluate
+
+        return asyncio.run(
+            evaluate(
+                quiet(settings),
+                Path(args.file),
+                min_overall=args.min_overall,
+                min_kind=args.min_kind,
+            )
+        )
     if command == "keys":
         from app.entrypoints.keys import keys
 
