@@ -141,6 +141,7 @@ def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | No
                 Path(args.file),
                 min_overall=args.min_overall,
                 min_kind=args.min_kind,
+                half=args.half,
             )
         )
     if command == "keys":
