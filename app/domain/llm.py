@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,6 +80,9 @@ class ContextEntry(BaseModel):
     title: str = ""
     steps: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
+    # "lead": said first, before every other entry (the yes or no a question asked for);
+    # "reference": a long text (a guide) that an answer quotes only in part.
+    role: Literal["lead", "found", "reference"] = "found"
 
     def text_lines(self) -> list[str]:
         """The title as a heading, the steps as a list under it, then the other lines."""

@@ -91,12 +91,25 @@ async def test_context_blocks_are_the_answer_and_the_reference_text_is_not() -> 
     ]
 
 
-async def test_a_long_block_gives_only_its_passages_for_the_question() -> None:
-    filler = [ContextEntry(title=f"항목 {i}", steps=(f"방법 {i}",)) for i in range(8)]
-    umbrella = ContextEntry(title="우산 (umbrella)", steps=("천은 일반 쓰레기로, 살은 고철로.",))
-    answer = await offline().generate("우산 어떻게 버려요?", context=[block(*filler, umbrella)])
-    assert "천은 일반 쓰레기로, 살은 고철로." in answer
-    assert "방법 3" not in answer
+async def test_a_reference_gives_only_its_passages_and_found_items_are_whole() -> None:
+    guide = ContextEntry(
+        lines=tuple(f"항목 {i}: 방법 {i}" for i in range(8)) + ("우산: 천은 일반 쓰레기로.",),
+        role="reference",
+    )
+    answer = await offline().generate("우산 어떻게 버려요?", context=[block(guide)])
+    assert "천은 일반 쓰레기로" in answer and "방법 3" not in answer
+    steps = tuple(f"단계 {i}" for i in range(14))  # a long item is never cut short
+    long_item = ContextEntry(title="우산 (umbrella)", steps=steps)
+    whole = await offline().generate("우산 어떻게 버려요?", context=[block(long_item)])
+    assert all(step in whole for step in steps)
+
+
+async def test_a_lead_opens_the_answer() -> None:
+    lead = ContextEntry(lines=("아니요, 도자기는 유리병이 아닙니다.",), role="lead")
+    answer = await offline().generate(
+        "도자기 유리병으로 버려도 돼?", context=[block(PET), block(lead)]
+    )
+    assert answer.splitlines()[1] == "아니요, 도자기는 유리병이 아닙니다."
 
 
 async def test_empty_blocks_leave_the_reference_text_to_answer_from() -> None:

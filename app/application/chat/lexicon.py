@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from app.application.chat.compound import split_items
 from app.domain.chat import Intent, IntentClassification, IntentScore
 from app.domain.llm import ChatMessage, Role
 
@@ -48,17 +49,13 @@ FOLLOW_UP = re.compile(
     r"|(은요|는요|이요|요\?|도\?|는\?|은\?)\s*$",
     re.I,
 )
+# Between sentences, and before an English clause that asks something else.
 CLAUSE_BREAK = re.compile(
-    r"\s*(?:\?|[.!]\s|,\s*(?:and|but)\s|\band also\b|\band will\b|\band is\b|그리고|또한|, )\s*",
+    r"(?<=[?!])\s*|[.]\s+|,?\s+(?:and|but)\s+(?=(?:will|is|are|what|where|how|can|do|does|"
+    r"should|when|who)\b)|\s*\b(?:and also)\b\s*",
     re.I,
 )
-KO_COORDINATION = re.compile(
-    r"^(\S{2,}?)(?:이랑|랑|하고|및)\s+(\S+?)(은|는|을|를|이|가|도)?\s+(.+)$"
-)
-EN_COORDINATION = re.compile(
-    r"^(.*?\b(?:throw away|throw out|dispose of|recycle|get rid of|discard)\s+)(.+?)\s+and\s+(.+)$",
-    re.I,
-)
+LEADING_JOINER = re.compile(r"^(?:그리고|또한|또|그럼|and|also)\s+", re.I)
 
 
 def matched(text: str) -> tuple[Intent, str] | None:
@@ -79,32 +76,26 @@ def looks_like_follow_up(message: str) -> bool:
 
 
 def split_clauses(message: str) -> list[str]:
-    clauses = [c.strip(" ?.!,") for c in CLAUSE_BREAK.split(message) if c and c.strip(" ?.!,")]
-    return clauses or [message.strip()]
-
-
-def split_coordination(clause: str) -> list[str]:
-    """'건전지랑 페트병은 어떻게 버려' -> ['건전지 어떻게 버려', '페트병은 어떻게 버려']."""
-    korean = KO_COORDINATION.match(clause)
-    if korean:
-        first, second, particle, predicate = korean.groups()
-        return [f"{first} {predicate}", f"{second}{particle or ''} {predicate}"]
-    english = EN_COORDINATION.match(clause)
-    if english:
-        prefix, first, second = english.groups()
-        return [f"{prefix}{first}", f"{prefix}{second}"]
-    return [clause]
+    clauses = [LEADING_JOINER.sub("", c.strip(" ?.!,")) for c in CLAUSE_BREAK.split(message) if c]
+    return [c for c in clauses if c] or [message.strip()]
 
 
 def sub_queries(message: str) -> list[str]:
-    queries = [q for clause in split_clauses(message) for q in split_coordination(clause)]
+    """One query per clause, and per item where a clause lists several."""
+    queries = [q for clause in split_clauses(message) for q in split_items(clause)]
     return queries[:5]
 
 
 def classify_with_lexicon(message: str) -> IntentClassification:
     scores: list[IntentScore] = []
-    for query in sub_queries(message):
-        hit = matched(query)
+    queries = sub_queries(message)
+    # Items listed together share the question: one without a keyword of its own ("소주병이랑
+    # 병뚜껑") takes the others' intent, or is a disposal question.
+    shared = next((hit for q in queries if (hit := matched(q)) is not None), None)
+    if shared is None and len(queries) > 1:
+        shared = (Intent.WASTE, "listed items")
+    for query in queries:
+        hit = matched(query) or (shared if len(queries) > 1 else None)
         if hit is None:
             scores.append(
                 IntentScore(

@@ -107,4 +107,6 @@ def character(found: Character) -> ContextEntry:
 
 def reference(text: str) -> ContextEntry:
     """A reference text (the general guide), one line of it per line."""
-    return ContextEntry(lines=tuple(line for line in text.splitlines() if line.strip()))
+    return ContextEntry(
+        lines=tuple(line for line in text.splitlines() if line.strip()), role="reference"
+    )

@@ -11,6 +11,7 @@ import structlog
 from app.application.chat import render
 from app.application.chat.progress import StageReporter
 from app.application.chat.state import BranchInput, ChatUpdate, LookupStatus, NodeResult
+from app.application.chat.verdicts import verdict
 from app.application.ports.bulk_waste import BulkWasteClientPort
 from app.application.ports.character import CharacterClientPort
 from app.application.ports.collection_point import CollectionPointClientPort
@@ -105,7 +106,9 @@ def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
             return found(branch, ())
         language = detect_language(branch.route.query)
         sources = [Source(title=h.item.name_ko, kind="knowledge_base") for h in hits[:2]]
-        return found(branch, render.waste_items(hits, language), sources, language)
+        entries = render.waste_items(hits, language)
+        lead = verdict(branch.route.query, hits[0].item, language)
+        return found(branch, (lead, *entries) if lead else entries, sources, language)
 
     return lookup
 
@@ -118,7 +121,9 @@ def general(retriever: RetrieverPort) -> Lookup:
         if hits:
             language = detect_language(branch.route.query)
             source = Source(title=hits[0].item.name_ko, kind="knowledge_base")
-            return found(branch, [render.waste_item(hits[0].item, language)], [source], language)
+            entry = render.waste_item(hits[0].item, language)
+            lead = verdict(branch.route.query, hits[0].item, language)
+            return found(branch, [lead, entry] if lead else [entry], [source], language)
         guide = render.reference(disposal_guide())
         return found(branch, [guide], [Source(title="분리배출 가이드", kind="guide")])
 

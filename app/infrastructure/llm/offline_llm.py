@@ -26,7 +26,6 @@ from app.infrastructure.llm.offline_text import best_passages, is_korean, overla
 StructuredResponder = Callable[[list[ChatMessage]], BaseModel]
 LABEL_KO = "[오프라인 답변 · 언어 모델 없이 참고 자료에서 발췌했습니다]"
 LABEL_EN = "[Offline answer · extracted from reference material, no language model used]"
-WHOLE_BLOCK_LINES = 12  # a lookup this short was fetched for the question: keep it whole
 
 
 class OfflineLLMClient(LLMAdapter):
@@ -126,24 +125,29 @@ def compose_answer(messages: list[ChatMessage], context: Sequence[ContextBlock] 
 
 @dataclass(frozen=True)
 class Material:
-    """Lines to answer from: a lookup made for this question, or a reference text."""
+    """Lines to answer from: what a lookup found for this question (said whole), or a
+    reference text (quoted only where it matches the question)."""
 
     lines: list[str]
     lookup: bool
 
     def extract(self, question: str) -> list[str]:
-        if self.lookup and len(self.lines) <= WHOLE_BLOCK_LINES:
+        if self.lookup:
             return self.lines
-        return best_passages(question, self.lines, limit=16 if self.lookup else 8)
+        return best_passages(question, self.lines, limit=8)
 
 
 def materials(messages: list[ChatMessage], context: Sequence[ContextBlock]) -> list[Material]:
-    """The lookups (context blocks, then tool messages) when there are any; else the system
-    messages, as reference."""
-    lookups = [_lines(block.text_lines()) for block in context]
-    lookups += [_lines([m.content]) for m in messages if m.role is Role.TOOL]
-    if any(lookups):
-        return [Material(lines, lookup=True) for lines in lookups if lines]
+    """What the blocks found, leads first (a yes or a no opens the answer); tool messages;
+    else the system messages, as reference. An item's decisive steps are never cut."""
+    entries = [entry for block in context for entry in block.entries]
+    ordered = [e for e in entries if e.role == "lead"] + [e for e in entries if e.role != "lead"]
+    found = [
+        Material(_lines(entry.text_lines()), lookup=entry.role != "reference") for entry in ordered
+    ]
+    found += [Material(_lines([m.content]), lookup=True) for m in messages if m.role is Role.TOOL]
+    if any(m.lines for m in found):
+        return [m for m in found if m.lines]
     references = [_lines([m.content]) for m in messages if m.role is Role.SYSTEM]
     return [Material(lines, lookup=False) for lines in references if lines]
 

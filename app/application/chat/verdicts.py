@@ -1,0 +1,180 @@
+"""Yes or no first: "도자기 그릇도 유리병으로 버려도 돼?" → "아니요, 도자기 그릇은 유리병으로
+버리지 않습니다." Decided from the item the knowledge base found, never guessed: a question
+that names a stream is answered by whether the item goes there; one about a fee, a refund or a
+step by the item's own text; otherwise no verdict is given."""
+
+from __future__ import annotations
+
+import re
+
+from app.domain.language import Language
+from app.domain.llm import ContextEntry
+from app.domain.waste import WasteCategory, WasteItem
+
+C = WasteCategory
+# stream → (how the question may name it, in Korean and English), the Korean name to say
+STREAMS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "paper_pack": (("종이팩", "paper pack", "carton"), "종이팩", "paper packs"),
+    "glass": (("유리병", "유리", "glass"), "유리병류", "glass"),
+    "paper": (("종이류", "종이", "폐지", "paper"), "종이류", "paper"),
+    "can": (("캔류", "캔", " can", "cans"), "캔류", "cans"),
+    "metal": (("고철", "금속", "scrap", "metal"), "고철", "scrap metal"),
+    "plastic": (("플라스틱", "plastic"), "플라스틱류", "plastics"),
+    "vinyl": (("비닐", "vinyl", "plastic film"), "비닐류", "vinyl"),
+    "styrofoam": (("스티로폼", "styrofoam", "polystyrene"), "스티로폼", "styrofoam"),
+    "food": (("음식물", "음쓰", "food waste", "compost"), "음식물 쓰레기", "food waste"),
+    "general": (("일반쓰레기", "일반 쓰레기", "종량제", "general waste", "trash", "garbage"),
+                "종량제 봉투(일반 쓰레기)", "general waste"),
+    "clothing": (("의류수거함", "헌옷 수거함", "헌옷수거함", "의류 수거함", "clothing bin",
+                  "clothes bin"), "의류수거함", "the clothing bin"),
+    "recyclable": (("재활용", "recycl"), "재활용품", "recycling"),
+}  # fmt: skip
+CATEGORY_STREAM = {
+    C.PET: "plastic", C.PLASTIC: "plastic", C.VINYL: "vinyl", C.PAPER: "paper",
+    C.PAPER_PACK: "paper_pack", C.CAN: "can", C.METAL: "metal", C.GLASS: "glass",
+    C.STYROFOAM: "styrofoam", C.CLOTHING: "clothing", C.FOOD_WASTE: "food",
+    C.GENERAL_WASTE: "general",
+}  # fmt: skip
+RECYCLABLE = {"plastic", "vinyl", "paper", "paper_pack", "can", "metal", "glass", "styrofoam"}
+YES_NO_KO = re.compile(
+    r"(돼|되나요|되나|돼요|되요|되죠|되지|됨|맞아|맞지|맞나요|맞죠|맞아요|가능해|가능한가요|괜찮아|"
+    r"괜찮나요|인가요|이에요|예요|야|나요|까요|어도|아도|해도|있어|있나요|가\?|나\?)\s*\??\s*$"
+)
+YES_NO_EN = re.compile(r"^\s*(is|are|can|could|do|does|should|may|must|will|would)\b", re.I)
+FEE = re.compile(r"돈|비용|유료|요금|수수료|\bfee|\bpay|\bcost|\bcharge", re.I)
+FREE = re.compile(r"무상|무료|\bfree\b", re.I)
+REFUND = re.compile(r"돌려받|환급|보증금|반환|\brefund|\bdeposit", re.I)
+
+
+def is_yes_no(question: str) -> bool:
+    return bool(YES_NO_KO.search(question.strip()) or YES_NO_EN.match(question))
+
+
+def verdict(question: str, item: WasteItem, language: Language) -> ContextEntry | None:
+    """The yes or no to open the answer with, or None when the item's text does not decide."""
+    if not is_yes_no(question):
+        return None
+    answer = _by_stream(question, item) if _claims(question, item) else _by_text(question, item)
+    if answer is None:
+        return None
+    return ContextEntry(lines=(_say(answer, question, item, language),), role="lead")
+
+
+def _without_names(question: str, item: WasteItem) -> str:
+    """The question with the item's names taken out, longest first ('우유팩' is no claim)."""
+    text = f" {question.lower()} "
+    names = (item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en)
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name.lower(), " ")
+    return text
+
+
+def _claims(question: str, item: WasteItem) -> list[str]:
+    """The streams the question names, outside the item's own names."""
+    text = _without_names(question, item)
+    found = []
+    for stream, (phrases, _, _) in STREAMS.items():
+        if any(phrase in text for phrase in phrases) and not (
+            stream == "paper" and "paper_pack" in found
+        ):
+            found.append(stream)
+    return found
+
+
+def item_streams(item: WasteItem) -> set[str]:
+    """Where the item goes: its category's stream; for a category with no stream of its own
+    (hazardous, e-waste...), the streams its steps send it to, less those its mistakes name."""
+    if item.category in CATEGORY_STREAM:
+        return {CATEGORY_STREAM[item.category]}
+    steps = " ".join((*item.steps_ko, *item.steps_en)).lower()
+    mistakes = " ".join((*item.mistakes_ko, *item.mistakes_en)).lower()
+    return {
+        stream
+        for stream, (phrases, _, _) in STREAMS.items()
+        if stream != "recyclable"
+        and any(p in steps for p in phrases)
+        and not any(p in mistakes for p in phrases)
+    }
+
+
+def _by_stream(question: str, item: WasteItem) -> bool:
+    claims = _claims(question, item)
+    goes = item_streams(item)
+    if claims == ["recyclable"]:
+        return bool(goes & RECYCLABLE) and CATEGORY_STREAM.get(item.category) in RECYCLABLE
+    right = any(c in goes for c in claims if c != "recyclable")
+    # The right stream, but what the question adds is one of the item's common mistakes
+    # ("헌옷 수거함에 젖은 옷 넣어도 돼?"): no.
+    return right and _by_steps(question, item) is not False
+
+
+def _by_text(question: str, item: WasteItem) -> bool | None:
+    text = " ".join((*item.steps_ko, *item.steps_en, item.notes_ko, item.notes_en))
+    if REFUND.search(question):
+        return bool(REFUND.search(text))
+    if FREE.search(question):
+        return bool(FREE.search(text))
+    if FEE.search(question):
+        return not FREE.search(text)
+    return _by_steps(question, item)
+
+
+def _by_steps(question: str, item: WasteItem) -> bool | None:
+    """A question about doing something: yes when the item's steps say to do it, no when its
+    common mistakes do (what the question shares with each, besides the item's name)."""
+    asked = _grams(_without_names(question, item))
+    says = len(asked & _grams(" ".join((*item.steps_ko, *item.steps_en))))
+    warns = len(asked & _grams(" ".join((*item.mistakes_ko, *item.mistakes_en))))
+    if warns > says:
+        return False
+    return True if says else None
+
+
+def _grams(text: str) -> set[str]:
+    """Hangul syllable pairs and English words, less the ones every question has."""
+    lowered = text.lower()
+    pairs = {
+        word[i : i + 2] for word in re.findall(r"[가-힣]+", lowered) for i in range(len(word) - 1)
+    }
+    english = {w for w in re.findall(r"[a-z]{3,}", lowered) if w not in EN_STOP}
+    return (pairs - KO_STOP) | english
+
+
+KO_STOP = frozenset(
+    "버려 려도 버리 리면 넣어 어도 돼요 되나 나요 해도 해야 야돼 어요 습니 니다 합니 있어 있나 "
+    "도돼 같이 그냥 되요 가능 하나 할까 까요 어서 에서 으로 니까 는데 아서".split()
+)
+EN_STOP = frozenset(
+    "the and can put need does should into with from for are you its it's this that".split()
+)
+
+
+def _say(yes: bool, question: str, item: WasteItem, language: Language) -> str:
+    claims = [c for c in _claims(question, item) if c != "recyclable"] or _claims(question, item)
+    if language == "en":
+        where = STREAMS[claims[0]][2] if claims else ""
+        if yes:
+            return f"Yes, {item.name_en} goes in {where}." if where else "Yes."
+        return f"No, {item.name_en} does not go in {where}." if where else "No."
+    where = STREAMS[claims[0]][1] if claims else ""
+    topic = _particle(item.name_ko, "은", "는")
+    if yes:
+        return f"네, {topic} {_ro(where)} 배출합니다." if where else "네."
+    return f"아니요, {topic} {_ro(where)} 버리지 않습니다." if where else "아니요."
+
+
+def _final(word: str) -> int:
+    """The final consonant index of the word's last Hangul syllable (0: none)."""
+    base = word.split("(")[0].strip()
+    last = base[-1] if base else ""
+    return (ord(last) - 0xAC00) % 28 if "가" <= last <= "힣" else 0
+
+
+def _particle(word: str, after_consonant: str, after_vowel: str) -> str:
+    return word + (after_consonant if _final(word) else after_vowel)
+
+
+def _ro(word: str) -> str:
+    """'유리병류로', '종이팩으로': 으로 after a final consonant other than ㄹ (8)."""
+    final = _final(word)
+    return word + ("으로" if final and final != 8 else "로")
