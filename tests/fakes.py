@@ -165,7 +165,7 @@ class FakeRetriever(Behaviour, RetrieverPort):
         await self._serve(query, k)
         lowered = query.lower()
         hits = [
-            RetrievedItem(item=item, score=float(len(name)))
+            RetrievedItem(item=item, score=float(len(name)), exact=True, confident=True)
             for item in self.items
             for name in (item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en)
             if name.lower() in lowered

@@ -114,6 +114,18 @@ class IntentClassification(BaseModel):
         return max(self.intents, key=lambda score: score.confidence)
 
 
+class Subject(BaseModel):
+    """The item a turn was about, kept so the next turn's "뚜껑은요?" can lean on it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name_ko: str
+    name_en: str
+
+    def name(self, language: Language) -> str:
+        return self.name_en if language == "en" else self.name_ko
+
+
 class Source(BaseModel):
     """Where part of an answer came from."""
 

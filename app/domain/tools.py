@@ -16,6 +16,9 @@ class RetrievedItem(Frozen):
     item: WasteItem
     score: float
     exact: bool = False  # the item's name or an alias appears in the question
+    # The retriever stands behind this hit on its own: an exact name, or a match strong by
+    # its own scale. Scores compare only within one ranking; this is what callers may test.
+    confident: bool = False
 
 
 class VisionResult(Frozen):

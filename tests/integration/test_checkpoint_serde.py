@@ -191,6 +191,7 @@ def test_the_allow_list_is_the_state_types_exactly() -> None:
         ("app.domain.chat", "IntentScore"),
         ("app.domain.chat", "Location"),
         ("app.domain.chat", "Source"),
+        ("app.domain.chat", "Subject"),
         ("app.domain.llm", "ChatMessage"),
         ("app.domain.llm", "ContextEntry"),
         ("app.domain.llm", "Role"),

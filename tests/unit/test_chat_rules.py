@@ -17,7 +17,14 @@ from app.application.chat.state import (
     extend_history,
     merge_contexts,
 )
-from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
+from app.domain.chat import (
+    ChatRequest,
+    Intent,
+    IntentClassification,
+    IntentScore,
+    Location,
+    Subject,
+)
 from app.domain.llm import ChatMessage, ContextEntry
 from app.infrastructure.redis import ResilientCache
 from tests.fakes import FakeCache, FakeLLM
@@ -158,15 +165,76 @@ def test_enrichment_adds_weather_and_bins_to_a_disposal_question_with_a_place() 
     )
 
 
-def test_unavailable_nodes_are_reported_and_general_answers() -> None:
+def test_a_part_whose_node_is_off_is_answered_from_the_knowledge_base_and_reported() -> None:
     plan = plan_routes(
-        scores((Intent.LOCATION, 0.9, "근처 센터")),
-        request(),
+        scores(
+            (Intent.WASTE, 0.9, "페트병 어떻게 버려"),
+            (Intent.BULK_WASTE, 0.9, "소파는 어떻게 버려"),
+        ),
+        request("페트병이랑 소파는 어떻게 버려?"),
         {"waste_rag", "general"},
         enrichment=False,
     )
+    assert [(r.node, r.query) for r in plan.routes] == [
+        ("waste_rag", "페트병 어떻게 버려"),
+        ("waste_rag", "소파는 어떻게 버려"),
+    ]
+    assert plan.routes[1].slot == "waste_rag#2" and "bulk_waste is off" in plan.routes[1].reason
+    assert plan.unavailable == ("bulk_waste",)
+
+
+def test_without_the_knowledge_base_an_unavailable_part_falls_to_general() -> None:
+    plan = plan_routes(
+        scores((Intent.LOCATION, 0.9, "근처 센터")), request(), {"general"}, enrichment=False
+    )
     assert [r.node for r in plan.routes] == ["general"]
     assert plan.unavailable == ("location",)
+
+
+def test_a_part_no_item_can_answer_is_not_stood_in_for() -> None:
+    plan = plan_routes(
+        scores((Intent.WEATHER, 0.9, "내일 날씨")), request(), {"waste_rag"}, enrichment=False
+    )
+    assert [r.node for r in plan.routes] == ["general"]  # the fallback, not the base
+    assert plan.unavailable == ("weather",)
+
+
+GLASS = Subject(name_ko="음료 유리병", name_en="glass drink bottle")
+
+
+@pytest.mark.parametrize(
+    ("message", "query"),
+    [
+        ("뚜껑은요?", "음료 유리병 뚜껑은요?"),
+        ("그럼 깨진 건?", "깨진 음료 유리병?"),
+        ("what about the cap?", "glass drink bottle cap?"),
+    ],
+)
+def test_a_follow_up_leans_on_the_last_item(message: str, query: str) -> None:
+    plan = plan_routes(
+        scores((Intent.WASTE, 0.7, message)),
+        request(message),
+        {"waste_rag"},
+        enrichment=False,
+        subject=GLASS,
+    )
+    (route,) = plan.routes
+    assert (route.query, route.original, route.subject) == (query, message, GLASS)
+
+
+def test_a_new_question_or_a_rewritten_one_is_left_alone() -> None:
+    for message, query in [
+        ("우산은 어떻게 버려요? 손잡이까지 다 분리해야 하나요", "우산은 어떻게 버려요"),
+        ("뚜껑은요?", "음료 유리병의 뚜껑은 어떻게 버려요?"),  # the model already named it
+    ]:
+        plan = plan_routes(
+            scores((Intent.WASTE, 0.7, query)),
+            request(message),
+            {"waste_rag"},
+            enrichment=False,
+            subject=GLASS,
+        )
+        assert plan.routes[0].query == query and plan.routes[0].subject is None
 
 
 def test_a_photo_turns_a_vague_question_into_an_item_lookup() -> None:

@@ -93,7 +93,7 @@ async def test_context_blocks_are_the_answer_and_the_reference_text_is_not() -> 
 
 async def test_a_reference_gives_only_its_passages_and_found_items_are_whole() -> None:
     guide = ContextEntry(
-        lines=tuple(f"항목 {i}: 방법 {i}" for i in range(8)) + ("우산: 천은 일반 쓰레기로.",),
+        lines=(*(f"항목 {i}: 방법 {i}" for i in range(8)), "우산: 천은 일반 쓰레기로."),
         role="reference",
     )
     answer = await offline().generate("우산 어떻게 버려요?", context=[block(guide)])

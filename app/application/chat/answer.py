@@ -16,6 +16,7 @@ from app.application.chat.state import (
 from app.application.context_window import estimate_tokens
 from app.application.ports.llm import LLMPort
 from app.application.prompts import ASSISTANT_ROLE
+from app.domain.chat import Subject
 from app.domain.language import Language, detect_language
 from app.domain.llm import ChatMessage, ContextBlock
 
@@ -51,11 +52,15 @@ def answer_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
         note = missing_note(contexts, state.get("unavailable", []), language)
         answer = await _stream_answer(llm, reporter, state["job_id"], messages, blocks, note)
         first_intent = state["classification"].intents[0].intent
-        return {
+        update: ChatUpdate = {
             "answer": answer,
             "history": [ChatMessage.user(request.message), ChatMessage.assistant(answer)],
             "recent_intents": [*state.get("recent_intents", []), first_intent][-3:],
         }
+        subject = turn_subject(state)
+        if subject is not None:  # a turn about the weather keeps the item of the one before
+            update["subject"] = subject
+        return update
 
     return run
 
@@ -79,6 +84,16 @@ async def _stream_answer(
             await reporter.emit(job_id, "delta", stage="answer", data={"text": note})
         outcome.note(chars=sum(len(p) for p in parts))
     return "".join(parts)
+
+
+def turn_subject(state: ChatState) -> Subject | None:
+    """The item of the turn's first route that landed on one."""
+    contexts = state.get("contexts", {})
+    for route in state.get("routes", []):
+        result = contexts.get(route.slot)
+        if result is not None and result.subject is not None:
+            return result.subject
+    return None
 
 
 def system_prompt(summary: str = "") -> str:

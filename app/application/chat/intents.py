@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from app.application.chat.lexicon import looks_like_follow_up
 from app.application.ports.cache import CachePort
 from app.application.ports.llm import LLMPort
-from app.domain.chat import Intent, IntentClassification, IntentScore
+from app.domain.chat import Intent, IntentClassification, IntentScore, Subject
 from app.domain.llm import ChatMessage
 
 CONFIDENCE_FLOOR = 0.45
@@ -25,9 +25,11 @@ fees, pickup), recyclable_price (what scrap or recyclables sell for), weather, c
 changes, facts outside disposal rules), image_generation (draw or make a picture), general.
 If the message asks several things, return one intent per part, each with its own sub-question
 in `query`, in the user's language. Give a confidence from 0 to 1 and a short reasoning.
-Intents of the previous turns, most recent last: {recent}."""
+Intents of the previous turns, most recent last: {recent}.
+The previous turn was about: {subject}. When the message leans on it ("and the cap?",
+"뚜껑은요?"), write each `query` as a self-contained question that names it."""
 
-Classifier = Callable[[str, Sequence[str]], Awaitable[IntentClassification]]
+Classifier = Callable[[str, Sequence[str], Subject | None], Awaitable[IntentClassification]]
 
 
 def make_intent_classifier(
@@ -37,16 +39,20 @@ def make_intent_classifier(
     character_names: Callable[[], Awaitable[list[str]]] | None = None,
     floor: float = CONFIDENCE_FLOOR,
 ) -> Classifier:
-    """Returns `classify(message, recent_intents)`."""
+    """Returns `classify(message, recent_intents, subject)`."""
 
-    async def classify(message: str, recent_intents: Sequence[str]) -> IntentClassification:
+    async def classify(
+        message: str, recent_intents: Sequence[str], subject: Subject | None = None
+    ) -> IntentClassification:
         names = await character_names() if character_names else []
         follow_up = bool(recent_intents) and looks_like_follow_up(message)
         key = _cache_key(message) if not follow_up else None
         classification = await _cached(cache, key)
         if classification is None:
             prompt = SYSTEM.format(
-                names=", ".join(names) or "none", recent=", ".join(recent_intents) or "none"
+                names=", ".join(names) or "none",
+                recent=", ".join(recent_intents) or "none",
+                subject=f"{subject.name_ko} ({subject.name_en})" if subject else "nothing yet",
             )
             classification = await llm.generate_structured(
                 [ChatMessage.user(message)], IntentClassification, system=prompt

@@ -28,7 +28,9 @@ def intent_node(classify: Classifier, reporter: StageReporter) -> StateNode:
     async def run(state: ChatState) -> ChatUpdate:
         request = state["request"]
         async with reporter.stage(state["job_id"], "intent") as outcome:
-            classification = await classify(request.message, state.get("recent_intents", []))
+            classification = await classify(
+                request.message, state.get("recent_intents", []), state.get("subject")
+            )
             outcome.note(intents=[s.intent.value for s in classification.intents])
         return {"classification": classification}
 
@@ -90,6 +92,7 @@ def router_node(
                 multi_intent=multi_intent,
                 enrichment=enrichment,
                 vision_item=photo,
+                subject=state.get("subject"),
             )
             outcome.note(routes=[r.slot for r in plan.routes])
         return {"routes": list(plan.routes), "unavailable": list(plan.unavailable)}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.domain.chat import ChatRequest, Intent, IntentClassification
+from app.application.chat import follow_ups
+from app.application.chat.lexicon import looks_like_follow_up
+from app.domain.chat import ChatRequest, Intent, IntentClassification, Subject
 
 NODE_FOR_INTENT: dict[Intent, str] = {
     Intent.WASTE: "waste_rag",
@@ -24,6 +26,28 @@ RECENT_EVENTS = re.compile(
     r"뉴스|최근|최신|올해|요즘|바뀌|news|latest|recent|this year|\b20\d\d\b", re.I
 )
 LOW_CONFIDENCE = 0.6
+# Intents whose query is about an item, and so may lean on the last turn's item.
+ABOUT_AN_ITEM = frozenset(
+    {
+        Intent.WASTE,
+        Intent.GENERAL,
+        Intent.BULK_WASTE,
+        Intent.RECYCLABLE_PRICE,
+        Intent.COLLECTION_POINT,
+    }
+)
+# Intents whose question is about an item the knowledge base also knows: when their own node is
+# switched off, the knowledge base answers instead of the part being dropped.
+KB_STANDS_IN = frozenset(
+    {
+        Intent.BULK_WASTE,
+        Intent.RECYCLABLE_PRICE,
+        Intent.COLLECTION_POINT,
+        Intent.LOCATION,
+        Intent.WEB_SEARCH,
+        Intent.GENERAL,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +57,10 @@ class Route:
     query: str
     reason: str
     slot: str = ""
+    # A follow-up's query is rewritten with the thread's last item; the turn as asked is kept
+    # so retrieval can still prefer an item the turn names itself.
+    subject: Subject | None = None
+    original: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +78,7 @@ def plan_routes(
     multi_intent: bool = True,
     enrichment: bool = True,
     vision_item: str | None = None,
+    subject: Subject | None = None,
 ) -> RoutePlan:
     if not dynamic:  # one fixed path: the knowledge base answers everything
         return _slotted([Route("waste_rag", Intent.WASTE, request.message, "fixed route")], ())
@@ -62,8 +91,12 @@ def plan_routes(
     ]
     if vision_item:
         wanted = [_with_photo(route, vision_item) for route in wanted]
+    elif subject is not None and looks_like_follow_up(request.message):
+        wanted = [_leaning_on(route, subject) for route in wanted]
     # Only what the user asked for counts as unavailable; enrichment is best effort.
     unavailable = tuple(dict.fromkeys(r.node for r in wanted if r.node not in available))
+    if unavailable and "waste_rag" in available:
+        wanted = [_stand_in(route, available) for route in wanted]
     if enrichment:
         wanted += enrich(wanted, classification, request)
     routes = [r for r in wanted if r.node in available]
@@ -110,9 +143,36 @@ def enrich(
     return [r for r in extra if r.node not in nodes]
 
 
+def _leaning_on(route: Route, subject: Subject) -> Route:
+    if route.intent not in ABOUT_AN_ITEM or follow_ups.mentions(route.query, subject):
+        return route
+    query = follow_ups.rewrite(route.query, subject)
+    return replace(
+        route,
+        query=query,
+        reason=f"{route.reason} + follow-up",
+        subject=subject,
+        original=route.query,
+    )
+
+
+def _stand_in(route: Route, available: set[str]) -> Route:
+    if route.node in available or route.intent not in KB_STANDS_IN:
+        return route
+    return replace(
+        route, node="waste_rag", intent=Intent.WASTE, reason=f"knowledge base: {route.node} is off"
+    )
+
+
 def _with_photo(route: Route, item: str) -> Route:
     if route.intent in (Intent.WASTE, Intent.GENERAL):
-        return Route("waste_rag", Intent.WASTE, f"{item} {route.query}", "intent + photo")
+        return replace(
+            route,
+            node="waste_rag",
+            intent=Intent.WASTE,
+            query=f"{item} {route.query}",
+            reason="intent + photo",
+        )
     return route
 
 
@@ -128,5 +188,5 @@ def _slotted(routes: list[Route], unavailable: tuple[str, ...]) -> RoutePlan:
         counts[route.node] += 1
         n = counts[route.node]
         slot = route.node if n == 1 else f"{route.node}#{n}"
-        slotted.append(Route(route.node, route.intent, route.query, route.reason, slot))
+        slotted.append(replace(route, slot=slot))
     return RoutePlan(tuple(slotted), unavailable)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.application.chat.reachable import reachable_classes
 from app.application.chat.routing import Route
-from app.domain.chat import ChatRequest, Intent, IntentClassification, Source
+from app.domain.chat import ChatRequest, Intent, IntentClassification, Source, Subject
 from app.domain.language import Language
 from app.domain.llm import ChatMessage, ContextBlock, ContextEntry
 from app.domain.tools import VisionResult
@@ -39,6 +39,7 @@ class NodeResult(Frozen):
     language: Language | None = None
     sources: tuple[Source, ...] = ()
     error: str = ""
+    subject: Subject | None = None  # the item the lookup landed on
 
     @property
     def failed(self) -> bool:
@@ -146,6 +147,7 @@ class ChatState(TypedDict, total=False):
     history: Annotated[list[ChatMessage], extend_history]
     summary: str
     recent_intents: list[Intent]
+    subject: Subject | None  # the item the thread last asked about
     classification: IntentClassification
     vision: VisionResult | None
     routes: list[Route]
@@ -162,6 +164,7 @@ class ChatUpdate(TypedDict, total=False):
     history: HistoryUpdate
     summary: str
     recent_intents: list[Intent]
+    subject: Subject | None
     classification: IntentClassification
     vision: VisionResult | None
     routes: list[Route]

@@ -8,8 +8,9 @@ from typing import Any
 
 import structlog
 
-from app.application.chat import render
+from app.application.chat import follow_ups, render
 from app.application.chat.progress import StageReporter
+from app.application.chat.routing import Route
 from app.application.chat.state import BranchInput, ChatUpdate, LookupStatus, NodeResult
 from app.application.chat.verdicts import verdict
 from app.application.ports.bulk_waste import BulkWasteClientPort
@@ -23,10 +24,11 @@ from app.application.ports.retriever import RetrieverPort
 from app.application.ports.weather import WeatherClientPort
 from app.application.ports.web_search import WebSearchPort
 from app.application.prompts import disposal_guide
-from app.domain.chat import Source
+from app.domain.chat import Source, Subject
 from app.domain.errors import BudgetExceeded, DomainError
 from app.domain.language import Language, detect_language
 from app.domain.llm import ContextEntry, ToolSpec
+from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteCategory
 
 log = structlog.get_logger(__name__)
@@ -99,35 +101,48 @@ def _string_tool(name: str, description: str, **fields: str) -> ToolSpec:
     )
 
 
+async def search(retriever: RetrieverPort, route: Route, k: int) -> list[RetrievedItem]:
+    """The route's hits; a follow-up's joined query may yield to the item the turn names."""
+    if route.subject is None:
+        return await retriever.search(route.query, k)
+    return await follow_ups.follow_up_hits(retriever, route.original, route.subject, k)
+
+
 def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        hits = await retriever.search(branch.route.query, k)
+        hits = await search(retriever, branch.route, k)
         if not hits:
             return found(branch, ())
         language = detect_language(branch.route.query)
         sources = [Source(title=h.item.name_ko, kind="knowledge_base") for h in hits[:2]]
         entries = render.waste_items(hits, language)
         lead = verdict(branch.route.query, hits[0].item, language)
-        return found(branch, (lead, *entries) if lead else entries, sources, language)
+        result = found(branch, (lead, *entries) if lead else entries, sources, language)
+        return result.model_copy(update={"subject": subject_of(hits[0])})
 
     return lookup
 
 
 def general(retriever: RetrieverPort) -> Lookup:
-    """No tool fits: an item named in the question, else the general disposal rules."""
+    """No tool fits: an item the question confidently names, else the general rules."""
 
     async def lookup(branch: BranchInput) -> NodeResult:
-        hits = [h for h in await retriever.search(branch.route.query, 1) if h.exact]
+        hits = [h for h in await search(retriever, branch.route, 2) if h.confident]
         if hits:
             language = detect_language(branch.route.query)
             source = Source(title=hits[0].item.name_ko, kind="knowledge_base")
             entry = render.waste_item(hits[0].item, language)
             lead = verdict(branch.route.query, hits[0].item, language)
-            return found(branch, [lead, entry] if lead else [entry], [source], language)
+            result = found(branch, [lead, entry] if lead else [entry], [source], language)
+            return result.model_copy(update={"subject": subject_of(hits[0])})
         guide = render.reference(disposal_guide())
         return found(branch, [guide], [Source(title="분리배출 가이드", kind="guide")])
 
     return lookup
+
+
+def subject_of(hit: RetrievedItem) -> Subject:
+    return Subject(name_ko=hit.item.name_ko, name_en=hit.item.name_en)
 
 
 PLACES = _string_tool(

@@ -19,6 +19,9 @@ NAME_WEIGHT = 2.0
 BODY_WEIGHT = 0.3
 PHRASE_WEIGHT = 1.0  # per character of the longest name or alias the question contains
 CORRECTION_WEIGHT = 0.8  # a corrected word counts a little less than one typed right
+# Points at which a hit is confident without an exact name: a distinctive word of the item's
+# name in the question ('큰 건' → 대용량 페트병 scores ~16, a stray step word under 10).
+CONFIDENT_SCORE = 12.0
 
 
 @dataclass
@@ -111,7 +114,12 @@ class BM25Retriever(RetrieverPort):
         ]
         scored = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))[:k]
         return [
-            RetrievedItem(item=self._items[i], score=round(score, 4), exact=bonuses.get(i, 0) > 0)
+            RetrievedItem(
+                item=self._items[i],
+                score=round(score, 4),
+                exact=bonuses.get(i, 0) > 0,
+                confident=bonuses.get(i, 0) > 0 or score >= CONFIDENT_SCORE,
+            )
             for score, i in scored
         ]
 

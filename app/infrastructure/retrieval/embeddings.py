@@ -16,6 +16,10 @@ from app.infrastructure.llm.openai_llm import translate_error
 from app.infrastructure.retrieval.bm25 import BM25Retriever, body_text, name_text
 
 BATCH = 96
+# Cosine above which the embedding alone vouches for a hit. Not measured here (no embedding
+# endpoint is reachable offline): a conservative cut for text-embedding-3, whose related texts
+# mostly land between 0.4 and 0.7. Tune it with `python -m app eval` against a real key.
+CONFIDENT_COSINE = 0.6
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 
 
@@ -40,13 +44,22 @@ class OpenAIEmbeddingRetriever(RetrieverPort):
         by_cosine = sorted(
             range(len(self._items)), key=lambda i: -_cosine(query_vector, vectors[i])
         )
-        by_keyword = [self._items.index(hit.item) for hit in self._keyword.rank(query, 20)]
+        keyword = {self._items.index(hit.item): hit for hit in self._keyword.rank(query, 20)}
         fused: dict[int, float] = {}
-        for ranking in (by_cosine[:20], by_keyword):
+        for ranking in (by_cosine[:20], list(keyword)):
             for rank, index in enumerate(ranking):
                 fused[index] = fused.get(index, 0.0) + 1 / (RRF_K + rank + 1)
         best = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))[:k]
-        return [RetrievedItem(item=self._items[i], score=round(s, 6)) for i, s in best]
+        return [
+            RetrievedItem(
+                item=self._items[i],
+                score=round(s, 6),
+                exact=i in keyword and keyword[i].exact,
+                confident=(i in keyword and keyword[i].confident)
+                or _cosine(query_vector, vectors[i]) >= CONFIDENT_COSINE,
+            )
+            for i, s in best
+        ]
 
     async def _document_vectors(self) -> list[list[float]]:
         async with self._lock:

@@ -27,9 +27,11 @@ QUESTION_WORDS = frozenset(
         " 하나요 돼요 되나요 되요 할까요 알려줘 알려주세요 궁금해요 있나요 주세요 좀 이거 이건"
         " 쓰레기 음쓰 버림 버려도 되나 맞지 맞아 어케 어떡해 치워요 버리려는데 버리고 싶어요"
         " 다 쓴 다쓴 안 거 것 그냥 같이 몇 개 좀 요즘 남은거 남은 못 쓰는 안쓰는 내놓으면"
+        " 그럼 그러면 그리고 그건 그거 근데 그래서 혹시 아니면 또 건 건요 걸 게"
         " how do does what where when which can should i you my me the a an to of in on for"
         " and or it is are throw away dispose disposal get rid put recycle recycling trash bin"
         " garbage into with this that these those recyclable go out old used empty"
+        " about also if so its they them one ones"
     ).split()
 )
 
