@@ -53,13 +53,18 @@ def first_line(answer: str) -> str:
 
 
 def judge(case: EvalCase, answer: str) -> Verdict:
-    lowered = answer.lower()
-    missing = [group for group in case.expect if not any(a.lower() in lowered for a in group)]
+    plain = _plain(answer)
+    missing = [group for group in case.expect if not any(_plain(a) in plain for a in group)]
     yes_no_ok = True
     if case.yes_no is not None:
         opening = first_line(answer)
         yes_no_ok = bool((YES if case.yes_no else NO).match(opening))
     return Verdict(case=case, answer=answer, missing=missing, yes_no_ok=yes_no_ok)
+
+
+def _plain(text: str) -> str:
+    """Case, hyphens and spacing do not decide a match: 'small-appliance' is 'small appliance'."""
+    return " ".join(text.lower().replace("-", " ").split())
 
 
 def accuracy(verdicts: Sequence[Verdict]) -> dict[str, tuple[int, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.application.chat.compound import companions
 from app.application.chat.intents import make_intent_classifier, refine
 from app.application.chat.lexicon import classify_with_lexicon, looks_like_follow_up, sub_queries
 from app.application.chat.routing import plan_routes
@@ -63,10 +64,44 @@ def request(message: str = "q", **extra: object) -> ChatRequest:
         ),
         ("오늘 날씨 어때? 그리고 캔 어떻게 버려?", ["오늘 날씨 어때", "캔 어떻게 버려"]),
         ("사과 껍질 어떻게 버려?", ["사과 껍질 어떻게 버려"]),
+        ("세탁기와 매트리스 버리는 방법", ["세탁기 버리는 방법", "매트리스 버리는 방법"]),
+        ("책과 신문 어떻게 버려", ["책 어떻게 버려", "신문 어떻게 버려"]),
+        ("종이랑 캔 어떻게 버려", ["종이 어떻게 버려", "캔 어떻게 버려"]),  # 종이 + 랑
+        ("건전지 및 형광등 버리는 곳", ["건전지 버리는 곳", "형광등 버리는 곳"]),
+        (
+            "택배 상자, 뽁뽁이, 아이스팩은 어디에 버려요?",
+            ["택배 상자 어디에 버려요", "뽁뽁이 어디에 버려요", "아이스팩은 어디에 버려요"],
+        ),
+        ("컵라면 비닐 포장이랑 남은 면", ["컵라면 비닐 포장", "남은 면"]),  # 남은: a modifier
+        ("where do batteries and bulbs go?", ["where do batteries go", "where do bulbs go"]),
+        (
+            "what about a sofa, a desk and a chair",
+            ["what about a sofa", "what about a desk", "what about a chair"],
+        ),
+        # Not lists: two things together, or a topic with its companion
+        (
+            "우유팩을 신문지랑 같이 종이류로 버려도 돼?",
+            ["우유팩을 신문지랑 같이 종이류로 버려도 돼"],
+        ),
+        ("병은 종이랑 버려?", ["병은 종이랑 버려"]),
+        ("can I put glass and cans together?", ["can I put glass and cans together"]),
+        ("정리하고 버려도 돼?", ["정리하고 버려도 돼"]),
     ],
 )
 def test_compound_questions_split_into_sub_queries(message: str, expected: list[str]) -> None:
     assert sub_queries(message) == expected
+
+
+def test_what_a_question_puts_beside_its_item() -> None:
+    assert companions("우유팩을 신문지랑 같이 종이류로 버려도 돼?") == {"신문지"}
+    assert companions("페트병이랑 캔 어떻게 버려?") == set()
+
+
+def test_english_lexicon_words_match_where_a_word_starts() -> None:
+    drain = classify_with_lexicon("Can I pour the gel from an ice pack down the drain?")
+    assert Intent.WEATHER not in {s.intent for s in drain.intents}  # 'drain' is not 'rain'
+    rain = classify_with_lexicon("will it rain tomorrow?")
+    assert rain.primary.intent is Intent.WEATHER
 
 
 def test_lexicon_intents() -> None:

@@ -10,7 +10,7 @@ from app.application.usage import metered
 from app.domain.llm import ChatMessage, ContextBlock, ContextEntry, ToolSpec
 from app.infrastructure.llm.offline_llm import LABEL_EN, LABEL_KO, OfflineLLMClient
 
-GUIDE = f"{ASSISTANT_ROLE}\n\nReference:\n{disposal_guide()}"
+GUIDE_ENTRY = ContextEntry(lines=tuple(disposal_guide().splitlines()), role="reference")
 BUDGET = ContextBudget(window=32768, reserved_output=1024)
 PLACES = ToolSpec(
     name="search_places",
@@ -48,18 +48,21 @@ class Verdict(BaseModel):
     recyclable: bool = True
 
 
+GUIDE = [block(GUIDE_ENTRY, slot="general")]
+
+
 def offline(**kwargs: object) -> OfflineLLMClient:
     return OfflineLLMClient(model="offline-extractive", budget=BUDGET, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_answers_korean_question_from_the_reference_steps() -> None:
-    answer = await offline().generate("페트병 어떻게 버려요?", system=GUIDE)
+    answer = await offline().generate("페트병 어떻게 버려요?", context=GUIDE)
     assert answer.startswith(LABEL_KO)
     assert "라벨" in answer and "헹굽니다" in answer and "뚜껑" in answer
 
 
 async def test_answers_english_question_and_labels_it() -> None:
-    answer = await offline().generate("how do I throw away a broken umbrella?", system=GUIDE)
+    answer = await offline().generate("how do I throw away a broken umbrella?", context=GUIDE)
     assert answer.startswith(LABEL_EN)
     assert "fabric" in answer and "metal frame" in answer
     assert "glass" not in answer
@@ -75,13 +78,15 @@ async def test_tool_results_are_context_too() -> None:
 
 
 async def test_without_matching_context_it_says_so_rather_than_inventing() -> None:
-    answer = await offline().generate("what is the capital of France?", system="Cans: crush them.")
+    cans = ContextEntry(lines=("Cans: crush them.",), role="reference")
+    answer = await offline().generate("what is the capital of France?", context=[block(cans)])
     assert answer.startswith(LABEL_EN) and "holds nothing that matches" in answer
     assert "Paris" not in answer
 
 
 async def test_context_blocks_are_the_answer_and_the_reference_text_is_not() -> None:
-    answer = await offline().generate("페트병 어떻게 버려요?", system=GUIDE, context=[block(PET)])
+    system = f"{ASSISTANT_ROLE}\n\n{disposal_guide()}"
+    answer = await offline().generate("페트병 어떻게 버려요?", system=system, context=[block(PET)])
     assert answer.splitlines() == [
         LABEL_KO,
         "투명 페트병 (clear PET bottle):",
@@ -114,14 +119,21 @@ async def test_a_lead_opens_the_answer() -> None:
 
 async def test_empty_blocks_leave_the_reference_text_to_answer_from() -> None:
     llm = offline()
-    with_empty = await llm.generate("페트병 어떻게 버려요?", system=GUIDE, context=[block()])
-    assert with_empty == await llm.generate("페트병 어떻게 버려요?", system=GUIDE)
+    with_empty = await llm.generate("페트병 어떻게 버려요?", context=[*GUIDE, block()])
+    assert with_empty == await llm.generate("페트병 어떻게 버려요?", context=GUIDE)
+
+
+async def test_the_system_prompt_is_an_instruction_and_never_quoted() -> None:
+    system = f"{ASSISTANT_ROLE}\n\nAnswer from the context blocks below; do not invent fees."
+    answer = await offline().generate("Can I pour ice pack gel down the drain?", system=system)
+    assert answer.startswith(LABEL_EN) and "holds nothing that matches" in answer
+    assert "context blocks" not in answer and "invent" not in answer
 
 
 async def test_stream_concatenates_to_generate() -> None:
     llm = offline()
-    full = await llm.generate("우유팩 버리는 법", system=GUIDE)
-    chunks = [c async for c in llm.generate_stream("우유팩 버리는 법", system=GUIDE)]
+    full = await llm.generate("우유팩 버리는 법", context=GUIDE)
+    chunks = [c async for c in llm.generate_stream("우유팩 버리는 법", context=GUIDE)]
     assert len(chunks) == full.count("\n") + 1 and "".join(chunks) == full  # a line each
     with_context = await llm.generate("페트병", context=[block(PET)])
     assert "".join([c async for c in llm.generate_stream("페트병", context=[block(PET)])]) == (
@@ -162,7 +174,7 @@ async def test_tool_choice_follows_the_question() -> None:
 async def test_usage_is_counted_per_client_and_per_scope() -> None:
     llm = offline()
     with metered() as scope:
-        await llm.generate("캔", system=GUIDE)
+        await llm.generate("캔", context=GUIDE)
         await llm.generate_structured("캔", Verdict)
     await llm.generate("캔")
     assert scope.total.calls == 2 and scope.total.prompt_tokens > 0

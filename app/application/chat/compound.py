@@ -5,6 +5,7 @@ rid of a sofa", "how do I get rid of a laptop". Items may be several words long.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 # A word that ends in one of these joins its item to the next one (페트병이랑, 세탁기와).
@@ -12,6 +13,13 @@ JOINING = ("이랑", "랑", "하고", "와", "과")
 # Standalone joiners: 건전지 및 형광등, 캔, 병 그리고 종이
 JOINERS = frozenset({"및", "그리고", "또는", "혹은", "and", "&", "or"})
 # Words that end in 과/와/하고 without joining anything (사과 is an apple; 정리하고 a verb).
+AFTER_CONSONANT = frozenset({"이랑", "과"})
+AFTER_VOWEL = frozenset({"와"})
+# Nouns ending in 이, so that '종이랑' is read as 종이 + 랑, not 종 + 이랑.
+ENDS_IN_I = tuple(f"{noun}랑" for noun in ("종이", "오이", "아이", "고양이", "놀이"))
+TOPIC = re.compile(r"[가-힣](은|는|을|를)$")
+# '신문지랑 같이 버려도 돼?' puts two things together; it does not list two questions.
+TOGETHER = frozenset({"같이", "함께", "섞어", "섞어서", "같은", "처럼", "한꺼번에", "together"})
 NOT_JOINING = frozenset({"사과", "효과", "결과", "부과", "통과", "초과", "과", "와"})
 VERB_HADA = re.compile(
     r"(분리|정리|청소|세척|처리|배출|사용|이용|수거|신고|구매|포장|보관|제거)"
@@ -39,6 +47,8 @@ EN_TAIL = re.compile(
 
 def split_items(clause: str) -> list[str]:
     """One question per item of a clause that lists several; the clause itself otherwise."""
+    if TOGETHER & set(clause.lower().replace("?", " ").split()):
+        return [clause]
     if re.search(r"[가-힣]", clause):
         return _split_korean(clause)
     return _split_english(clause)
@@ -56,6 +66,8 @@ def _split_korean(clause: str) -> list[str]:
             continue
         stem = _joined(word)
         if stem is not None:
+            if any(TOPIC.search(earlier) for earlier in items[-1]):
+                return [clause]  # '병은 종이랑 버려?': the topic goes with the other thing
             items[-1].append(stem)
             items.append([])
         else:
@@ -75,9 +87,18 @@ def _joined(word: str) -> str | None:
     for particle in JOINING:
         if word.endswith(particle) and len(word) > len(particle):
             stem = word[: -len(particle)]
-            if word not in NOT_JOINING and not (particle in ("와", "과") and len(stem) < 1):
-                return stem
+            # 이랑 and 과 follow a final consonant, 랑 and 와 a vowel: '종이랑' is 종이 + 랑.
+            if particle in AFTER_CONSONANT and (not _has_final(stem) or word.endswith(ENDS_IN_I)):
+                continue
+            if particle in AFTER_VOWEL and _has_final(stem):
+                return None
+            return stem
     return None
+
+
+def _has_final(word: str) -> bool:
+    last = word[-1]
+    return "가" <= last <= "힣" and (ord(last) - 0xAC00) % 28 != 0
 
 
 def _head_and_ending(words: list[str]) -> tuple[list[str], str]:
@@ -85,9 +106,18 @@ def _head_and_ending(words: list[str]) -> tuple[list[str], str]:
     for index, word in enumerate(words):
         if index and KO_ENDING.match(word):
             return words[:index], " ".join(words[index:])
-        if re.search(r"(은|는|을|를|도|이|가)$", word) and index < len(words) - 1:
-            return words[: index + 1], " ".join(words[index + 1 :])
+        rest = words[index + 1 :]
+        if re.search(r"(은|는|을|를|도|이|가)$", word) and rest and _predicate(rest):
+            return words[: index + 1], " ".join(rest)
     return words, ""
+
+
+def _predicate(words: list[str]) -> bool:
+    """Whether words after a particle ask something ('어디에 버려요') rather than finish a
+    name ('남은 면': 남은 is a modifier, not 남 with a topic marker)."""
+    return any(KO_ENDING.match(w) for w in words) or bool(
+        re.search(r"(요|까|나|니|어|야|지|죠|다|돼)[?？]?$", words[-1])
+    )
 
 
 def _split_english(clause: str) -> list[str]:
@@ -105,3 +135,15 @@ def _split_english(clause: str) -> list[str]:
     if len(parts) < 2:
         return [clause]
     return [f"{prefix}{part}{tail}".strip() for part in parts]
+
+
+def companions(question: str) -> set[str]:
+    """What a question puts beside its item ('우유팩을 신문지랑 같이' → {'신문지'}): the item
+    asked about is the other one."""
+    words = question.replace("?", " ").split()
+    found = set()
+    for word, following in itertools.pairwise(words):
+        stem = _joined(word)
+        if stem is not None and following in TOGETHER:
+            found.add(stem)
+    return found

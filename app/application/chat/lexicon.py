@@ -60,13 +60,21 @@ LEADING_JOINER = re.compile(r"^(?:그리고|또한|또|그럼|and|also)\s+", re.
 
 def matched(text: str) -> tuple[Intent, str] | None:
     lowered = f" {text.lower()} "
-    hits = [(intent, word) for intent, words in LEXICON for word in words if word in lowered]
+    hits = [(intent, word) for intent, words in LEXICON for word in words if _has(lowered, word)]
     if not hits:
         return None
     intents = {intent for intent, _ in hits}
     if Intent.LOCATION in intents and any(word in lowered for word in COLLECTIBLES):
         return Intent.COLLECTION_POINT, next(w for w in COLLECTIBLES if w in lowered)
     return hits[0]
+
+
+def _has(text: str, word: str) -> bool:
+    """Korean words match anywhere (particles attach to them); an English one only where a
+    word starts ('drain' is not 'rain', 'recycl' still matches 'recycling')."""
+    if not word[:1].isascii():
+        return word in text
+    return re.search(rf"(?<![a-z]){re.escape(word)}", text) is not None
 
 
 def looks_like_follow_up(message: str) -> bool:

@@ -9,10 +9,11 @@ from typing import Any
 import structlog
 
 from app.application.chat import follow_ups, render
+from app.application.chat.compound import companions
 from app.application.chat.progress import StageReporter
 from app.application.chat.routing import Route
 from app.application.chat.state import BranchInput, ChatUpdate, LookupStatus, NodeResult
-from app.application.chat.verdicts import verdict
+from app.application.chat.verdicts import as_asked, verdict
 from app.application.ports.bulk_waste import BulkWasteClientPort
 from app.application.ports.character import CharacterClientPort
 from app.application.ports.collection_point import CollectionPointClientPort
@@ -108,15 +109,31 @@ async def search(retriever: RetrieverPort, route: Route, k: int) -> list[Retriev
     return await follow_ups.follow_up_hits(retriever, route.original, route.subject, k)
 
 
+def the_item_first(hits: list[RetrievedItem], question: str) -> list[RetrievedItem]:
+    """'우유팩을 신문지랑 같이 버려도 돼?' is about the carton, however well 신문지 scores."""
+    beside = companions(question)
+    if len(hits) < 2 or not beside or not _named(hits[0], beside):
+        return hits
+    for index, hit in enumerate(hits[1:], 1):
+        if hit.exact and not _named(hit, beside):
+            return [hit, *hits[:index], *hits[index + 1 :]]
+    return hits
+
+
+def _named(hit: RetrievedItem, words: set[str]) -> bool:
+    item = hit.item
+    return any(w in (item.name_ko, *item.aliases_ko) for w in words)
+
+
 def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        hits = await search(retriever, branch.route, k)
+        hits = the_item_first(await search(retriever, branch.route, k), branch.route.query)
         if not hits:
             return found(branch, ())
         language = detect_language(branch.route.query)
         sources = [Source(title=h.item.name_ko, kind="knowledge_base") for h in hits[:2]]
         entries = render.waste_items(hits, language)
-        lead = verdict(branch.route.query, hits[0].item, language)
+        lead = verdict(as_asked(branch.route.query, branch.request.message), hits[0].item, language)
         result = found(branch, (lead, *entries) if lead else entries, sources, language)
         return result.model_copy(update={"subject": subject_of(hits[0])})
 
@@ -132,7 +149,9 @@ def general(retriever: RetrieverPort) -> Lookup:
             language = detect_language(branch.route.query)
             source = Source(title=hits[0].item.name_ko, kind="knowledge_base")
             entry = render.waste_item(hits[0].item, language)
-            lead = verdict(branch.route.query, hits[0].item, language)
+            lead = verdict(
+                as_asked(branch.route.query, branch.request.message), hits[0].item, language
+            )
             result = found(branch, [lead, entry] if lead else [entry], [source], language)
             return result.model_copy(update={"subject": subject_of(hits[0])})
         guide = render.reference(disposal_guide())

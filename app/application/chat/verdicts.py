@@ -46,6 +46,14 @@ FREE = re.compile(r"무상|무료|\bfree\b", re.I)
 REFUND = re.compile(r"돌려받|환급|보증금|반환|\brefund|\bdeposit", re.I)
 
 
+def as_asked(query: str, message: str) -> str:
+    """A sub-question with the message's closing '?', which splitting takes off: '수거해 가'
+    says nothing, '수거해 가?' asks yes or no."""
+    if message.rstrip().endswith(("?", "？")) and not re.search(r"[?？.!]\s*$", query):
+        return f"{query.rstrip()}?"
+    return query
+
+
 def is_yes_no(question: str) -> bool:
     return bool(YES_NO_KO.search(question.strip()) or YES_NO_EN.match(question))
 
@@ -60,10 +68,12 @@ def verdict(question: str, item: WasteItem, language: Language) -> ContextEntry 
     return ContextEntry(lines=(_say(answer, question, item, language),), role="lead")
 
 
-def _without_names(question: str, item: WasteItem) -> str:
-    """The question with the item's names taken out, longest first ('우유팩' is no claim)."""
+def _without_names(question: str, item: WasteItem, *, aliases: bool = True) -> str:
+    """The question with the item's names taken out, longest first ('우유팩' is no claim).
+    Without aliases for comparing steps: an alias like '택배 상자 테이프' holds the very word
+    the question asks about."""
     text = f" {question.lower()} "
-    names = (item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en)
+    names = (item.name_ko, item.name_en, *((*item.aliases_ko, *item.aliases_en) if aliases else ()))
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name.lower(), " ")
     return text
@@ -122,7 +132,7 @@ def _by_text(question: str, item: WasteItem) -> bool | None:
 def _by_steps(question: str, item: WasteItem) -> bool | None:
     """A question about doing something: yes when the item's steps say to do it, no when its
     common mistakes do (what the question shares with each, besides the item's name)."""
-    asked = _grams(_without_names(question, item))
+    asked = _grams(_without_names(question, item, aliases=False))
     says = len(asked & _grams(" ".join((*item.steps_ko, *item.steps_en))))
     warns = len(asked & _grams(" ".join((*item.mistakes_ko, *item.mistakes_en))))
     if warns > says:
@@ -134,10 +144,22 @@ def _grams(text: str) -> set[str]:
     """Hangul syllable pairs and English words, less the ones every question has."""
     lowered = text.lower()
     pairs = {
-        word[i : i + 2] for word in re.findall(r"[가-힣]+", lowered) for i in range(len(word) - 1)
+        word[i : i + 2]
+        for word in map(_plain_verb, re.findall(r"[가-힣]+", lowered))
+        for i in range(len(word) - 1)
     }
     english = {w for w in re.findall(r"[a-z]{3,}", lowered) if w not in EN_STOP}
     return (pairs - KO_STOP) | english
+
+
+def _plain_verb(word: str) -> str:
+    """'떼야' asks what the steps say as '떼어', '씻어야' as '씻어': the must-form compared as
+    the plain one."""
+    if re.search(r"[어아여]야$", word):
+        return word[:-1]
+    if len(word) >= 2 and word.endswith("야") and _final(word[:-1]) == 0 and word[-2] not in "해돼":
+        return word[:-1] + "어"
+    return word
 
 
 KO_STOP = frozenset(

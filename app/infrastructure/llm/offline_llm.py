@@ -29,8 +29,8 @@ LABEL_EN = "[Offline answer · extracted from reference material, no language mo
 
 
 class OfflineLLMClient(LLMAdapter):
-    """Extractive answers from the context blocks (else the system and tool messages);
-    structured output from registered rules.
+    """Extractive answers from the context blocks and tool messages; structured output from
+    registered rules.
 
     `responders` maps our own schemas to deterministic producers (the intent classifier
     registers its lexicon there); any other schema is filled from its JSON Schema.
@@ -101,9 +101,9 @@ class OfflineLLMClient(LLMAdapter):
 def compose_answer(messages: list[ChatMessage], context: Sequence[ContextBlock] = ()) -> str:
     """Extract the answer from the context the caller gave; never add anything of our own.
 
-    Lookups are the context blocks and tool messages: short ones were fetched for this question
-    and are kept whole, long ones give only their passages that match the question. Without
-    lookups, the system messages are the reference (a guide) and give their best passages.
+    Lookups are the context blocks and tool messages: what was found for this question is kept
+    whole, a reference (a guide) gives only its passages that match the question. The system
+    prompt instructs a model; it is never quoted.
     """
     question = _question(messages)
     korean = is_korean(question)
@@ -138,18 +138,16 @@ class Material:
 
 
 def materials(messages: list[ChatMessage], context: Sequence[ContextBlock]) -> list[Material]:
-    """What the blocks found, leads first (a yes or a no opens the answer); tool messages;
-    else the system messages, as reference. An item's decisive steps are never cut."""
+    """What the blocks found, leads first (a yes or a no opens the answer), then the tool
+    messages. An item's decisive steps are never cut."""
     entries = [entry for block in context for entry in block.entries]
     ordered = [e for e in entries if e.role == "lead"] + [e for e in entries if e.role != "lead"]
     found = [
         Material(_lines(entry.text_lines()), lookup=entry.role != "reference") for entry in ordered
     ]
     found += [Material(_lines([m.content]), lookup=True) for m in messages if m.role is Role.TOOL]
-    if any(m.lines for m in found):
-        return [m for m in found if m.lines]
-    references = [_lines([m.content]) for m in messages if m.role is Role.SYSTEM]
-    return [Material(lines, lookup=False) for lines in references if lines]
+    # System messages are instructions to a model, never material to quote from.
+    return [m for m in found if m.lines]
 
 
 def _lines(texts: Iterable[str]) -> list[str]:
