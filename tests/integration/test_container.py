@@ -107,6 +107,7 @@ async def test_tracing_is_logged_with_project_never_key(monkeypatch: pytest.Monk
 
 
 async def test_fallbacks_answer_when_the_primary_is_down(openai_server: Any) -> None:
+    from app.domain.llm import ContextBlock, ContextEntry
     from app.infrastructure.llm.fallback import FallbackLLM
 
     server, script = openai_server
@@ -122,7 +123,9 @@ async def test_fallbacks_answer_when_the_primary_is_down(openai_server: Any) -> 
     async with running(CliContainer(settings=settings)) as container:
         llm = await resolve(container.llms.llm)
         assert isinstance(llm, FallbackLLM)
-        answer = await llm.generate("페트병", system="페트병: 라벨을 떼고 헹굽니다.")
+        found = ContextEntry(title="페트병", steps=("라벨을 떼고 헹굽니다.",))
+        block = ContextBlock(slot="waste_rag", kind="waste_rag", query="페트병", entries=(found,))
+        answer = await llm.generate("페트병", context=[block])
     assert answer.startswith("[오프라인 답변") and "라벨" in answer
     assert len(script.requests) == 1
 
@@ -135,6 +138,7 @@ def test_a_fallback_without_its_key_is_refused() -> None:
 
 
 async def test_a_fallback_chain_of_any_length(openai_server: Any, gemini_server: Any) -> None:
+    from app.domain.llm import ContextBlock, ContextEntry
     from app.infrastructure.llm.fallback import FallbackLLM
 
     (openai, openai_script), (gemini, gemini_script) = openai_server, gemini_server
@@ -154,6 +158,8 @@ async def test_a_fallback_chain_of_any_length(openai_server: Any, gemini_server:
         llm = await resolve(container.llms.llm)
         assert isinstance(llm, FallbackLLM)
         assert [link.provider for link in llm.chain] == ["openai", "gemini", "anthropic", "offline"]
-        answer = await llm.generate("페트병", system="페트병: 라벨을 떼고 헹굽니다.")
+        found = ContextEntry(title="페트병", steps=("라벨을 떼고 헹굽니다.",))
+        block = ContextBlock(slot="waste_rag", kind="waste_rag", query="페트병", entries=(found,))
+        answer = await llm.generate("페트병", context=[block])
     assert answer.startswith("[오프라인 답변")
     assert len(openai_script.requests) == 1 and len(gemini_script.requests) == 1
