@@ -121,6 +121,7 @@ class Subject(BaseModel):
 
     name_ko: str
     name_en: str
+    asked: str = ""  # the question that found it: '그럼 영수증도?' borrows its predicate
 
     def name(self, language: Language) -> str:
         return self.name_en if language == "en" else self.name_ko

@@ -37,6 +37,7 @@ def retriever() -> BM25Retriever:
         (PET, "큰 건요?", "pet-bottle-large"),
         (PET, "그럼 어디에 버려?", "pet-bottle-clear"),  # names nothing: stays on the item
         (SOFA, "침대는?", "bulky-bed-frame"),
+        (Subject(name_ko="우유팩", name_en="milk carton"), "헹궈야 돼?", "paper-pack-milk-carton"),
     ],
 )
 async def test_a_follow_up_lands_on_the_right_item(
@@ -50,6 +51,12 @@ def test_the_rewrite_puts_the_item_where_the_turn_leaves_it_out() -> None:
     assert rewrite("뚜껑은요?", GLASS) == "음료 유리병 뚜껑은요?"
     assert rewrite("그럼 깨진 건?", GLASS) == "깨진 음료 유리병?"
     assert rewrite("and the label?", PET) == "clear PET bottle label?"
+    assert rewrite("Is it free?", Subject(name_ko="TV", name_en="television")) == (
+        "Is television free?"
+    )
+    newspaper = Subject(name_ko="신문지", name_en="newspaper", asked="신문지는 종이로 버리면 되지?")
+    assert rewrite("그럼 영수증도?", newspaper) == "영수증은 종이로 버리면 되지?"  # borrowed
+    assert rewrite("그럼 캔도?", newspaper) == "캔은 종이로 버리면 되지?"
     assert mentions("유리병 뚜껑은 어떻게 버려요?", GLASS)
     assert not mentions("뚜껑은요?", GLASS)
 

@@ -23,6 +23,20 @@ def items() -> dict[str, WasteItem]:
         ("택배 상자 테이프 떼야 돼?", "택배 상자", "네"),  # the step says 떼어 냅니다
         ("냉장고 같은 큰 가전은 무료로 수거해 가?", "냉장고", "네"),
         ("Can I put a milk carton in with paper?", "우유팩", "No, milk carton"),
+        (
+            "치킨 뼈도 음식물 쓰레기로 버려?",
+            "닭뼈",
+            "아니요, 닭뼈는 음식물 쓰레기",
+        ),  # no 'yes' ending
+        ("뽁뽁이 비닐로 ㄱㄴ?", "뽁뽁이", "네"),  # slang
+        ("기름 묻은 비닐봉지 안 씻고 그대로 비닐류에 넣어도 돼?", "비닐봉지", "아니요"),  # as-is
+        ("아이스팩 안에 든 젤은 하수구에 버려도 돼?", "아이스팩", "아니요, 아이스팩은 하수구"),
+        ("생수병을 다른 플라스틱이랑 섞어서 버려도 돼?", "생수병", "아니요, 생수병은 플라스틱"),
+        ("에어컨 무상방문수거 신청할 수 있어?", "폐가전 무상방문수거", "네"),
+        ("냉장고 버릴 때 수거비 내야 돼?", "냉장고", "아니요"),
+        ("Can I get a deposit back for empty beer bottles?", "맥주병", "Yes"),
+        ("Can I put an old laptop in the general trash?", "노트북", "No, laptop"),
+        ("우유팩 헹궈야 돼?", "우유팩", "네, 내용물을 비우고 물로 헹굽니다"),  # with its step
     ],
 )
 def test_the_opening_follows_the_item(
@@ -38,6 +52,7 @@ def test_no_verdict_for_an_open_question_or_an_undecided_one(
     items: dict[str, WasteItem],
 ) -> None:
     assert verdict("우유팩 어떻게 버려요?", items["우유팩"], "ko") is None
+    assert verdict("우유팩은 어디에 버려?", items["우유팩"], "ko") is None  # a wh-question
     assert not is_yes_no("수거해 가")  # without its question mark it is no question
     assert is_yes_no(as_asked("수거해 가", "냉장고 같은 큰 가전은 무료로 수거해 가?"))
     assert as_asked("수거해 가.", "…수거해 가?") == "수거해 가."

@@ -59,7 +59,7 @@ def answer_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
         }
         subject = turn_subject(state)
         if subject is not None:  # a turn about the weather keeps the item of the one before
-            update["subject"] = subject
+            update["subject"] = subject.model_copy(update={"asked": request.message})
         return update
 
     return run

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from app.application.chat.verdicts import is_yes_no
 from app.application.ports.retriever import RetrieverPort
 from app.domain.chat import Subject
 from app.domain.language import Language, detect_language
@@ -23,7 +24,36 @@ PLACEHOLDER = re.compile(r"(?<=\S\s)(?:건|것|거|걸|게)(?=\s*(?:요|은요|�
 OWN_CANDIDATES = 8
 CONTEXT_CANDIDATES = 30  # the last item's neighbours reach far down its ranking (caps, labels)
 CONTEXT_WEIGHT = 0.5  # how much the last item's ranking counts beside the turn's own
+# '그럼 영수증도?', '캔은요?': one noun and a particle, leaning on the whole last question.
+ELLIPTICAL = re.compile(r"^([가-힣]{1,10}?)(?:도|은|는|이|가)(?:요)?\s*[?？]?$")
+EN_PRONOUN = re.compile(r"\b(?:it|they|them|this|that|these|those)\b", re.I)
 EN_FILLER = re.compile(r"\b(?:the|its|it's|their|a|an|one|ones)\b\s*", re.I)
+
+
+def _borrowed(body: str, subject: Subject) -> str:
+    """The previous yes-or-no question with its item swapped for this turn's, or ''."""
+    match = ELLIPTICAL.match(body)
+    if not match or not subject.asked or not is_yes_no(subject.asked):
+        return ""
+    item = match.group(1)
+    keys = [w for w in re.split(r"[\s·/()]+", subject.name_ko) if len(w) >= 2]
+    words = subject.asked.split()
+    for index, word in enumerate(words):
+        key = next((k for k in keys if k in word), None)
+        if key is not None:
+            suffix = word[word.index(key) + len(key) :]
+            words[index] = item + _same_particle(suffix, item)
+            return " ".join(words)
+    return ""
+
+
+def _same_particle(suffix: str, noun: str) -> str:
+    """The particle the old word had, in the form the new noun takes (신문지는 → 영수증은)."""
+    final = "가" <= noun[-1] <= "힣" and (ord(noun[-1]) - 0xAC00) % 28 != 0
+    for consonant, vowel in (("은", "는"), ("이", "가"), ("을", "를"), ("으로", "로")):
+        if suffix in (consonant, vowel):
+            return consonant if final else vowel
+    return suffix
 
 
 def mentions(query: str, subject: Subject) -> bool:
@@ -38,11 +68,17 @@ def mentions(query: str, subject: Subject) -> bool:
 
 
 def rewrite(query: str, subject: Subject) -> str:
-    """The query with the last item put where the question leaves it out."""
+    """The query with the last item put where the question leaves it out; an elliptical
+    '그럼 영수증도?' after '신문지는 종이로 버리면 되지?' asks that question of 영수증."""
     language: Language = detect_language(query)
     name = subject.name(language)
     body = LEAD.sub("", query.strip()) or query.strip()
+    borrowed = _borrowed(body, subject)
+    if borrowed:
+        return borrowed
     if language == "en":
+        if EN_PRONOUN.search(body):
+            return EN_PRONOUN.sub(name, body, count=1)
         return f"{name} {EN_FILLER.sub('', body).strip()}".strip()
     if PLACEHOLDER.search(body):
         return PLACEHOLDER.sub(name, body, count=1)

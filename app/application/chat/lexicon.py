@@ -49,6 +49,7 @@ FOLLOW_UP = re.compile(
     r"|(은요|는요|이요|요\?|도\?|는\?|은\?)\s*$",
     re.I,
 )
+EN_PRONOUN = re.compile(r"\b(it|they|them|this|that|these|those|one)\b", re.I)
 # Between sentences, and before an English clause that asks something else.
 CLAUSE_BREAK = re.compile(
     r"(?<=[?!])\s*|[.]\s+|,?\s+(?:and|but)\s+(?=(?:will|is|are|what|where|how|can|do|does|"
@@ -78,9 +79,12 @@ def _has(text: str, word: str) -> bool:
 
 
 def looks_like_follow_up(message: str) -> bool:
-    """ "And the cap?", "우유팩은요?": short questions that lean on the previous turn."""
+    """ "And the cap?", "우유팩은요?", "Is it free?": short questions that lean on the
+    previous turn."""
     stripped = message.strip()
-    return bool(FOLLOW_UP.search(stripped)) or (len(stripped.split()) <= 2 and len(stripped) <= 12)
+    if FOLLOW_UP.search(stripped) or (len(stripped.split()) <= 2 and len(stripped) <= 12):
+        return True
+    return len(stripped.split()) <= 5 and bool(EN_PRONOUN.search(stripped))
 
 
 def split_clauses(message: str) -> list[str]:

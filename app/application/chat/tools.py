@@ -13,7 +13,7 @@ from app.application.chat.compound import companions
 from app.application.chat.progress import StageReporter
 from app.application.chat.routing import Route
 from app.application.chat.state import BranchInput, ChatUpdate, LookupStatus, NodeResult
-from app.application.chat.verdicts import as_asked, verdict
+from app.application.chat.verdicts import as_asked, is_yes_no, verdict
 from app.application.ports.bulk_waste import BulkWasteClientPort
 from app.application.ports.character import CharacterClientPort
 from app.application.ports.collection_point import CollectionPointClientPort
@@ -125,6 +125,16 @@ def _named(hit: RetrievedItem, words: set[str]) -> bool:
     return any(w in (item.name_ko, *item.aliases_ko) for w in words)
 
 
+def asked(branch: BranchInput) -> str:
+    """The question a yes or no answers: a follow-up's rewrite when it reads as one ('영수증은
+    종이로 버리면 되지?'), else the turn as put ('Is it free?', where 'TV Is free?' is none)."""
+    route = branch.route
+    rewritten = as_asked(route.query, branch.request.message)
+    if route.subject is None or is_yes_no(rewritten):
+        return rewritten
+    return as_asked(route.original, branch.request.message)
+
+
 def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         hits = the_item_first(await search(retriever, branch.route, k), branch.route.query)
@@ -133,7 +143,7 @@ def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
         language = detect_language(branch.route.query)
         sources = [Source(title=h.item.name_ko, kind="knowledge_base") for h in hits[:2]]
         entries = render.waste_items(hits, language)
-        lead = verdict(as_asked(branch.route.query, branch.request.message), hits[0].item, language)
+        lead = verdict(asked(branch), hits[0].item, language)
         result = found(branch, (lead, *entries) if lead else entries, sources, language)
         return result.model_copy(update={"subject": subject_of(hits[0])})
 
@@ -149,9 +159,7 @@ def general(retriever: RetrieverPort) -> Lookup:
             language = detect_language(branch.route.query)
             source = Source(title=hits[0].item.name_ko, kind="knowledge_base")
             entry = render.waste_item(hits[0].item, language)
-            lead = verdict(
-                as_asked(branch.route.query, branch.request.message), hits[0].item, language
-            )
+            lead = verdict(asked(branch), hits[0].item, language)
             result = found(branch, [lead, entry] if lead else [entry], [source], language)
             return result.model_copy(update={"subject": subject_of(hits[0])})
         guide = render.reference(disposal_guide())

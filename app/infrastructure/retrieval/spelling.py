@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from app.infrastructure.korean_text import is_hangul_word, jamo, stem_english, strip_particle
-from app.infrastructure.retrieval.tokens import QUESTION_WORDS
+from app.infrastructure.retrieval.tokens import QUESTION_WORDS, VERB_FORM
 
 MIN_LETTERS = 4  # shorter words have too many neighbours to correct safely
 
@@ -52,7 +52,9 @@ class Speller:
         found = []
         for raw in words:
             word = _normal(raw)
-            if word in self._known or word in QUESTION_WORDS:
+            if (
+                word in self._known or word in QUESTION_WORDS or VERB_FORM.search(raw)
+            ):  # 헹궈야 ≠ 행거
                 continue
             best = self.closest(word)
             if best is not None:

@@ -3,6 +3,7 @@ trigrams (Korean typos: 샴프통 for 샴푸통) and Latin trigrams (umbrela) ca
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from functools import lru_cache
 
@@ -15,6 +16,8 @@ from app.infrastructure.korean_text import (
     words,
 )
 
+# Endings only verbs take (a noun may end in 고 or 아: 냉장고, 복숭아).
+VERB_FORM = re.compile(r"(야|어요|아요|워요|해요|니다|나요|까요|돼요|돼|되나|죠)$")
 WORD_WEIGHT = 1.0
 BIGRAM_WEIGHT = 0.5
 FUZZY_WEIGHT = 0.5  # one trigram is a weak hint; a word gives several of them
@@ -57,6 +60,8 @@ def word_tokens(word: str) -> tuple[tuple[str, float], ...]:
             return ()
         found.append((stem, WORD_WEIGHT))
         found.extend((f"#{gram}", BIGRAM_WEIGHT) for gram in bigrams(stem))
+        if VERB_FORM.search(word):
+            return tuple(found)  # a verb is no misspelt name: '헹궈야' must not meet '행거'
         letters = jamo(stem)
         found.extend((f"~{letters[i : i + 3]}", FUZZY_WEIGHT) for i in range(len(letters) - 2))
     else:
