@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 Q ?= 페트병 어떻게 버려요?
 
-.PHONY: ask test lint typecheck architecture pytest wheel-check services bench clean
+.PHONY: ask test lint typecheck architecture pytest answers wheel-check services bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 ask: $(STAMP)
 	$(BIN)/python -m app ask "$(Q)"
 
-test: $(STAMP) services lint typecheck architecture pytest wheel-check
+test: $(STAMP) services lint typecheck architecture pytest answers wheel-check
 
 services:
 	bash .ci/services.sh
@@ -35,6 +35,10 @@ architecture: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The answer-level gate: the blind set, offline, fails under 95% overall or 90% in any kind.
+answers: $(STAMP)
+	$(BIN)/python -m app eval tests/data/answer_eval.yaml --min-overall 0.95 --min-kind 0.90
 
 wheel-check: $(STAMP) services
 	PYTHON=$(PYTHON) bash .ci/wheel_check.sh

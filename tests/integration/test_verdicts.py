@@ -53,6 +53,7 @@ def test_no_verdict_for_an_open_question_or_an_undecided_one(
 ) -> None:
     assert verdict("우유팩 어떻게 버려요?", items["우유팩"], "ko") is None
     assert verdict("우유팩은 어디에 버려?", items["우유팩"], "ko") is None  # a wh-question
+    assert verdict("캔은?", items["음료수 캔"], "ko") is None  # what about it, not yes or no
     assert not is_yes_no("수거해 가")  # without its question mark it is no question
     assert is_yes_no(as_asked("수거해 가", "냉장고 같은 큰 가전은 무료로 수거해 가?"))
     assert as_asked("수거해 가.", "…수거해 가?") == "수거해 가."

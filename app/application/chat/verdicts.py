@@ -53,6 +53,8 @@ WH_KO = re.compile(
     r"어떻게|어떡|어케|어캐|어디|어딨|뭐|무엇|무슨|뭘|언제|왜|얼마|몇|어느|누구|어떤|방법"
 )
 WH_EN = re.compile(r"\b(how|what|where|which|when|why|who)\b", re.I)
+# '캔은?', '뚜껑은요?', '그럼 깨진 건?': what about this one, not yes or no.
+WHAT_ABOUT = re.compile(r"(?:은|는|도|건|거는|것은|거|것)(?:요)?\s*[?？]?\s*$")
 SLANG_YES_NO = re.compile(r"(ㄱㄴ|ㄱ|ㅇㅋ|[임됨듦줌함남봄]|가능|되냐|돼냐|됨\?)\s*[?？]?\s*$")
 # The question proposes skipping a step ('안 씻고 그대로', '가스 남은 채로'): no, when the
 # item has steps that prepare it.
@@ -87,7 +89,7 @@ def is_yes_no(question: str) -> bool:
         return True
     if not re.search(r"[가-힣ㄱ-ㅎ]", text):
         return False
-    if WH_KO.search(text):
+    if WH_KO.search(text) or WHAT_ABOUT.search(text):
         return False
     return bool(
         YES_NO_KO.search(text) or SLANG_YES_NO.search(text) or re.search(r"[?？]\s*$", text)
