@@ -11,7 +11,8 @@ from app.settings import Settings
 
 
 class Clients(containers.DeclarativeContainer):
-    """One httpx pool per process; the SDK clients are lazy (an unselected one needs no key)."""
+    """One HTTP pool per process (httpx or httpx2, `http.client`); the SDK clients are lazy (an
+    unselected one needs no key)."""
 
     settings = providers.Dependency(instance_of=Settings)
 
@@ -23,5 +24,5 @@ class Clients(containers.DeclarativeContainer):
         factories.gemini_client, settings=settings.provided.llm, http_client=http_client
     )
     anthropic_client = providers.Resource(
-        factories.anthropic_client, settings=settings.provided.llm
+        factories.anthropic_client, settings=settings.provided.llm, http_client=http_client
     )

@@ -26,6 +26,7 @@ from app.settings.sources import (
 
 LLM_PROVIDERS = ("offline", "openai", "gemini", "anthropic", "langchain")
 LLMProvider = Literal["offline", "openai", "gemini", "anthropic", "langchain"]
+HttpClientLibrary = Literal["httpx", "httpx2"]
 
 
 class OpenAISettings(Section):
@@ -120,18 +121,27 @@ class LLMSettings(Section):
 
 
 class HttpSettings(Section):
+    client: HttpClientLibrary = "httpx2"
     http2: bool = True
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     write_timeout: float = 10.0
     pool_timeout: float = 5.0
     max_connections: int = Field(default=100, gt=0)
-    max_keepalive_connections: int = Field(default=20, ge=0)
+    max_keepalive_connections: int | None = Field(default=None, ge=0)
     keepalive_expiry: float = 30.0
     verify: bool = True
     ca_bundle: Path | None = None
     retry_attempts: int = Field(default=10, ge=1)
     retry_deadline: float = Field(default=30.0, gt=0)
+
+    @property
+    def keepalive_connections(self) -> int:
+        """Idle connections the pool keeps: all of them unless set lower. Fewer than
+        `max_connections` makes HTTP/1.1 close and reopen connections under load."""
+        if self.max_keepalive_connections is None:
+            return self.max_connections
+        return min(self.max_keepalive_connections, self.max_connections)
 
 
 class RedisSettings(Section):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import socket
 
-import httpx
 import pytest
 
+from app.infrastructure.http import LIBRARIES
 from tests.conftest import PublicHostBlocked
 
 
@@ -20,9 +20,11 @@ def test_public_addresses_are_not_connected() -> None:
         sock.connect(("8.8.8.8", 53))
 
 
-async def test_sdk_style_requests_fail_fast() -> None:
-    async with httpx.AsyncClient() as client:
-        with pytest.raises(httpx.ConnectError, match="network guard"):
+@pytest.mark.parametrize("library", sorted(LIBRARIES))
+async def test_sdk_style_requests_fail_fast(library: str) -> None:
+    lib = LIBRARIES[library].module  # the pool runs on either
+    async with lib.AsyncClient() as client:
+        with pytest.raises(lib.ConnectError, match="network guard"):
             await client.get("https://generativelanguage.googleapis.com/v1beta/models")
 
 

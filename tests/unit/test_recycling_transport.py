@@ -1,21 +1,31 @@
-"""RecyclingSafeTransport's policy, driven by a scripted inner transport."""
+"""RecyclingSafeTransport's policy, driven by a scripted inner transport, on both libraries."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import ModuleType
+from typing import Any
 
-import httpx
 import pytest
 
-from app.infrastructure.http import AdaptiveLimit, RecyclingSafeTransport, build_http_client
+from app.infrastructure.http import (
+    LIBRARIES,
+    AdaptiveLimit,
+    HttpLibrary,
+    RecyclingSafeTransport,
+    build_http_client,
+)
 from app.settings import HttpSettings
 
 
-class ScriptedTransport(httpx.AsyncBaseTransport):
+class ScriptedTransport:
     """Raises the scripted errors in order, then answers 200; counts what it was sent."""
 
-    def __init__(self, errors: list[Exception], content_type: str = "application/json") -> None:
+    def __init__(
+        self, lib: ModuleType, errors: list[Exception], content_type: str = "application/json"
+    ) -> None:
+        self.lib = lib
         self.errors = errors
         self.sent = 0
         self.in_flight = 0
@@ -23,7 +33,7 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
         self.content_type = content_type
         self.body_read = False
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: Any) -> Any:
         self.sent += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -31,7 +41,7 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
             await asyncio.sleep(0.001)
             if self.errors:
                 raise self.errors.pop(0)
-            return httpx.Response(
+            return self.lib.Response(
                 200, headers={"content-type": self.content_type}, content=self._body()
             )
         finally:
@@ -41,94 +51,116 @@ class ScriptedTransport(httpx.AsyncBaseTransport):
         yield b"{}"
         self.body_read = True
 
+    async def aclose(self) -> None:
+        pass
 
-def client(inner: httpx.AsyncBaseTransport, **kwargs: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=RecyclingSafeTransport(inner, **kwargs))
+
+@pytest.fixture(params=sorted(LIBRARIES))
+def library(request: pytest.FixtureRequest) -> HttpLibrary:
+    return LIBRARIES[request.param]
+
+
+def scripted(library: HttpLibrary, errors: list[str], **kwargs: Any) -> ScriptedTransport:
+    """`errors` are exception class names, raised as the library under test raises them."""
+    return ScriptedTransport(
+        library.module, [getattr(library.module, e)(e) for e in errors], **kwargs
+    )
+
+
+def client(library: HttpLibrary, inner: ScriptedTransport, **kwargs: int) -> Any:
+    transport = RecyclingSafeTransport(inner, library=library, **kwargs)
+    return library.module.AsyncClient(transport=transport)
 
 
 @pytest.mark.parametrize(
-    "error",
-    [
-        httpx.WriteError("EPIPE"),
-        httpx.RemoteProtocolError("GOAWAY"),
-        httpx.ReadError("reset"),
-        httpx.LocalProtocolError("state closed"),
-    ],
+    "error", ["WriteError", "RemoteProtocolError", "ReadError", "LocalProtocolError"]
 )
-async def test_connection_lost_is_sent_again(error: Exception) -> None:
-    inner = ScriptedTransport([error, error])
-    async with client(inner) as http:
+async def test_connection_lost_is_sent_again(library: HttpLibrary, error: str) -> None:
+    inner = scripted(library, [error, error])
+    async with client(library, inner) as http:
         assert (await http.post("http://upstream/x", json={"a": 1})).status_code == 200
     assert inner.sent == 3
 
 
-async def test_attempts_are_bounded() -> None:
-    inner = ScriptedTransport([httpx.WriteError("EPIPE")] * 5)
-    async with client(inner, attempts=3) as http:
-        with pytest.raises(httpx.WriteError):
+async def test_attempts_are_bounded(library: HttpLibrary) -> None:
+    inner = scripted(library, ["WriteError"] * 5)
+    async with client(library, inner, attempts=3) as http:
+        with pytest.raises(library.module.WriteError):
             await http.post("http://upstream/x", json={})
     assert inner.sent == 3
 
 
-async def test_refused_connect_is_tried_only_twice() -> None:
-    inner = ScriptedTransport([httpx.ConnectError("refused")] * 5)
-    async with client(inner) as http:
-        with pytest.raises(httpx.ConnectError):
+async def test_refused_connect_is_tried_only_twice(library: HttpLibrary) -> None:
+    inner = scripted(library, ["ConnectError"] * 5)
+    async with client(library, inner) as http:
+        with pytest.raises(library.module.ConnectError):
             await http.get("http://upstream/x")
     assert inner.sent == 2
 
 
-async def test_timeouts_are_not_retried_here() -> None:
-    inner = ScriptedTransport([httpx.ReadTimeout("slow")])
-    async with client(inner) as http:
-        with pytest.raises(httpx.ReadTimeout):
+async def test_timeouts_are_not_retried_here(library: HttpLibrary) -> None:
+    inner = scripted(library, ["ReadTimeout"])
+    async with client(library, inner) as http:
+        with pytest.raises(library.module.ReadTimeout):
             await http.get("http://upstream/x")
     assert inner.sent == 1
 
 
-async def test_streamed_request_bodies_are_not_replayed() -> None:
+async def test_streamed_request_bodies_are_not_replayed(library: HttpLibrary) -> None:
     async def body() -> AsyncIterator[bytes]:
         yield b"chunk"
 
-    inner = ScriptedTransport([httpx.WriteError("EPIPE")])
-    async with client(inner) as http:
-        with pytest.raises(httpx.WriteError):
+    inner = scripted(library, ["WriteError"])
+    async with client(library, inner) as http:
+        with pytest.raises(library.module.WriteError):
             await http.post("http://upstream/x", content=body())
     assert inner.sent == 1
 
 
-async def test_in_flight_requests_per_origin_are_capped() -> None:
-    inner = ScriptedTransport([])
-    async with client(inner, max_in_flight=5) as http:
+async def test_in_flight_requests_per_origin_are_capped(library: HttpLibrary) -> None:
+    inner = scripted(library, [])
+    async with client(library, inner, max_in_flight=5) as http:
         await asyncio.gather(*(http.get("http://upstream/x") for _ in range(40)))
         await asyncio.gather(*(http.get(f"http://other{i % 2}/x") for i in range(40)))
     assert inner.max_in_flight <= 10
     assert inner.sent == 80
 
 
-async def test_event_streams_are_passed_through_unbuffered() -> None:
-    inner = ScriptedTransport([], content_type="text/event-stream")
-    async with client(inner) as http, http.stream("GET", "http://upstream/sse") as response:
+async def test_event_streams_are_passed_through_unbuffered(library: HttpLibrary) -> None:
+    inner = scripted(library, [], content_type="text/event-stream")
+    async with (
+        client(library, inner) as http,
+        http.stream("GET", "http://upstream/sse") as response,
+    ):
         assert not inner.body_read
         assert await response.aread() == b"{}"
 
 
-async def test_other_bodies_are_read_inside_the_retry() -> None:
-    inner = ScriptedTransport([])
-    async with client(inner) as http, http.stream("GET", "http://upstream/x") as response:
+async def test_other_bodies_are_read_inside_the_retry(library: HttpLibrary) -> None:
+    inner = scripted(library, [])
+    async with client(library, inner) as http, http.stream("GET", "http://upstream/x") as response:
         assert inner.body_read
         assert await response.aread() == b"{}"
 
 
-def test_shared_client_has_the_seed_figures() -> None:
-    http = build_http_client(HttpSettings())
+def test_shared_client_has_the_seed_figures(library: HttpLibrary) -> None:
+    http = build_http_client(HttpSettings(client=library.name))
+    assert isinstance(http, library.module.AsyncClient)
     timeout = http.timeout
     assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (5.0, 60.0, 10.0, 5.0)
     transport = http._transport
-    assert isinstance(transport, RecyclingSafeTransport)
+    assert isinstance(transport, RecyclingSafeTransport) and transport.library is library
     pool = transport._inner._pool  # type: ignore[attr-defined]
-    assert (pool._max_connections, pool._max_keepalive_connections) == (100, 20)
+    # Keep-alive sized to the pool: an idle connection is kept, not closed and reopened.
+    assert (pool._max_connections, pool._max_keepalive_connections) == (100, 100)
     assert pool._keepalive_expiry == 30.0 and pool._http2 is True
+
+
+def test_a_smaller_keepalive_is_still_honoured() -> None:
+    settings = HttpSettings(max_connections=50, max_keepalive_connections=10)
+    pool = build_http_client(settings)._transport._inner._pool  # type: ignore[union-attr]
+    assert (pool._max_connections, pool._max_keepalive_connections) == (50, 10)
+    assert HttpSettings(max_connections=8, max_keepalive_connections=30).keepalive_connections == 8
 
 
 async def test_adaptive_limit_halves_on_loss_and_creeps_back() -> None:

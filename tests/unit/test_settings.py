@@ -63,7 +63,8 @@ def test_defaults_need_no_key() -> None:
     assert (settings.http.connect_timeout, settings.http.read_timeout) == (5.0, 60.0)
     assert (settings.http.write_timeout, settings.http.pool_timeout) == (10.0, 5.0)
     assert settings.http.max_connections == 100
-    assert settings.http.max_keepalive_connections == 20
+    assert settings.http.max_keepalive_connections is None  # sized to the pool:
+    assert settings.http.keepalive_connections == 100
     assert settings.http.keepalive_expiry == 30.0
     assert settings.llm.max_retries == 2
 

@@ -6,8 +6,6 @@ import email.utils
 import time
 from collections.abc import Mapping
 
-import httpx
-
 from app.domain.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -17,6 +15,7 @@ from app.domain.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from app.infrastructure.http.libraries import TIMEOUT_ERRORS, TRANSPORT_ERRORS
 
 CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -70,10 +69,10 @@ def from_status(
 
 
 def from_transport(exc: Exception, provider: str) -> ExternalServiceError | None:
-    """Timeouts and connection failures raised by httpx, or None for anything else."""
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+    """Timeouts and connection failures raised by httpx or httpx2, or None for anything else."""
+    if isinstance(exc, (*TIMEOUT_ERRORS, TimeoutError)):
         return ProviderTimeout(f"no answer in time ({type(exc).__name__})", provider=provider)
-    if isinstance(exc, httpx.TransportError | ConnectionError):
+    if isinstance(exc, (*TRANSPORT_ERRORS, ConnectionError)):
         return ProviderUnavailable(
             f"connection failed: {exc or type(exc).__name__}", provider=provider
         )

@@ -6,12 +6,13 @@ import inspect
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
-import httpx
+import httpx2
 import structlog
 from pydantic import BaseModel
 
 from app.application.context_window import ContextBudget
 from app.domain.errors import ConfigurationError
+from app.infrastructure.http.libraries import SharedClient
 from app.settings import LLMSettings
 
 if TYPE_CHECKING:
@@ -47,11 +48,11 @@ def _secret(settings: LLMSettings, provider: str) -> str:
     return str(key.get_secret_value())
 
 
-def openai_client(settings: LLMSettings, http_client: httpx.AsyncClient) -> AsyncOpenAI:
+def openai_client(settings: LLMSettings, http_client: SharedClient) -> AsyncOpenAI:
     """AsyncOpenAI over the shared pool. Not closed by us: closing it would close the pool."""
     from openai import AsyncOpenAI
 
-    return AsyncOpenAI(
+    client = AsyncOpenAI(
         api_key=_secret(settings, "openai"),
         base_url=settings.openai.base_url,
         organization=settings.openai.organization,
@@ -60,10 +61,22 @@ def openai_client(settings: LLMSettings, http_client: httpx.AsyncClient) -> Asyn
         max_retries=settings.max_retries,
         timeout=settings.request_timeout,
     )
+    _require_shared("openai", client._client, http_client)
+    return client
+
+
+def _require_shared(sdk: str, used: object, shared: SharedClient) -> None:
+    # An SDK that quietly wraps or replaces the client we hand it opens a second pool, which
+    # neither our limits nor our GOAWAY resends cover; refuse that rather than assume.
+    if used is not shared:
+        raise ConfigurationError(
+            f"the {sdk} SDK did not take the shared {type(shared).__module__} client; "
+            "refusing a second connection pool"
+        )
 
 
 async def gemini_client(
-    settings: LLMSettings, http_client: httpx.AsyncClient
+    settings: LLMSettings, http_client: SharedClient
 ) -> AsyncIterator[genai.Client]:
     """genai.Client whose async calls go through the shared pool, checked rather than assumed."""
     from google import genai
@@ -92,24 +105,34 @@ async def gemini_client(
         await client.aio.aclose()
 
 
-async def anthropic_client(settings: LLMSettings) -> AsyncIterator[AsyncAnthropic]:
-    """AsyncAnthropic with its own pool: anthropic 2.x runs on httpx2 and refuses httpx clients."""
+async def anthropic_client(
+    settings: LLMSettings, http_client: SharedClient
+) -> AsyncIterator[AsyncAnthropic]:
+    """AsyncAnthropic over the shared pool when it runs on httpx2; anthropic 2.x refuses httpx
+    clients, so on `http.client: httpx` it keeps a pool of its own."""
     try:
         from anthropic import AsyncAnthropic
     except ImportError as exc:
         raise ConfigurationError(
             "llm.provider is 'anthropic' but the SDK is missing: pip install '.[anthropic]'"
         ) from exc
+    shared = http_client if isinstance(http_client, httpx2.AsyncClient) else None
     client = AsyncAnthropic(
         api_key=_secret(settings, "anthropic"),
         base_url=settings.anthropic.base_url,
         max_retries=settings.max_retries,
         timeout=settings.request_timeout,
+        http_client=shared,
     )
+    if shared is None:
+        log.info("anthropic.own_pool", reason="http.client is httpx; anthropic 2.x needs httpx2")
+    else:
+        _require_shared("anthropic", client._client, shared)
     try:
         yield client
     finally:
-        await client.close()
+        if shared is None:  # closing a client built on the shared pool would close the pool
+            await client.close()
 
 
 def openai_llm(settings: LLMSettings, client: AsyncOpenAI) -> LLMPort:
@@ -134,7 +157,7 @@ def anthropic_llm(settings: LLMSettings, client: AsyncAnthropic) -> LLMPort:
     return AnthropicLLMClient(client, **adapter_kwargs(settings, "anthropic"))
 
 
-def langchain_llm(settings: LLMSettings, http_client: httpx.AsyncClient) -> LLMPort:
+def langchain_llm(settings: LLMSettings, http_client: SharedClient) -> LLMPort:
     from app.infrastructure.llm.langchain_llm import LangChainLLMClient, load_chat_model
 
     class_path = settings.langchain.class_path

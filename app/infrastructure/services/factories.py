@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from app.application.ports.bulk_waste import BulkWasteClientPort
 from app.application.ports.cache import CachePort
 from app.application.ports.character import CharacterClientPort
@@ -15,6 +13,7 @@ from app.application.ports.location import LocationClientPort
 from app.application.ports.recyclable_price import RecyclablePriceClientPort
 from app.application.ports.weather import WeatherClientPort
 from app.application.ports.web_search import WebSearchPort
+from app.infrastructure.http.libraries import SharedClient
 from app.infrastructure.services.bulk_waste import CsvBulkWasteFees
 from app.infrastructure.services.characters import (
     CatalogCharacterClient,
@@ -35,7 +34,7 @@ from app.settings.services import ServicesSettings
 
 
 def kakao(
-    settings: ServicesSettings, http_client: httpx.AsyncClient, cache: CachePort | None
+    settings: ServicesSettings, http_client: SharedClient, cache: CachePort | None
 ) -> KakaoLocalClient | None:
     kakao = settings.kakao
     points = settings.collection_points
@@ -57,7 +56,7 @@ def location(
 def collection_points(
     settings: ServicesSettings,
     client: KakaoLocalClient | None,
-    http_client: httpx.AsyncClient,
+    http_client: SharedClient,
     cache: CachePort | None,
 ) -> CollectionPointClientPort | None:
     points = settings.collection_points
@@ -70,7 +69,7 @@ def collection_points(
 
 
 def web_search(
-    settings: ServicesSettings, http_client: httpx.AsyncClient, cache: CachePort | None
+    settings: ServicesSettings, http_client: SharedClient, cache: CachePort | None
 ) -> WebSearchPort | None:
     tavily = settings.tavily
     if not tavily.enabled or tavily.api_key is None:
@@ -81,7 +80,7 @@ def web_search(
 
 
 def weather_open_meteo(
-    settings: ServicesSettings, http_client: httpx.AsyncClient, cache: CachePort | None
+    settings: ServicesSettings, http_client: SharedClient, cache: CachePort | None
 ) -> WeatherClientPort:
     weather = settings.weather
     forecast = ServiceHttp(http_client, weather, provider="open-meteo", cache=cache)
@@ -96,7 +95,7 @@ def weather_open_meteo(
 
 
 def character(
-    settings: ServicesSettings, http_client: httpx.AsyncClient, cache: CachePort | None
+    settings: ServicesSettings, http_client: SharedClient, cache: CachePort | None
 ) -> CharacterClientPort | None:
     character = settings.character
     if not character.enabled:
@@ -114,7 +113,7 @@ def character(
 
 
 def weather_kma(
-    settings: ServicesSettings, http_client: httpx.AsyncClient, cache: CachePort | None
+    settings: ServicesSettings, http_client: SharedClient, cache: CachePort | None
 ) -> WeatherClientPort:
     weather = settings.weather
     assert weather.api_key is not None  # settings validation guarantees it

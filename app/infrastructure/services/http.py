@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import structlog
 
 from app.application.ports.cache import CachePort
 from app.domain.errors import DomainError, ExternalServiceError, MalformedResponse
+from app.infrastructure.http.libraries import SharedClient, SharedResponse
 from app.infrastructure.llm.errors import from_status, from_transport
 from app.settings.services import ServiceSettings
 
@@ -32,7 +32,7 @@ class Call:
 
 
 class ServiceHttp:
-    """JSON over the shared httpx client for one service.
+    """JSON over the shared HTTP client for one service.
 
     Retries 429 (waiting what Retry-After says, capped) and 5xx with jittered backoff, never
     4xx; translates every failure into our errors; caches deterministic lookups in Redis.
@@ -40,7 +40,7 @@ class ServiceHttp:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: SharedClient,
         settings: ServiceSettings,
         *,
         provider: str,
@@ -159,7 +159,7 @@ class ServiceHttp:
             await self._cache.set(key, json.dumps(payload, ensure_ascii=False), ttl)
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(response: SharedResponse) -> str:
     try:
         body = response.json()
     except ValueError:
