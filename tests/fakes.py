@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -145,13 +146,18 @@ class Behaviour:
         self.latency = latency
         self.error = error
         self.calls: list[tuple[Any, ...]] = []
+        self.windows: list[tuple[float, float]] = []  # (entered, left) per call, monotonic
 
     async def _serve(self, *args: Any) -> None:
         self.calls.append(args)
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        if self.error is not None:
-            raise self.error
+        entered = time.monotonic()
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            if self.error is not None:
+                raise self.error
+        finally:
+            self.windows.append((entered, time.monotonic()))
 
 
 class FakeRetriever(Behaviour, RetrieverPort):

@@ -11,6 +11,7 @@ from app.application.chat.service import ChatService
 from app.infrastructure import checkpoint
 from app.infrastructure.llm.vision import LLMVisionModel
 from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
+from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
 from app.infrastructure.redis import RedisCache, ResilientCache
 from app.infrastructure.retrieval import factories as retrieval
 from app.settings import Settings
@@ -76,4 +77,10 @@ class Chat(containers.DeclarativeContainer):
         cache=intent_cache,
         top_k=settings.provided.retrieval.top_k,
     )
-    service = providers.Singleton(ChatService, graph=graph, notifier=notifier)
+    turns = providers.Singleton(LangGraphTurns, graph=graph)
+    service = providers.Singleton(
+        ChatService,
+        graph=turns,
+        notifier=notifier,
+        input_wait_seconds=settings.provided.graph.input_wait_seconds,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -89,6 +90,19 @@ class ChatRequest(ChatDraft):
     """A turn of a thread. `thread_id` keys the conversation memory."""
 
     thread_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    # The message answers the question the thread is waiting on (POST …/input, `ask --input`);
+    # a plain message answers it only when it reads as an answer (a district's name).
+    answers_question: bool = False
+
+
+class InputRequest(BaseModel):
+    """What a paused turn asks the person for ('어느 구에 계신가요?'), as `needs_input` says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: Literal["district"]
+    question: str
+    options: list[str] = Field(default_factory=list)
 
 
 class IntentScore(BaseModel):
@@ -146,3 +160,4 @@ class ChatResult(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     failed_stages: list[str] = Field(default_factory=list)
     usage: TokenUsage = TokenUsage()
+    needs_input: InputRequest | None = None  # the turn paused to ask this; `answer` is empty

@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EventType = Literal["queued", "stage", "delta", "answer", "needs_input", "error", "done"]
-StageStatus = Literal["started", "completed", "failed"]
-TERMINAL_TYPES = frozenset({"done", "error"})
+EventType = Literal["queued", "stage", "delta", "answer", "needs_input", "resumed", "error", "done"]
+StageStatus = Literal["started", "completed", "failed", "waiting"]
+# `resumed` ends a job that paused on `needs_input`: the answer went to a new job (its data
+# names it), which carries the turn on. A paused job that nobody answers ends with `error`.
+TERMINAL_TYPES = frozenset({"done", "error", "resumed"})
 
 
 class ProgressUpdate(BaseModel):

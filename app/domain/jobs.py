@@ -14,6 +14,7 @@ class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     WAITING_INPUT = "waiting_input"
+    RESUMED = "resumed"  # answered: the turn went on as the job in `resumed_by`
     DONE = "done"
     FAILED = "failed"
 
@@ -44,10 +45,12 @@ class ChatJobStatus(BaseModel):
     answer: str = ""  # the whole answer once `answer` arrived, else the current attempt's text
     error: dict[str, Any] | None = None  # the `error` event's data: kind and a safe message
     usage: dict[str, Any] | None = None  # the `done` event's usage
+    needs_input: dict[str, Any] | None = None  # what a paused job asks (field, question…)
+    resumed_by: str | None = None  # the job that took the answer and carried the turn on
 
     @property
     def terminal(self) -> bool:
-        return self.state in (JobState.DONE, JobState.FAILED)
+        return self.state in (JobState.DONE, JobState.FAILED, JobState.RESUMED)
 
 
 class QueueHealth(BaseModel):
@@ -70,6 +73,8 @@ def fold_events(job_id: str, events: list[ProgressEvent]) -> ChatJobStatus:
     answer: str | None = None
     error: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
+    needs_input: dict[str, Any] | None = None
+    resumed_by: str | None = None
     for event in events:
         if event.attempt > attempt:  # a re-run: the dead attempt's partial text is void
             attempt, deltas = event.attempt, []
@@ -78,7 +83,9 @@ def fold_events(job_id: str, events: list[ProgressEvent]) -> ChatJobStatus:
         elif event.type == "answer":
             answer = str(event.data.get("text", ""))
         elif event.type == "needs_input":
-            state = JobState.WAITING_INPUT
+            state, needs_input = JobState.WAITING_INPUT, dict(event.data)
+        elif event.type == "resumed":
+            state, resumed_by = JobState.RESUMED, str(event.data.get("job_id") or "")
         elif event.type == "done":
             state, usage = JobState.DONE, dict(event.data.get("usage") or {})
         elif event.type == "error":
@@ -87,5 +94,12 @@ def fold_events(job_id: str, events: list[ProgressEvent]) -> ChatJobStatus:
             state = JobState.RUNNING
     text = answer if answer is not None else "".join(deltas)
     return ChatJobStatus(
-        job_id=job_id, state=state, attempt=attempt, answer=text, error=error, usage=usage
+        job_id=job_id,
+        state=state,
+        attempt=attempt,
+        answer=text,
+        error=error,
+        usage=usage,
+        needs_input=needs_input,
+        resumed_by=resumed_by,
     )

@@ -252,6 +252,9 @@ class GraphSettings(Section):
     enable_dynamic_routing: bool = True
     enable_multi_intent: bool = True
     enable_enrichment: bool = True
+    # How long a chat that asked the person something (their district) waits for the answer
+    # before it ends with an `input_expired` error.
+    input_wait_seconds: float = Field(default=1800.0, gt=0, le=7 * 86400)
 
 
 class LoggingSettings(Section):

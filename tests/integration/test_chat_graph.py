@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from app.containers.lifecycle import resolve
 from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
 from app.domain.errors import ProviderUnavailable
@@ -84,14 +82,13 @@ async def test_independent_nodes_run_concurrently() -> None:
     weather = FakeWeather(RAIN, latency=0.3)
     bins = FakeCollectionPoints(BINS, latency=0.3)
     async with chat_kit(weather_client=weather, collection_point_client=bins) as (chat, _, _c):
-        await chat.run(ask("warm up"))  # first-run costs out of the measurement
-        started = time.perf_counter()
         result = await chat.run(
             ask("where can I throw away batteries near Gangnam station, and will it rain tonight?")
         )
-        elapsed = time.perf_counter() - started
     assert weather.calls and bins.calls
-    assert elapsed < 0.5, f"{elapsed:.2f}s: the two 300 ms lookups ran one after the other"
+    # Concurrent, however busy the machine: each lookup was entered before the other left.
+    (w_in, w_out), (b_in, b_out) = weather.windows[-1], bins.windows[-1]
+    assert w_in < b_out and b_in < w_out, "the two lookups ran one after the other"
     assert "폐건전지함" in result.answer and "80%" in result.answer
     assert {Intent.COLLECTION_POINT, Intent.WEATHER} <= set(result.intents)
 

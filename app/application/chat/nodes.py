@@ -110,6 +110,7 @@ def branch_inputs(state: ChatState) -> list[tuple[str, BranchInput]]:
                 request=state["request"],
                 route=route,
                 vision=state.get("vision"),
+                district=state.get("district"),
             ),
         )
         for route in state.get("routes", [])

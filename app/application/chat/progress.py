@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from app.application.chat.asking import InputNeeded
 from app.application.ports.progress import ProgressNotifierPort
 from app.domain.events import EventType, ProgressUpdate, StageStatus
 
 log = structlog.get_logger(__name__)
+# The job a run publishes as. A resumed turn re-runs a node whose input still names the job
+# that paused; its events belong to the job that resumed it.
+CURRENT_JOB: ContextVar[str | None] = ContextVar("eco2_current_job", default=None)
+
+
+@contextmanager
+def publishing_as(job_id: str) -> Iterator[None]:
+    token = CURRENT_JOB.set(job_id)
+    try:
+        yield
+    finally:
+        CURRENT_JOB.reset(token)
 
 
 @dataclass
@@ -48,6 +62,7 @@ class StageReporter:
     ) -> None:
         if self._notifier is None:
             return
+        job_id = CURRENT_JOB.get() or job_id
         update = ProgressUpdate(type=kind, stage=stage, status=status, data=data or {})
         try:
             await self._notifier.publish(job_id, update)
@@ -64,6 +79,9 @@ class StageReporter:
         await self.emit(job_id, "stage", stage=stage, status="started", data=data)
         try:
             yield outcome
+        except InputNeeded:  # paused, asking the person: not a failure
+            await self.emit(job_id, "stage", stage=stage, status="waiting", data=data)
+            raise
         except BaseException as exc:
             await self.emit(
                 job_id,

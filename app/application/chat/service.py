@@ -2,46 +2,64 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
 
-from app.application.chat.progress import StageReporter
-from app.application.chat.state import ChatState, LookupStatus, new_turn
+from app.application.chat.asking import accepts
+from app.application.chat.progress import StageReporter, publishing_as
+from app.application.chat.state import LookupStatus, new_turn
 from app.application.errors import public_error
-from app.application.ports.chat_graph import ChatGraphPort
+from app.application.ports.chat_graph import ChatGraphPort, Turn
 from app.application.ports.progress import ProgressNotifierPort
 from app.application.usage import metered
-from app.domain.chat import ChatRequest, ChatResult, Source
+from app.domain.chat import ChatRequest, ChatResult, InputRequest, Source
 from app.domain.errors import DomainError
 from app.domain.llm import TokenUsage
 
 log = structlog.get_logger(__name__)
 
 
-class ChatService:
-    """Every run ends with exactly one terminal event: `done` with the result, or `error`."""
+Settle = Callable[[TokenUsage], Awaitable[None]]
 
-    def __init__(self, graph: ChatGraphPort, notifier: ProgressNotifierPort | None = None) -> None:
+
+class ChatService:
+    """Every run ends with exactly one terminal event: `done` with the result, or `error`;
+    or it pauses with `needs_input`, and the run that takes the answer ends it."""
+
+    def __init__(
+        self,
+        graph: ChatGraphPort,
+        notifier: ProgressNotifierPort | None = None,
+        *,
+        input_wait_seconds: float = 1800.0,
+    ) -> None:
         self._graph = graph
         self._reporter = StageReporter(notifier)
+        self._input_wait = input_wait_seconds
 
-    async def run(self, request: ChatRequest, job_id: str | None = None) -> ChatResult:
-        """One turn. Run it inside `metered(limits)` to give it a budget."""
+    async def run(
+        self, request: ChatRequest, job_id: str | None = None, *, settle: Settle | None = None
+    ) -> ChatResult:
+        """One turn (or the paused one, answered). Run it inside `metered(limits)` to give it
+        a budget; `settle` records what it used before its ending is published, so a client
+        that sees `done` and asks again is held to the new total."""
         job_id = job_id or uuid.uuid4().hex
-        config = {"configurable": {"thread_id": request.thread_id}}
-        with metered() as usage:
+        with publishing_as(job_id), metered() as usage:
             try:
-                # A turn is all or nothing: one checkpoint when it ends, none in between (a
-                # re-run after a crash starts the turn over from the previous one).
-                state = await self._graph.ainvoke(
-                    dict(new_turn(job_id, request)), config, durability="exit"
-                )
+                turn = await self._turn(request, job_id)
             except Exception as exc:
+                await _settled(settle, usage.total)
                 await self._failed(job_id, request, exc, usage.total)
                 raise
-        result = to_result(request, state, usage.total)
+        await _settled(settle, usage.total)
+        if turn.needs_input is not None:
+            return await self._paused(job_id, request, turn.needs_input, usage.total)
+        result = to_result(request, turn.state, usage.total)
         await self._reporter.emit(
             job_id, "answer", data={"text": result.answer, "sources": _dump(result.sources)}
         )
@@ -51,6 +69,31 @@ class ChatService:
             data={"failed_stages": result.failed_stages, "usage": result.usage.model_dump()},
         )
         return result
+
+    async def waiting_for(self, thread_id: str) -> InputRequest | None:
+        return await self._graph.waiting_for(thread_id)
+
+    async def _turn(self, request: ChatRequest, job_id: str) -> Turn:
+        """A new turn, or the paused one when this message answers its question."""
+        waiting = await self._graph.waiting_for(request.thread_id)
+        if waiting is not None:
+            value = (
+                request.message if request.answers_question else accepts(waiting, request.message)
+            )
+            if value is not None:
+                log.info("chat.resumed", field=waiting.field)
+                return await self._graph.resume(value, request.thread_id, job_id)
+        return await self._graph.run(dict(new_turn(job_id, request)), request.thread_id)
+
+    async def _paused(
+        self, job_id: str, request: ChatRequest, asked: InputRequest, usage: TokenUsage
+    ) -> ChatResult:
+        data = {**asked.model_dump(), "expires_at": round(time.time() + self._input_wait, 3)}
+        await self._reporter.emit(job_id, "needs_input", data=data)
+        log.info("chat.needs_input", field=asked.field)
+        return ChatResult(
+            thread_id=request.thread_id, answer="", intents=[], usage=usage, needs_input=asked
+        )
 
     async def _failed(
         self, job_id: str, request: ChatRequest, exc: Exception, usage: TokenUsage
@@ -63,7 +106,12 @@ class ChatService:
         await self._reporter.emit(job_id, "error", data=data)
 
 
-def to_result(request: ChatRequest, state: ChatState, usage: TokenUsage) -> ChatResult:
+async def _settled(settle: Settle | None, usage: TokenUsage) -> None:
+    if settle is not None and usage.calls:
+        await asyncio.shield(settle(usage))
+
+
+def to_result(request: ChatRequest, state: Mapping[str, Any], usage: TokenUsage) -> ChatResult:
     contexts = state.get("contexts", {})
     sources: dict[tuple[str, str], Source] = {}
     for result in contexts.values():

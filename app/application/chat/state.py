@@ -62,6 +62,11 @@ class BranchInput(Frozen):
     request: ChatRequest
     route: Route
     vision: VisionResult | None = None
+    district: str | None = None  # the thread's district, once known
+    answers: dict[str, str] = {}  # what the person answered when this node asked
+
+    def answered(self, field: str, value: str) -> BranchInput:
+        return self.model_copy(update={"answers": {**self.answers, field: value}})
 
     @property
     def slot(self) -> str:
@@ -148,6 +153,7 @@ class ChatState(TypedDict, total=False):
     summary: str
     recent_intents: list[Intent]
     subject: Subject | None  # the item the thread last asked about
+    district: str | None  # the person's district, once they named it or answered a question
     classification: IntentClassification
     vision: VisionResult | None
     routes: list[Route]
@@ -165,6 +171,7 @@ class ChatUpdate(TypedDict, total=False):
     summary: str
     recent_intents: list[Intent]
     subject: Subject | None
+    district: str | None
     classification: IntentClassification
     vision: VisionResult | None
     routes: list[Route]

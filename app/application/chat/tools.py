@@ -3,12 +3,14 @@ port, and writes one typed NodeResult under its own slot. A failing service degr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
 
 from app.application.chat import follow_ups, render
+from app.application.chat.asking import InputNeeded, ask_for_district, district_in
 from app.application.chat.compound import companions
 from app.application.chat.progress import StageReporter
 from app.application.chat.routing import Route
@@ -58,8 +60,8 @@ async def attempt(name: str, lookup: Lookup, branch: BranchInput) -> NodeResult:
     """The lookup's result, or a failed one: a failing service degrades, never raises."""
     try:
         return await lookup(branch)
-    except BudgetExceeded:
-        raise  # the chat is over its budget: it ends, it does not degrade
+    except (BudgetExceeded, InputNeeded):
+        raise  # over budget, the chat ends; asking the person, it pauses: neither degrades
     except Exception as exc:
         reason = str(exc) if isinstance(exc, DomainError) else type(exc).__name__
         log.warning(
@@ -208,7 +210,10 @@ def collection_point(llm: LLMPort, client: CollectionPointClientPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         args = await arguments(llm, branch, COLLECTION, {"kind": "recycling_center"})
         near = branch.request.location
-        points = await client.nearby(str(args["kind"]), near, place=args.get("place"))
+        place = named_place(str(args.get("place") or ""), branch)
+        if near is None and place is None:  # 'nearest' means nothing without a where
+            raise ask_for_district(detect_language(branch.route.query))
+        points = await client.nearby(str(args["kind"]), near, place=place)
         sources = [Source(title=p.name, kind="collection_point") for p in points[:3]]
         return found(branch, [render.collection_points(points)], sources)
 
@@ -242,13 +247,57 @@ BULK = _string_tool(
 
 
 def bulk_waste(llm: LLMPort, client: BulkWasteClientPort) -> Lookup:
+    """Fees and pickup differ by district: without one known, the node asks for it."""
+
     async def lookup(branch: BranchInput) -> NodeResult:
         args = await arguments(llm, branch, BULK, {"item": branch.route.query, "district": ""})
-        infos = await client.lookup(str(args["item"]), district=str(args["district"]) or None)
+        district = district_of(str(args["district"]), branch)
+        if district is None:
+            raise ask_for_district(detect_language(branch.route.query))
+        infos = await client.lookup(str(args["item"]), district=district)
         sources = [Source(title=i.source or "bulky waste", kind="bulk_waste") for i in infos[:2]]
         return found(branch, [render.bulk_waste(infos)], sources)
 
     return lookup
+
+
+def district_of(argument: str, branch: BranchInput) -> str | None:
+    """A real district: the person's answer, the tool argument, the question, the thread's.
+    An argument that is no district (offline extraction hands back the sentence) counts for
+    nothing."""
+    return district_in(
+        branch.answers.get("district"), argument, branch.route.query, branch.district
+    )
+
+
+# A landmark in the question: '강남역', '망원동', '테헤란로'.
+LANDMARK = re.compile(
+    r"([가-힣0-9]{2,}(?:역|동|읍|면|로|길))(?:에서|에|근처|앞|쪽)?(?=\s|$|[?,.!])"
+)
+
+
+def named_place(argument: str, branch: BranchInput) -> str | None:
+    """Where to look near: a district, else a landmark the answer or the question names."""
+    district = district_of(argument, branch)
+    if district is not None:
+        return district
+    for text in (branch.answers.get("district"), argument, branch.route.query):
+        found = LANDMARK.search(text or "")
+        if found and found.group(1) not in NOT_PLACES:
+            return found.group(1)
+        english = EN_LANDMARK.search(text or "")
+        if english:
+            return english.group(1)
+    return None
+
+
+# 'near Gangnam station', 'around Hongdae': a capitalised name after near/around/in.
+EN_LANDMARK = re.compile(
+    r"\b(?:near|around|by|in|at)\s+((?:[A-Z][\w'-]*\s?){1,3}(?:[Ss]tation|[Gg]u|[Dd]ong)?)"
+)
+NOT_PLACES = frozenset(
+    {"자동", "행동", "활동", "운동", "이동", "작동", "진동", "세로", "가로", "경로"}
+)
 
 
 PRICE = _string_tool(

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.domain.chat import ChatDraft
+from app.domain.chat import NOT_BLANK, ChatDraft
 from app.domain.jobs import ChatJobStatus, JobState, TurnPolicy
 
 
@@ -63,18 +63,29 @@ class ChatAccepted(BaseModel):
 
 class ChatStatus(BaseModel):
     job_id: str
-    state: JobState = Field(description="queued, running, waiting_input, done or failed")
-    terminal: Literal["done", "error"] | None = Field(
+    state: JobState = Field(
+        description="queued, running, waiting_input (answer it at input_url), resumed (the "
+        "answer went to the job in resumed_by), done or failed"
+    )
+    terminal: Literal["done", "error", "resumed"] | None = Field(
         default=None, description="the terminal event's type, once the chat has ended"
     )
     attempt: int = Field(description="runs of this job so far (a re-run after a worker died)")
     answer: str = Field(description="the whole answer once done, else the text so far")
     error: dict[str, Any] | None = Field(default=None, description="kind and message")
     usage: dict[str, Any] | None = None
+    needs_input: dict[str, Any] | None = Field(
+        default=None, description="while waiting_input: field, question, options, input_url"
+    )
+    resumed_by: str | None = None
 
     @classmethod
     def of(cls, status: ChatJobStatus) -> ChatStatus:
-        terminal = {JobState.DONE: "done", JobState.FAILED: "error"}.get(status.state)
+        terminal = {
+            JobState.DONE: "done",
+            JobState.FAILED: "error",
+            JobState.RESUMED: "resumed",
+        }.get(status.state)
         return cls(
             job_id=status.job_id,
             state=status.state,
@@ -83,7 +94,17 @@ class ChatStatus(BaseModel):
             answer=status.answer,
             error=status.error,
             usage=status.usage,
+            needs_input=status.needs_input,
+            resumed_by=status.resumed_by,
         )
+
+
+class InputAnswer(BaseModel):
+    """The answer to a paused chat's question (`needs_input`): one of its options, or text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
 class Cancelled(BaseModel):

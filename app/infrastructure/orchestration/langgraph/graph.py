@@ -7,12 +7,13 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Send
+from langgraph.types import Send, interrupt
 
 from app.application.chat import answer, nodes, tools
+from app.application.chat.asking import InputNeeded, district_in
 from app.application.chat.intents import make_intent_classifier
 from app.application.chat.progress import StageReporter
-from app.application.chat.state import ChatState
+from app.application.chat.state import BranchInput, ChatState, ChatUpdate
 from app.application.ports.bulk_waste import BulkWasteClientPort
 from app.application.ports.cache import CachePort
 from app.application.ports.character import CharacterClientPort
@@ -96,7 +97,7 @@ def create_chat_graph(
         ),
     )
     for name, lookup in present.items():
-        _add_node(graph, name, tools.tool_node(name, lookup, reporter))
+        _add_node(graph, name, _asking(tools.tool_node(name, lookup, reporter)))
         graph.add_edge(name, "answer")
     _add_node(graph, "answer", answer.answer_node(llm, reporter))
 
@@ -115,6 +116,24 @@ def create_chat_graph(
     else:
         graph.add_edge("answer", END)
     return graph.compile(checkpointer=checkpointer, name="eco2-chat")
+
+
+def _asking(node: tools.Node) -> tools.Node:
+    """A node that asks the person (InputNeeded) pauses the graph with `interrupt`; resumed,
+    it runs again with the answer. A district the person gave is kept for the thread."""
+
+    async def run(branch: BranchInput) -> ChatUpdate:
+        while True:
+            try:
+                update = await node(branch)
+            except InputNeeded as needed:
+                value = str(interrupt(needed.request.model_dump()))
+                branch = branch.answered(needed.request.field, value)
+                continue
+            district = district_in(branch.answers.get("district"))
+            return {**update, "district": district} if district else update
+
+    return run
 
 
 def _add_node(graph: StateGraph[Any], name: str, action: Any) -> None:
