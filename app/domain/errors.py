@@ -60,6 +60,14 @@ class NoWorkerAvailable(ProviderUnavailable):
     """No worker is running to take the chat: nothing was queued."""
 
 
+class NotWaitingForInput(DomainError):
+    """An answer for a chat that is not paused on a question (still running, or ended)."""
+
+
+class InputExpired(NotWaitingForInput):
+    """The chat waited for its answer longer than it may, and ended."""
+
+
 class ThreadBusy(DomainError):
     """The thread has an unfinished turn and the new one asked to be refused, not queued."""
 

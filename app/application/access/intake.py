@@ -6,8 +6,8 @@ from app.application.ports.chat_jobs import ChatJobsPort
 from app.application.ports.threads import ThreadRegistryPort
 from app.application.ports.usage_limits import UsageLimiterPort
 from app.domain.access import Principal
-from app.domain.chat import ChatDraft
-from app.domain.errors import ThreadNotFound
+from app.domain.chat import ChatDraft, ChatRequest
+from app.domain.errors import NotWaitingForInput, ThreadNotFound
 from app.domain.jobs import ChatTicket, TurnPolicy
 
 
@@ -33,6 +33,17 @@ class ChatIntake:
         return await self._jobs.submit(
             draft.for_thread(thread), if_busy=if_busy, principal=principal.id
         )
+
+    async def answer(self, principal: Principal, job_id: str, value: str) -> ChatTicket:
+        """The answer to a paused chat's question, as a new job on its thread that resumes
+        it. Raises NotWaitingForInput, InputExpired, LimitExceeded, ThreadNotFound."""
+        await self._limiter.admit(principal.id)
+        thread = await self._jobs.thread_of(job_id)
+        if thread is None:
+            raise NotWaitingForInput("no such chat (or it expired)")
+        await self._thread(principal, thread)  # the caller's own thread, or not found
+        request = ChatRequest(message=value, thread_id=thread, answers_question=True)
+        return await self._jobs.submit(request, principal=principal.id, answering=job_id)
 
     async def _thread(self, principal: Principal, thread_id: str | None) -> str:
         if thread_id is None:

@@ -52,9 +52,10 @@ class ChatService:
         with publishing_as(job_id), metered() as usage:
             try:
                 turn = await self._turn(request, job_id)
-            except Exception as exc:
+            except BaseException as exc:  # a cancelled chat's calls are counted too
                 await _settled(settle, usage.total)
-                await self._failed(job_id, request, exc, usage.total)
+                if isinstance(exc, Exception):
+                    await self._failed(job_id, request, exc, usage.total)
                 raise
         await _settled(settle, usage.total)
         if turn.needs_input is not None:

@@ -20,10 +20,18 @@ class ChatJobsPort(ABC):
         *,
         if_busy: TurnPolicy = "enqueue",
         principal: str = "anonymous",
+        answering: str | None = None,
     ) -> ChatTicket:
         """Queue the chat behind its thread's unfinished turns (or as `if_busy` says); its
         `queued` event is readable as soon as this returns; the job runs within `principal`'s
-        budget. Raises QueueUnavailable, QueueFull, NoWorkerAvailable, or ThreadBusy."""
+        budget. A thread paused on a question is taken over: the paused job ends `resumed`.
+        With `answering`, the chat must answer that paused job (NotWaitingForInput, or
+        InputExpired, otherwise). Raises QueueUnavailable, QueueFull, NoWorkerAvailable,
+        or ThreadBusy too."""
+
+    @abstractmethod
+    async def thread_of(self, job_id: str) -> str | None:
+        """The thread the job belongs to, or None when no such job exists (or it expired)."""
 
     @abstractmethod
     async def status(self, job_id: str) -> ChatJobStatus | None:

@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from app.domain.errors import (
+    InputExpired,
     LimitExceeded,
+    NotWaitingForInput,
     NoWorkerAvailable,
     ProviderUnavailable,
     QueueFull,
@@ -75,6 +77,8 @@ HANDLERS: dict[type[Exception], Handler] = {
     Unauthorized: lambda e: error_body(401, str(e), headers={"WWW-Authenticate": "Bearer"}),
     ThreadNotFound: lambda e: error_body(404, "no such thread (or it expired)", "thread_not_found"),
     ThreadBusy: lambda e: error_body(409, str(e), "thread_busy", running_job_id=e.running),
+    NotWaitingForInput: lambda e: error_body(409, str(e), "not_waiting_for_input"),
+    InputExpired: lambda e: error_body(410, str(e), "input_expired"),
     LimitExceeded: lambda e: error_body(
         429,
         str(e),

@@ -31,6 +31,7 @@ from app.entrypoints.gateway.schemas import (
     ChatStatus,
     ChatSubmission,
     ErrorBody,
+    InputAnswer,
 )
 from app.settings import GatewaySettings
 
@@ -128,13 +129,17 @@ async def submit(body: ChatSubmission, request: Request, caller: Caller) -> Chat
     ticket = await intake.submit(
         caller, body.draft(), thread_id=body.thread_id, if_busy=body.if_busy
     )
-    token = tokens(request).sign(ticket.job_id)
+    return _accepted(request, ticket.job_id, ticket.thread_id)
+
+
+def _accepted(request: Request, job_id: str, thread_id: str) -> ChatAccepted:
+    token = tokens(request).sign(job_id)
     return ChatAccepted(
-        job_id=ticket.job_id,
-        thread_id=ticket.thread_id,
+        job_id=job_id,
+        thread_id=thread_id,
         token=token,
-        events_url=f"/v1/chat/{ticket.job_id}/events?token={token}",
-        result_url=f"/v1/chat/{ticket.job_id}?token={token}",
+        events_url=f"/v1/chat/{job_id}/events?token={token}",
+        result_url=f"/v1/chat/{job_id}?token={token}",
     )
 
 
@@ -194,8 +199,11 @@ async def events(
 
 async def _sse(followed: AsyncIterator[ProgressEvent]) -> AsyncIterator[ServerSentEvent]:
     async for event in followed:
+        wire = event.wire()
+        if event.type == "needs_input":  # where the answer goes (the same token grants it)
+            wire["data"] = {**wire["data"], "input_url": f"/v1/chat/{event.job_id}/input"}
         yield ServerSentEvent(
-            data=json.dumps(event.wire(), ensure_ascii=False), event=event.type, id=event.id
+            data=json.dumps(wire, ensure_ascii=False), event=event.type, id=event.id
         )
 
 
@@ -211,6 +219,28 @@ async def status(job_id: Authorised, port: Jobs) -> ChatStatus:
     if found is None:
         raise HTTPException(status_code=404, detail="no such job (or it expired)")
     return ChatStatus.of(found)
+
+
+@router.post(
+    "/v1/chat/{job_id}/input",
+    status_code=202,
+    response_model=ChatAccepted,
+    tags=["chat"],
+    responses={
+        **errors(400, 401, 403, 404, 413, 422, 429, 503),
+        409: {"model": ErrorBody, "description": "the chat is not waiting for an answer"},
+        410: {"model": ErrorBody, "description": "the question expired unanswered"},
+    },
+)
+async def answer(
+    body: InputAnswer, job_id: Authorised, request: Request, caller: Caller
+) -> ChatAccepted:
+    """Answer the question a chat paused on (its `needs_input` event). The answer runs as a new
+    job on the same thread that resumes the paused turn; follow its `events_url`. The paused
+    job's stream ends with `resumed`, naming the new job."""
+    intake: ChatIntake = request.app.state.intake
+    ticket = await intake.answer(caller, job_id, body.value)
+    return _accepted(request, ticket.job_id, ticket.thread_id)
 
 
 @router.post(

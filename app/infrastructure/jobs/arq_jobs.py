@@ -20,11 +20,18 @@ from redis.exceptions import RedisError
 
 from app.application.ports.chat_jobs import ChatJobsPort
 from app.domain.chat import ChatRequest
-from app.domain.errors import NoWorkerAvailable, QueueFull, QueueUnavailable, ThreadBusy
+from app.domain.errors import (
+    InputExpired,
+    NotWaitingForInput,
+    NoWorkerAvailable,
+    QueueFull,
+    QueueUnavailable,
+    ThreadBusy,
+)
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, TurnPolicy, fold_events
 from app.infrastructure.jobs import serialization
-from app.infrastructure.jobs.liveness import Reaper
+from app.infrastructure.jobs.liveness import EXPIRED, Reaper, expire_waiting
 from app.infrastructure.progress.redis_streams import (
     RedisStreamProgressNotifier,
     meta_key,
@@ -86,16 +93,29 @@ class ArqChatJobs(ChatJobsPort):
         *,
         if_busy: TurnPolicy = "enqueue",
         principal: str = "anonymous",
+        answering: str | None = None,
     ) -> ChatTicket:
         job_id = uuid.uuid4().hex
         try:
+            await self._expire_waiting()  # a question past its time is not answered late
             status, _, ahead, running = await self._submit(
                 keys=self._submit_keys(job_id, request.thread_id),
-                args=self._submit_args(job_id, request, if_busy, principal),
+                args=[
+                    *self._submit_args(job_id, request, if_busy, principal),
+                    answering or "",
+                    request.thread_id,
+                ],
             )
         except RedisError as exc:
             raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
         status = _text(status)
+        if status == "not_waiting":
+            ended = _text(running)
+            if ended == "error" and await self._expired(answering or ""):
+                raise InputExpired("the question expired before it was answered")
+            raise NotWaitingForInput(
+                "the chat is not waiting for an answer" + (f" (it ended: {ended})" if ended else "")
+            )
         if status == "no_worker":
             raise NoWorkerAvailable("no worker is running", provider="workers")
         if status == "full":
@@ -153,8 +173,25 @@ class ArqChatJobs(ChatJobsPort):
         for other in earlier[: earlier.index(job_id) if job_id in earlier else None]:
             await self._end(other, "interrupted", "a newer message on this thread replaced it")
 
+    async def thread_of(self, job_id: str) -> str | None:
+        try:
+            thread = await self._redis.hget(meta_key(job_id), "thread")  # type: ignore[misc]
+        except RedisError as exc:
+            raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
+        return _text(thread) if thread is not None else None
+
+    async def _expire_waiting(self) -> None:
+        """End the paused chats whose question is past its time (workers sweep too)."""
+        await expire_waiting(self._redis, self._publisher)
+
+    async def _expired(self, job_id: str) -> bool:
+        events = await read_events(self._redis, job_id)
+        last = events[-1] if events else None
+        return last is not None and last.type == "error" and last.data.get("kind") == EXPIRED
+
     async def status(self, job_id: str) -> ChatJobStatus | None:
         try:
+            await self._expire_waiting()
             events = await read_events(self._redis, job_id)
             if not events:  # queued by other means than submit, or unknown
                 known = await self._redis.exists(job_key_prefix + job_id, pending_key(job_id))

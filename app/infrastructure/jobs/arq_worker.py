@@ -19,19 +19,28 @@ from app.application.ports.usage_limits import UsageLimiterPort
 from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult
 from app.domain.events import ProgressUpdate
-from app.domain.llm import UsageLimits
+from app.domain.llm import TokenUsage, UsageLimits
 from app.infrastructure.jobs import serialization
 from app.infrastructure.jobs.arq_jobs import arq_redis_settings, wake_key
+from app.infrastructure.jobs.liveness import expire_waiting
 from app.infrastructure.progress.redis_streams import REDIS_DOWN, RedisStreamProgressNotifier
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
 Hook = Callable[[dict[str, Any]], Awaitable[None]]
 RUNNER = "chat_runner"  # where startup leaves the runner in arq's ctx
+WAITING_INPUT = "waiting_input"  # what a job returns when its chat paused on a question
+EXPIRY_SWEEP_SECONDS = 1.0
 
 
 class ChatTurns(Protocol):
-    async def run(self, request: ChatRequest, job_id: str | None = None) -> ChatResult: ...
+    async def run(
+        self,
+        request: ChatRequest,
+        job_id: str | None = None,
+        *,
+        settle: Callable[[TokenUsage], Awaitable[None]] | None = None,
+    ) -> ChatResult: ...
 
 
 class ChatJobRunner:
@@ -91,6 +100,8 @@ class ChatJobRunner:
             raise
         except Exception as exc:  # the chat service published the `error` event already
             return {"status": "error", "error": type(exc).__name__}
+        if result.needs_input is not None:  # paused: the job that takes the answer goes on
+            return {"status": WAITING_INPUT}
         log.info(
             "chat.completed",
             intents=[i.value for i in result.intents],
@@ -106,12 +117,18 @@ class ChatJobRunner:
         if self._limiter is not None:
             left = await self._limiter.remaining(principal)
             limits = limits.tightened(tokens=left.max_tokens, cost_usd=left.max_cost_usd)
-        with metered(limits) as scope:
-            try:
+        limiter = self._limiter
+        if limiter is None:
+            with metered(limits):
                 return await self._chats.run(request, job_id=job_id)
-            finally:
-                if self._limiter is not None and scope.total.calls:
-                    await asyncio.shield(self._limiter.record(principal, scope.total))
+
+        async def settle(usage: TokenUsage) -> None:
+            # Before the terminal event: a client that sees `done` and asks again at once is
+            # held to the day's new total.
+            await limiter.record(principal, usage)
+
+        with metered(limits):
+            return await self._chats.run(request, job_id=job_id, settle=settle)
 
     async def _invalid(self, job_id: str, exc: ValidationError) -> dict[str, Any]:
         problems = [
@@ -177,6 +194,7 @@ class ChatWorker(Worker):
         self.in_progress_timeout_s = lease_seconds
         self._idle_wait = idle_wait
         self._renewed = 0.0
+        self._swept = 0.0
         self._down_since: float | None = None
         self._found_nothing = False
         self._slot_freed = asyncio.Event()
@@ -209,6 +227,7 @@ class ChatWorker(Worker):
             await self._wait_for_work()
             await super()._poll_iteration()
             await self._renew_leases()
+            await self._expire_questions()
         except REDIS_DOWN as exc:
             await self._wait_for_redis(exc)
             return
@@ -231,6 +250,13 @@ class ChatWorker(Worker):
             log.error("worker.redis_down", error=str(exc), fix="check REDIS_URL and the server")
         down = time.monotonic() - self._down_since
         await asyncio.sleep(min(0.2 * 2 ** min(down, 4), 2.0))
+
+    async def _expire_questions(self) -> None:
+        """Paused chats whose question went unanswered end here, whoever else looks."""
+        if time.monotonic() - self._swept < EXPIRY_SWEEP_SECONDS:
+            return
+        self._swept = time.monotonic()
+        await expire_waiting(self.pool, self.publisher)
 
     async def _renew_leases(self) -> None:
         if time.monotonic() - self._renewed < self.lease / 3:
@@ -267,6 +293,8 @@ class ChatWorker(Worker):
         await self._end_unless_ended(job_id, result_data)
 
     async def _end_unless_ended(self, job_id: str, result_data: bytes | None) -> None:
+        if _paused(result_data):  # waiting for its answer: its ending comes later
+            return
         kind, message = _failure(result_data)
         update = ProgressUpdate(type="error", data={"kind": kind, "message": message})
         if await self.publisher.publish(job_id, update) is not None:
@@ -285,6 +313,15 @@ FAILURES = {
     "SerializationError": ("invalid_request", "the job is unreadable"),
     "DeserializationError": ("invalid_request", "the job is unreadable"),
 }
+
+
+def _paused(result_data: bytes | None) -> bool:
+    try:
+        result = serialization.loads(result_data) if result_data else {}
+    except ValueError:
+        return False
+    returned = result.get("r") if isinstance(result, dict) else None
+    return isinstance(returned, dict) and returned.get("status") == WAITING_INPUT
 
 
 def _failure(result_data: bytes | None) -> tuple[str, str]:

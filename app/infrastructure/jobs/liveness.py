@@ -21,12 +21,37 @@ from app.infrastructure.progress.redis_streams import (
     meta_key,
     pending_key,
 )
+from app.infrastructure.progress.scripts import WAITING
 
 log = structlog.get_logger(__name__)
 LOST = ProgressUpdate(
     type="error",
     data={"kind": "lost", "message": "the chat was lost (the queue lost its data); send it again"},
 )
+
+
+EXPIRED = "input_expired"
+EXPIRY = ProgressUpdate(
+    type="error",
+    data={"kind": EXPIRED, "message": "the question was not answered in time; ask again"},
+)
+
+
+async def expire_waiting(
+    redis: Redis, publisher: RedisStreamProgressNotifier, *, batch: int = 50
+) -> list[str]:
+    """End the chats paused on a question past its time, with an `input_expired` error (its
+    PUBLISH step takes the job out of the waiting set and releases its thread's next turn).
+    Cheap when none is due: one ZRANGEBYSCORE."""
+    due = await redis.zrangebyscore(WAITING, 0, int(time.time() * 1000), start=0, num=batch)
+    ended = []
+    for raw in due:
+        job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if await publisher.publish(job_id, EXPIRY) is not None:
+            log.info("chat.input_expired", job_id=job_id)
+            ended.append(job_id)
+        await redis.zrem(WAITING, job_id)  # ended already (answered, cancelled): forget it
+    return ended
 
 
 class Reaper:
@@ -40,14 +65,15 @@ class Reaper:
     async def alive(self, job_ids: Sequence[str]) -> list[bool]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.hmget(meta_key(job_id), ["terminal", "alive_until"])
+                pipe.hmget(meta_key(job_id), ["terminal", "alive_until", "waiting"])
                 pipe.exists(job_key_prefix + job_id, pending_key(job_id))
             replies = await pipe.execute()
         now = time.time()
         found = []
-        for (terminal, until), queued in zip(replies[::2], replies[1::2], strict=True):
+        for (terminal, until, waiting), queued in zip(replies[::2], replies[1::2], strict=True):
             renewed = until is not None and float(until) > now
-            found.append(terminal is not None or bool(queued) or renewed)
+            # A chat paused on a question is held by its expiry, not by a worker.
+            found.append(terminal is not None or bool(queued) or renewed or waiting is not None)
         return found
 
     async def reap(self, job_ids: Sequence[str], idle_since: Sequence[float]) -> list[str]:

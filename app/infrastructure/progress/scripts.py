@@ -8,6 +8,34 @@ from __future__ import annotations
 
 from arq.constants import job_key_prefix
 
+WAITING = "chat:waiting"  # ZSET: paused jobs by the time (ms) their question expires
+
+# A paused job handing its turn to the job that answers it: its stream ends with `resumed`
+# (naming the new job), it leaves the thread's turn list and the expiry set. Used by PUBLISH
+# (a turn queued behind the job when it paused) and SUBMIT (a message for a paused thread).
+# args: the paused job, the job taking over, the turn list key, ts, maxlen, ttl seconds
+TAKEOVER = (
+    """
+local function takeover(paused, successor, turns, ts, maxlen, ttl)
+  local meta = 'chat:' .. paused .. ':meta'
+  local stream = 'chat:' .. paused .. ':events'
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  local attempt = redis.call('HGET', meta, 'attempt') or '1'
+  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+    'seq', seq, 'job_id', paused, 'type', 'resumed', 'stage', '', 'status', '',
+    'data', cjson.encode({job_id = successor}), 'ts', ts, 'attempt', attempt)
+  redis.call('HSET', meta, 'terminal', 'resumed')
+  redis.call('HDEL', meta, 'waiting')
+  redis.call('LREM', turns, 0, paused)
+  redis.call('ZREM', '"""
+    + WAITING
+    + """', paused)
+  redis.call('EXPIRE', stream, ttl)
+  redis.call('EXPIRE', meta, ttl)
+end
+"""
+)
+
 # KEYS: stream, meta
 # ARGV: type, stage, status, data (JSON), ts, maxlen, ttl seconds, job_id, attempt (0: keep),
 #       now (ms)
@@ -15,7 +43,8 @@ from arq.constants import job_key_prefix
 # event, or a second `answer`). A terminal event also ends the job's turn on its thread and
 # releases the thread's next turn into arq's queue.
 PUBLISH = (
-    """
+    TAKEOVER
+    + """
 local kind = ARGV[1]
 if redis.call('HEXISTS', KEYS[2], 'terminal') == 1 then return {0, '', 0} end
 if kind == 'answer' and redis.call('HEXISTS', KEYS[2], 'answered') == 1 then
@@ -32,8 +61,39 @@ local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*',
   'seq', seq, 'job_id', ARGV[8], 'type', kind, 'stage', ARGV[2], 'status', ARGV[3],
   'data', ARGV[4], 'ts', ARGV[5], 'attempt', attempt)
 if kind == 'answer' then redis.call('HSET', KEYS[2], 'answered', 1) end
+if kind == 'needs_input' then
+  -- Paused: the job keeps its thread's turn until an answer takes it over or it expires.
+  local expires = tonumber(cjson.decode(ARGV[4]).expires_at or 0) * 1000
+  redis.call('HSET', KEYS[2], 'waiting', expires)
+  redis.call('ZADD', '"""
+    + WAITING
+    + """', expires, ARGV[8])
+  local turns = redis.call('HGET', KEYS[2], 'turns')
+  local nxt = turns and redis.call('LINDEX', turns, 1)
+  if nxt and redis.call('LINDEX', turns, 0) == ARGV[8] then
+    -- A message queued behind this turn while it ran: it is the answer (or the next turn).
+    takeover(ARGV[8], nxt, turns, ARGV[5], ARGV[6], ARGV[7])
+    local pending = 'chat:' .. nxt .. ':pending'
+    local payload = redis.call('GET', pending)
+    local queue = redis.call('HGET', 'chat:' .. nxt .. ':meta', 'queue')
+    if payload and queue then
+      redis.call('SET', '"""
+    + job_key_prefix
+    + """' .. nxt, payload, 'PX', redis.call('PTTL', pending))
+      redis.call('ZADD', queue, ARGV[10], nxt)
+      redis.call('DEL', pending)
+      redis.call('LPUSH', queue .. ':wake', 1)
+      redis.call('LTRIM', queue .. ':wake', 0, 99)
+      redis.call('EXPIRE', queue .. ':wake', 60)
+    end
+  end
+end
 if kind == 'done' or kind == 'error' then
   redis.call('HSET', KEYS[2], 'terminal', kind)
+  redis.call('HDEL', KEYS[2], 'waiting')
+  redis.call('ZREM', '"""
+    + WAITING
+    + """', ARGV[8])
   redis.call('DEL', 'chat:' .. ARGV[8] .. ':pending')
   local turns = redis.call('HGET', KEYS[2], 'turns')
   if turns then
@@ -66,11 +126,16 @@ return {seq, id, attempt}
 # KEYS: stream, meta, the thread's turn list, arq job key, arq queue, pending payload,
 #       the queue's worker health key, the queue's wake-up list
 # ARGV: job_id, arq job payload, now (ms), job ttl (ms), mode, maxlen, ttl seconds, ts,
-#       turns ttl seconds, require a live worker ('1'/'0'), queue cap (0: none)
+#       turns ttl seconds, require a live worker ('1'/'0'), queue cap (0: none), the paused
+#       job this one answers ('' for a plain message), the thread id
 # Returns {status, entry id, turns ahead, running job id}; status is 'ok', 'busy' (mode
-# reject and a turn is running or waiting), 'no_worker' or 'full' (then turns ahead is the
-# queue's depth).
-SUBMIT = """
+# reject and a turn is running), 'no_worker', 'full' (then turns ahead is the queue's depth),
+# 'not_waiting' (the job to answer is not paused: running job id says what is, and its
+# terminal kind follows after a colon when it ended). A message for a thread whose turn is
+# paused on a question takes the turn over: the paused job ends with `resumed`.
+SUBMIT = (
+    TAKEOVER
+    + """
 if ARGV[10] == '1' and redis.call('EXISTS', KEYS[7]) == 0 then return {'no_worker', '', 0, ''} end
 local cap = tonumber(ARGV[11])
 if cap > 0 then
@@ -79,10 +144,21 @@ if cap > 0 then
 end
 local ahead = redis.call('LLEN', KEYS[3])
 local head = redis.call('LINDEX', KEYS[3], 0) or ''
-if ARGV[5] == 'reject' and ahead > 0 then return {'busy', '', ahead, head} end
+local paused = head ~= '' and redis.call('HEXISTS', 'chat:' .. head .. ':meta', 'waiting') == 1
+  and redis.call('HEXISTS', 'chat:' .. head .. ':meta', 'terminal') == 0
+if ARGV[12] ~= '' and (head ~= ARGV[12] or not paused) then
+  local ended = redis.call('HGET', 'chat:' .. ARGV[12] .. ':meta', 'terminal') or ''
+  return {'not_waiting', '', ahead, ended}
+end
+if ARGV[5] == 'reject' and ahead > 0 and not paused then return {'busy', '', ahead, head} end
+if paused and ahead == 1 then
+  takeover(head, ARGV[1], KEYS[3], ARGV[8], ARGV[6], ARGV[7])
+  ahead = 0
+end
 redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[9])
-redis.call('HSET', KEYS[2], 'seq', 1, 'turns', KEYS[3], 'queue', KEYS[5], 'attempt', 1)
+redis.call('HSET', KEYS[2], 'seq', 1, 'turns', KEYS[3], 'queue', KEYS[5], 'attempt', 1,
+  'thread', ARGV[13])
 local data = cjson.encode({ahead = ahead})
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*',
   'seq', 1, 'job_id', ARGV[1], 'type', 'queued', 'stage', '', 'status', '',
@@ -100,3 +176,4 @@ else
 end
 return {'ok', id, ahead, head}
 """
+)
