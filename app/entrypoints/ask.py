@@ -1,7 +1,12 @@
-"""`python -m app ask`: one turn through the real chat graph in this process, shown live."""
+"""`python -m app ask`: one turn through the real chat graph in this process, shown live.
+
+A turn that asks back (`needs_input`: which district?) prompts on a terminal; off one, or with
+`--json`, it exits 3 and `ask --thread T --input "마포구"` answers it later.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 
@@ -9,23 +14,34 @@ from pydantic import ValidationError
 
 from app.containers.cli import CliContainer
 from app.containers.lifecycle import resolve, running
-from app.domain.chat import ChatRequest
+from app.domain.chat import ChatRequest, ChatResult, InputRequest
 from app.settings import Settings
 
 EXIT_BAD_INPUT = 2
+EXIT_NEEDS_INPUT = 3  # the chat waits for an answer: `ask --thread T --input …` gives it
 
 
 async def ask(
     settings: Settings,
-    question: str,
+    question: str | None,
     *,
     as_json: bool,
     thread: str | None = None,
     image: str | None = None,
+    answer: str | None = None,
+    interactive: bool | None = None,
 ) -> int:
+    interactive = sys.stdin.isatty() and not as_json if interactive is None else interactive
+    thread = thread or f"cli-{uuid.uuid4().hex[:12]}"
+    if answer is not None and question is not None:
+        print("give a question or --input, not both", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         request = ChatRequest(
-            message=question, thread_id=thread or f"cli-{uuid.uuid4().hex[:12]}", image_url=image
+            message=answer if answer is not None else question or "",
+            thread_id=thread,
+            image_url=image,
+            answers_question=answer is not None,
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -33,8 +49,24 @@ async def ask(
         return EXIT_BAD_INPUT
     async with running(CliContainer(settings=settings, json_lines=as_json)) as container:
         service = await resolve(container.chat.service)
-        result = await service.run(request)
         view = await resolve(container.view)
+        if answer is not None and await service.waiting_for(thread) is None:
+            print(f"thread {thread} is not waiting for an answer", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        result: ChatResult = await service.run(request)
+        while result.needs_input is not None:
+            if not interactive:
+                _tell_how_to_answer(result.needs_input, thread, as_json)
+                return EXIT_NEEDS_INPUT
+            reply = await _prompt(result.needs_input)
+            if reply is None:  # end of input: leave the question for later
+                _tell_how_to_answer(result.needs_input, thread, as_json)
+                return EXIT_NEEDS_INPUT
+            try:
+                follow = ChatRequest(message=reply, thread_id=thread, answers_question=True)
+            except ValidationError:
+                continue  # blank: ask again
+            result = await service.run(follow)
     if not as_json:
         sources = ", ".join(s.title for s in result.sources)
         view.note(
@@ -42,3 +74,22 @@ async def ask(
             f"(continue with --thread {result.thread_id})"
         )
     return 0
+
+
+async def _prompt(asked: InputRequest) -> str | None:
+    print(f"\n{asked.question}", file=sys.stderr)
+    if asked.options:
+        print("  e.g. " + ", ".join(asked.options[:10]), file=sys.stderr)
+    try:
+        return (await asyncio.to_thread(input, "> ")).strip()
+    except EOFError:
+        return None
+
+
+def _tell_how_to_answer(asked: InputRequest, thread: str, as_json: bool) -> None:
+    line = (
+        f"{asked.question}\n  answer with: python -m app ask --thread {thread} --input "
+        f"'<{asked.field}>'"
+    )
+    # On --json the events (needs_input among them) are stdout's; the hint goes to stderr.
+    print(line if not as_json else f"thread: {thread}", file=sys.stderr)

@@ -31,10 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser(
         "ask", parents=[common], help="answer one question here, through the configured LLM"
     )
-    ask.add_argument("question")
+    ask.add_argument("question", nargs="?", help="the question (omit with --input)")
     ask.add_argument("--json", action="store_true", help="every progress event as a JSON line")
     ask.add_argument("--thread", help="continue this conversation (the id a previous ask printed)")
     ask.add_argument("--image", help="an image URL (http(s) or data:image/...) to look at")
+    ask.add_argument(
+        "--input",
+        dest="answer",
+        help="answer the question the thread waits on (with --thread), e.g. your district",
+    )
     ask.add_argument("-v", "--verbose", action="store_true", help="log at the configured level")
 
     submit = commands.add_parser(
@@ -106,6 +111,7 @@ def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | No
                 as_json=args.json,
                 thread=args.thread,
                 image=args.image,
+                answer=args.answer,
             )
         )
     if command == "submit":

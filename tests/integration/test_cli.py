@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from tests.support.paths import PROFILES
+
+FIXTURES = Path(__file__).resolve().parent.parent / "data" / "fixtures"
 
 
 def run_app(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,3 +119,45 @@ def test_config_show_masks_url_passwords_and_nested_keys() -> None:
     lines = {line.split()[0]: line for line in result.stdout.splitlines()}
     assert "redis://:**********@127.0.0.1:6379/0" in lines["redis.url"]
     assert "api_key=**********" in lines["llm.langchain.kwargs"]
+
+
+def asking_env(tmp_path: Path) -> dict[str, str]:
+    """The bulky-waste adapter on its fixture, and a checkpoint file of the test's own: the
+    paused turn outlives the process that asked."""
+    return {
+        "APP_SERVICES__BULK_WASTE__ENABLED": "true",
+        "APP_SERVICES__BULK_WASTE__PATH": str(FIXTURES / "FIXTURE_bulky_waste_fees.csv"),
+        "APP_CHECKPOINT__SQLITE_PATH": str(tmp_path / "checkpoints.sqlite"),
+    }
+
+
+def test_ask_off_a_terminal_exits_3_and_input_resumes(tmp_path: Path) -> None:
+    env = asking_env(tmp_path)
+    asked = run_app("ask", "--json", "--thread", "cli-hitl", "소파 버리는 비용 얼마야?", env=env)
+    assert asked.returncode == 3, asked.stderr
+    events = [json.loads(line) for line in asked.stdout.splitlines()]
+    assert events[-1]["type"] == "needs_input" and events[-1]["data"]["field"] == "district"
+    assert not any(e["type"] in ("done", "error") for e in events)
+    resumed = run_app("ask", "--thread", "cli-hitl", "--input", "마포구", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "11,111원" in resumed.stdout
+    again = run_app("ask", "--thread", "cli-hitl", "--input", "강남구", env=env)
+    assert again.returncode == 2 and "not waiting for an answer" in again.stderr
+
+
+def test_ask_on_a_terminal_prompts_for_the_district(tmp_path: Path) -> None:
+    primary, secondary = pty.openpty()  # stdin is a terminal: ask prompts there
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "ask", "소파 버리는 비용 얼마야?"],
+        stdin=secondary,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **asking_env(tmp_path)},
+    )
+    os.close(secondary)
+    os.write(primary, "강남구\n".encode())  # read when the prompt asks; the terminal buffers it
+    out, err = process.communicate(timeout=60)
+    os.close(primary)
+    assert process.returncode == 0, err
+    assert "어느 구" in err and "33,333원" in out

@@ -13,7 +13,7 @@ from typing import TextIO
 from app.application.ports.progress import ProgressNotifierPort
 from app.domain.events import ProgressEvent, ProgressUpdate
 
-MARKS = {"started": "…", "completed": "✓", "failed": "✗"}
+MARKS = {"started": "…", "completed": "✓", "failed": "✗", "waiting": "?"}
 
 
 class TerminalView:
