@@ -14,6 +14,7 @@ from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
 from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
 from app.infrastructure.redis import RedisCache, ResilientCache
 from app.infrastructure.retrieval import factories as retrieval
+from app.infrastructure.services.image_store import photo_store
 from app.settings import Settings
 
 
@@ -50,6 +51,9 @@ class Chat(containers.DeclarativeContainer):
         ),
     )
     vision_model = providers.Singleton(LLMVisionModel, llm=llm)
+    photos = providers.Singleton(
+        photo_store, redis=redis, ttl_seconds=settings.provided.gateway.upload_ttl_seconds
+    )
     intent_cache = providers.Selector(
         providers.Callable(lambda s: "on" if s.graph.intent_cache else "off", settings),
         on=providers.Singleton(ResilientCache, inner=providers.Singleton(RedisCache, redis=redis)),
@@ -68,6 +72,7 @@ class Chat(containers.DeclarativeContainer):
         collection_point_client=services.collection_point_client,
         image_generator=services.image_generator,
         recyclable_price_client=services.recyclable_price_client,
+        photo_store=photos,
         checkpointer=checkpointer,
         event_publisher=notifier,
         enable_summarization=settings.provided.graph.enable_summarization,

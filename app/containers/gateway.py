@@ -13,7 +13,7 @@ from app.application.access.job_tokens import JobTokens
 from app.containers.access import Access
 from app.containers.core import Core
 from app.containers.jobs import Jobs
-from app.infrastructure.services.image_store import image_store
+from app.infrastructure.services.image_store import image_store, photo_store
 from app.settings import GatewaySettings, Settings
 
 log = structlog.get_logger(__name__)
@@ -47,6 +47,9 @@ class GatewayContainer(containers.DeclarativeContainer):
         secret=providers.Callable(token_secret, settings.provided.gateway),
         previous=providers.Callable(previous_secrets, settings.provided.gateway),
         ttl_seconds=settings.provided.gateway.token_ttl_seconds,
+    )
+    photos = providers.Singleton(
+        photo_store, redis=core.redis, ttl_seconds=settings.provided.gateway.upload_ttl_seconds
     )
     images = providers.Singleton(
         image_store,

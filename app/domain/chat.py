@@ -37,7 +37,8 @@ CLEAN_TEXT = rf"^{TEXT}*$"
 NOT_BLANK = rf"^{TEXT}*[^ \t\n\r\x00-\x1f\x7f]{TEXT}*$"
 IMAGE_URL = (
     r"^(https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?(/[^\x00-\x20\x7f]*)?"
-    r"|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/=]+)$"
+    r"|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/=]+"
+    r"|upload:[0-9a-f]{32}\.(png|jpeg|webp))$"
 )
 
 
@@ -69,7 +70,8 @@ class ChatDraft(BaseModel):
         min_length=1,
         max_length=2048,
         pattern=IMAGE_URL,
-        description="https (http only where the deployment allows it) or data:image/...;base64",
+        description="https (http only where the deployment allows it), data:image/...;base64, "
+        "or upload:<name> from POST /v1/uploads",
     )
     location: Location | None = None
     language: Language | None = None

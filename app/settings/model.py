@@ -187,6 +187,8 @@ class GatewaySettings(Section):
     allow_http_image_urls: bool = False
     allow_private_image_urls: bool = False  # a model would fetch from the deployment's network
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, gt=0)  # POST /v1/uploads (photos)
+    upload_ttl_seconds: int = Field(default=3600, gt=0)  # an uploaded photo is kept this long
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     read_block_ms: int = Field(default=2000, gt=0)  # must stay under redis.socket_timeout
     require_worker: bool = True  # 503 instead of queueing a chat no worker would run

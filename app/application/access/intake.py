@@ -34,6 +34,11 @@ class ChatIntake:
             draft.for_thread(thread), if_busy=if_busy, principal=principal.id
         )
 
+    async def admit(self, principal: Principal) -> None:
+        """Counts against the caller's rate like a chat does (a photo upload). Raises
+        LimitExceeded."""
+        await self._limiter.admit(principal.id)
+
     async def answer(self, principal: Principal, job_id: str, value: str) -> ChatTicket:
         """The answer to a paused chat's question, as a new job on its thread that resumes
         it. Raises NotWaitingForInput, InputExpired, LimitExceeded, ThreadNotFound."""

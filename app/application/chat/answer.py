@@ -14,7 +14,9 @@ from app.application.chat.state import (
     ReplaceHistory,
 )
 from app.application.context_window import estimate_tokens
+from app.application.photos import PhotoUnavailable, usable_image_url
 from app.application.ports.llm import LLMPort
+from app.application.ports.photos import PhotoStorePort
 from app.application.prompts import ASSISTANT_ROLE
 from app.domain.chat import Subject
 from app.domain.language import Language, detect_language
@@ -36,9 +38,12 @@ NODE_NAMES = {
 }  # fmt: skip
 
 
-def answer_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
+def answer_node(
+    llm: LLMPort, reporter: StageReporter, photos: PhotoStorePort | None = None
+) -> StateNode:
     async def run(state: ChatState) -> ChatUpdate:
         request = state["request"]
+        image = await _image_for_model(request.image_url, photos)
         contexts = state.get("contexts", {})
         # The lookups travel as blocks, not as prompt text: how a model is shown them is each
         # provider's business, and none has to parse them back out of a prompt.
@@ -46,7 +51,7 @@ def answer_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
         messages = [
             ChatMessage.system(system_prompt(state.get("summary", ""))),
             *state.get("history", [])[-HISTORY_TURNS:],
-            ChatMessage.user(request.message, image_url=request.image_url),
+            ChatMessage.user(request.message, image_url=image),
         ]
         language = request.language or detect_language(request.message)
         note = missing_note(contexts, state.get("unavailable", []), language)
@@ -84,6 +89,17 @@ async def _stream_answer(
             await reporter.emit(job_id, "delta", stage="answer", data={"text": note})
         outcome.note(chars=sum(len(p) for p in parts))
     return "".join(parts)
+
+
+async def _image_for_model(url: str | None, photos: PhotoStorePort | None) -> str | None:
+    """The photo as the model can take it; an expired upload is left out, not fatal (the
+    vision stage said so already)."""
+    if url is None:
+        return None
+    try:
+        return await usable_image_url(url, photos)
+    except PhotoUnavailable:
+        return None
 
 
 def turn_subject(state: ChatState) -> Subject | None:

@@ -14,6 +14,8 @@ from app.application.chat.state import (
     LookupStatus,
     NodeResult,
 )
+from app.application.photos import usable_image_url
+from app.application.ports.photos import PhotoStorePort
 from app.application.ports.vision import VisionModelPort
 from app.domain.chat import Source
 from app.domain.errors import DomainError
@@ -37,13 +39,16 @@ def intent_node(classify: Classifier, reporter: StageReporter) -> StateNode:
     return run
 
 
-def vision_node(vision: VisionModelPort, reporter: StageReporter) -> StateNode:
+def vision_node(
+    vision: VisionModelPort, reporter: StageReporter, photos: PhotoStorePort | None = None
+) -> StateNode:
     async def run(state: ChatState) -> ChatUpdate:
         request = state["request"]
         assert request.image_url is not None  # the graph only routes here with an image
         async with reporter.stage(state["job_id"], "vision") as outcome:
             try:
-                result = await vision.classify(request.image_url, request.message)
+                image = await usable_image_url(request.image_url, photos)
+                result = await vision.classify(image, request.message)
             except DomainError as exc:
                 outcome.failed = True
                 failed = NodeResult(

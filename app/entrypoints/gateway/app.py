@@ -25,17 +25,21 @@ log = structlog.get_logger(__name__)
 class BodyLimit:
     """413 for bodies over the limit, declared or streamed, before any route parses them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
             return
         seen = 0
 
@@ -43,14 +47,14 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > limit:
                 raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except BodyTooLarge:
-            await _too_large(self.max_bytes)(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
 
 
 class BodyTooLarge(Exception):
@@ -79,6 +83,7 @@ def create_app(settings: Settings) -> ASGIApp:
             app.state.authenticator = await resolve(container.access.authenticator)
             app.state.tokens = await resolve(container.tokens)
             app.state.images = await resolve(container.images)
+            app.state.photos = await resolve(container.photos)
             log.info("gateway.started", queue=settings.worker.queue_name)
             yield
 
@@ -95,4 +100,5 @@ def create_app(settings: Settings) -> ASGIApp:
     async def page() -> HTMLResponse:
         return HTMLResponse(chat_page())
 
-    return BodyLimit(app, settings.gateway.max_body_bytes)
+    gateway = settings.gateway
+    return BodyLimit(app, gateway.max_body_bytes, {"/v1/uploads": gateway.max_upload_bytes})

@@ -22,6 +22,7 @@ from app.application.access.authenticator import Authenticator
 from app.application.access.image_urls import ImageUrlRefused, check_image_url
 from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens
+from app.application.photos import sniffed, upload_name
 from app.application.ports.chat_jobs import ChatJobsPort
 from app.domain.access import Principal
 from app.domain.events import ProgressEvent
@@ -32,11 +33,13 @@ from app.entrypoints.gateway.schemas import (
     ChatSubmission,
     ErrorBody,
     InputAnswer,
+    PhotoUploaded,
 )
 from app.settings import GatewaySettings
 
 router = APIRouter()
 JOB_ID = r"^[0-9a-f]{32}$"  # what POST /v1/chat issues
+PHOTOS = ("image/png", "image/jpeg", "image/webp")
 STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"  # a Redis Stream entry id, as SSE sends it
 BEARER = HTTPBearer(auto_error=False, description="an API key: `eco2_...`")
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key: `eco2_...`")
@@ -62,6 +65,7 @@ DESCRIPTIONS = {
     404: "no such job or thread (or it expired)",
     409: "the thread has an unfinished turn and `if_busy` is `reject`",
     413: "the request body is too large",
+    415: "not a png, jpeg or webp photo (by its bytes and its Content-Type)",
     422: "the request is invalid: `problems` says how",
     429: "a rate limit or budget of this principal; see Retry-After",
     503: "the queue is unreachable or full, or no worker is running; see Retry-After",
@@ -144,6 +148,13 @@ def _accepted(request: Request, job_id: str, thread_id: str) -> ChatAccepted:
 
 
 async def _check_image(request: Request, url: str) -> None:
+    name = upload_name(url)
+    if name is not None:  # one of ours: it must still be here
+        if await request.app.state.photos.load(name) is None:
+            raise HTTPException(
+                status_code=404, detail="the uploaded photo expired (or never was); upload it again"
+            )
+        return
     settings: GatewaySettings = request.app.state.settings.gateway
     try:
         await check_image_url(
@@ -254,6 +265,49 @@ async def cancel(job_id: Authorised, port: Jobs) -> Cancelled:
     if await port.status(job_id) is None:
         raise HTTPException(status_code=404, detail="no such job (or it expired)")
     return Cancelled(job_id=job_id, cancelled=await port.cancel(job_id))
+
+
+@router.post(
+    "/v1/uploads",
+    status_code=201,
+    response_model=PhotoUploaded,
+    tags=["chat"],
+    responses=errors(401, 413, 415, 429, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "the photo's bytes (png, jpeg or webp), at most "
+            "gateway.max_upload_bytes",
+            "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in PHOTOS},
+        }
+    },
+)
+async def upload(request: Request, caller: Caller) -> PhotoUploaded:
+    """Keep a photo for a chat: send its bytes as the body with its Content-Type, then put the
+    returned `image_url` in POST /v1/chat. Kept for `gateway.upload_ttl_seconds`."""
+    intake: ChatIntake = request.app.state.intake
+    await intake.admit(caller)
+    claimed = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    data = await request.body()
+    actual = sniffed(data)
+    if claimed not in PHOTOS or actual is None or actual != claimed:
+        raise HTTPException(
+            status_code=415, detail="send a png, jpeg or webp photo with its Content-Type"
+        )
+    name = await request.app.state.photos.save(data, actual)
+    return PhotoUploaded(image_url=f"upload:{name}", preview_url=f"/v1/uploads/{name}")
+
+
+@router.get(
+    "/v1/uploads/{name}", tags=["chat"], response_class=Response, responses=errors(404, 503)
+)
+async def uploaded(request: Request, name: str) -> Response:
+    """An uploaded photo (its preview). The name is unguessable, as a generated image's is."""
+    found = await request.app.state.photos.load(name)
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such photo (or it expired)")
+    data, mime = found
+    return Response(content=data, media_type=mime, headers={"Cache-Control": "private"})
 
 
 @router.get("/v1/images/{name}", tags=["chat"], response_class=Response, responses=errors(404, 503))

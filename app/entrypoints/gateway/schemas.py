@@ -107,6 +107,11 @@ class InputAnswer(BaseModel):
     value: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
+class PhotoUploaded(BaseModel):
+    image_url: str = Field(description="put this in POST /v1/chat's image_url")
+    preview_url: str = Field(description="GET it to show the photo")
+
+
 class Cancelled(BaseModel):
     job_id: str
     cancelled: bool

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
+from app.application.ports.photos import PhotoStorePort
 from app.settings.services import ImageServiceSettings
 
 NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpeg|webp)$")
@@ -39,21 +40,29 @@ class LocalImageStore:
         return path.read_bytes(), f"image/{name.rsplit('.', 1)[1]}"
 
 
-class RedisImageStore:
-    def __init__(self, redis: Any, ttl_seconds: int) -> None:
+class RedisImageStore(PhotoStorePort):
+    """Images in Redis with a TTL: generated ones (eco2:image:) and uploaded photos
+    (eco2:upload:), which the gateway and the workers both reach wherever they run."""
+
+    def __init__(self, redis: Any, ttl_seconds: int, *, prefix: str = "eco2:image:") -> None:
         self._redis = redis
         self._ttl = ttl_seconds
+        self._prefix = prefix
 
     async def save(self, data: bytes, mime: str) -> str:
         name = f"{uuid.uuid4().hex}.{EXTENSIONS.get(mime, 'png')}"
-        await self._redis.set(f"eco2:image:{name}", data, ex=self._ttl)
+        await self._redis.set(f"{self._prefix}{name}", data, ex=self._ttl)
         return name
 
     async def load(self, name: str) -> tuple[bytes, str] | None:
         if not NAME.match(name):
             return None
-        data = await self._redis.get(f"eco2:image:{name}")
+        data = await self._redis.get(f"{self._prefix}{name}")
         return (bytes(data), f"image/{name.rsplit('.', 1)[1]}") if data else None
+
+
+def photo_store(redis: Any, ttl_seconds: int) -> PhotoStorePort:
+    return RedisImageStore(redis, ttl_seconds, prefix="eco2:upload:")
 
 
 def image_store(settings: ImageServiceSettings, redis: Any) -> ImageStore:

@@ -21,6 +21,7 @@ from app.application.ports.collection_point import CollectionPointClientPort
 from app.application.ports.image_generator import ImageGeneratorPort
 from app.application.ports.llm import LLMPort
 from app.application.ports.location import LocationClientPort
+from app.application.ports.photos import PhotoStorePort
 from app.application.ports.progress import ProgressNotifierPort
 from app.application.ports.recyclable_price import RecyclablePriceClientPort
 from app.application.ports.retriever import RetrieverPort
@@ -48,6 +49,7 @@ def create_chat_graph(
     enable_enrichment: bool = True,
     *,
     recyclable_price_client: RecyclablePriceClientPort | None = None,
+    photo_store: PhotoStorePort | None = None,
     cache: CachePort | None = None,
     top_k: int = 3,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -99,11 +101,11 @@ def create_chat_graph(
     for name, lookup in present.items():
         _add_node(graph, name, _asking(tools.tool_node(name, lookup, reporter)))
         graph.add_edge(name, "answer")
-    _add_node(graph, "answer", answer.answer_node(llm, reporter))
+    _add_node(graph, "answer", answer.answer_node(llm, reporter, photo_store))
 
     graph.add_edge(START, "intent")
     if vision_model is not None:
-        _add_node(graph, "vision", nodes.vision_node(vision_model, reporter))
+        _add_node(graph, "vision", nodes.vision_node(vision_model, reporter, photo_store))
         graph.add_conditional_edges("intent", _vision_or_router, ["vision", "router"])
         graph.add_edge("vision", "router")
     else:

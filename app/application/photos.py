@@ -1,0 +1,44 @@
+"""A photo reference in a chat: `upload:<name>` for one the gateway keeps, else a URL."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from app.application.ports.photos import PhotoStorePort
+from app.domain.errors import DomainError
+
+UPLOAD = re.compile(r"^upload:([0-9a-f]{32}\.(?:png|jpeg|webp))$")
+# What an upload may be, by its first bytes: a MIME type claimed is not believed.
+SIGNATURES = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",)}
+
+
+class PhotoUnavailable(DomainError):
+    """The uploaded photo expired (or never existed): attach it again."""
+
+
+def sniffed(data: bytes) -> str | None:
+    """The image type the bytes really are (png, jpeg, webp), or None."""
+    for mime, heads in SIGNATURES.items():
+        if data.startswith(heads):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def upload_name(url: str | None) -> str | None:
+    match = UPLOAD.match(url or "")
+    return match.group(1) if match else None
+
+
+async def usable_image_url(url: str, photos: PhotoStorePort | None) -> str:
+    """What a model can be given: an uploaded photo as a data URL; any other URL as it is."""
+    name = upload_name(url)
+    if name is None:
+        return url
+    found = await photos.load(name) if photos is not None else None
+    if found is None:
+        raise PhotoUnavailable("the photo is no longer available; attach it again")
+    data, mime = found
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"

@@ -1,0 +1,107 @@
+"""Photos: uploaded to the gateway, kept in Redis, handed by the worker to the vision model."""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import ask, serve_gateway
+from tests.support.asgi_server import RunningServer, serve_in_thread
+from tests.support.openai_wire import OpenAIWire
+from tests.support.services import Deployment, worker_process
+from tests.support.sse import sse_events
+from tests.support.wire_script import Script
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A real PNG, built by hand (no imaging library in the test's way)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x4c\xaf\x50" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def vision_llm() -> Iterator[tuple[RunningServer, Script]]:
+    script = Script()
+    with serve_in_thread(OpenAIWire(script)) as server:
+        yield server, script
+
+
+@pytest.fixture
+def deployment(vision_llm: tuple[RunningServer, Script]) -> Deployment:
+    server, _ = vision_llm
+    return Deployment(
+        env={
+            "LLM_DEFAULT_PROVIDER": "openai",
+            "OPENAI_API_KEY": "sk-test-0123456789",
+            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
+            "APP_LLM__MAX_RETRIES": "0",
+        }
+    )
+
+
+async def test_an_uploaded_photo_reaches_the_vision_model(
+    http: httpx.AsyncClient,
+    deployment: Deployment,
+    vision_llm: tuple[RunningServer, Script],
+    logs: Path,
+) -> None:
+    _, script = vision_llm
+    photo = png()
+    uploaded = await http.post("/v1/uploads", content=photo, headers={"Content-Type": "image/png"})
+    assert uploaded.status_code == 201, uploaded.text
+    body = uploaded.json()
+    preview = await http.get(body["preview_url"])
+    with worker_process(deployment, logs):
+        job = await ask(http, "이거 어떻게 버려?", image_url=body["image_url"])
+        events = [e async for e in sse_events(http, job["events_url"])]
+    assert body["image_url"].startswith("upload:")
+    assert preview.status_code == 200 and preview.content == photo
+    assert events[-1].event == "done", events[-1].data
+    assert any(e.event == "stage" and e.data["stage"] == "vision" for e in events)
+    encoded = base64.b64encode(photo).decode()
+    sent = [str(r["json"]) for r in script.requests if r.get("json")]
+    assert any(f"data:image/png;base64,{encoded}" in text for text in sent)  # the bytes
+
+
+async def test_what_is_no_photo_or_too_big_is_refused(
+    http: httpx.AsyncClient, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lying = await http.post(
+        "/v1/uploads", content=b"<?php echo 1; ?>", headers={"Content-Type": "image/png"}
+    )
+    mislabelled = await http.post(
+        "/v1/uploads", content=png(), headers={"Content-Type": "image/jpeg"}
+    )
+    unknown = await http.post(
+        "/v1/chat", json={"message": "이거?", "image_url": f"upload:{'0' * 32}.png"}
+    )
+    with serve_gateway(deployment, monkeypatch, gateway={"max_upload_bytes": 1000}) as small:
+        async with httpx.AsyncClient(base_url=small.url, timeout=30) as client:
+            big = await client.post(
+                "/v1/uploads",
+                content=png() + os.urandom(5000),
+                headers={"Content-Type": "image/png"},
+            )
+            chat_body = await client.post("/v1/chat", content=b"x" * 70_000)
+    assert lying.status_code == 415 and mislabelled.status_code == 415
+    assert unknown.status_code == 404 and "expired" in unknown.text
+    assert big.status_code == 413
+    assert chat_body.status_code == 413  # the upload limit is the uploads' alone
