@@ -98,6 +98,21 @@ async def test_refused_connect_is_tried_only_twice(library: HttpLibrary) -> None
     assert inner.sent == 2
 
 
+async def test_a_connect_timeout_is_tried_again(library: HttpLibrary) -> None:
+    inner = scripted(library, ["ConnectTimeout", "ConnectTimeout"])
+    async with client(library, inner) as http:
+        assert (await http.post("http://upstream/x", json={"a": 1})).status_code == 200
+    assert inner.sent == 3
+
+
+async def test_connect_timeouts_are_tried_three_times_at_most(library: HttpLibrary) -> None:
+    inner = scripted(library, ["ConnectTimeout"] * 5)
+    async with client(library, inner) as http:
+        with pytest.raises(library.module.ConnectTimeout):
+            await http.get("http://upstream/x")
+    assert inner.sent == 3
+
+
 async def test_timeouts_are_not_retried_here(library: HttpLibrary) -> None:
     inner = scripted(library, ["ReadTimeout"])
     async with client(library, inner) as http:

@@ -36,6 +36,9 @@ class HttpLibrary:
     connection_lost: tuple[type[Exception], ...]
     # A refused connect: the server is down, not recycling.
     connect_error: type[Exception]
+    # A connect (TCP or TLS handshake) that did not finish in time: nothing was sent, so it is
+    # always safe to try again; under load it is how a replacement connection fails.
+    connect_timeout: type[Exception]
 
 
 LIBRARIES: Mapping[HttpClientLibrary, HttpLibrary] = {
@@ -50,6 +53,7 @@ LIBRARIES: Mapping[HttpClientLibrary, HttpLibrary] = {
             httpx.LocalProtocolError,
         ),
         connect_error=httpx.ConnectError,
+        connect_timeout=httpx.ConnectTimeout,
     ),
     "httpx2": HttpLibrary(
         name="httpx2",
@@ -62,5 +66,6 @@ LIBRARIES: Mapping[HttpClientLibrary, HttpLibrary] = {
             httpx2.LocalProtocolError,
         ),
         connect_error=httpx2.ConnectError,
+        connect_timeout=httpx2.ConnectTimeout,
     ),
 }

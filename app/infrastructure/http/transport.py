@@ -18,6 +18,10 @@ from app.infrastructure.http.limit import AdaptiveLimit
 log = structlog.get_logger(__name__)
 
 CONNECT_ATTEMPTS = 2
+# A handshake that timed out sent nothing; on a loaded machine the replacement for a recycled
+# connection can miss the connect timeout once or twice (seen: 1 in 2,000 with both cores
+# busy). Bounded, and the resend deadline still applies.
+CONNECT_TIMEOUT_ATTEMPTS = 3
 STREAMING_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl")
 MAX_BUFFERED_BODY = 16 * 1024 * 1024
 
@@ -75,8 +79,9 @@ class RecyclingSafeTransport(Generic[RequestT, ResponseT]):
       with jittered backoff, up to `attempts` times and within `deadline` seconds.
     - Bodies that are not event streams are read inside the retry, because an HTTP/2 response
       can fail while being read (the WINDOW_UPDATE write hits the closed socket).
-    - Timeouts and HTTP statuses are not retried here: they are the caller's policy (the SDKs
-      and our adapters retry 429/5xx with Retry-After themselves).
+    - A connect that timed out is tried again too (up to three times): nothing was sent yet.
+      Other timeouts and HTTP statuses are not retried here: they are the caller's policy (the
+      SDKs and our adapters retry 429/5xx with Retry-After themselves).
     A resent request may have reached the server before its connection died; that is the
     same trade the OpenAI SDK makes for connection errors, and every API we call either reads
     or generates, so a duplicate costs tokens, never correctness.
@@ -115,7 +120,7 @@ class RecyclingSafeTransport(Generic[RequestT, ResponseT]):
             await limit.acquire()
             try:
                 response = await self._send_once(request)
-            except self.library.connection_lost as exc:
+            except (*self.library.connection_lost, self.library.connect_timeout) as exc:
                 await limit.release(connection_lost=True)
                 # The deadline runs from the first lost connection: time spent queued behind
                 # the in-flight limit is load, not failure, and must not use up the budget.
@@ -141,8 +146,12 @@ class RecyclingSafeTransport(Generic[RequestT, ResponseT]):
     ) -> None:
         # A refused connect means the server is down, not recycling: leave that to the
         # callers' retry policy after one quick second try.
-        refused = isinstance(exc, self.library.connect_error)
-        limit = CONNECT_ATTEMPTS if refused else self._attempts
+        if isinstance(exc, self.library.connect_error):
+            limit = CONNECT_ATTEMPTS
+        elif isinstance(exc, self.library.connect_timeout):
+            limit = min(CONNECT_TIMEOUT_ATTEMPTS, self._attempts)
+        else:
+            limit = self._attempts
         elapsed = time.monotonic() - started
         if not replayable or attempt >= limit or elapsed >= self._deadline:
             raise exc
