@@ -13,6 +13,9 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from app.domain.events import StageStatus
 
+TYPE = "the event's type (also the SSE `event` field)"
+DATA = "what this type of event carries"
+
 
 class _Event(BaseModel):
     seq: int = Field(ge=1, description="per job, strictly increasing from 1")
@@ -32,15 +35,15 @@ class Queued(BaseModel):
 class QueuedEvent(_Event):
     """Written by the submission itself, before any worker polls: always the first event."""
 
-    type: Literal["queued"]
-    data: Queued
+    type: Literal["queued"] = Field(description=TYPE)
+    data: Queued = Field(description=DATA)
 
 
 class StageEvent(_Event):
     """A node started, completed, failed, or is waiting on a question; `stage` `attempt`
     (status started) marks a re-run after a worker died."""
 
-    type: Literal["stage"]
+    type: Literal["stage"] = Field(description=TYPE)
     stage: str = Field(description="the node: intent, router, waste_rag, waste_rag#2, answer…")
     status: StageStatus = Field(description="started, completed, failed or waiting")
     data: dict[str, Any] = Field(
@@ -56,8 +59,8 @@ class Text(BaseModel):
 class DeltaEvent(_Event):
     """A piece of the answer as it streams (best effort: `answer` has the whole text)."""
 
-    type: Literal["delta"]
-    data: Text
+    type: Literal["delta"] = Field(description=TYPE)
+    data: Text = Field(description=DATA)
 
 
 class SourceOut(BaseModel):
@@ -74,8 +77,8 @@ class Answer(BaseModel):
 class AnswerEvent(_Event):
     """The whole answer, once, just before `done`."""
 
-    type: Literal["answer"]
-    data: Answer
+    type: Literal["answer"] = Field(description=TYPE)
+    data: Answer = Field(description=DATA)
 
 
 class Question(BaseModel):
@@ -90,8 +93,8 @@ class NeedsInputEvent(_Event):
     """The chat paused on a question. Answer it (POST input_url, or the thread's next
     message); the stream then ends with `resumed`, or with `error` input_expired."""
 
-    type: Literal["needs_input"]
-    data: Question
+    type: Literal["needs_input"] = Field(description=TYPE)
+    data: Question = Field(description=DATA)
 
 
 class Successor(BaseModel):
@@ -101,8 +104,8 @@ class Successor(BaseModel):
 class ResumedEvent(_Event):
     """Terminal: the paused turn goes on as another job."""
 
-    type: Literal["resumed"]
-    data: Successor
+    type: Literal["resumed"] = Field(description=TYPE)
+    data: Successor = Field(description=DATA)
 
 
 class Usage(BaseModel):
@@ -114,14 +117,14 @@ class Usage(BaseModel):
 
 class Done(BaseModel):
     failed_stages: list[str] = Field(description="lookups that failed; the answer says so")
-    usage: Usage
+    usage: Usage = Field(description="what the chat used")
 
 
 class DoneEvent(_Event):
     """Terminal: the chat finished."""
 
-    type: Literal["done"]
-    data: Done
+    type: Literal["done"] = Field(description=TYPE)
+    data: Done = Field(description=DATA)
 
 
 class Failure(BaseModel):
@@ -142,8 +145,8 @@ class Failure(BaseModel):
 class ErrorEvent(_Event):
     """Terminal: the chat did not finish."""
 
-    type: Literal["error"]
-    data: Failure
+    type: Literal["error"] = Field(description=TYPE)
+    data: Failure = Field(description=DATA)
 
 
 ChatEvent = Annotated[
