@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ import jsonschema_rs
 import pytest
 from pydantic import BaseModel
 
+from app.application.access.api_keys import issue
 from app.entrypoints.gateway import event_schema
+from app.infrastructure.access.file_keys import FileApiKeyStore
 from tests.e2e.conftest import ask, serve_gateway
 from tests.e2e.test_asking_back import BULKY, collect, until
 from tests.support.services import Deployment, worker_process
@@ -95,15 +98,24 @@ def deployment() -> Deployment:
 
 
 async def test_real_errors_and_events_match_their_documented_schemas(
-    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, logs: Path
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, logs: Path
 ) -> None:
+    # A principal of this test's own: rate windows are kept per principal in the shared Redis.
+    key = issue(f"docs-{uuid.uuid4().hex[:8]}")
+    keys = tmp_path / "keys.json"
+    await FileApiKeyStore(keys).add(key.info)
+    deployment.env |= {"APP_AUTH__KEYS_FILE": str(keys), "APP_AUTH__ALLOW_ANONYMOUS": "false"}
     limits = {"requests_per_minute": 4}
+    # X-API-Key, not Authorization: on a job's routes a bearer credential must be its token.
+    api_key = {"X-API-Key": key.key}
     with (
         serve_gateway(deployment, monkeypatch, limits=limits) as gateway,
         worker_process(deployment, logs),
     ):
-        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30, headers=api_key) as http:
             document = (await http.get("/openapi.json")).json()
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as nobody:
+                anonymous = await nobody.post("/v1/chat", json={"message": "캔"})
             error_schema = document["components"]["schemas"]["ErrorResponse"]
             # Four requests count against the rate, so the fourth is never refused (at most 4 a
             # minute) and any one after it may be, however long the chat takes.
@@ -122,6 +134,7 @@ async def test_real_errors_and_events_match_their_documented_schemas(
             late = await http.post(input_url, json={"value": "강남구"})  # 4: answered already
             limited = await _until_limited(http, input_url)
     for response, status, kind in [
+        (anonymous, 401, "unauthorized"),
         (unknown, 404, "thread_not_found"),
         (forbidden, 403, "forbidden"),
         (limited, 429, "rate_limited"),
