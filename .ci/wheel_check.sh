@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The wheel as a user gets it: built, installed into a fresh venv outside the checkout, and run
 # from an empty folder. `eco2 ask` must answer offline with the packaged defaults, and a started
-# gateway must serve the chat page (HTTP 200). Needs Redis on 127.0.0.1:6379 for the gateway.
+# gateway must serve the chat page (HTTP 200). Needs Redis (TEST_REDIS_URL, default
+# 127.0.0.1:6379) for the gateway.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-python3}"
@@ -34,7 +35,8 @@ grep -q "오프라인 답변" <<<"$answer" && grep -q "라벨" <<<"$answer" || {
 echo "wheel check: eco2 ask answered offline from an empty folder"
 
 port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-APP_GATEWAY__PORT="$port" "$work/venv/bin/eco2" gateway >"$work/gateway.log" 2>&1 &
+REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" APP_GATEWAY__PORT="$port" \
+    "$work/venv/bin/eco2" gateway >"$work/gateway.log" 2>&1 &
 gateway_pid=$!
 for _ in $(seq 1 100); do
     status="$(curl -s -o "$work/page.html" -w '%{http_code}' "http://127.0.0.1:$port/" || true)"
@@ -48,3 +50,16 @@ if [ "$status" != "200" ] || ! grep -q "EventSource" "$work/page.html"; then
     exit 1
 fi
 echo "wheel check: the installed gateway served the chat page (HTTP 200)"
+
+# The API docs work offline from the installed wheel: each page's assets are served locally.
+for page in docs redoc; do
+    curl -sf -o "$work/$page.html" "http://127.0.0.1:$port/$page" || { echo "wheel check: GET /$page failed" >&2; exit 1; }
+    assets="$(grep -oE '(src|href)="[^"]+"' "$work/$page.html" | sed -E 's/^[a-z]+="//; s/"$//')"
+    [ -n "$assets" ] || { echo "wheel check: /$page names no assets" >&2; exit 1; }
+    for asset in $assets; do
+        case "$asset" in /*) ;; *) echo "wheel check: /$page loads $asset from elsewhere" >&2; exit 1 ;; esac
+        code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$asset")"
+        [ "$code" = "200" ] || { echo "wheel check: $asset gave $code" >&2; exit 1; }
+    done
+done
+echo "wheel check: /docs and /redoc served their assets from the installed wheel"

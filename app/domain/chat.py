@@ -52,9 +52,14 @@ def clean_text(value: str) -> str:
 class Location(BaseModel):
     model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    address: str | None = Field(default=None, max_length=300, pattern=CLEAN_TEXT)
+    latitude: float = Field(ge=-90, le=90, description="WGS84 degrees north")
+    longitude: float = Field(ge=-180, le=180, description="WGS84 degrees east")
+    address: str | None = Field(
+        default=None,
+        max_length=300,
+        pattern=CLEAN_TEXT,
+        description="the address as the person gave it, if any (used for district rules)",
+    )
 
     _address = field_validator("address")(lambda v: v if v is None else clean_text(v))
 
@@ -64,7 +69,12 @@ class ChatDraft(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=NOT_BLANK)
+    message: str = Field(
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        pattern=NOT_BLANK,
+        description="the question, in Korean or English (not blank, no control characters)",
+    )
     image_url: str | None = Field(
         default=None,
         min_length=1,
@@ -73,8 +83,12 @@ class ChatDraft(BaseModel):
         description="https (http only where the deployment allows it), data:image/...;base64, "
         "or upload:<name> from POST /v1/uploads",
     )
-    location: Location | None = None
-    language: Language | None = None
+    location: Location | None = Field(
+        default=None, description="where the person is: for nearby bins, weather, district rules"
+    )
+    language: Language | None = Field(
+        default=None, description="the answer's language; omitted: the message's own"
+    )
 
     @field_validator("message")
     @classmethod

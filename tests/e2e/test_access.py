@@ -22,11 +22,9 @@ from app.application.access.job_tokens import JobTokens
 from tests.e2e.conftest import serve_gateway
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.openai_wire import OpenAIWire
-from tests.support.services import Deployment, worker_process
+from tests.support.services import POSTGRES_URL, Deployment, worker_process
 from tests.support.sse import sse_events
 from tests.support.wire_script import Script
-
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def keys_cli(*args: str, env: dict[str, str], cwd: Path) -> str:

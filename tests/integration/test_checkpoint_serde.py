@@ -31,8 +31,8 @@ from app.domain.waste import WasteCategory
 from app.infrastructure.checkpoint import state_serializer
 from tests.fakes import FakeCollectionPoints, FakeVision, FakeWeather
 from tests.support.graph_kit import chat_kit
+from tests.support.services import POSTGRES_URL
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 GANGNAM = Location(latitude=37.4979, longitude=127.0276, address="강남역")
 # A photo, a place and a failing service: every kind of value the state holds.
 FIRST = "이거 어떻게 버려요? 그리고 오늘 밤 비 와?"

@@ -18,8 +18,7 @@ from app.infrastructure.llm.openai_llm import OpenAILLMClient
 from app.settings import load_settings
 from tests.fakes import FakeLLM
 from tests.support.gemini_wire import gemini_error
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests.support.services import REDIS_URL
 
 
 async def test_offline_default_builds_no_sdk_client_and_needs_no_key() -> None:

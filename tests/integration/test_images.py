@@ -16,6 +16,7 @@ from app.infrastructure.services.image_store import LocalImageStore, RedisImageS
 from app.settings import load_settings
 from tests.support.asgi_server import serve_in_thread
 from tests.support.openai_wire import TINY_PNG
+from tests.support.services import REDIS_URL
 
 
 def image_settings(url: str, directory: Path) -> Any:
@@ -45,7 +46,7 @@ async def test_stores_refuse_names_that_are_not_theirs(tmp_path: Path) -> None:
     name = await local.save(TINY_PNG, "image/png")
     assert await local.load(name) == (TINY_PNG, "image/png")
     assert await local.load("../../etc/passwd") is None
-    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    redis = Redis.from_url(REDIS_URL)
     try:
         store = RedisImageStore(redis, ttl_seconds=60)
         stored = await store.save(TINY_PNG, "image/png")

@@ -14,8 +14,7 @@ from app.domain.errors import ConfigurationError
 from app.domain.llm import ChatMessage
 from app.settings import load_settings
 from tests.support.graph_kit import chat_kit
-
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.support.services import POSTGRES_URL, REDIS_URL
 
 
 async def two_turns_in_two_processes(**kit: Any) -> tuple[Any, list[ChatMessage]]:
@@ -64,7 +63,7 @@ async def test_intent_classifications_are_cached_in_redis() -> None:
         calls_after_first = llm.usage().calls
         await chat.run(ChatRequest(message=message, thread_id=f"b{marker}"))
         assert llm.usage().calls == calls_after_first + 1  # the answer only: intent was cached
-    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    redis = Redis.from_url(REDIS_URL)
     try:
         keys = await redis.keys("eco2:cache:intent:v1:*")
         ttls = [await redis.ttl(key) for key in keys]

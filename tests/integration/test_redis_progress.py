@@ -18,11 +18,12 @@ from app.infrastructure.progress.redis_streams import (
     read_events,
     stream_key,
 )
+from tests.support.services import REDIS_URL
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url("redis://127.0.0.1:6379/0")
+    client = Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
 

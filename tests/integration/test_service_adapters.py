@@ -36,6 +36,7 @@ from tests.support.service_wires import (
     OpenMeteoWire,
     TavilyWire,
 )
+from tests.support.services import REDIS_URL
 from tests.support.wire_script import WireApp
 
 GANGNAM = Location(latitude=37.4979, longitude=127.0276)
@@ -246,7 +247,7 @@ async def test_malformed_json(case: Case, http: httpx.AsyncClient) -> None:
 
 
 async def test_second_lookup_is_cached_and_ttl_is_honoured(http: httpx.AsyncClient) -> None:
-    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    redis = Redis.from_url(REDIS_URL)
     cache = RedisCache(redis, namespace=f"eco2:test:{uuid.uuid4().hex[:6]}:")
     wire = KakaoWire()
     try:

@@ -17,6 +17,11 @@ from typing import Any
 
 import redis
 
+# The shared servers the tests use (their own queues and key prefixes keep them apart); point
+# them elsewhere with TEST_REDIS_URL / TEST_POSTGRES_URL.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
 
 @dataclass
 class WorkerProcess:
@@ -38,7 +43,7 @@ class Deployment:
 
     queue: str = field(default_factory=lambda: f"eco2:test:{uuid.uuid4().hex[:8]}")
     env: dict[str, str] = field(default_factory=dict)
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = REDIS_URL
 
     def settings_env(self) -> dict[str, str]:
         return {

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.containers.gateway import GatewayContainer
 from app.containers.lifecycle import resolve, running
-from app.entrypoints.gateway import errors
+from app.entrypoints.gateway import docs, errors
 from app.entrypoints.gateway.routes import router
 from app.settings import Settings
 
@@ -92,9 +92,12 @@ def create_app(settings: Settings) -> ASGIApp:
         version="0.1.0",
         description="Submit a waste-disposal question, then stream its progress over SSE.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their assets from a CDN; docs.install serves ours
+        redoc_url=None,
     )
     app.include_router(router)
     errors.install(app)
+    docs.install(app)
 
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:

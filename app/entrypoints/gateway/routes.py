@@ -26,18 +26,22 @@ from app.application.photos import sniffed, upload_name
 from app.application.ports.chat_jobs import ChatJobsPort
 from app.domain.access import Principal
 from app.domain.events import ProgressEvent
+from app.entrypoints.gateway import event_schema
 from app.entrypoints.gateway.schemas import (
     Cancelled,
     ChatAccepted,
     ChatStatus,
     ChatSubmission,
-    ErrorBody,
+    ErrorResponse,
+    Health,
     InputAnswer,
     PhotoUploaded,
+    Readiness,
 )
 from app.settings import GatewaySettings
 
 router = APIRouter()
+EVENT_REF = event_schema.REF_TEMPLATE.format(model=event_schema.SCHEMA_NAME)
 JOB_ID = r"^[0-9a-f]{32}$"  # what POST /v1/chat issues
 PHOTOS = ("image/png", "image/jpeg", "image/webp")
 STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"  # a Redis Stream entry id, as SSE sends it
@@ -51,11 +55,22 @@ JOB_TOKEN_BEARER = HTTPBearer(
 )
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error responses an operation can give (one schema for all)."""
-    return {
-        status: {"model": ErrorBody, "description": DESCRIPTIONS[status]} for status in statuses
-    }
+def errors(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error responses an operation can give (one schema for all);
+    `described` words a status for this operation (`_409="..."`)."""
+    entries: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
+            "model": ErrorResponse,
+            "description": described.get(f"_{status}", DESCRIPTIONS[status]),
+        }
+        if status in (429, 503):
+            entry["headers"] = {"Retry-After": RETRY_AFTER}
+        entries[status] = entry
+    return entries
+
+
+RETRY_AFTER = {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}
 
 
 DESCRIPTIONS = {
@@ -63,7 +78,8 @@ DESCRIPTIONS = {
     401: "no valid API key",
     403: "the token does not grant access to this job",
     404: "no such job or thread (or it expired)",
-    409: "the thread has an unfinished turn and `if_busy` is `reject`",
+    409: "the thread has an unfinished turn and `if_busy` is `reject` (thread_busy)",
+    410: "the question expired unanswered (input_expired)",
     413: "the request body is too large",
     415: "not a png, jpeg or webp photo (by its bytes and its Content-Type)",
     422: "the request is invalid: `problems` says how",
@@ -184,7 +200,14 @@ def _resolver() -> Callable[[str], Awaitable[list[str]]]:
     "/v1/chat/{job_id}/events",
     tags=["chat"],
     response_class=EventSourceResponse,
-    responses=errors(403, 404, 422, 503),
+    responses={
+        200: {
+            "description": "SSE frames: `id` the stream entry id, `event` the event's type, "
+            "`data` one ChatEvent as JSON; comment lines are heartbeats",
+            "content": {"text/event-stream": {"schema": {"$ref": EVENT_REF}}},
+        },
+        **errors(403, 404, 422, 503),
+    },
 )
 async def events(
     request: Request,
@@ -237,11 +260,19 @@ async def status(job_id: Authorised, port: Jobs) -> ChatStatus:
     status_code=202,
     response_model=ChatAccepted,
     tags=["chat"],
-    responses={
-        **errors(400, 401, 403, 404, 413, 422, 429, 503),
-        409: {"model": ErrorBody, "description": "the chat is not waiting for an answer"},
-        410: {"model": ErrorBody, "description": "the question expired unanswered"},
-    },
+    responses=errors(
+        400,
+        401,
+        403,
+        404,
+        409,
+        410,
+        413,
+        422,
+        429,
+        503,
+        _409="the chat is not waiting for an answer (not_waiting_for_input)",
+    ),
 )
 async def answer(
     body: InputAnswer, job_id: Authorised, request: Request, caller: Caller
@@ -320,18 +351,22 @@ async def image(request: Request, name: str) -> Response:
     return Response(content=data, media_type=mime, headers={"Cache-Control": "max-age=86400"})
 
 
-@router.get("/healthz", tags=["ops"])
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", tags=["ops"], response_model=Health)
+async def healthz() -> Health:
+    """Liveness: the process answers (nothing else is checked)."""
+    return Health(status="ok")
 
 
 @router.get(
     "/readyz",
     tags=["ops"],
-    responses={503: {"description": "Redis is unreachable or no worker reports in"}},
+    response_model=Readiness,
+    responses={
+        503: {"model": Readiness, "description": "Redis is unreachable or no worker reports in"}
+    },
 )
 async def readyz(port: Jobs) -> JSONResponse:
     """Ready when Redis answers and at least one worker reported in recently."""
     health = await port.health()
-    body = {"ready": health.ready, "redis": health.queue, "workers": health.workers}
-    return JSONResponse(body, status_code=200 if health.ready else 503)
+    body = Readiness(ready=health.ready, redis=health.queue, workers=health.workers)
+    return JSONResponse(body.model_dump(), status_code=200 if health.ready else 503)

@@ -44,25 +44,46 @@ class ChatSubmission(ChatDraft):
         return ChatDraft(**self.model_dump(exclude={"thread_id", "if_busy"}))
 
 
-class ErrorBody(BaseModel):
-    """Every error response: a kind to branch on, and a message for people."""
+class ErrorResponse(BaseModel):
+    """Every error response (4xx and 5xx), as `errors.error_body` writes it: a kind to branch
+    on, a message of ours for people, and the fields of that kind. 429 and 503 also carry
+    `Retry-After` (seconds)."""
 
-    error: str = Field(description="e.g. invalid_request, unauthorized, thread_busy, rate_limited")
-    message: str
-    problems: list[str] | None = Field(default=None, description="what was invalid (422)")
-    limit: str | None = Field(default=None, description="which limit was reached (429)")
+    model_config = ConfigDict(extra="forbid")
+
+    error: str = Field(
+        description="the kind: bad_request, unauthorized, forbidden, not_found, "
+        "thread_not_found, conflict, thread_busy, not_waiting_for_input, input_expired, "
+        "too_large, invalid_request, rate_limited, budget_exceeded, no_worker, queue_full, "
+        "queue_down, unavailable, internal",
+        examples=["thread_busy"],
+    )
+    message: str = Field(description="for people; never an upstream's text or a secret")
+    problems: list[str] | None = Field(
+        default=None, description="422: each invalid field as `path: what is wrong`"
+    )
+    limit: str | None = Field(
+        default=None,
+        description="429: the limit reached (requests_per_minute, tokens, daily_budget)",
+    )
+    running_job_id: str | None = Field(
+        default=None, description="409 thread_busy: the thread's unfinished job"
+    )
 
 
 class ChatAccepted(BaseModel):
-    job_id: str
-    thread_id: str
-    token: str = Field(description="send as ?token= (EventSource) or Authorization: Bearer")
-    events_url: str
-    result_url: str
+    job_id: str = Field(description="the job: 32 hex digits")
+    thread_id: str = Field(description="the thread; send it with the next message to continue")
+    token: str = Field(
+        description="grants this job only, until gateway.token_ttl_seconds: send as ?token= "
+        "(EventSource) or Authorization: Bearer"
+    )
+    events_url: str = Field(description="the SSE stream of this job's events (token included)")
+    result_url: str = Field(description="the job's state and answer (token included)")
 
 
 class ChatStatus(BaseModel):
-    job_id: str
+    job_id: str = Field(description="the job")
     state: JobState = Field(
         description="queued, running, waiting_input (answer it at input_url), resumed (the "
         "answer went to the job in resumed_by), done or failed"
@@ -73,11 +94,16 @@ class ChatStatus(BaseModel):
     attempt: int = Field(description="runs of this job so far (a re-run after a worker died)")
     answer: str = Field(description="the whole answer once done, else the text so far")
     error: dict[str, Any] | None = Field(default=None, description="kind and message")
-    usage: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = Field(
+        default=None,
+        description="once ended: prompt_tokens, completion_tokens, calls, cost_usd (USD)",
+    )
     needs_input: dict[str, Any] | None = Field(
         default=None, description="while waiting_input: field, question, options, input_url"
     )
-    resumed_by: str | None = None
+    resumed_by: str | None = Field(
+        default=None, description="when resumed: the job that took the answer and goes on"
+    )
 
     @classmethod
     def of(cls, status: ChatJobStatus) -> ChatStatus:
@@ -104,7 +130,12 @@ class InputAnswer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    value: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    value: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=NOT_BLANK,
+        description="one of the question's `options`, or free text (e.g. a district: 마포구)",
+    )
 
 
 class PhotoUploaded(BaseModel):
@@ -113,5 +144,19 @@ class PhotoUploaded(BaseModel):
 
 
 class Cancelled(BaseModel):
-    job_id: str
-    cancelled: bool
+    job_id: str = Field(description="the job")
+    cancelled: bool = Field(
+        description="true if this request ended it; false if it had already ended"
+    )
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = Field(description="the process answers (liveness)")
+
+
+class Readiness(BaseModel):
+    """200 when ready, 503 (same body) when not."""
+
+    ready: bool = Field(description="Redis answers and a worker reported in recently")
+    redis: str = Field(description="ok, or why the queue is not usable")
+    workers: str = Field(description="ok, or why no worker counts as running")
