@@ -572,3 +572,31 @@ def test_labels_live_regions_and_the_keyboard(
     assert busy == "true" and done_busy == "false"
     assert "11,111원" in answer
     assert missing == [] and label_text == "질문" and photo_label == "사진 첨부"
+
+
+def test_a_stream_cut_off_says_reconnecting_and_the_answer_arrives_whole(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    llm: tuple[RunningServer, Script],
+    logs: Path,
+    shot: Shot,
+) -> None:
+    server, script = llm
+    script.delay = 2.0  # the chat is still going while the gateway is away
+    use_llm(deployment, server)
+    port = int(gateway.url.rsplit(":", 1)[1])
+    with switchable_proxy(port) as proxy, worker_process(deployment, logs):
+        browser.get(f"{proxy.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        until_state(browser, "running")
+        proxy.down()
+        box = until_notice(browser, "reconnecting")
+        text = box.text
+        shot()
+        proxy.up()
+        until_state(browser, "done")
+        answer = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
+        gone = not notice(browser).is_displayed()
+    assert "다시 연결하는 중" in text
+    assert gone and answer.count("echo:") == 1  # the whole answer, once

@@ -244,7 +244,12 @@
     return turn.view;
   };
 
+  // Follow the newest text down the page, unless the reader has scrolled up to read.
+  const nearEnd = () => innerHeight + scrollY >= document.documentElement.scrollHeight - 160;
+  const toEnd = () => scrollTo(0, document.documentElement.scrollHeight);
+
   const render = (turn) => {
+    const stick = nearEnd();
     const v = view(turn);
     v.item.dataset.state = turn.state;
     v.stages.replaceChildren(...turn.stages.map((stage) => {
@@ -261,6 +266,7 @@
     renderAsking(turn, v.asking);
     renderNotice(turn, v.notice);
     els.empty.hidden = conversation.turns.length > 0;
+    if (stick) toEnd();
   };
 
   const renderSources = (turn, section) => {
@@ -479,8 +485,10 @@
       case "delta":
         started(turn);
         if (event.attempt >= turn.attempt) {
+          const stick = nearEnd();
           turn.answer += event.data?.text || "";
           turn.view.answer.textContent = turn.answer;  // cheap: no full render per piece
+          if (stick) toEnd();
           return;
         }
         break;
@@ -578,7 +586,9 @@
   };
 
   const answerQuestion = async (turn, value) => {
-    if (turn.state !== "waiting" || !turn.ask) return;
+    if (turn.state !== "waiting" || !turn.ask || turn.live?.answering) return;
+    const live = turn.live;
+    if (live) live.answering = true;  // one answer: a second click would only meet a 409
     const url = `${turn.ask.input_url}?token=${encodeURIComponent(turn.job.token)}`;
     setStatus(turn, "sending");
     let response;
@@ -586,6 +596,7 @@
       response = await postJson(url, { value });
     } catch (error) {
       if (!(error instanceof Unreachable)) throw error;
+      if (live) live.answering = false;
       turn.notice = { kind: "unreachable", text: say(turn, "unreachable"), action: null, tone: "failure" };
       setStatus(turn, "waiting");
       render(turn);
@@ -599,6 +610,7 @@
       return;
     }
     if (!response.ok) {
+      if (live) live.answering = false;
       const { kind } = await failureOf(response, null);
       turn.notice = { kind, text: FAILURES[kind][index(turn)], action: null, tone: "failure" };
       setStatus(turn, "waiting");
