@@ -252,7 +252,7 @@ def test_an_english_question_gets_english_stage_names(
     assert "label" in answer.lower()
 
 
-def test_cancel_stops_the_answer_and_says_so(
+def test_cancel_stops_a_streaming_answer_and_says_so(
     browser: webdriver.Chrome,
     gateway: RunningServer,
     deployment: Deployment,
@@ -261,19 +261,28 @@ def test_cancel_stops_the_answer_and_says_so(
     shot: Shot,
 ) -> None:
     server, script = llm
-    script.delay = 3.0  # every model call takes a while: time to press Stop
+    script.reply_text = "페트병은 내용물을 비우고 라벨을 떼어 투명 페트병 수거함에 넣어요. " * 4
+    script.chunk_delay = 1.0  # four characters a second: the answer streams for a minute
     use_llm(deployment, server)
     with worker_process(deployment, logs):
         browser.get(f"{gateway.url}/")
         ask(browser, "페트병 어떻게 버려요?")
-        until_state(browser, "running")
+        partial = wait_until(
+            browser,
+            lambda d: turns(d)[-1].find_element(By.CSS_SELECTOR, ".answer").text,
+            "the first pieces of the answer",
+        )
+        streaming = turn_state(browser)
         browser.find_element(By.ID, "cancel").click()
         until_state(browser, "cancelled")
         shot()
         box = notice(browser)
         text = turns(browser)[-1].text
+        kept = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
         send_enabled = browser.find_element(By.ID, "send").is_enabled()
         cancel_shown = browser.find_element(By.ID, "cancel").is_displayed()
+    assert streaming == "running" and partial.startswith("페트")
+    assert len(kept) < len(script.reply_text.strip())  # stopped before the end
     assert box.get_attribute("data-kind") == "cancelled" and "질문을 멈췄어요" in box.text
     assert "연결" not in text  # not "reconnecting": the chat ended
     assert send_enabled and not cancel_shown
@@ -600,3 +609,26 @@ def test_a_stream_cut_off_says_reconnecting_and_the_answer_arrives_whole(
         gone = not notice(browser).is_displayed()
     assert "다시 연결하는 중" in text
     assert gone and answer.count("echo:") == 1  # the whole answer, once
+
+
+def test_a_gateway_that_never_answers_is_said_after_the_request_timeout(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    port = int(gateway.url.rsplit(":", 1)[1])
+    with switchable_proxy(port) as proxy, worker_process(deployment, logs):
+        browser.get(f"{proxy.url}/?request_timeout=3")
+        wait_until(browser, lambda d: d.find_element(By.ID, "send").is_enabled(), "the page")
+        proxy.hang()  # connections are taken and never answered
+        ask(browser, "페트병 어떻게 버려요?")
+        box = until_notice(browser, "unreachable")
+        text = box.text
+        status = browser.find_element(By.ID, "status").text
+        shot()
+        proxy.up()
+        box.find_element(By.CSS_SELECTOR, "button.retry").click()
+        until_state(browser, "done")
+    assert "서버에 연결할 수 없어요" in text and "보내는 중" not in status

@@ -65,8 +65,9 @@ def wait_until(
 
 class SwitchableProxy:
     """A TCP proxy on a fixed loopback port in front of the gateway. `down()` stops listening
-    and drops every open connection (the browser sees connection refused), `up()` listens on
-    the same port again: the gateway going away and coming back, at the browser's address."""
+    and drops every open connection (the browser sees connection refused), `hang()` takes
+    connections and answers nothing, `up()` serves on the same port again: the gateway going
+    away (or getting stuck) and coming back, at the browser's address."""
 
     def __init__(self, upstream_port: int) -> None:
         self._upstream = upstream_port
@@ -74,6 +75,7 @@ class SwitchableProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._hanging = False
         self.port = 0
 
     @property
@@ -85,13 +87,21 @@ class SwitchableProxy:
         self.up()
 
     def up(self) -> None:
-        self._call(self._listen())
+        self._hanging = False
+        if self._server is None:
+            self._call(self._listen())
+
+    def hang(self) -> None:
+        """Keep listening but answer nothing (a gateway stuck, not gone); the connections
+        open so far are dropped, so none is still served behind the stuck ones."""
+        self._hanging = True
+        self._call(self._drop())
 
     def down(self) -> None:
         self._call(self._close())
 
     def stop(self) -> None:
-        self.down()
+        self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
@@ -109,22 +119,49 @@ class SwitchableProxy:
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        for writer in list(self._open):
-            writer.close()
+        await self._drop()
         if server is not None:
             await server.wait_closed()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream)
-        except OSError:
+    async def _drop(self) -> None:
+        writers = list(self._open)
+        for writer in writers:
             writer.close()
-            return
-        self._open.update((writer, up_writer))
+        for writer in writers:
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _shutdown(self) -> None:
+        """Close everything and let every connection's task end, so nothing is left open."""
+        await self._close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
         try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            if self._hanging:
+                await reader.read()  # until the client gives up or down() closes it
+                return
+            try:
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._upstream)
+            except OSError:
+                return
+            self._open.add(up_writer)
+            try:
+                await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            finally:
+                self._open.discard(up_writer)
+                up_writer.close()
+                with contextlib.suppress(Exception):
+                    await up_writer.wait_closed()
         finally:
-            self._open.difference_update((writer, up_writer))
+            self._open.discard(writer)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

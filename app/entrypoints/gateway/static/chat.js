@@ -278,6 +278,8 @@
     for (const source of turn.sources) {
       const li = element("li");
       const kind = SOURCE_KINDS[source.kind]?.[index(turn)];
+      // The photo's own analysis has no title worth showing: its kind says it all.
+      if (source.kind === "vision") { li.append(document.createTextNode(kind)); list.append(li); continue; }
       if (kind) li.append(element("span", { class: "kind" }, `${kind} · `));
       if (source.url && /^https?:\/\//i.test(source.url)) {
         li.append(element("a", { href: source.url, target: "_blank", rel: "noopener noreferrer" }, source.title));
