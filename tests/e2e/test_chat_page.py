@@ -632,3 +632,31 @@ def test_a_gateway_that_never_answers_is_said_after_the_request_timeout(
         box.find_element(By.CSS_SELECTOR, "button.retry").click()
         until_state(browser, "done")
     assert "서버에 연결할 수 없어요" in text and "보내는 중" not in status
+
+
+def test_a_reload_mid_answer_picks_the_turn_up_again(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    llm: tuple[RunningServer, Script],
+    logs: Path,
+    shot: Shot,
+) -> None:
+    server, script = llm
+    script.reply_text = "캔은 내용물을 비우고 헹군 뒤 캔류로 배출해요."
+    script.chunk_delay = 0.5  # still streaming when the page reloads
+    use_llm(deployment, server)
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "캔 어떻게 버려요?")
+        wait_until(
+            browser,
+            lambda d: turns(d)[-1].find_element(By.CSS_SELECTOR, ".answer").text,
+            "the first pieces of the answer",
+        )
+        browser.refresh()
+        until_state(browser, "done")
+        shot()
+        answer = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
+        count = len(turns(browser))
+    assert answer == script.reply_text and count == 1
