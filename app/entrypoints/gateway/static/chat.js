@@ -152,6 +152,10 @@
     return typeof entry === "function" ? entry(...args) : entry;
   };
   const index = (turn) => (turn.lang === "en" ? 1 : 0);
+  // What a turn tells the person beside its answer: `tone` failure (an alert), warning or
+  // info; `action` the button it offers (retry: send again, follow: listen again, new chat).
+  const note = (turn, kind, key, tone, action = null, ...args) =>
+    ({ kind, tone, action, text: say(turn, key, ...args) });
 
   // ---- storage: conversations by local id, each with the thread the server issued it ----
   const store = (() => {
@@ -225,13 +229,16 @@
     question.append(element("span", { class: "sr-only" }, `${say(turn, "you")}: `));
     question.append(element("p", {}, turn.question));
     if (turn.photo) {
-      const img = element("img", { src: turn.photo.preview_url, alt: turn.lang === "en" ? "the photo sent" : "보낸 사진" });
+      const alt = turn.lang === "en" ? "the photo sent" : "보낸 사진";
+      const img = element("img", { src: turn.photo.preview_url, alt });
       img.addEventListener("error", () => img.remove());  // expired upload: drop it quietly
       question.append(img);
     }
     const reply = element("div", { class: "reply" });
     reply.append(element("span", { class: "sr-only" }, `${say(turn, "assistant")}: `));
-    const stages = element("ol", { class: "stages", "aria-label": turn.lang === "en" ? "progress" : "진행 단계" });
+    const stages = element("ol", {
+      class: "stages", "aria-label": turn.lang === "en" ? "progress" : "진행 단계",
+    });
     const answered = element("p", { class: "answered" });
     const answer = element("p", { class: "answer" });
     const sources = element("section", { class: "sources", hidden: "" });
@@ -255,7 +262,8 @@
     v.stages.replaceChildren(...turn.stages.map((stage) => {
       const li = element("li", { "data-status": stage.status, "data-stage": stage.name });
       li.append(element("span", { class: "name" }, stageName(turn, stage)));
-      li.append(element("span", { class: "sr-only" }, ` (${STATUS_WORDS[stage.status]?.[index(turn)] || ""})`));
+      const word = STATUS_WORDS[stage.status]?.[index(turn)] || "";
+      li.append(element("span", { class: "sr-only" }, ` (${word})`));
       return li;
     }));
     v.answered.textContent = turn.answered ? say(turn, "answeredWith") + turn.answered : "";
@@ -269,25 +277,30 @@
     if (stick) toEnd();
   };
 
+  const sourceItem = (turn, source) => {
+    const li = element("li");
+    const kind = SOURCE_KINDS[source.kind]?.[index(turn)];
+    if (source.kind === "vision") {  // the photo's own analysis: its kind says it all
+      li.textContent = kind;
+      return li;
+    }
+    if (kind) li.append(element("span", { class: "kind" }, `${kind} · `));
+    if (source.url && /^https?:\/\//i.test(source.url)) {  // never a javascript: link
+      const link = { href: source.url, target: "_blank", rel: "noopener noreferrer" };
+      li.append(element("a", link, source.title));
+    } else {
+      li.append(document.createTextNode(source.title));
+    }
+    return li;
+  };
+
   const renderSources = (turn, section) => {
     section.replaceChildren();
     section.hidden = !turn.sources.length;
     if (!turn.sources.length) return;
     section.append(element("h3", {}, say(turn, "sources")));
     const list = element("ul");
-    for (const source of turn.sources) {
-      const li = element("li");
-      const kind = SOURCE_KINDS[source.kind]?.[index(turn)];
-      // The photo's own analysis has no title worth showing: its kind says it all.
-      if (source.kind === "vision") { li.append(document.createTextNode(kind)); list.append(li); continue; }
-      if (kind) li.append(element("span", { class: "kind" }, `${kind} · `));
-      if (source.url && /^https?:\/\//i.test(source.url)) {
-        li.append(element("a", { href: source.url, target: "_blank", rel: "noopener noreferrer" }, source.title));
-      } else {
-        li.append(document.createTextNode(source.title));
-      }
-      list.append(li);
-    }
+    for (const source of turn.sources) list.append(sourceItem(turn, source));
     section.append(list);
   };
 
@@ -308,7 +321,9 @@
     const free = element("div", { class: "free" });
     const id = `free-${turn.id}`;
     const label = element("label", { for: id, class: "sr-only" }, say(turn, "free"));
-    const input = element("input", { id, type: "text", name: "value", maxlength: "200", placeholder: say(turn, "free") });
+    const input = element("input", {
+      id, type: "text", name: "value", maxlength: "200", placeholder: say(turn, "free"),
+    });
     free.append(label, input, element("button", { type: "submit" }, say(turn, "send")));
     fieldset.append(options, free);
     form.append(fieldset);
@@ -376,10 +391,12 @@
     save();
     render(turn);
     controls();
-    if (document.activeElement === document.body || els.cancel.hidden && document.activeElement === els.cancel) {
-      els.message.focus();
-    }
+    // The focused control (Stop, an option) may have just gone: give the keyboard a home.
+    if (document.activeElement === document.body) els.message.focus();
   };
+
+  // A turn of a conversation the person has left (새 대화) must not touch the new one.
+  const left = (turn) => !conversation.turns.includes(turn);
 
   const submitTurn = async (turn) => {
     turn.state = "sending";
@@ -396,17 +413,23 @@
       response = await postJson("/v1/chat", body);
     } catch (error) {
       if (!(error instanceof Unreachable)) throw error;
+      if (left(turn)) return;
       turn.state = "unsent";
-      turn.notice = { kind: "unreachable", text: say(turn, "unreachable"), action: "retry", tone: "failure" };
+      turn.notice = note(turn, "unreachable", "unreachable", "failure", "retry");
       finish(turn);
       return;
     }
+    if (left(turn)) return;
     if (!response.ok) {
       const { kind } = await failureOf(response, turn.photo);
       fail(turn, kind, { state: "refused" });
       return;
     }
     const job = await response.json();
+    if (left(turn)) {  // sent as the person left: nobody will read it
+      cancelJob(job).catch(() => {});
+      return;
+    }
     conversation.thread = job.thread_id;
     turn.job = job;
     save();
@@ -433,7 +456,7 @@
     // A queued chat that no worker takes is said so after N s; it keeps waiting all the same.
     live.worker = setTimeout(() => {
       if (turn.live !== live || turn.state !== "queued") return;
-      turn.notice = { kind: "no_worker", text: say(turn, "noWorker", WORKER_WAIT_S), action: null, tone: "warning" };
+      turn.notice = note(turn, "no_worker", "noWorker", "warning", null, WORKER_WAIT_S);
       render(turn);
     }, WORKER_WAIT_S * 1000);
     const handle = (message) => {
@@ -445,9 +468,8 @@
       try { event = JSON.parse(message.data); } catch (_) { return; }
       onEvent(turn, live, event);
     };
-    for (const type of ["queued", "stage", "delta", "answer", "needs_input", "done", "error", "resumed"]) {
-      source.addEventListener(type, handle);
-    }
+    const types = ["queued", "stage", "delta", "answer", "needs_input", "done", "error", "resumed"];
+    for (const type of types) source.addEventListener(type, handle);
     source.addEventListener("open", () => {
       if (turn.live === live && turn.notice?.kind === "reconnecting") {
         turn.notice = null;
@@ -518,7 +540,7 @@
         return;
       case "resumed":  // only reaches us when another window answered the question
         turn.state = "ended";
-        turn.notice = { kind: "resumed", text: say(turn, "answeredElsewhere"), action: null, tone: "info" };
+        turn.notice = note(turn, "resumed", "answeredElsewhere", "info");
         stopFollowing(turn);
         finish(turn);
         return;
@@ -543,7 +565,7 @@
   // up (CLOSED: the gateway refused the stream) the chat's status says how it ended.
   const connectionTrouble = (turn, live) => {
     if (live.source.readyState === EventSource.CONNECTING) {
-      turn.notice = { kind: "reconnecting", text: say(turn, "reconnecting"), action: null, tone: "warning" };
+      turn.notice = note(turn, "reconnecting", "reconnecting", "warning");
       render(turn);
       return;
     }
@@ -560,13 +582,13 @@
     }
     if (!response || response.status >= 500) {  // the gateway (or its Redis) is away
       turn.state = "broken";
-      turn.notice = { kind: "unreachable", text: say(turn, "unreachable"), action: "follow", tone: "failure" };
+      turn.notice = note(turn, "unreachable", "unreachable", "failure", "follow");
       finish(turn);
       return;
     }
     if (!response.ok) {  // the job's record (or its token) expired
       turn.state = "ended";
-      turn.notice = { kind: "gone", text: say(turn, "gone"), action: "retry", tone: "failure" };
+      turn.notice = note(turn, "gone", "gone", "failure", "retry");
       finish(turn);
       return;
     }
@@ -580,7 +602,7 @@
         { state: status.error?.kind === "cancelled" ? "cancelled" : "error" });
     } else if (status.state === "resumed") {
       turn.state = "ended";
-      turn.notice = { kind: "resumed", text: say(turn, "answeredElsewhere"), action: null, tone: "info" };
+      turn.notice = note(turn, "resumed", "answeredElsewhere", "info");
       finish(turn);
     } else {
       follow(turn);  // still going: listen again
@@ -599,14 +621,15 @@
     } catch (error) {
       if (!(error instanceof Unreachable)) throw error;
       if (live) live.answering = false;
-      turn.notice = { kind: "unreachable", text: say(turn, "unreachable"), action: null, tone: "failure" };
+      turn.notice = note(turn, "unreachable", "unreachable", "failure");
       setStatus(turn, "waiting");
       render(turn);
       return;
     }
+    if (left(turn)) return;
     if (response.status === 410) { fail(turn, "input_expired"); return; }
     if (response.status === 409) {
-      turn.notice = { kind: "not_waiting", text: say(turn, "notWaiting"), action: null, tone: "info" };
+      turn.notice = note(turn, "not_waiting", "notWaiting", "info");
       stopFollowing(turn);
       checkStatus(turn);
       return;
@@ -640,27 +663,31 @@
     submitTurn(turn);
   };
 
+  const cancelJob = (job) => request(
+    `/v1/chat/${job.job_id}/cancel?token=${encodeURIComponent(job.token)}`, { method: "POST" });
+
   const cancel = async () => {
     const turn = conversation.turns.find((t) => ACTIVE.has(t.state) && t.job);
     if (!turn) return;
     els.cancel.disabled = true;
     setStatus(turn, "stopping");
     try {
-      const response = await request(`/v1/chat/${turn.job.job_id}/cancel?token=${encodeURIComponent(turn.job.token)}`, { method: "POST" });
+      const response = await cancelJob(turn.job);
       if (!response.ok) checkStatus(turn);
       // The stream's `error` (kind cancelled) ends the turn.
     } catch (_) {
-      turn.notice = { kind: "unreachable", text: say(turn, "unreachable"), action: null, tone: "failure" };
+      turn.notice = note(turn, "unreachable", "unreachable", "failure");
       els.cancel.disabled = false;
       render(turn);
     }
   };
 
   const startNewChat = () => {
+    if (!conversation.turns.length) { els.message.focus(); return; }  // already a new one
     for (const turn of conversation.turns) {
-      if (ACTIVE.has(turn.state) && turn.job) {
+      if (ACTIVE.has(turn.state)) {
         // Nobody will see this answer any more: do not let it spend a worker's time.
-        request(`/v1/chat/${turn.job.job_id}/cancel?token=${encodeURIComponent(turn.job.token)}`, { method: "POST" }).catch(() => {});
+        if (turn.job) cancelJob(turn.job).catch(() => {});
         turn.state = "cancelled";
       }
       stopFollowing(turn);
@@ -704,7 +731,9 @@
     uploading = true;
     controls();
     try {
-      const response = await request("/v1/uploads", { method: "POST", headers: { "Content-Type": file.type }, body: file });
+      const response = await request("/v1/uploads", {
+        method: "POST", headers: { "Content-Type": file.type }, body: file,
+      });
       if (response.ok) {
         photo = await response.json();
         els.photoStatus.textContent = "사진을 올렸어요. 질문과 함께 보내요.";
@@ -756,7 +785,7 @@
       if (turn.job) follow(turn);
       else {
         turn.state = "unsent";
-        turn.notice = { kind: "unreachable", text: say(turn, "unreachable"), action: "retry", tone: "failure" };
+        turn.notice = note(turn, "unreachable", "unreachable", "failure", "retry");
         render(turn);
       }
     }
