@@ -396,6 +396,28 @@ def test_an_uploaded_photo_is_previewed_and_reaches_the_vision_model(
     assert any(f"data:image/png;base64,{encoded}" in body for body in bodies)
 
 
+def test_a_file_that_is_no_photo_is_refused_and_not_attached(
+    browser: webdriver.Chrome, gateway: RunningServer, tmp_path: Path, shot: Shot
+) -> None:
+    fake = tmp_path / "not-a-photo.png"  # named like a photo, so the browser calls it one
+    fake.write_text("<?php echo 1; ?>")
+    browser.get(f"{gateway.url}/")
+    browser.find_element(By.ID, "photo").send_keys(str(fake))
+    status = wait_until(
+        browser,
+        lambda d: (
+            (e := d.find_element(By.ID, "photo-status")).get_attribute("data-state") == "wrong_type"
+            and e
+        ),
+        "the refusal",
+    )
+    shot()
+    thumb_shown = browser.find_element(By.ID, "photo-thumb").is_displayed()
+    send_enabled = browser.find_element(By.ID, "send").is_enabled()
+    assert "png, jpeg, webp" in status.text
+    assert not thumb_shown and send_enabled
+
+
 # ---- failures ----
 
 

@@ -707,46 +707,68 @@
   // ---- photo: uploaded when chosen, so a bad file is refused before the question is sent ----
   let photo = null;
   let uploading = false;
+  let choosing = 0;  // the latest choice; an upload of an earlier one is ignored
   let previewUrl = null;
   const clearPhoto = () => {
+    choosing += 1;  // an upload still under way is not attached any more
     photo = null;
     els.photo.value = "";
     els.preview.hidden = true;
     els.photoStatus.textContent = "";
+    els.photoStatus.dataset.state = "";
+    uploading = false;
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     previewUrl = null;
+  };
+  const PHOTO_TEXT = {
+    uploading: "사진 올리는 중…",
+    ready: "사진을 올렸어요. 질문과 함께 보내요.",
+    wrong_type: "png, jpeg, webp 사진만 올릴 수 있어요.",
+    too_large: "사진이 너무 커요. 더 작은 사진을 골라 주세요.",
+    unreachable: "서버에 연결할 수 없어 사진을 올리지 못했어요. 다시 골라 주세요.",
+  };
+  const photoSays = (state, text) => {
+    els.photoStatus.dataset.state = state;
+    els.photoStatus.textContent = text || PHOTO_TEXT[state];
+    // A refused photo is not attached: no thumbnail that says otherwise.
+    els.thumb.hidden = state !== "uploading" && state !== "ready";
   };
   const choosePhoto = async () => {
     const file = els.photo.files[0];
     if (!file) return;
     clearPhoto();
+    const mine = choosing;
     els.preview.hidden = false;
-    if (!PHOTO_TYPES.includes(file.type)) {
-      els.photoStatus.textContent = "png, jpeg, webp 사진만 올릴 수 있어요.";
-      return;
-    }
+    if (!PHOTO_TYPES.includes(file.type)) { photoSays("wrong_type"); return; }
     previewUrl = URL.createObjectURL(file);
     els.thumb.src = previewUrl;
-    els.photoStatus.textContent = "사진 올리는 중…";
+    photoSays("uploading");
     uploading = true;
     controls();
+    let said;
     try {
       const response = await request("/v1/uploads", {
         method: "POST", headers: { "Content-Type": file.type }, body: file,
       });
       if (response.ok) {
-        photo = await response.json();
-        els.photoStatus.textContent = "사진을 올렸어요. 질문과 함께 보내요.";
+        const uploaded = await response.json();
+        if (mine === choosing) photo = uploaded;
+        said = ["ready"];
+      } else if (response.status === 415) {
+        said = ["wrong_type"];
+      } else if (response.status === 413) {
+        said = ["too_large"];
       } else {
         const { kind } = await failureOf(response, null);
-        els.photoStatus.textContent = kind === "too_large" ? "사진이 너무 커요." : FAILURES[kind][0];
+        said = ["refused", FAILURES[kind][0]];
       }
     } catch (_) {
-      els.photoStatus.textContent = TEXT.ko.unreachable;
-    } finally {
-      uploading = false;
-      controls();
+      said = ["unreachable"];
     }
+    if (mine !== choosing) return;
+    uploading = false;
+    photoSays(...said);
+    controls();
   };
 
   const ask = (event) => {
