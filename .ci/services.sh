@@ -52,8 +52,11 @@ else
     echo "postgresql: $pg_host:$pg_port answers"
 fi
 
-# The chat-page test drives Debian's headless Chromium (nothing is downloaded by the test).
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+# The chat-page test drives Debian's headless Chromium (nothing is downloaded by the test);
+# fonts-noto-cjk so its screenshots show Hangul, not boxes.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+    || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        chromium chromium-driver fonts-noto-cjk >/dev/null
 fi
 echo "chromium: $(chromium --version 2>/dev/null | head -1)"

@@ -1,67 +1,684 @@
-"""The chat page in real headless Chromium (Debian's chromium and chromedriver)."""
+"""The chat page in real headless Chromium, against the gateway and real worker processes:
+each state a person can meet (answers, turns, questions back, photos, every failure) is driven
+through the page and checked on the DOM. Screenshots go to artifacts/screenshots/<test>.png."""
 
 from __future__ import annotations
 
-import shutil
+import base64
+import json
+import struct
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 
-from tests.support.asgi_server import RunningServer
+from tests.e2e.conftest import serve_gateway
+from tests.support.artifacts import screenshot_path
+from tests.support.asgi_server import RunningServer, serve_in_thread
+from tests.support.browser import chromium, chromium_installed, switchable_proxy, wait_until
+from tests.support.openai_wire import OpenAIWire
 from tests.support.services import Deployment, worker_process
+from tests.support.wire_script import Script
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+FEES = Path(__file__).resolve().parent.parent / "data" / "fixtures" / "FIXTURE_bulky_waste_fees.csv"
+BULKY = {"APP_SERVICES__BULK_WASTE__ENABLED": "true", "APP_SERVICES__BULK_WASTE__PATH": str(FEES)}
+Shot = Callable[[], None]
 
 
 @pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> webdriver.Chrome:
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+def deployment() -> Deployment:
+    # Bulky-waste fees from the fixture, so a sofa question asks back for the district.
+    return Deployment(env=dict(BULKY))
+
+
+@pytest.fixture
+def llm() -> Iterator[tuple[RunningServer, Script]]:
+    """An OpenAI-compatible model on loopback, for tests that need a slow or a seeing one."""
+    script = Script()
+    with serve_in_thread(OpenAIWire(script)) as server:
+        yield server, script
+
+
+def use_llm(deployment: Deployment, server: RunningServer) -> None:
+    deployment.env.update(
+        {
+            "LLM_DEFAULT_PROVIDER": "openai",
+            "OPENAI_API_KEY": "sk-test-0123456789",
+            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
+            "APP_LLM__MAX_RETRIES": "0",
+        }
+    )
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[webdriver.Chrome]:
+    if not chromium_installed():
         pytest.fail("install Debian's chromium and chromium-driver (make test does)")
     monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium must not fetch drivers
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
+    with chromium(tmp_path / "profile") as driver:
+        yield driver
 
 
-def test_ask_on_the_page_and_watch_stages_and_answer(
-    browser: webdriver.Chrome, gateway: RunningServer, deployment: Deployment, logs: Path
+@pytest.fixture
+def shot(browser: webdriver.Chrome, request: pytest.FixtureRequest) -> Iterator[Shot]:
+    """Save this test's screenshot now (the moment the test is about); a test that stops
+    before it gets one of where it stopped."""
+    path = str(screenshot_path(request.node.name))
+    taken: list[bool] = []
+
+    def save() -> None:
+        browser.save_screenshot(path)
+        taken.append(True)
+
+    yield save
+    if not taken:
+        browser.save_screenshot(path)
+
+
+# ---- the page, as a person would use it ----
+
+
+def ask(browser: webdriver.Chrome, question: str) -> None:
+    box = browser.find_element(By.ID, "message")
+    box.send_keys(question)
+    wait_until(browser, lambda d: d.find_element(By.ID, "send").is_enabled(), "the send button")
+    browser.find_element(By.ID, "send").click()
+
+
+def turns(browser: webdriver.Chrome) -> list[WebElement]:
+    return browser.find_elements(By.CSS_SELECTOR, "#turns > li.turn")
+
+
+def turn_state(browser: webdriver.Chrome, index: int = -1) -> str | None:
+    found = turns(browser)
+    if not found or len(found) <= index:
+        return None
+    return found[index].get_attribute("data-state")
+
+
+def until_state(browser: webdriver.Chrome, *states: str, index: int = -1, limit: float = 60) -> str:
+    return str(
+        wait_until(
+            browser,
+            lambda d: (s := turn_state(d, index)) in states and s,
+            f"turn {index} in {states}",
+            limit,
+        )
+    )
+
+
+def notice(browser: webdriver.Chrome, index: int = -1) -> WebElement:
+    return turns(browser)[index].find_element(By.CSS_SELECTOR, ".notice")
+
+
+def until_notice(browser: webdriver.Chrome, kind: str, limit: float = 60) -> WebElement:
+    def shown(d: webdriver.Chrome) -> WebElement | None:
+        found = turns(d)
+        if not found:
+            return None
+        box = found[-1].find_element(By.CSS_SELECTOR, ".notice")
+        return box if box.get_attribute("data-kind") == kind and box.is_displayed() else None
+
+    return wait_until(browser, shown, f"a notice of kind {kind}", limit)  # type: ignore[no-any-return]
+
+
+def stage_texts(browser: webdriver.Chrome, index: int = -1) -> list[tuple[str, str]]:
+    items = turns(browser)[index].find_elements(By.CSS_SELECTOR, ".stages li")
+    return [
+        (li.find_element(By.CSS_SELECTOR, ".name").text, li.get_attribute("data-status") or "")
+        for li in items
+    ]
+
+
+def stored(browser: webdriver.Chrome) -> dict[str, Any]:
+    return dict(json.loads(browser.execute_script("return localStorage.getItem('eco2.chat.v1')")))
+
+
+def current_thread(browser: webdriver.Chrome) -> str | None:
+    saved = stored(browser)
+    thread = saved["conversations"][saved["current"]]["thread"]
+    return str(thread) if thread else None
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x4c\xaf\x50" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+# ---- answers ----
+
+
+def test_an_answer_streams_with_stage_names_and_sources(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
 ) -> None:
     with worker_process(deployment, logs):
         browser.get(f"{gateway.url}/")
         assert "eco2" in browser.title
-        browser.find_element(By.ID, "message").send_keys("건전지랑 페트병은 어떻게 버려?")
-        browser.find_element(By.ID, "send").click()
-        WebDriverWait(browser, 30).until(
-            lambda d: d.find_element(By.ID, "status").get_attribute("data-state") == "done"
-        )
-        answer = browser.find_element(By.ID, "answer").text
-        stages = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#stages li")]
-        classes = {
-            li.get_attribute("class") for li in browser.find_elements(By.CSS_SELECTOR, "#stages li")
-        }
-        browser.save_screenshot(str(logs / "chat-page.png"))
+        ask(browser, "건전지랑 페트병은 어떻게 버려?")
+        until_state(browser, "done")
+        shot()
+        turn = turns(browser)[-1]
+        answer = turn.find_element(By.CSS_SELECTOR, ".answer").text
+        stages = stage_texts(browser)
+        sources = [li.text for li in turn.find_elements(By.CSS_SELECTOR, ".sources li")]
+        status = browser.find_element(By.ID, "status").text
+        thread = current_thread(browser)
+        page_text = browser.find_element(By.TAG_NAME, "body").text
     assert "폐건전지" in answer and "라벨" in answer
-    assert any(s.startswith("intent") for s in stages)
-    assert any(s.startswith("waste_rag#2") for s in stages)
-    assert classes == {"completed"}
+    names = [name for name, _ in stages]
+    assert names[:2] == ["질문 이해하기", "찾아볼 곳 정하기"]
+    assert "분리배출 방법 찾기" in names and "분리배출 방법 찾기 (2)" in names
+    assert names[-1] == "답변 쓰기"
+    assert {s for _, s in stages} == {"completed"}
+    assert not any(word in page_text for word in ("waste_rag", "intent", " ms", "router"))
+    assert "분리배출 안내 · 건전지" in sources and "분리배출 안내 · 투명 페트병" in sources
+    assert status == "답변을 마쳤어요."
+    assert thread and thread.startswith("thr_") and thread not in page_text
+
+
+def test_two_turns_are_a_conversation_and_a_reload_keeps_it(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        until_state(browser, "done")
+        first = turns(browser)[0].find_element(By.CSS_SELECTOR, ".answer").text
+        thread = current_thread(browser)
+        ask(browser, "건전지는 어떻게 버려요?")
+        wait_until(browser, lambda d: len(turns(d)) == 2, "a second turn")
+        until_state(browser, "done", index=1)
+        before = [t.find_element(By.CSS_SELECTOR, ".answer").text for t in turns(browser)]
+        browser.refresh()
+        wait_until(browser, lambda d: len(turns(d)) == 2, "the kept turns after a reload")
+        shot()
+        after = [t.find_element(By.CSS_SELECTOR, ".answer").text for t in turns(browser)]
+        questions = [t.find_element(By.CSS_SELECTOR, ".question p").text for t in turns(browser)]
+        sources = [len(t.find_elements(By.CSS_SELECTOR, ".sources li")) for t in turns(browser)]
+        same_thread = current_thread(browser)
+    assert "라벨" in first and "건전지" in before[1]
+    assert before[0] == first  # the second answer did not replace the first
+    assert after == before
+    assert questions == ["페트병 어떻게 버려요?", "건전지는 어떻게 버려요?"]
+    assert all(count > 0 for count in sources)
+    assert same_thread == thread  # both turns on one server-issued thread
+
+
+def test_an_english_question_gets_english_stage_names(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "How do I recycle a PET bottle?")
+        until_state(browser, "done")
+        shot()
+        turn = turns(browser)[-1]
+        names = [name for name, _ in stage_texts(browser)]
+        heading = turn.find_element(By.CSS_SELECTOR, ".sources h3").text
+        lang = turn.get_attribute("lang")
+        answer = turn.find_element(By.CSS_SELECTOR, ".answer").text
+    assert names[0] == "Understanding the question" and names[-1] == "Writing the answer"
+    assert "Looking up how to dispose of it" in names
+    assert not any(any("\uac00" <= c <= "\ud7a3" for c in name) for name in names)
+    assert heading == "Sources" and lang == "en"
+    assert "label" in answer.lower()
+
+
+def test_cancel_stops_a_streaming_answer_and_says_so(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    llm: tuple[RunningServer, Script],
+    logs: Path,
+    shot: Shot,
+) -> None:
+    server, script = llm
+    script.reply_text = "페트병은 내용물을 비우고 라벨을 떼어 투명 페트병 수거함에 넣어요. " * 4
+    script.chunk_delay = 1.0  # four characters a second: the answer streams for a minute
+    use_llm(deployment, server)
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        partial = wait_until(
+            browser,
+            lambda d: turns(d)[-1].find_element(By.CSS_SELECTOR, ".answer").text,
+            "the first pieces of the answer",
+        )
+        streaming = turn_state(browser)
+        browser.find_element(By.ID, "cancel").click()
+        until_state(browser, "cancelled")
+        shot()
+        box = notice(browser)
+        text = turns(browser)[-1].text
+        kept = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
+        send_enabled = browser.find_element(By.ID, "send").is_enabled()
+        cancel_shown = browser.find_element(By.ID, "cancel").is_displayed()
+    assert streaming == "running" and partial.startswith("페트")
+    assert len(kept) < len(script.reply_text.strip())  # stopped before the end
+    assert box.get_attribute("data-kind") == "cancelled" and "질문을 멈췄어요" in box.text
+    assert "연결" not in text  # not "reconnecting": the chat ended
+    assert send_enabled and not cancel_shown
+
+
+def test_new_chat_starts_an_empty_conversation_on_a_new_thread(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        until_state(browser, "done")
+        first = current_thread(browser)
+        browser.find_element(By.ID, "new-chat").click()
+        wait_until(browser, lambda d: not turns(d), "an empty conversation")
+        empty_shown = browser.find_element(By.ID, "empty").is_displayed()
+        focused = browser.switch_to.active_element.get_attribute("id")
+        ask(browser, "캔 어떻게 버려요?")
+        until_state(browser, "done")
+        second = current_thread(browser)
+        browser.refresh()
+        wait_until(browser, lambda d: len(turns(d)) == 1, "the new conversation after a reload")
+        shot()
+        questions = [t.find_element(By.CSS_SELECTOR, ".question p").text for t in turns(browser)]
+    assert empty_shown and focused == "message"
+    assert first and second and first != second
+    assert questions == ["캔 어떻게 버려요?"]
+
+
+# ---- asking back ----
+
+
+def test_a_question_back_is_answered_on_the_page(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "소파 버리는 비용 얼마야?")
+        until_state(browser, "waiting")
+        form = wait_until(
+            browser,
+            lambda d: d.find_element(By.CSS_SELECTOR, "#turns .asking"),
+            "the question-back form",
+        )
+        legend = form.find_element(By.TAG_NAME, "legend").text
+        options = [b.text for b in form.find_elements(By.CSS_SELECTOR, ".options button")]
+        focused = browser.switch_to.active_element.get_attribute("data-value")
+        send_enabled = browser.find_element(By.ID, "send").is_enabled()
+        shot()
+        form.find_element(By.CSS_SELECTOR, "button[data-value='마포구']").click()
+        until_state(browser, "done")
+        turn = turns(browser)[-1]
+        answer = turn.find_element(By.CSS_SELECTOR, ".answer").text
+        answered = turn.find_element(By.CSS_SELECTOR, ".answered").text
+        stages = stage_texts(browser)
+        forms_left = turn.find_elements(By.CSS_SELECTOR, ".asking")
+    assert "구" in legend and "마포구" in options and len(options) >= 25
+    assert focused == options[0]  # the keyboard lands on the answer
+    assert not send_enabled  # the question back is answered in its form
+    assert "11,111원" in answer  # 마포구's sofa fee in the fixture
+    assert answered == "내 답: 마포구"
+    assert ("대형 폐기물 수수료 확인하기", "completed") in stages
+    assert not forms_left
+
+
+# ---- photos ----
+
+
+def test_an_uploaded_photo_is_previewed_and_reaches_the_vision_model(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    llm: tuple[RunningServer, Script],
+    logs: Path,
+    tmp_path: Path,
+    shot: Shot,
+) -> None:
+    server, script = llm
+    use_llm(deployment, server)
+    photo = tmp_path / "bottle.png"
+    photo.write_bytes(png(8, 8))
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        browser.find_element(By.ID, "photo").send_keys(str(photo))
+        wait_until(
+            browser,
+            lambda d: "올렸어요" in d.find_element(By.ID, "photo-status").text,
+            "the photo uploaded",
+        )
+        preview = browser.find_element(By.ID, "photo-thumb")
+        previewed = browser.execute_script("return arguments[0].naturalWidth", preview)
+        ask(browser, "이거 어떻게 버려?")
+        until_state(browser, "done")
+        sent = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".question img")
+        wait_until(browser, lambda d: d.execute_script("return arguments[0].complete", sent), "img")
+        shown = browser.execute_script("return arguments[0].naturalWidth", sent)
+        names = [name for name, _ in stage_texts(browser)]
+        shot()
+    encoded = base64.b64encode(png(8, 8)).decode()
+    bodies = [json.dumps(r["json"]) for r in script.requests if r.get("json")]
+    assert previewed == 8 and shown == 8  # the preview, and the photo as the gateway keeps it
+    assert "사진 살펴보기" in names
+    assert any(f"data:image/png;base64,{encoded}" in body for body in bodies)
+
+
+def test_a_file_that_is_no_photo_is_refused_and_not_attached(
+    browser: webdriver.Chrome, gateway: RunningServer, tmp_path: Path, shot: Shot
+) -> None:
+    fake = tmp_path / "not-a-photo.png"  # named like a photo, so the browser calls it one
+    fake.write_text("<?php echo 1; ?>")
+    browser.get(f"{gateway.url}/")
+    browser.find_element(By.ID, "photo").send_keys(str(fake))
+    status = wait_until(
+        browser,
+        lambda d: (
+            (e := d.find_element(By.ID, "photo-status")).get_attribute("data-state") == "wrong_type"
+            and e
+        ),
+        "the refusal",
+    )
+    shot()
+    thumb_shown = browser.find_element(By.ID, "photo-thumb").is_displayed()
+    send_enabled = browser.find_element(By.ID, "send").is_enabled()
+    assert "png, jpeg, webp" in status.text
+    assert not thumb_shown and send_enabled
+
+
+# ---- failures ----
+
+
+def test_no_worker_is_said_at_once_and_retry_works_once_one_runs(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    browser.get(f"{gateway.url}/")
+    ask(browser, "페트병 어떻게 버려요?")
+    box = until_notice(browser, "no_worker")
+    shot()
+    text = box.text
+    with worker_process(deployment, logs):
+        box.find_element(By.CSS_SELECTOR, "button.retry").click()
+        until_state(browser, "done")
+        answer = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
+        gone = not notice(browser).is_displayed()
+    assert "서버(워커)가 없어요" in text and box.get_attribute("role") == "alert"
+    assert "라벨" in answer and gone
+
+
+def test_a_chat_no_worker_takes_is_said_after_n_seconds(
+    browser: webdriver.Chrome,
+    deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    # A gateway that queues without a worker (as one whose worker just died would).
+    with serve_gateway(deployment, monkeypatch, gateway={"require_worker": False}) as gateway:
+        browser.get(f"{gateway.url}/?worker_wait=2")
+        ask(browser, "페트병 어떻게 버려요?")
+        box = until_notice(browser, "no_worker")
+        state = turn_state(browser)
+        text = box.text
+        shot()
+        with worker_process(deployment, logs):
+            until_state(browser, "done")
+            gone = not notice(browser).is_displayed()
+    assert state == "queued"
+    assert "2초가 지나도" in text and "워커" in text
+    assert gone  # the note goes once a worker takes the chat
+
+
+def test_gateway_down_says_so_and_retry_works_when_it_is_back(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    port = int(gateway.url.rsplit(":", 1)[1])
+    with switchable_proxy(port) as proxy, worker_process(deployment, logs):
+        browser.get(f"{proxy.url}/?request_timeout=10")
+        wait_until(browser, lambda d: d.find_element(By.ID, "send").is_enabled(), "the page")
+        proxy.down()
+        ask(browser, "페트병 어떻게 버려요?")
+        box = until_notice(browser, "unreachable")
+        text = box.text
+        status = browser.find_element(By.ID, "status").text
+        shot()
+        proxy.up()
+        box.find_element(By.CSS_SELECTOR, "button.retry").click()
+        until_state(browser, "done")
+        answer = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
+        count = len(turns(browser))
+    assert "서버에 연결할 수 없어요" in text and "보내는 중" not in status
+    assert "라벨" in answer and count == 1  # the same turn, sent again
+
+
+def test_a_timeout_is_said_with_a_retry(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    llm: tuple[RunningServer, Script],
+    logs: Path,
+    shot: Shot,
+) -> None:
+    server, script = llm
+    script.delay = 3.0
+    use_llm(deployment, server)
+    deployment.env["APP_WORKER__JOB_TIMEOUT"] = "1"
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        box = until_notice(browser, "timeout")
+        shot()
+        state = turn_state(browser)
+        retry = box.find_elements(By.CSS_SELECTOR, "button.retry")
+    assert state == "error" and "너무 오래 걸려" in box.text
+    assert retry and retry[0].is_displayed()
+
+
+def test_a_spent_budget_is_said(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    with worker_process(deployment, logs, env={"APP_BUDGET__CHAT_MAX_TOKENS": "5"}):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        box = until_notice(browser, "budget_exceeded")
+        shot()
+        state = turn_state(browser)
+    assert state == "error" and "한도" in box.text
+    assert box.get_attribute("role") == "alert"
+
+
+# ---- layout and access ----
+
+
+def test_the_page_fits_390_px_without_sideways_scrolling(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True},
+    )
+    fits = "return [window.innerWidth, document.documentElement.scrollWidth]"
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "소파 버리는 비용 얼마야?")
+        until_state(browser, "waiting")
+        asking = browser.execute_script(fits)
+        browser.find_element(By.CSS_SELECTOR, "button[data-value='마포구']").click()
+        until_state(browser, "done")
+        ask(browser, "건전지랑 페트병은 어떻게 버려?")
+        until_state(browser, "done", index=1)
+        answered = browser.execute_script(fits)
+        composer = browser.find_element(By.ID, "send").rect
+        shot()
+    assert asking[0] == 390 and asking[1] <= 390
+    assert answered[1] <= 390
+    assert composer["x"] + composer["width"] <= 390
+
+
+def test_labels_live_regions_and_the_keyboard(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    unlabelled = """
+      return [...document.querySelectorAll('input, textarea, select, button')].filter((el) => {
+        const named = el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim();
+        return !named;
+      }).map((el) => el.outerHTML);
+    """
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        log = browser.find_element(By.ID, "turns")
+        status = browser.find_element(By.ID, "status")
+        box = browser.find_element(By.ID, "message")
+        box.send_keys("소파 버리는 비용 얼마야?", Keys.ENTER)  # Enter sends
+        until_state(browser, "waiting")
+        busy = (
+            turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").get_attribute("aria-busy")
+        )
+        free = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".free input")
+        free.send_keys("마포구", Keys.ENTER)  # the free-text answer, by keyboard
+        until_state(browser, "done")
+        done_busy = (
+            turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").get_attribute("aria-busy")
+        )
+        answer = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
+        missing = browser.execute_script(unlabelled)
+        label = browser.find_element(By.CSS_SELECTOR, "label[for='message']")
+        label_text = label.get_attribute("textContent")
+        photo_label = browser.find_element(By.CSS_SELECTOR, "label[for='photo']").text
+        shot()
+    assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
+    assert status.get_attribute("role") == "status"
+    assert busy == "true" and done_busy == "false"
+    assert "11,111원" in answer
+    assert missing == [] and label_text == "질문" and photo_label == "사진 첨부"
+
+
+def test_a_stream_cut_off_says_reconnecting_and_the_answer_arrives_whole(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    llm: tuple[RunningServer, Script],
+    logs: Path,
+    shot: Shot,
+) -> None:
+    server, script = llm
+    script.delay = 2.0  # the chat is still going while the gateway is away
+    use_llm(deployment, server)
+    port = int(gateway.url.rsplit(":", 1)[1])
+    with switchable_proxy(port) as proxy, worker_process(deployment, logs):
+        browser.get(f"{proxy.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        until_state(browser, "running")
+        proxy.down()
+        box = until_notice(browser, "reconnecting")
+        text = box.text
+        shot()
+        proxy.up()
+        until_state(browser, "done")
+        answer = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
+        gone = not notice(browser).is_displayed()
+    assert "다시 연결하는 중" in text
+    assert gone and answer.count("echo:") == 1  # the whole answer, once
+
+
+def test_a_gateway_that_never_answers_is_said_after_the_request_timeout(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    port = int(gateway.url.rsplit(":", 1)[1])
+    with switchable_proxy(port) as proxy, worker_process(deployment, logs):
+        browser.get(f"{proxy.url}/?request_timeout=3")
+        wait_until(browser, lambda d: d.find_element(By.ID, "send").is_enabled(), "the page")
+        proxy.hang()  # connections are taken and never answered
+        ask(browser, "페트병 어떻게 버려요?")
+        box = until_notice(browser, "unreachable")
+        text = box.text
+        status = browser.find_element(By.ID, "status").text
+        shot()
+        proxy.up()
+        box.find_element(By.CSS_SELECTOR, "button.retry").click()
+        until_state(browser, "done")
+    assert "서버에 연결할 수 없어요" in text and "보내는 중" not in status
+
+
+def test_a_reload_mid_answer_picks_the_turn_up_again(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    llm: tuple[RunningServer, Script],
+    logs: Path,
+    shot: Shot,
+) -> None:
+    server, script = llm
+    script.reply_text = "캔은 내용물을 비우고 헹군 뒤 캔류로 배출해요."
+    script.chunk_delay = 0.5  # still streaming when the page reloads
+    use_llm(deployment, server)
+    with worker_process(deployment, logs):
+        browser.get(f"{gateway.url}/")
+        ask(browser, "캔 어떻게 버려요?")
+        wait_until(
+            browser,
+            lambda d: turns(d)[-1].find_element(By.CSS_SELECTOR, ".answer").text,
+            "the first pieces of the answer",
+        )
+        browser.refresh()
+        until_state(browser, "done")
+        shot()
+        answer = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
+        count = len(turns(browser))
+    assert answer == script.reply_text and count == 1

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.containers.gateway import GatewayContainer
@@ -102,6 +103,9 @@ def create_app(settings: Settings) -> ASGIApp:
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:
         return HTMLResponse(chat_page())
+
+    # The page's script and style, read from the installed package like the page itself.
+    app.mount("/static", StaticFiles(packages=[("app.entrypoints.gateway", "static")]), "static")
 
     gateway = settings.gateway
     return BodyLimit(app, gateway.max_body_bytes, {"/v1/uploads": gateway.max_upload_bytes})
