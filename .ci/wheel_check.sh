@@ -44,12 +44,19 @@ for _ in $(seq 1 100); do
     kill -0 "$gateway_pid" 2>/dev/null || { cat "$work/gateway.log" >&2; exit 1; }
     sleep 0.2
 done
-if [ "$status" != "200" ] || ! grep -q "EventSource" "$work/page.html"; then
-    echo "wheel check: GET / gave $status" >&2
+# The page's script and style ship in the wheel too.
+script_ok=false
+if [ "$status" = "200" ] && grep -q '/static/chat.js' "$work/page.html" \
+    && curl -sf "http://127.0.0.1:$port/static/chat.js" | grep -q "EventSource" \
+    && curl -sf -o /dev/null "http://127.0.0.1:$port/static/chat.css"; then
+    script_ok=true
+fi
+if [ "$script_ok" != "true" ]; then
+    echo "wheel check: GET / gave $status, or its chat.js/chat.css are missing" >&2
     cat "$work/gateway.log" >&2
     exit 1
 fi
-echo "wheel check: the installed gateway served the chat page (HTTP 200)"
+echo "wheel check: the installed gateway served the chat page and its script and style (HTTP 200)"
 
 # The API docs work offline from the installed wheel: each page's assets are served locally.
 for page in docs redoc; do

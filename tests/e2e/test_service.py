@@ -136,7 +136,9 @@ async def test_health_and_readiness(
 
 async def test_the_chat_page_and_openapi_are_served(http: httpx.AsyncClient) -> None:
     page = await http.get("/")
-    assert page.status_code == 200 and "EventSource" in page.text
+    assert page.status_code == 200 and "/static/chat.js" in page.text
+    script = await http.get("/static/chat.js")
+    assert script.status_code == 200 and "EventSource" in script.text
     spec = (await http.get("/openapi.json")).json()
     assert "/v1/chat/{job_id}/events" in spec["paths"]
     examples = spec["components"]["schemas"]["ChatSubmission"]["examples"]
