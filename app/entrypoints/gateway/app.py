@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.containers.gateway import GatewayContainer
 from app.containers.lifecycle import resolve, running
 from app.entrypoints.gateway import errors
+from app.entrypoints.gateway.access_log import AccessLog
 from app.entrypoints.gateway.routes import router
 from app.settings import Settings
 
@@ -101,4 +102,5 @@ def create_app(settings: Settings) -> ASGIApp:
         return HTMLResponse(chat_page())
 
     gateway = settings.gateway
-    return BodyLimit(app, gateway.max_body_bytes, {"/v1/uploads": gateway.max_upload_bytes})
+    limited = BodyLimit(app, gateway.max_body_bytes, {"/v1/uploads": gateway.max_upload_bytes})
+    return AccessLog(limited)
