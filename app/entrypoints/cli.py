@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--json", action="store_true", help="every event as a JSON line")
     submit.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
 
-    worker = commands.add_parser("worker", parents=[common], help="run the arq worker (Redis queue)")
+    worker = commands.add_parser(
+        "worker", parents=[common], help="run the arq worker (Redis queue)"
+    )
     worker.add_argument(
         "--concurrency", type=int, help="chats at once (default: worker.concurrency, 10)"
     )

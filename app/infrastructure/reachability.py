@@ -25,13 +25,13 @@ async def require_reachable(settings: Settings, *, redis: bool, checkpoint: bool
         )
 
 
-async def redis_reachable(url: str, timeout: float) -> None:
+async def redis_reachable(url: str, wait_s: float) -> None:
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = Redis.from_url(url, socket_connect_timeout=wait_s, socket_timeout=wait_s)
     try:
-        async with asyncio.timeout(timeout + 1):
+        async with asyncio.timeout(wait_s + 1):
             await client.ping()
     except (RedisError, OSError, TimeoutError) as exc:
         raise ServiceUnreachable(
@@ -41,12 +41,14 @@ async def redis_reachable(url: str, timeout: float) -> None:
         await client.aclose()
 
 
-async def postgres_reachable(url: str, timeout: float) -> None:
+async def postgres_reachable(url: str, wait_s: float) -> None:
     import psycopg
 
     try:
-        async with asyncio.timeout(timeout + 1):
-            connection = await psycopg.AsyncConnection.connect(url, connect_timeout=int(timeout))
+        async with asyncio.timeout(wait_s + 1):
+            connection = await psycopg.AsyncConnection.connect(
+                url, connect_timeout=max(int(wait_s), 1)
+            )
             await connection.close()
     except (psycopg.Error, OSError, TimeoutError) as exc:
         raise ServiceUnreachable(

@@ -9,9 +9,8 @@ from typing import Any
 import structlog
 import uvicorn
 
+from app.containers.startup import Startup
 from app.entrypoints.gateway.app import create_app
-from app.infrastructure.observability.logging import configure_from_settings
-from app.infrastructure.reachability import require_reachable
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -35,8 +34,9 @@ def listening_url(host: str, bound: Any) -> str:
 
 
 def serve(settings: Settings) -> None:
-    configure_from_settings(settings)  # before uvicorn's first record
-    asyncio.run(require_reachable(settings, redis=True, checkpoint=False))
+    startup = Startup(settings=settings)
+    startup.logging()  # before uvicorn's first record
+    asyncio.run(startup.require(redis=True, checkpoint=False))
     config = uvicorn.Config(
         create_app(settings),
         host=settings.gateway.host,
