@@ -17,8 +17,8 @@ log = structlog.get_logger(__name__)
 
 
 class ListeningServer(uvicorn.Server):
-    """uvicorn's Server that prints where it listens once the socket is bound (with port 0,
-    the port the system chose)."""
+    """uvicorn's Server that prints where it listens once the socket is bound: the line an
+    operator (or a script waiting for the gateway) looks for, on stdout, apart from the logs."""
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
