@@ -98,8 +98,8 @@ def configure_logging(
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
 ) -> None:
-    """Idempotent: the worker, gateway and CLI each call it once at start; later calls replace
-    the root handler, so no record is ever written twice."""
+    """Idempotent: the worker, gateway and CLI each call it at start (and their container
+    again); each call replaces the root handler, so no record is ever written twice."""
     target = stream or sys.stderr
     use_json = settings.format == "json" or (settings.format == "auto" and not target.isatty())
     renderer: Processor = (
@@ -118,11 +118,16 @@ def configure_logging(
     handler = CurrentStderrHandler() if stream is None else logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=chain,
+            foreign_pre_chain=chain,  # the stdlib's records: the same steps as ours
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
     handler.addFilter(LibraryFloor(level))
+    install_root_handler(handler, level)
+
+
+def install_root_handler(handler: logging.Handler, level: int) -> None:
+    """The one handler every record leaves through."""
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
