@@ -74,6 +74,17 @@ def json_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def records_so_far(path: Path) -> list[dict[str, Any]]:
+    """While the process runs: its last line may be half written yet."""
+    records = []
+    for line in lines(path):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
 def test_worker_and_gateway_log_json_once_with_an_access_line(tmp_path: Path) -> None:
     deployment = Deployment()
     port = free_port()
@@ -96,7 +107,13 @@ def test_worker_and_gateway_log_json_once_with_an_access_line(tmp_path: Path) ->
                 for line in events.iter_lines():
                     if line.startswith("event: done"):
                         break
-        wait_for(lambda: "http.request" in g_err.read_text(), "the access line of the stream")
+        wait_for(
+            lambda: any(
+                r["event"] == "http.request" and r["path"].endswith("/events")
+                for r in records_so_far(g_err)
+            ),
+            "the access line of the stream (written when it ends)",
+        )
         gw.send_signal(signal.SIGTERM)
         worker.send_signal(signal.SIGTERM)
         # uvicorn re-raises the SIGTERM it handled, once it has shut down cleanly.
