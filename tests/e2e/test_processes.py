@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,18 +146,19 @@ def test_worker_and_gateway_log_json_once_with_an_access_line(tmp_path: Path) ->
 
 def test_submit_shows_the_view_ask_shows(tmp_path: Path) -> None:
     deployment = Deployment()
-    question = "페트병 어떻게 버려요?"
+    question, thread = "페트병 어떻게 버려요?", f"cli-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, **deployment.settings_env()}
     with app_process(deployment, tmp_path, "worker") as (worker, _, w_err):
         wait_until_started(WorkerProcess(worker, w_err), deployment)
-        submitted = run_cli(env, "submit", "--thread", "cli-same-view", question)
-    asked = run_cli(env, "ask", "--thread", "cli-same-view", question)
-    assert submitted.returncode == 0 and asked.returncode == 0, submitted.stderr + asked.stderr
+        submitted = run_cli(env, "submit", "--timeout", "60", "--thread", thread, question)
+        assert submitted.returncode == 0, submitted.stderr + w_err.read_text()
+    asked = run_cli(env, "ask", "--thread", thread, question)
+    assert asked.returncode == 0, asked.stderr
     assert submitted.stdout == asked.stdout and "라벨" in asked.stdout
     assert view_lines(submitted.stderr) == view_lines(asked.stderr)
     assert view_lines(asked.stderr)[-1] == (
-        "sources: 투명 페트병, 대용량 투명 페트병 · thread: cli-same-view "
-        "(continue with --thread cli-same-view)"
+        f"sources: 투명 페트병, 대용량 투명 페트병 · thread: {thread} "
+        f"(continue with --thread {thread})"
     )
 
 
