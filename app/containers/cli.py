@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from app.application.ports.progress_view import ProgressViewPort
 from app.containers.access import Access
 from app.containers.chat import Chat
 from app.containers.clients import Clients
@@ -12,7 +13,8 @@ from app.containers.core import Core
 from app.containers.jobs import Jobs
 from app.containers.llm import LLMs
 from app.containers.services import Services
-from app.infrastructure.progress.terminal import TerminalProgressNotifier, TerminalView
+from app.containers.terminal import Terminal
+from app.infrastructure.progress.terminal import TerminalProgressNotifier
 from app.settings import Settings
 
 
@@ -20,7 +22,9 @@ class CliContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     json_lines = providers.Dependency(instance_of=bool, default=False)  # `--json`
 
-    view = providers.Singleton(TerminalView, json_lines=json_lines)
+    terminal = providers.Container(Terminal, json_lines=json_lines)
+    # `ask` and `submit` give the view they opened before this container was imported.
+    view: providers.Dependency[ProgressViewPort] = providers.Dependency(default=terminal.view)
 
     core = providers.Container(Core, settings=settings)
     clients = providers.Container(Clients, settings=settings)

@@ -130,3 +130,14 @@ class QueueFull(ProviderUnavailable):
 
 class CircuitOpen(ProviderUnavailable):
     """The provider failed repeatedly; it is skipped until its cooldown ends."""
+
+
+class ServiceUnreachable(DomainError):
+    """A service this process cannot start without (Redis, PostgreSQL) did not answer; the
+    message says where it was looked for, why it failed and how to fix it, in one line."""
+
+    def __init__(self, service: str, *, where: str, reason: str, fix: str) -> None:
+        super().__init__(f"{service} at {where} is unreachable ({reason}) — {fix}")
+        self.service = service
+        self.where = where
+        self.reason = reason

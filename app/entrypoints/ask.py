@@ -12,8 +12,10 @@ import uuid
 
 from pydantic import ValidationError
 
-from app.containers.cli import CliContainer
+from app.application.ports.progress_view import ProgressViewPort
 from app.containers.lifecycle import resolve, running
+from app.containers.startup import Startup
+from app.containers.terminal import Terminal
 from app.domain.chat import ChatRequest, ChatResult, InputRequest
 from app.settings import Settings
 
@@ -47,10 +49,27 @@ async def ask(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"invalid question: {problems}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    async with running(CliContainer(settings=settings, json_lines=as_json)) as container:
+    view = Terminal(json_lines=as_json).view()
+    with view.session(thread):  # up at once: the chat graph is imported and built behind it
+        await Startup(settings=settings).require(redis=False, checkpoint=True)
+        return await _turns(settings, request, view, as_json=as_json, interactive=interactive)
+
+
+async def _turns(
+    settings: Settings,
+    request: ChatRequest,
+    view: ProgressViewPort,
+    *,
+    as_json: bool,
+    interactive: bool,
+) -> int:
+    from app.containers.cli import CliContainer
+
+    thread = request.thread_id
+    container = CliContainer(settings=settings, json_lines=as_json, view=view)
+    async with running(container):
         service = await resolve(container.chat.service)
-        view = await resolve(container.view)
-        if answer is not None and await service.waiting_for(thread) is None:
+        if request.answers_question and await service.waiting_for(thread) is None:
             print(f"thread {thread} is not waiting for an answer", file=sys.stderr)
             return EXIT_BAD_INPUT
         result: ChatResult = await service.run(request)
@@ -67,12 +86,6 @@ async def ask(
             except ValidationError:
                 continue  # blank: ask again
             result = await service.run(follow)
-    if not as_json:
-        sources = ", ".join(s.title for s in result.sources)
-        view.note(
-            f"  sources: {sources or '-'} · thread: {result.thread_id} "
-            f"(continue with --thread {result.thread_id})"
-        )
     return 0
 
 

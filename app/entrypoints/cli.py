@@ -1,4 +1,4 @@
-"""`python -m app` (or `eco2`): ask, submit, worker, gateway, doctor, keys, config.
+"""`eco2` (or `python -m app`): the chat worker's command line.
 
 Each command imports what it needs when it runs, so `--help` answers at once.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -16,6 +17,28 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 EXIT_PROVIDER = 1
+EXIT_UNREACHABLE = 69  # sysexits' EX_UNAVAILABLE: Redis or PostgreSQL is not there
+
+DESCRIPTION = "eco2 chat worker: waste-disposal questions answered by a LangGraph chat graph."
+EXAMPLES = """examples:
+  answer here (offline by default)     %(prog)s ask "페트병 어떻게 버려요?"
+  one JSON line per event              %(prog)s ask --json "where do batteries go?"
+  answer what a thread waits on        %(prog)s ask --thread cli-1a2b --input 마포구
+  run a worker (needs Redis)           %(prog)s worker --concurrency 4
+  serve the HTTP API and chat page     %(prog)s gateway --host 0.0.0.0 --port 8080
+  queue a chat for the workers         %(prog)s submit "소파 버리는 비용 얼마야?"
+  one live call per service            %(prog)s doctor
+  effective settings, with sources     %(prog)s config show
+  answer accuracy per kind             %(prog)s eval tests/data/answer_eval.yaml
+
+settings: --config FILE (or APP_CONFIG) over the packaged defaults, then the environment
+(REDIS_URL, POSTGRES_URL, LLM_DEFAULT_PROVIDER, OPENAI_API_KEY, APP_<SECTION>__<KEY>), then
+the flags above."""
+
+
+def program_name() -> str:
+    """`eco2` when run as the console script, `python -m app` otherwise."""
+    return "eco2" if os.path.basename(sys.argv[0]) == "eco2" else "python -m app"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="YAML profile over the packaged defaults (default: $APP_CONFIG)",
     )
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__, parents=[common])
+    parser = argparse.ArgumentParser(
+        prog=program_name(),
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ask = commands.add_parser(
@@ -50,8 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--json", action="store_true", help="every event as a JSON line")
     submit.add_argument("--timeout", type=float, default=120.0, help="seconds to wait")
 
-    commands.add_parser("worker", parents=[common], help="run the arq worker (Redis queue)")
-    commands.add_parser("gateway", parents=[common], help="run the HTTP gateway and chat page")
+    worker = commands.add_parser(
+        "worker", parents=[common], help="run the arq worker (Redis queue)"
+    )
+    worker.add_argument(
+        "--concurrency", type=int, help="chats at once (default: worker.concurrency, 10)"
+    )
+    gateway = commands.add_parser(
+        "gateway", parents=[common], help="run the HTTP gateway and chat page"
+    )
+    gateway.add_argument("--host", help="address to bind (default: gateway.host, 127.0.0.1)")
+    gateway.add_argument("--port", type=int, help="port to bind (default: gateway.port, 8000)")
     commands.add_parser(
         "doctor", parents=[common], help="one live call per configured provider and service"
     )
@@ -84,19 +122,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from app.domain.errors import ConfigurationError, ExternalServiceError
+    from app.domain.errors import ConfigurationError, ExternalServiceError, ServiceUnreachable
     from app.settings import load_settings
 
     config_file = getattr(args, "config", None)
     try:
-        settings = load_settings(config_file)
+        settings = load_settings(config_file, **overrides(args))
         return dispatch(args, settings, config_file)
+    except ServiceUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except ExternalServiceError as exc:
         print(f"provider error: {exc}", file=sys.stderr)
         return EXIT_PROVIDER
+
+
+def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """Command-line flags over every other source of settings."""
+    sections: dict[str, dict[str, object]] = {}
+    for flag, section, key in (
+        ("host", "gateway", "host"),
+        ("port", "gateway", "port"),
+        ("concurrency", "worker", "concurrency"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            sections.setdefault(section, {})[key] = value
+    return sections
 
 
 def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | None) -> int:

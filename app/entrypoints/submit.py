@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 
 from app.application.ports.chat_jobs import ChatJobsPort
-from app.containers.cli import CliContainer
+from app.application.ports.progress_view import ProgressViewPort
 from app.containers.lifecycle import resolve, running
+from app.containers.startup import Startup
+from app.containers.terminal import Terminal
 from app.domain.chat import ChatRequest
 from app.settings import Settings
 
@@ -22,11 +23,26 @@ async def submit(
     wait_seconds: float = 120.0,
 ) -> int:
     request = ChatRequest(message=question, thread_id=thread or f"cli-{uuid.uuid4().hex[:12]}")
-    async with running(CliContainer(settings=settings, json_lines=as_json)) as container:
+    view = Terminal(json_lines=as_json).view()
+    with view.session(request.thread_id):  # the same view as `ask`, from the same events
+        await Startup(settings=settings).require(redis=True, checkpoint=False)
+        return await _follow(settings, request, view, as_json=as_json, wait_seconds=wait_seconds)
+
+
+async def _follow(
+    settings: Settings,
+    request: ChatRequest,
+    view: ProgressViewPort,
+    *,
+    as_json: bool,
+    wait_seconds: float,
+) -> int:
+    from app.containers.cli import CliContainer
+
+    container = CliContainer(settings=settings, json_lines=as_json, view=view)
+    async with running(container):
         jobs: ChatJobsPort = await resolve(container.jobs.chat_jobs)
-        view = await resolve(container.view)
         ticket = await jobs.submit(request)
-        view.note(f"job {ticket.job_id} · thread {ticket.thread_id}")
         terminal = ""
         try:
             async with asyncio.timeout(wait_seconds):
@@ -34,9 +50,6 @@ async def submit(
                     view.show(event)
                     terminal = event.type
         except TimeoutError:
-            print(
-                f"no terminal event after {wait_seconds:.0f} s: is a worker running?",
-                file=sys.stderr,
-            )
+            view.note(f"no terminal event after {wait_seconds:.0f} s: is a worker running?")
             return 1
     return 0 if terminal == "done" else 1

@@ -44,9 +44,14 @@ WorkerSettings = _LazyWorkerSettings()
 
 def run(settings: Settings) -> None:
     """The worker loop (it handles SIGINT/SIGTERM: running jobs get `shutdown_grace`)."""
+    from app.containers.startup import Startup
     from app.containers.worker import WorkerContainer, arq_worker
 
+    startup = Startup(settings=settings)
+    startup.logging()  # before arq's first record
     use_uvloop()
+    # arq would retry its first connection five times, then end in a traceback.
+    asyncio.run(startup.require(redis=True, checkpoint=True))
     arq_worker(WorkerContainer(settings=settings)).run()
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pty
+import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +41,12 @@ def test_ask_answers_offline_with_no_key() -> None:
 
 
 def test_ask_json_lines() -> None:
-    result = run_app("ask", "where do used batteries go?", "--json")
+    result = run_app("ask", "where do used batteries go?", "--json", "--thread", "cli-json-1")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert {e["thread_id"] for e in events} == {"cli-json-1"}
+    assert len({e["job_id"] for e in events}) == 1
     deltas = "".join(e["data"]["text"] for e in events if e["type"] == "delta")
     answer, done = events[-2], events[-1]
     assert answer["type"] == "answer" and answer["data"]["text"] == deltas
@@ -161,3 +167,78 @@ def test_ask_on_a_terminal_prompts_for_the_district(tmp_path: Path) -> None:
     os.close(primary)
     assert process.returncode == 0, err
     assert "어느 구" in err and "33,333원" in out
+
+
+def read_terminal(primary: int, process: subprocess.Popen[bytes], deadline: float = 60) -> str:
+    """Everything the program drew on its terminal, until it exits and the pty is drained."""
+    chunks: list[bytes] = []
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the other side closed: the program has exited
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        elif process.poll() is not None:
+            break
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_ask_on_a_terminal_draws_the_live_view() -> None:
+    primary, secondary = pty.openpty()  # stdout and stderr on the terminal: the live view
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "ask",
+            "-v",
+            "--thread",
+            "cli-live-1",
+            "페트병 어떻게 버려요?",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"},
+    )
+    os.close(secondary)
+    screen = read_terminal(primary, process)
+    os.close(primary)
+    assert process.wait(60) == 0, screen
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen).replace("\r\n", "\n")
+    text = "\n".join(line.split("\r")[-1] for line in plain.split("\n"))  # as the screen shows
+    for stage in ("✓ ready", "✓ intent", "✓ router", "✓ waste_rag", "✓ answer"):
+        assert stage in text
+    for step in ("라벨", "헹굽니다", "뚜껑"):
+        assert step in text
+    assert "thread: cli-live-1 (continue with --thread cli-live-1)" in text
+    assert "\x1b[" in screen  # drawn as a live region, not printed as plain lines
+    # `-v` logs at INFO while the view runs: each record is a whole line above the view.
+    assert re.search(r"^\S+ \[info\s*\] checkpoint\.opened\s", text, re.M), text
+
+
+def test_help_lists_every_command_with_examples() -> None:
+    from app.entrypoints.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    result = run_app("--help")
+    assert result.returncode == 0
+    listed = dict(re.findall(r"^    (\w+)\s{2,}(\S.*)$", result.stdout, re.M))
+    assert (
+        set(listed)
+        == set(commands.choices)
+        >= {"ask", "submit", "worker", "gateway", "doctor", "keys", "config", "eval"}
+    )
+    assert all(listed.values())
+    examples = result.stdout.split("examples:")[1]
+    for command in commands.choices:
+        if command not in ("keys",):
+            assert f"python -m app {command}" in examples
+    for flag, command in (("--port", "gateway"), ("--concurrency", "worker")):
+        assert flag in run_app(command, "--help").stdout

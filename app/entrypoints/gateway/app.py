@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.containers.gateway import GatewayContainer
 from app.containers.lifecycle import resolve, running
 from app.entrypoints.gateway import docs, errors
+from app.entrypoints.gateway.access_log import AccessLog
 from app.entrypoints.gateway.routes import router
 from app.settings import Settings
 
@@ -108,4 +109,5 @@ def create_app(settings: Settings) -> ASGIApp:
     app.mount("/static", StaticFiles(packages=[("app.entrypoints.gateway", "static")]), "static")
 
     gateway = settings.gateway
-    return BodyLimit(app, gateway.max_body_bytes, {"/v1/uploads": gateway.max_upload_bytes})
+    limited = BodyLimit(app, gateway.max_body_bytes, {"/v1/uploads": gateway.max_upload_bytes})
+    return AccessLog(limited)

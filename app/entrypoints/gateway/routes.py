@@ -96,7 +96,9 @@ async def principal(
     """The caller, from `Authorization: Bearer eco2_...` or `X-API-Key` (or anonymous where
     the deployment allows it)."""
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.principal(bearer.credentials if bearer else api_key)
+    caller = await authenticator.principal(bearer.credentials if bearer else api_key)
+    request.state.principal = caller  # for the access log
+    return caller
 
 
 Caller = Annotated[Principal, Depends(principal)]

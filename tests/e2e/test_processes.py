@@ -1,0 +1,221 @@
+"""The worker and the gateway as an operator runs them: `python -m app worker|gateway` in real
+processes on a real Redis, their logs read off a pipe (so: JSON, one line per record)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.redis_server import free_port
+from tests.support.services import Deployment, WorkerProcess, wait_until_started
+
+LISTENING = re.compile(
+    r"^eco2 gateway listening on (http://127\.0\.0\.1:\d+) \(API docs: \S+/docs\)$"
+)
+
+
+@contextmanager
+def app_process(
+    deployment: Deployment, directory: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], Path, Path]]:
+    """`python -m app ARGS` with stdout and stderr in files of their own."""
+    out, err = directory / f"{args[0]}.out", directory / f"{args[0]}.err"
+    env = {**os.environ, **deployment.settings_env(), "PYTHONUNBUFFERED": "1"}
+    with out.open("w") as out_file, err.open("w") as err_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", *args],
+            stdout=out_file,
+            stderr=err_file,
+            env=env,
+            text=True,
+        )
+        try:
+            yield process, out, err
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+
+def wait_for(condition: Any, what: str, deadline: float = 60.0) -> Any:
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not after {deadline} s: {what}")
+
+
+def json_records(path: Path) -> list[dict[str, Any]]:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"not a JSON line in {path.name}: {line!r}") from None
+    return records
+
+
+def records_so_far(path: Path) -> list[dict[str, Any]]:
+    """While the process runs: its last line may be half written yet."""
+    records = []
+    for line in lines(path):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def test_worker_and_gateway_log_json_once_with_an_access_line(tmp_path: Path) -> None:
+    deployment = Deployment()
+    port = free_port()
+    with (
+        app_process(deployment, tmp_path, "worker", "--concurrency", "3") as (worker, _, w_err),
+        app_process(deployment, tmp_path, "gateway", "--port", str(port)) as (gw, g_out, g_err),
+    ):
+        wait_until_started(WorkerProcess(worker, w_err), deployment)
+        url = wait_for(
+            lambda: next((m[1] for m in map(LISTENING.match, lines(g_out)) if m), None),
+            "the gateway's listening line",
+        )
+        assert url == f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=30) as http:
+            accepted = http.post("/v1/chat", json={"message": "페트병 어떻게 버려요?"}).json()
+            with http.stream(
+                "GET", f"/v1/chat/{accepted['job_id']}/events", params={"token": accepted["token"]}
+            ) as events:
+                assert events.status_code == 200
+                for line in events.iter_lines():
+                    if line.startswith("event: done"):
+                        break
+        wait_for(
+            lambda: any(
+                r["event"] == "http.request" and r["path"].endswith("/events")
+                for r in records_so_far(g_err)
+            ),
+            "the access line of the stream (written when it ends)",
+        )
+        gw.send_signal(signal.SIGTERM)
+        worker.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the SIGTERM it handled, once it has shut down cleanly.
+        assert gw.wait(30) in (0, -signal.SIGTERM) and worker.wait(30) == 0
+
+    gateway_records, worker_records = json_records(g_err), json_records(w_err)
+    assert json_records(tmp_path / "worker.out") == []  # stdout: the gateway's URL line only
+    assert lines(g_out) == [lines(g_out)[0]]
+
+    access = [r for r in gateway_records if r["event"] == "http.request"]
+    chat = next(r for r in access if r["path"] == "/v1/chat")
+    assert chat["method"] == "POST" and chat["status"] == 202 and chat["principal"] == "anonymous"
+    assert isinstance(chat["duration_ms"], float)
+    stream = next(r for r in access if r["path"].endswith("/events"))
+    assert stream["status"] == 200
+    assert accepted["token"] not in g_err.read_text()  # the query string is never logged
+    assert not any(r["logger"] == "uvicorn.access" for r in gateway_records)  # ours instead
+
+    # uvicorn's and arq's records come through the same pipeline, each exactly once.
+    assert once(gateway_records, "uvicorn.error", "Application startup complete.")
+    assert once(gateway_records, "uvicorn.error", "Application shutdown complete.")
+    assert once(worker_records, "arq.worker", "Starting worker for 1 functions: chat")
+    finished = f"← {accepted['job_id']}:chat"
+    ran = [r for r in worker_records if r["logger"] == "arq.worker" and finished in r["event"]]
+    assert len(ran) == 1
+    started = [r for r in worker_records if r["event"] == "worker.started"]
+    assert len(started) == 1 and started[0]["concurrency"] == 3
+
+
+def test_submit_shows_the_view_ask_shows(tmp_path: Path) -> None:
+    deployment = Deployment()
+    question, thread = "페트병 어떻게 버려요?", f"cli-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, **deployment.settings_env()}
+    with app_process(deployment, tmp_path, "worker") as (worker, _, w_err):
+        wait_until_started(WorkerProcess(worker, w_err), deployment)
+        submitted = run_cli(env, "submit", "--timeout", "60", "--thread", thread, question)
+        assert submitted.returncode == 0, submitted.stderr + w_err.read_text()
+    asked = run_cli(env, "ask", "--thread", thread, question)
+    assert asked.returncode == 0, asked.stderr
+    assert submitted.stdout == asked.stdout and "라벨" in asked.stdout
+    assert view_lines(submitted.stderr) == view_lines(asked.stderr)
+    assert view_lines(asked.stderr)[-1] == (
+        f"sources: 투명 페트병, 대용량 투명 페트병 · thread: {thread} "
+        f"(continue with --thread {thread})"
+    )
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def view_lines(stderr: str) -> list[str]:
+    """Stage lines without their timings (which differ run to run), and the closing line."""
+    return [re.sub(r" ms=[\d.]+", "", line).strip() for line in stderr.splitlines()]
+
+
+@pytest.mark.parametrize("command", [["worker"], ["gateway"], ["submit", "hi"]])
+def test_redis_unreachable_is_one_line_with_the_fix(command: list[str], tmp_path: Path) -> None:
+    closed = free_port()
+    env = {
+        **os.environ,
+        **Deployment(redis_url=f"redis://:hunter2-pass@127.0.0.1:{closed}/0").settings_env(),
+    }
+    result = run_cli(env, *command)
+    assert result.returncode == 69
+    assert result.stderr.splitlines() == [
+        f"error: Redis at redis://:**********@127.0.0.1:{closed}/0 is unreachable "
+        "(Connection refused) — start it (make services) or set REDIS_URL"
+    ]
+    assert result.stdout == "" and "hunter2-pass" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["worker"], ["ask", "hi"]])
+def test_postgres_unreachable_is_one_line_with_the_fix(command: list[str]) -> None:
+    closed = free_port()
+    env = {
+        **os.environ,
+        **Deployment().settings_env(),
+        "APP_CHECKPOINT__BACKEND": "postgres",
+        "POSTGRES_URL": f"postgresql://eco2@127.0.0.1:{closed}/test",
+    }
+    result = run_cli(env, *command)
+    assert result.returncode == 69, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        f"error: PostgreSQL at postgresql://eco2@127.0.0.1:{closed}/test is unreachable "
+        "(Connection refused) — start it (make services)"
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def once(records: list[dict[str, Any]], logger: str, event: str) -> bool:
+    return sum(1 for r in records if r["logger"] == logger and r["event"] == event) == 1
