@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 from pydantic import SecretStr
 
 from app.settings import LoggingSettings, Settings
@@ -59,6 +60,7 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -90,3 +92,14 @@ async def logging_resource(settings: Settings) -> AsyncIterator[None]:
     """Container Resource: logging as this process's settings say, from start to stop."""
     configure_from_settings(settings)
     yield
+
+
+def add_trace_ids(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """The current OpenTelemetry span's ids on every line, so a log line finds its trace."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event

@@ -1,0 +1,53 @@
+"""The gauges read at scrape time: queue depth (the arq queue ZSET), SSE clients, pool use."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from app.infrastructure.observability.prometheus import Sampled
+
+
+class Followed(Protocol):
+    @property
+    def followed(self) -> int: ...
+
+
+class InFlight(Protocol):
+    @property
+    def in_flight(self) -> int: ...
+
+
+def queue_depth(redis: Redis, queue_name: str) -> Sampled:
+    """Jobs waiting in arq's queue (a sorted set by run time), running ones included until
+    arq removes them on finish: what a worker pool still has to get through."""
+
+    async def read() -> float:
+        return float(await redis.zcard(queue_name))
+
+    return Sampled("eco2_queue_depth", "Jobs in the arq queue", read)
+
+
+def sse_clients(hub: Followed) -> Sampled:
+    async def read() -> float:
+        return float(hub.followed)
+
+    return Sampled("eco2_sse_clients", "Event streams followed by SSE clients", read)
+
+
+def http_in_flight(client: Any) -> Sampled:
+    """Requests in flight on the shared pool (its transport counts them)."""
+    transport: InFlight = client._transport  # our RecyclingSafeTransport, set at build time
+
+    async def read() -> float:
+        return float(transport.in_flight)
+
+    return Sampled("eco2_http_pool_in_flight", "Requests in flight on the shared HTTP pool", read)
+
+
+def http_max_connections(limit: int) -> Sampled:
+    async def read() -> float:
+        return float(limit)
+
+    return Sampled("eco2_http_pool_max_connections", "The shared pool's connection limit", read)
