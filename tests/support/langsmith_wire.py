@@ -14,7 +14,19 @@ from typing import Any
 
 from tests.support.wire_script import WireApp, WireRequest, send_json
 
-INFO = {"version": "0.10.0", "batch_ingest_config": {"use_multipart_endpoint": True}}
+# What the real server answers (the client indexes every field of batch_ingest_config).
+INFO = {
+    "version": "0.10.0",
+    "batch_ingest_config": {
+        "use_multipart_endpoint": True,
+        "scale_up_qsize_trigger": 1000,
+        "scale_up_nthreads_limit": 16,
+        "scale_down_nempty_trigger": 4,
+        "size_limit": 100,
+        "size_limit_bytes": 20_971_520,
+    },
+    "instance_flags": {"zstd_compression_enabled": False},
+}
 
 
 class LangSmithWire(WireApp):
