@@ -236,3 +236,14 @@ async def test_langsmith_receives_each_model_call_as_an_llm_run_with_tokens(
     chains = {rid: r for rid, r in server.runs.items() if r.get("run_type") == "chain"}
     assert run.get("parent_run_id") in chains
     assert run.get("trace_id") == chains[run["parent_run_id"]].get("trace_id")
+
+
+async def test_metrics_off_the_gateway_serves_no_scrape(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_gateway(deployment, monkeypatch, metrics={"enabled": False}) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            off = await client.get("/metrics")
+            schema = (await client.get("/openapi.json")).json()
+    assert off.status_code == 404
+    assert "/metrics" not in schema["paths"]  # an operations endpoint, not part of the API
