@@ -197,3 +197,20 @@ def test_prometheus_metrics_take_a_registry_of_their_own() -> None:
 
     metrics = prometheus_metrics()
     assert isinstance(metrics, PrometheusMetrics) and metrics.registry is not REGISTRY
+
+
+async def test_a_node_that_asks_back_ends_its_span_without_an_error(
+    spans: tuple[Tracer, InMemorySpanExporter],
+) -> None:
+    from app.application.chat.asking import InputNeeded
+    from app.domain.chat import InputRequest
+
+    tracer, exporter = spans
+    reporter = StageReporter(RecordingNotifier(), OtelTracing(tracer))
+    needed = InputNeeded(InputRequest(field="district", question="어느 구예요?"))
+    with pytest.raises(InputNeeded) as raised:
+        async with reporter.stage("j1", "bulk_waste"):
+            raise needed
+    assert raised.value is needed
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "node bulk_waste" and span.status.status_code is not StatusCode.ERROR

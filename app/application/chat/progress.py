@@ -83,9 +83,15 @@ class StageReporter:
             async with self._reported(job_id, stage, data) as outcome:
                 yield outcome
             return
+        paused: InputNeeded | None = None
         with self._tracing.span(f"node {stage}", {"eco2.stage": stage, "eco2.job_id": job_id}):
-            async with self._reported(job_id, stage, data) as outcome:
-                yield outcome
+            try:
+                async with self._reported(job_id, stage, data) as outcome:
+                    yield outcome
+            except InputNeeded as needed:  # asking the person ends the span, not as a failure
+                paused = needed
+        if paused is not None:
+            raise paused
 
     @asynccontextmanager
     async def _reported(
