@@ -40,6 +40,8 @@ class WorkerContainer(containers.DeclarativeContainer):
                 samplers.queue_depth, core.redis, settings.provided.worker.queue_name
             ),
             providers.Callable(samplers.http_in_flight, clients.http_client),
+            providers.Callable(samplers.http_connections, clients.http_client),
+            providers.Callable(samplers.http_idle_connections, clients.http_client),
             providers.Callable(
                 samplers.http_max_connections, settings.provided.http.max_connections
             ),

@@ -159,6 +159,11 @@ async def test_metrics_count_chats_tokens_and_the_queue(
     assert value(worker, "eco2_llm_tokens_total", **labels, kind="output") == expected_out
     assert value(worker, "eco2_llm_calls_total", **labels, outcome="ok") == len(calls)
     assert value(worker, "eco2_http_pool_in_flight") == 0
+    # The calls went over kept-alive connections of the shared pool, idle between chats.
+    assert 1 <= value(worker, "eco2_http_pool_connections") <= len(calls)
+    assert value(worker, "eco2_http_pool_idle_connections") == value(
+        worker, "eco2_http_pool_connections"
+    )
     assert value(worker, "eco2_http_pool_max_connections") > 0
     assert value(worker, "eco2_llm_breaker_state", provider="openai", state="closed") in (0, 1)
 

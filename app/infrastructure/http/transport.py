@@ -107,6 +107,13 @@ class RecyclingSafeTransport(Generic[RequestT, ResponseT]):
         )
         self.retries = 0
 
+    def connections(self) -> tuple[int, int]:
+        """(open, idle) connections of the library's pool, for metrics; (0, 0) for a
+        transport without one (a test's scripted inner transport)."""
+        pool = getattr(self._inner, "_pool", None)  # httpcore's pool: `connections` is public
+        held = list(getattr(pool, "connections", ()))
+        return len(held), sum(1 for c in held if c.is_idle())
+
     def limit_for(self, url: OriginURL) -> AdaptiveLimit:
         return self._limits[(url.raw_scheme, url.raw_host, url.port)]
 

@@ -14,9 +14,10 @@ class Followed(Protocol):
     def followed(self) -> int: ...
 
 
-class InFlight(Protocol):
+class PoolTransport(Protocol):
     @property
     def in_flight(self) -> int: ...
+    def connections(self) -> tuple[int, int]: ...
 
 
 def queue_depth(redis: Redis, queue_name: str) -> Sampled:
@@ -36,14 +37,37 @@ def sse_clients(hub: Followed) -> Sampled:
     return Sampled("eco2_sse_clients", "Event streams followed by SSE clients", read)
 
 
+def _transport(client: Any) -> PoolTransport:
+    transport: PoolTransport = client._transport  # our RecyclingSafeTransport (build_http_client)
+    return transport
+
+
 def http_in_flight(client: Any) -> Sampled:
     """Requests in flight on the shared pool (its transport counts them)."""
-    transport: InFlight = client._transport  # our RecyclingSafeTransport, set at build time
+    transport = _transport(client)
 
     async def read() -> float:
         return float(transport.in_flight)
 
     return Sampled("eco2_http_pool_in_flight", "Requests in flight on the shared HTTP pool", read)
+
+
+def http_connections(client: Any) -> Sampled:
+    transport = _transport(client)
+
+    async def read() -> float:
+        return float(transport.connections()[0])
+
+    return Sampled("eco2_http_pool_connections", "Open connections of the shared HTTP pool", read)
+
+
+def http_idle_connections(client: Any) -> Sampled:
+    transport = _transport(client)
+
+    async def read() -> float:
+        return float(transport.connections()[1])
+
+    return Sampled("eco2_http_pool_idle_connections", "Idle kept-alive pool connections", read)
 
 
 def http_max_connections(limit: int) -> Sampled:
