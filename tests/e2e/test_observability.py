@@ -181,8 +181,15 @@ async def test_one_trace_from_the_post_to_the_model_call_and_in_the_logs(
 ) -> None:
     receiver = otlp[1]
     with worker_process(deployment, logs) as worker:
-        job = await ask(http, "페트병 어떻게 버려요?")
-        assert await finished(http, job) == "done"
+        # A traced caller (or proxy) in front of the gateway: the chat joins its trace.
+        caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+        response = await http.post(
+            "/v1/chat",
+            json={"message": "페트병 어떻게 버려요?"},
+            headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"},
+        )
+        assert response.status_code == 202, response.text
+        assert await finished(http, response.json()) == "done"
 
         async def whole_trace() -> tuple[str, set[str]] | None:
             posts = [s for s in receiver.spans if s.name == "POST /v1/chat"]
@@ -195,11 +202,13 @@ async def test_one_trace_from_the_post_to_the_model_call_and_in_the_logs(
         trace_id, names = await until(whole_trace, "the chat's spans at the OTLP receiver")
         log = worker.text()
 
+    assert trace_id == caller_trace
     spans = receiver.trace(trace_id)
     services = {s.name: s.service for s in spans}
     assert services["POST /v1/chat"] == "eco2-chat-gateway"
     assert services["chat"] == services["node answer"] == "eco2-chat-worker"
     by_id = {s.span_id: s for s in spans}
+    assert next(s for s in spans if s.name == "POST /v1/chat").parent_id == caller_span
     chat = next(s for s in spans if s.name == "chat")
     assert by_id[chat.parent_id].name == "POST /v1/chat"  # the job carried the context over
     answer_call = next(s for s in spans if s.name == "llm generate_stream")

@@ -51,12 +51,28 @@ class OtelTracing:
         self._tracer = tracer
 
     def span(
-        self, name: str, attributes: dict[str, Attribute] | None = None
+        self,
+        name: str,
+        attributes: dict[str, Attribute] | None = None,
+        *,
+        remote_parent: Mapping[str, str] | None = None,
     ) -> AbstractContextManager[None]:
-        return self._span(name, attributes)
+        return self._span(name, attributes, remote_parent)
 
     @contextmanager
-    def _span(self, name: str, attributes: dict[str, Attribute] | None) -> Iterator[None]:
+    def _span(
+        self,
+        name: str,
+        attributes: dict[str, Attribute] | None,
+        remote_parent: Mapping[str, str] | None,
+    ) -> Iterator[None]:
+        if remote_parent:
+            context = propagate.extract(dict(remote_parent))
+            with self._tracer.start_as_current_span(
+                name, context=context, kind=SpanKind.SERVER, attributes=attributes
+            ):
+                yield
+            return
         with self._tracer.start_as_current_span(name, attributes=attributes):
             yield
 
@@ -65,7 +81,11 @@ class NoTracing:
     """Tracing off: spans cost one context manager."""
 
     def span(
-        self, name: str, attributes: dict[str, Attribute] | None = None
+        self,
+        name: str,
+        attributes: dict[str, Attribute] | None = None,
+        *,
+        remote_parent: Mapping[str, str] | None = None,
     ) -> AbstractContextManager[None]:
         return _nothing()
 
