@@ -97,7 +97,8 @@ class ChatJobRunner:
             ):
                 log.info("chat.started")
                 result = await self._run(job_id, payload, attempt, principal)
-            outcome = str(result.get("status", "unknown"))
+            # A re-run of an ended job did nothing: not a second chat of that outcome.
+            outcome = "rerun" if result.get("rerun") else str(result.get("status", "unknown"))
             return result
         except asyncio.CancelledError:
             outcome = "cancelled"
@@ -116,7 +117,7 @@ class ChatJobRunner:
         terminal = await self._publisher.terminal(job_id)
         if terminal is not None:  # an earlier try ended (or was cancelled) before arq knew
             log.info("chat.already_finished", terminal=terminal)
-            return {"status": terminal}
+            return {"status": terminal, "rerun": True}
         if attempt > 1:
             started = ProgressUpdate(
                 type="stage", stage="attempt", status="started", data={"attempt": attempt}
