@@ -214,3 +214,14 @@ async def test_a_node_that_asks_back_ends_its_span_without_an_error(
     assert raised.value is needed
     (span,) = exporter.get_finished_spans()
     assert span.name == "node bulk_waste" and span.status.status_code is not StatusCode.ERROR
+
+
+async def test_a_stream_left_early_is_abandoned_not_failed() -> None:
+    metrics = prometheus_metrics()
+    llm = factories.offline_llm(load_settings().llm, LLMCalls(metrics, None, langsmith=False))
+    stream = llm.generate_stream("페트병 어떻게 버려요?")
+    assert await anext(stream)
+    await stream.aclose()  # the reader went away after the first chunk
+    text = (await metrics.render()).decode()
+    assert value(text, "eco2_llm_calls_total", outcome="abandoned") == 1
+    assert value(text, "eco2_llm_calls_total", outcome="GeneratorExit") is None

@@ -8,6 +8,7 @@ node's run.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -16,11 +17,17 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
+from pydantic import BaseModel
 
 from app.application.ports.metrics import MetricsPort
 from app.domain.llm import ChatMessage, TokenUsage
 
 log = structlog.get_logger(__name__)
+# A call that did not fail but was stopped: the reader left a stream, or the chat was cancelled.
+ENDED_BY: dict[type[BaseException], str] = {
+    GeneratorExit: "abandoned",
+    asyncio.CancelledError: "cancelled",
+}
 
 
 class LLMCall:
@@ -65,7 +72,7 @@ class LLMCalls:
                     stack.enter_context(trace.use_span(span, end_on_exit=False))
                 yield call
         except BaseException as exc:
-            outcome = type(exc).__name__
+            outcome = ENDED_BY.get(type(exc), type(exc).__name__)
             if span is not None:
                 span.set_status(StatusCode.ERROR, outcome)
             _end_run(run, call, error=f"{outcome}: {exc}")
@@ -138,11 +145,9 @@ def _end_run(run: Any, call: LLMCall, error: str | None = None) -> None:
     }
     try:
         run.set(usage_metadata=usage)
-        output = (
-            call.output.model_dump(mode="json")
-            if hasattr(call.output, "model_dump")
-            else (call.output)
-        )
+        output = call.output
+        if isinstance(output, BaseModel):
+            output = output.model_dump(mode="json")
         run.end(outputs={"output": output, "usage_metadata": usage}, error=error)
         run.patch()
     except Exception as exc:
