@@ -10,9 +10,6 @@ from contextlib import AbstractContextManager, contextmanager
 import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Tracer
 
 from app.application.ports.tracing import Attribute
@@ -26,6 +23,11 @@ async def tracer_resource(settings: TelemetrySettings, role: str) -> AsyncIterat
     if not settings.enabled:
         yield None
         return
+    # The SDK is imported only when tracing is on (the API alone is a no-op, and light).
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"{settings.service_name}-{role}"})
     )

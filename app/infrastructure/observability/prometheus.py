@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from app.domain.llm import TokenUsage
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = structlog.get_logger(__name__)
 BREAKER_STATES = ("closed", "open", "half_open")
@@ -31,9 +33,13 @@ class Sampled:
 class PrometheusMetrics:
     """Every metric of one process, named `eco2_*`; gauges in `sampled` are read per scrape."""
 
-    content_type = CONTENT_TYPE_LATEST
-
     def __init__(self, registry: CollectorRegistry, sampled: Sequence[Sampled] = ()) -> None:
+        # Imported here: prometheus-client costs a tenth of a second to import, which a
+        # process with metrics off (or `--help`) should not pay.
+        from prometheus_client import Counter, Gauge, Histogram
+        from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+        self.content_type = CONTENT_TYPE_LATEST
         self.registry = registry
         self._chats = Counter(
             "eco2_chats", "Chat jobs ended, by outcome", ["outcome"], registry=registry
@@ -105,6 +111,8 @@ class PrometheusMetrics:
                 self._breakers.labels(provider, state).set(1 if state == current else 0)
 
     async def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
         for sampled, gauge in self._sampled:
             try:
                 gauge.set(await sampled.read())
@@ -141,4 +149,6 @@ class NoMetrics:
 
 def prometheus_metrics(sampled: Sequence[Sampled] = ()) -> PrometheusMetrics:
     """A fresh registry per call: the container's Singleton makes it one per process."""
+    from prometheus_client import CollectorRegistry
+
     return PrometheusMetrics(CollectorRegistry(auto_describe=True), sampled)
