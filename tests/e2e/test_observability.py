@@ -221,35 +221,81 @@ async def test_one_trace_from_the_post_to_the_model_call_and_in_the_logs(
     assert started and started[0]["trace_id"] == trace_id
 
 
-async def test_langsmith_receives_each_model_call_as_an_llm_run_with_tokens(
+async def langsmith_llm_runs(
     http: httpx.AsyncClient,
     deployment: Deployment,
+    llm: tuple[RunningServer, OpenAIWire],
     langsmith: tuple[RunningServer, LangSmithWire],
     logs: Path,
-) -> None:
+) -> tuple[list[dict[str, Any]], int]:
+    """One chat; then every ended `llm` run at the LangSmith server, and how many model calls
+    the provider answered (waiting until there are as many runs as calls)."""
     server = langsmith[1]
-    with worker_process(deployment, logs):
+
+    def calls() -> int:
+        return sum(1 for r in llm[1].script.requests if r["path"].endswith("/chat/completions"))
+
+    with worker_process(deployment, logs) as worker:
         job = await ask(http, "페트병 어떻게 버려요?")
         assert await finished(http, job) == "done"
 
-        async def answered() -> dict[str, Any] | None:
-            for run in server.llm_runs():
-                usage = (run.get("outputs") or {}).get("usage_metadata") or {}
-                if run.get("end_time") and usage.get("output_tokens"):
-                    return run
-            return None
+        async def ended() -> list[dict[str, Any]] | None:
+            runs = [r for r in server.llm_runs() if r.get("end_time")]
+            return runs if runs and len(runs) >= calls() else None
 
-        run = await until(answered, "an llm run with token usage at the LangSmith server")
+        await until(ended, "an ended llm run per model call at the LangSmith server")
+        # A stopped worker has sent every run it had: a duplicate would be here by now.
+        assert worker.stop() == 0
+    return [r for r in server.llm_runs() if r.get("end_time")], calls()
 
-    usage = run["outputs"]["usage_metadata"]
-    assert usage["input_tokens"] > 0
-    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
-    assert run["extra"]["metadata"]["ls_provider"] == "openai"
-    assert run["inputs"]["messages"][-1]["role"] == "user"
+
+async def test_langsmith_receives_each_model_call_as_an_llm_run_with_tokens(
+    http: httpx.AsyncClient,
+    deployment: Deployment,
+    llm: tuple[RunningServer, OpenAIWire],
+    langsmith: tuple[RunningServer, LangSmithWire],
+    logs: Path,
+) -> None:
+    runs, calls = await langsmith_llm_runs(http, deployment, llm, langsmith, logs)
+    assert len(runs) == calls >= 2  # intent and answer: each call once, none missing
+
+    for run in runs:
+        usage = run["outputs"]["usage_metadata"]
+        assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+        assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+        assert run["extra"]["metadata"]["ls_provider"] == "openai"
+        assert run["inputs"]["messages"][-1]["role"] == "user"
     # Nested under the graph's own runs: the same trace as the node that made the call.
+    server = langsmith[1]
     chains = {rid: r for rid, r in server.runs.items() if r.get("run_type") == "chain"}
-    assert run.get("parent_run_id") in chains
-    assert run.get("trace_id") == chains[run["parent_run_id"]].get("trace_id")
+    for run in runs:
+        assert run.get("parent_run_id") in chains
+        assert run.get("trace_id") == chains[run["parent_run_id"]].get("trace_id")
+
+
+async def test_a_langchain_model_is_recorded_once_by_langchain_itself(
+    http: httpx.AsyncClient,
+    deployment: Deployment,
+    llm: tuple[RunningServer, OpenAIWire],
+    langsmith: tuple[RunningServer, LangSmithWire],
+    logs: Path,
+) -> None:
+    kwargs = {
+        "model": "gpt-4o-mini",
+        "api_key": "sk-test-0123456789",
+        "base_url": f"{llm[0].url}/v1",
+        "max_retries": 0,
+    }
+    deployment.env.update(
+        {
+            "LLM_DEFAULT_PROVIDER": "langchain",
+            "APP_LLM__LANGCHAIN__CLASS_PATH": "langchain_openai:ChatOpenAI",
+            "APP_LLM__LANGCHAIN__KWARGS": json.dumps(kwargs),
+        }
+    )
+    runs, calls = await langsmith_llm_runs(http, deployment, llm, langsmith, logs)
+    assert len(runs) == calls >= 2  # LangChain's own run per call, not ours beside it
+    assert all(r["name"] == "ChatOpenAI" for r in runs)
 
 
 async def test_metrics_off_the_gateway_serves_no_scrape(

@@ -38,6 +38,9 @@ class LLMAdapter(LLMPort):
     the hook, record usage and turn any vendor exception into our own error (`raise ... from e`).
     """
 
+    # A LangChain chat model leaves its own LangSmith `llm` run; the others need ours.
+    records_langsmith_runs = False
+
     def __init__(
         self,
         *,
@@ -253,7 +256,14 @@ class LLMAdapter(LLMPort):
     ) -> AbstractContextManager[LLMCall]:
         if self._calls is None:
             return nullcontext(LLMCall())
-        return self._calls.call(self.provider, self.model, operation, messages, current=current)
+        return self._calls.call(
+            self.provider,
+            self.model,
+            operation,
+            messages,
+            current=current,
+            langsmith=not self.records_langsmith_runs,
+        )
 
     def _temp(self, temperature: float | None) -> float:
         return self._temperature if temperature is None else temperature

@@ -58,11 +58,14 @@ class LLMCalls:
         messages: Sequence[ChatMessage],
         *,
         current: bool = True,
+        langsmith: bool = True,
     ) -> Iterator[LLMCall]:
         """Observe the block as one call. `current=False` for a stream: an async generator
-        may resume in another context, where a current span could not be detached."""
+        may resume in another context, where a current span could not be detached.
+        `langsmith=False` for a client that records its own LangSmith run."""
         call = LLMCall()
-        run = self._run(provider, model, operation, messages) if self._langsmith else None
+        recorded = self._langsmith and langsmith
+        run = self._run(provider, model, operation, messages) if recorded else None
         span = self._span(provider, model, operation)
         started = time.perf_counter()
         outcome = "ok"
