@@ -44,11 +44,11 @@ class GatewayContainer(containers.DeclarativeContainer):
         Telemetry,
         settings=settings,
         tracer=core.tracer,
-        sampled=providers.List(
-            providers.Callable(
-                samplers.queue_depth, core.redis, settings.provided.worker.queue_name
-            ),
-            providers.Callable(samplers.sse_clients, jobs.hub),
+        sampled=providers.Callable(
+            samplers.gateway_gauges,
+            redis=core.redis,
+            queue_name=settings.provided.worker.queue_name,
+            hub=jobs.hub,
         ),
     )
     access = providers.Container(Access, settings=settings, redis=core.redis)

@@ -35,16 +35,12 @@ class WorkerContainer(containers.DeclarativeContainer):
         settings=settings,
         tracer=core.tracer,
         langsmith=core.tracing,
-        sampled=providers.List(
-            providers.Callable(
-                samplers.queue_depth, core.redis, settings.provided.worker.queue_name
-            ),
-            providers.Callable(samplers.http_in_flight, clients.http_client),
-            providers.Callable(samplers.http_connections, clients.http_client),
-            providers.Callable(samplers.http_idle_connections, clients.http_client),
-            providers.Callable(
-                samplers.http_max_connections, settings.provided.http.max_connections
-            ),
+        sampled=providers.Callable(
+            samplers.worker_gauges,
+            redis=core.redis,
+            queue_name=settings.provided.worker.queue_name,
+            http_client=clients.http_client,
+            max_connections=settings.provided.http.max_connections,
         ),
     )
     metrics_server = StartupResource(
