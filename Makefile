@@ -60,6 +60,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/perf.py
 	$(BIN)/python bench/http_pool.py
 	$(BIN)/python bench/breaker.py
+	$(BIN)/python bench/observability.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -43,6 +44,7 @@ from app.infrastructure.jobs import serialization  # noqa: E402
 from app.settings import load_settings  # noqa: E402
 from tests.support.asgi_server import serve_in_thread  # noqa: E402
 from tests.support.openai_wire import OpenAIWire  # noqa: E402
+from tests.support.otlp_wire import OtlpWire  # noqa: E402
 from tests.support.sse import sse_events  # noqa: E402
 from tests.support.wire_script import Script  # noqa: E402
 
@@ -244,6 +246,55 @@ async def llm_rows(reps: int, jobs: int) -> list[Row]:
             "≥ 0.8",
         )
     ]
+
+
+async def observability_rows(reps: int, jobs: int) -> list[Row]:
+    """Worker CPU per chat with metrics, and with metrics and traces (exported over OTLP to a
+    loopback receiver), against the same worker with both off: what observing a chat costs."""
+    otlp = OtlpWire()
+    with serve_in_thread(OpenAIWire(Script())) as server, serve_in_thread(otlp) as receiver:
+        llm = {
+            "LLM_DEFAULT_PROVIDER": "openai",
+            "OPENAI_API_KEY": "sk-bench-0123456789",
+            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
+            "APP_LLM__MAX_RETRIES": "0",
+        }
+        configs = {
+            "off": {**llm, "APP_METRICS__ENABLED": "false"},
+            "metrics": {**llm, "APP_METRICS__WORKER_PORT": str(free_port())},
+            "metrics + OTLP traces": {
+                **llm,
+                "APP_METRICS__WORKER_PORT": str(free_port()),
+                "APP_TELEMETRY__ENABLED": "true",
+                "APP_TELEMETRY__OTLP_ENDPOINT": f"{receiver.url}/v1/traces",
+            },
+        }
+        cpu: dict[str, list[float]] = {name: [] for name in configs}
+        queues = {name: f"eco2:bench:{uuid.uuid4().hex[:6]}" for name in configs}
+        with contextlib.ExitStack() as stack:
+            pids = {
+                name: stack.enter_context(our_worker(queues[name], **env))
+                for name, env in configs.items()
+            }
+            for name, pid in pids.items():
+                await batch(pid, True, queues[name], 20)  # warm up
+            for _ in range(reps):
+                for name, pid in pids.items():  # alternately, so drift hits each alike
+                    cpu[name].append((await batch(pid, True, queues[name], jobs))[1])
+    base = statistics.median(cpu["off"])
+    rows = []
+    for name in ("metrics", "metrics + OTLP traces"):
+        extra = statistics.median(cpu[name]) - base
+        rows.append(
+            Row(
+                f"chat with 2 LLM calls: worker CPU ms/chat, {name} on",
+                span(cpu[name], "{:.2f}"),
+                f"both off {span(cpu['off'], '{:.2f}')}",
+                f"{extra:+.2f} ms ({extra / base:+.0%})",
+                "≤ +10%" if name == "metrics" else f"≤ +25% ({len(otlp.spans)} spans received)",
+            )
+        )
+    return rows
 
 
 async def concurrent_rows(reps: int, chats: int) -> list[Row]:
@@ -524,6 +575,7 @@ async def main() -> None:
     sections: list[tuple[str, Any]] = [
         ("throughput", lambda: throughput_rows(reps, jobs)),
         ("llm", lambda: llm_rows(reps, jobs // 2)),
+        ("observability", lambda: observability_rows(reps, jobs // 2)),
         ("concurrency", lambda: concurrent_rows(reps, 200)),
         ("latency", lambda: latency_rows([5, 20, 100], 5)),
         ("storage", lambda: storage_rows([100, 200, 400])),

@@ -28,6 +28,8 @@ class Chat(containers.DeclarativeContainer):
     services = providers.DependenciesContainer()
     # Where progress goes: each entry point's container gives its own.
     notifier: providers.Dependency[Any] = providers.Dependency()
+    # A span per node (TracingPort); none in the CLI.
+    tracing: providers.Dependency[Any] = providers.Dependency(default=providers.Object(None))
 
     checkpointer = providers.Selector(
         providers.Callable(attrgetter("checkpoint.backend"), settings),
@@ -81,6 +83,7 @@ class Chat(containers.DeclarativeContainer):
         enable_enrichment=settings.provided.graph.enable_enrichment,
         cache=intent_cache,
         top_k=settings.provided.retrieval.top_k,
+        tracing=tracing,
     )
     turns = providers.Singleton(LangGraphTurns, graph=graph)
     service = providers.Singleton(

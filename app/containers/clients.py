@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dependency_injector import containers, providers
 
 from app.containers.lifecycle import StartupResource
@@ -15,8 +17,12 @@ class Clients(containers.DeclarativeContainer):
     unselected one needs no key)."""
 
     settings = providers.Dependency(instance_of=Settings)
+    # The process's OpenTelemetry tracer: each pooled request is a client span (None: off).
+    tracer: providers.Dependency[Any] = providers.Dependency(default=providers.Object(None))
 
-    http_client = StartupResource(http_client_resource, settings=settings.provided.http)
+    http_client = StartupResource(
+        http_client_resource, settings=settings.provided.http, tracer=tracer
+    )
     openai_client = providers.Singleton(
         factories.openai_client, settings=settings.provided.llm, http_client=http_client
     )

@@ -13,6 +13,8 @@ from app.application.access.job_tokens import JobTokens
 from app.containers.access import Access
 from app.containers.core import Core
 from app.containers.jobs import Jobs
+from app.containers.telemetry import Telemetry
+from app.infrastructure.observability import samplers
 from app.infrastructure.services.image_store import image_store, photo_store
 from app.settings import GatewaySettings, Settings
 
@@ -36,8 +38,19 @@ def token_secret(settings: GatewaySettings) -> bytes:
 class GatewayContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    core = providers.Container(Core, settings=settings)
+    core = providers.Container(Core, settings=settings, role=providers.Object("gateway"))
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    telemetry = providers.Container(
+        Telemetry,
+        settings=settings,
+        tracer=core.tracer,
+        sampled=providers.Callable(
+            samplers.gateway_gauges,
+            redis=core.redis,
+            queue_name=settings.provided.worker.queue_name,
+            hub=jobs.hub,
+        ),
+    )
     access = providers.Container(Access, settings=settings, redis=core.redis)
     intake = providers.Singleton(
         ChatIntake, jobs=jobs.chat_jobs, threads=access.threads, limiter=access.limiter

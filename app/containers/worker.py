@@ -12,10 +12,13 @@ from app.containers.chat import Chat
 from app.containers.clients import Clients
 from app.containers.core import Core
 from app.containers.jobs import Jobs
-from app.containers.lifecycle import resolve, start, stop
+from app.containers.lifecycle import StartupResource, resolve, start, stop
 from app.containers.llm import LLMs
 from app.containers.services import Services
+from app.containers.telemetry import Telemetry
 from app.infrastructure.jobs.arq_worker import RUNNER, ChatJobRunner, ChatWorker, worker_options
+from app.infrastructure.observability import samplers
+from app.infrastructure.observability.metrics_server import metrics_server_resource
 from app.infrastructure.progress.coalescing import CoalescingProgressNotifier
 from app.settings import Settings
 
@@ -25,9 +28,31 @@ log = structlog.get_logger(__name__)
 class WorkerContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    core = providers.Container(Core, settings=settings)
-    clients = providers.Container(Clients, settings=settings)
-    llms = providers.Container(LLMs, settings=settings, clients=clients)
+    core = providers.Container(Core, settings=settings, role=providers.Object("worker"))
+    clients = providers.Container(Clients, settings=settings, tracer=core.tracer)
+    telemetry = providers.Container(
+        Telemetry,
+        settings=settings,
+        tracer=core.tracer,
+        langsmith=core.tracing,
+        sampled=providers.Callable(
+            samplers.worker_gauges,
+            redis=core.redis,
+            queue_name=settings.provided.worker.queue_name,
+            http_client=clients.http_client,
+            max_connections=settings.provided.http.max_connections,
+        ),
+    )
+    metrics_server = StartupResource(
+        metrics_server_resource, settings=settings.provided.metrics, exposition=telemetry.metrics
+    )
+    llms = providers.Container(
+        LLMs,
+        settings=settings,
+        clients=clients,
+        calls=telemetry.llm_calls,
+        metrics=telemetry.metrics,
+    )
     services = providers.Container(Services, settings=settings, clients=clients, redis=core.redis)
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
     access = providers.Container(Access, settings=settings, redis=core.redis)
@@ -45,6 +70,7 @@ class WorkerContainer(containers.DeclarativeContainer):
         openai_client=clients.openai_client,
         services=services,
         notifier=notifier,
+        tracing=telemetry.tracing,
     )
     runner = providers.Singleton(
         ChatJobRunner,
@@ -52,6 +78,8 @@ class WorkerContainer(containers.DeclarativeContainer):
         publisher=jobs.publisher,
         limiter=access.limiter,
         chat_limits=settings.provided.budget.chat,
+        metrics=telemetry.metrics,
+        tracer=core.tracer,
     )
 
 

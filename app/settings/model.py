@@ -233,6 +233,24 @@ class TracingSettings(Section):
     endpoint: str | None = None
 
 
+class MetricsSettings(Section):
+    """Prometheus: the gateway serves GET /metrics; each worker serves its own port."""
+
+    enabled: bool = True
+    worker_host: str = "127.0.0.1"
+    worker_port: int | None = Field(default=9464, ge=0, lt=65536)  # null: no worker server
+
+
+class TelemetrySettings(Section):
+    """OpenTelemetry traces: spans (and trace ids in logs) when enabled; exported over
+    OTLP/HTTP when `otlp_endpoint` is set (e.g. http://collector:4318/v1/traces)."""
+
+    enabled: bool = False
+    otlp_endpoint: str | None = None
+    service_name: str = "eco2-chat"
+    export_delay_ms: int = Field(default=2000, gt=0)  # how long finished spans wait to batch
+
+
 class CheckpointSettings(Section):
     """Conversation memory: memory (tests), sqlite (one process), postgres (many workers)."""
 
@@ -282,6 +300,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     gateway: GatewaySettings = GatewaySettings()
     tracing: TracingSettings = TracingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     auth: AuthSettings = AuthSettings()
     limits: LimitsSettings = LimitsSettings()
     budget: BudgetSettings = BudgetSettings()

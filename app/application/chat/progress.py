@@ -13,6 +13,7 @@ import structlog
 
 from app.application.chat.asking import InputNeeded
 from app.application.ports.progress import ProgressNotifierPort
+from app.application.ports.tracing import TracingPort
 from app.domain.events import EventType, ProgressUpdate, StageStatus
 
 log = structlog.get_logger(__name__)
@@ -48,8 +49,11 @@ class StageOutcome:
 class StageReporter:
     """Publishes through the notifier when there is one; otherwise does nothing."""
 
-    def __init__(self, notifier: ProgressNotifierPort | None) -> None:
+    def __init__(
+        self, notifier: ProgressNotifierPort | None, tracing: TracingPort | None = None
+    ) -> None:
         self._notifier = notifier
+        self._tracing = tracing
 
     async def emit(
         self,
@@ -73,7 +77,26 @@ class StageReporter:
     async def stage(
         self, job_id: str, stage: str, data: dict[str, Any] | None = None
     ) -> AsyncIterator[StageOutcome]:
-        """started on entry; completed (with what the block noted) or failed on exit."""
+        """started on entry; completed (with what the block noted) or failed on exit; the
+        block is one span (`node <stage>`) when tracing is on."""
+        if self._tracing is None:
+            async with self._reported(job_id, stage, data) as outcome:
+                yield outcome
+            return
+        paused: InputNeeded | None = None
+        with self._tracing.span(f"node {stage}", {"eco2.stage": stage, "eco2.job_id": job_id}):
+            try:
+                async with self._reported(job_id, stage, data) as outcome:
+                    yield outcome
+            except InputNeeded as needed:  # asking the person ends the span, not as a failure
+                paused = needed
+        if paused is not None:
+            raise paused
+
+    @asynccontextmanager
+    async def _reported(
+        self, job_id: str, stage: str, data: dict[str, Any] | None
+    ) -> AsyncIterator[StageOutcome]:
         outcome = StageOutcome()
         started = time.perf_counter()
         await self.emit(job_id, "stage", stage=stage, status="started", data=data)

@@ -9,11 +9,12 @@ from importlib.resources import files
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.application.ports.metrics import MetricsExpositionPort
 from app.containers.gateway import GatewayContainer
 from app.containers.lifecycle import resolve, running
 from app.entrypoints.gateway import docs, errors
@@ -86,6 +87,8 @@ def create_app(settings: Settings) -> ASGIApp:
             app.state.tokens = await resolve(container.tokens)
             app.state.images = await resolve(container.images)
             app.state.photos = await resolve(container.photos)
+            app.state.tracing = await resolve(container.telemetry.tracing)
+            app.state.metrics = await resolve(container.telemetry.metrics)
             log.info("gateway.started", queue=settings.worker.queue_name)
             yield
 
@@ -107,6 +110,14 @@ def create_app(settings: Settings) -> ASGIApp:
 
     # The page's script and style, read from the installed package like the page itself.
     app.mount("/static", StaticFiles(packages=[("app.entrypoints.gateway", "static")]), "static")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus scrape: this gateway's counters, queue depth and SSE clients."""
+        exposition: MetricsExpositionPort = request.app.state.metrics
+        if not settings.metrics.enabled:
+            return Response("metrics are off (metrics.enabled)\n", status_code=404)
+        return Response(await exposition.render(), media_type=exposition.content_type)
 
     gateway = settings.gateway
     limited = BodyLimit(app, gateway.max_body_bytes, {"/v1/uploads": gateway.max_upload_bytes})

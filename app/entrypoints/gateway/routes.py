@@ -24,6 +24,7 @@ from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens
 from app.application.photos import sniffed, upload_name
 from app.application.ports.chat_jobs import ChatJobsPort
+from app.application.ports.tracing import TracingPort
 from app.domain.access import Principal
 from app.domain.events import ProgressEvent
 from app.entrypoints.gateway import event_schema
@@ -145,13 +146,23 @@ Authorised = Annotated[str, Depends(authorised)]
 async def submit(body: ChatSubmission, request: Request, caller: Caller) -> ChatAccepted:
     """Queue a chat; read its progress from `events_url`. Without `thread_id` a new thread is
     issued to the caller; a thread of someone else's is not found."""
-    if body.image_url is not None:
-        await _check_image(request, body.image_url)
-    intake: ChatIntake = request.app.state.intake
-    ticket = await intake.submit(
-        caller, body.draft(), thread_id=body.thread_id, if_busy=body.if_busy
-    )
-    return _accepted(request, ticket.job_id, ticket.thread_id)
+    tracing: TracingPort = request.app.state.tracing
+    # The chat's trace starts here; the job carries it to the worker.
+    with tracing.span(
+        "POST /v1/chat", {"http.route": "/v1/chat"}, remote_parent=_trace_headers(request)
+    ):
+        if body.image_url is not None:
+            await _check_image(request, body.image_url)
+        intake: ChatIntake = request.app.state.intake
+        ticket = await intake.submit(
+            caller, body.draft(), thread_id=body.thread_id, if_busy=body.if_busy
+        )
+        return _accepted(request, ticket.job_id, ticket.thread_id)
+
+
+def _trace_headers(request: Request) -> dict[str, str]:
+    """A caller's W3C trace context (an upstream proxy or a traced client), if it sent one."""
+    return {k: v for k in ("traceparent", "tracestate") if (v := request.headers.get(k))}
 
 
 def _accepted(request: Request, job_id: str, thread_id: str) -> ChatAccepted:
@@ -282,9 +293,15 @@ async def answer(
     """Answer the question a chat paused on (its `needs_input` event). The answer runs as a new
     job on the same thread that resumes the paused turn; follow its `events_url`. The paused
     job's stream ends with `resumed`, naming the new job."""
-    intake: ChatIntake = request.app.state.intake
-    ticket = await intake.answer(caller, job_id, body.value)
-    return _accepted(request, ticket.job_id, ticket.thread_id)
+    tracing: TracingPort = request.app.state.tracing
+    with tracing.span(
+        "POST /v1/chat/{job_id}/input",
+        {"http.route": "/v1/chat/{job_id}/input"},
+        remote_parent=_trace_headers(request),
+    ):
+        intake: ChatIntake = request.app.state.intake
+        ticket = await intake.answer(caller, job_id, body.value)
+        return _accepted(request, ticket.job_id, ticket.thread_id)
 
 
 @router.post(

@@ -6,6 +6,7 @@ import ssl
 from collections.abc import AsyncIterator
 
 import structlog
+from opentelemetry.trace import Tracer
 
 from app.infrastructure.http.libraries import LIBRARIES, SharedClient
 from app.infrastructure.http.transport import RecyclingSafeTransport
@@ -23,7 +24,7 @@ def ssl_context(settings: HttpSettings) -> ssl.SSLContext | bool:
     return context
 
 
-def build_http_client(settings: HttpSettings) -> SharedClient:
+def build_http_client(settings: HttpSettings, tracer: Tracer | None = None) -> SharedClient:
     """One pooled client on `http.client`'s library: the seed's timeouts, keep-alive sized to
     the pool (so HTTP/1.1 reuses its connections), HTTP/2 where TLS offers it."""
     library = LIBRARIES[settings.client]
@@ -42,6 +43,7 @@ def build_http_client(settings: HttpSettings) -> SharedClient:
         attempts=settings.retry_attempts,
         deadline=settings.retry_deadline,
         max_in_flight=settings.max_connections,
+        tracer=tracer,
     )
     timeout = lib.Timeout(
         connect=settings.connect_timeout,
@@ -53,9 +55,12 @@ def build_http_client(settings: HttpSettings) -> SharedClient:
     return client
 
 
-async def http_client_resource(settings: HttpSettings) -> AsyncIterator[SharedClient]:
-    """Container Resource: yields the shared client and closes its pool at shutdown."""
-    client = build_http_client(settings)
+async def http_client_resource(
+    settings: HttpSettings, tracer: Tracer | None = None
+) -> AsyncIterator[SharedClient]:
+    """Container Resource: yields the shared client and closes its pool at shutdown; with a
+    tracer, each request is a client span."""
+    client = build_http_client(settings, tracer)
     log.info(
         "http.client_opened",
         library=settings.client,

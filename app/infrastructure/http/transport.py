@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
 
 from app.infrastructure.http.libraries import HttpLibrary
 from app.infrastructure.http.limit import AdaptiveLimit
@@ -98,8 +99,11 @@ class RecyclingSafeTransport(Generic[RequestT, ResponseT]):
         attempts: int = 10,
         deadline: float = 30.0,
         max_in_flight: int = 100,
+        tracer: Tracer | None = None,
     ) -> None:
         self._inner = inner
+        self._tracer = tracer
+        self.in_flight = 0  # requests being sent or waiting for their headers (metrics)
         self.library = library
         self._attempts = attempts
         self._deadline = deadline
@@ -108,10 +112,46 @@ class RecyclingSafeTransport(Generic[RequestT, ResponseT]):
         )
         self.retries = 0
 
+    def connections(self) -> tuple[int, int]:
+        """(open, idle) connections of the library's pool, for metrics; (0, 0) for a
+        transport without one (a test's scripted inner transport)."""
+        pool = getattr(self._inner, "_pool", None)  # httpcore's pool: `connections` is public
+        held = list(getattr(pool, "connections", ()))
+        return len(held), sum(1 for c in held if c.is_idle())
+
     def limit_for(self, url: OriginURL) -> AdaptiveLimit:
         return self._limits[(url.raw_scheme, url.raw_host, url.port)]
 
     async def handle_async_request(self, request: RequestT) -> ResponseT:
+        self.in_flight += 1
+        try:
+            if self._tracer is None:
+                return await self._handle(request)
+            return await self._traced(self._tracer, request)
+        finally:
+            self.in_flight -= 1
+
+    async def _traced(self, tracer: Tracer, request: RequestT) -> ResponseT:
+        url = request.url
+        method = getattr(request, "method", b"GET")
+        method = method.decode() if isinstance(method, bytes) else str(method)
+        attributes = {
+            "http.request.method": method,
+            "server.address": url.raw_host.decode("ascii", "replace"),
+            "url.scheme": url.raw_scheme.decode("ascii", "replace"),
+        }
+        if url.port is not None:
+            attributes["server.port"] = str(url.port)
+        with tracer.start_as_current_span(
+            f"HTTP {method}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            response = await self._handle(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(StatusCode.ERROR)
+            return response
+
+    async def _handle(self, request: RequestT) -> ResponseT:
         limit = self.limit_for(request.url)
         replayable = isinstance(request.stream, self.library.module.ByteStream)
         first_lost: float | None = None

@@ -32,6 +32,7 @@ from app.domain.events import ProgressEvent, ProgressUpdate
 from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, TurnPolicy, fold_events
 from app.infrastructure.jobs import serialization
 from app.infrastructure.jobs.liveness import EXPIRED, Reaper, expire_waiting
+from app.infrastructure.observability.otel import trace_carrier
 from app.infrastructure.progress.redis_streams import (
     RedisStreamProgressNotifier,
     meta_key,
@@ -147,7 +148,11 @@ class ArqChatJobs(ChatJobsPort):
         payload = serialize_job(
             JOB_NAME,
             (request.model_dump(mode="json"),),
-            {"principal": principal},
+            # The submitter's trace (W3C traceparent): the worker's chat span continues it.
+            {
+                "principal": principal,
+                **({"trace": carrier} if (carrier := trace_carrier()) else {}),
+            },
             None,
             int(now * 1000),
             serializer=serialization.dumps,

@@ -8,13 +8,16 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
 from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
+from opentelemetry.trace import Tracer
 from pydantic import ValidationError
 
+from app.application.ports.metrics import MetricsPort
 from app.application.ports.usage_limits import UsageLimiterPort
 from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult
@@ -23,6 +26,7 @@ from app.domain.llm import TokenUsage, UsageLimits
 from app.infrastructure.jobs import serialization
 from app.infrastructure.jobs.arq_jobs import arq_redis_settings, wake_key
 from app.infrastructure.jobs.liveness import expire_waiting
+from app.infrastructure.observability.otel import continued_span
 from app.infrastructure.progress.redis_streams import REDIS_DOWN, RedisStreamProgressNotifier
 from app.settings import Settings
 
@@ -56,9 +60,13 @@ class ChatJobRunner:
         publisher: RedisStreamProgressNotifier,
         limiter: UsageLimiterPort | None = None,
         chat_limits: UsageLimits | None = None,
+        metrics: MetricsPort | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._chats = chats
         self._publisher = publisher
+        self._metrics = metrics
+        self._tracer = tracer
         self._limiter = limiter
         self._chat_limits = chat_limits or UsageLimits()
 
@@ -67,14 +75,38 @@ class ChatJobRunner:
         return self._publisher
 
     async def run(
-        self, job_id: str, payload: Any, attempt: int, principal: str = "anonymous"
+        self,
+        job_id: str,
+        payload: Any,
+        attempt: int,
+        principal: str = "anonymous",
+        *,
+        trace: dict[str, str] | None = None,
+        enqueued_at: float | None = None,
     ) -> dict[str, Any]:
+        """`trace` is the submitter's W3C context (the chat's span continues its trace);
+        `enqueued_at` (epoch seconds) gives the pickup delay."""
+        started = time.time()
+        if self._metrics is not None and enqueued_at is not None and attempt == 1:
+            self._metrics.chat_picked_up(started - enqueued_at)
         structlog.contextvars.bind_contextvars(job_id=job_id, job_try=attempt, principal=principal)
-        log.info("chat.started")
+        outcome = "failed"  # a bug: arq's finish step ends the chat
         try:
-            return await self._run(job_id, payload, attempt, principal)
+            with continued_span(
+                self._tracer, "chat", trace, {"eco2.job_id": job_id, "eco2.attempt": attempt}
+            ):
+                log.info("chat.started")
+                result = await self._run(job_id, payload, attempt, principal)
+            # A re-run of an ended job did nothing: not a second chat of that outcome.
+            outcome = "rerun" if result.get("rerun") else str(result.get("status", "unknown"))
+            return result
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "job_try", "thread_id", "principal")
+            if self._metrics is not None:
+                self._metrics.chat_finished(outcome, time.time() - started)
 
     async def _run(self, job_id: str, payload: Any, attempt: int, principal: str) -> dict[str, Any]:
         try:
@@ -85,7 +117,7 @@ class ChatJobRunner:
         terminal = await self._publisher.terminal(job_id)
         if terminal is not None:  # an earlier try ended (or was cancelled) before arq knew
             log.info("chat.already_finished", terminal=terminal)
-            return {"status": terminal}
+            return {"status": terminal, "rerun": True}
         if attempt > 1:
             started = ProgressUpdate(
                 type="stage", stage="attempt", status="started", data={"attempt": attempt}
@@ -141,11 +173,23 @@ class ChatJobRunner:
 
 
 async def chat(
-    ctx: dict[str, Any], payload: Any, *, principal: str = "anonymous"
+    ctx: dict[str, Any],
+    payload: Any,
+    *,
+    principal: str = "anonymous",
+    trace: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """arq's job function: one chat turn through the runner the worker's startup built."""
     runner: ChatJobRunner = ctx[RUNNER]
-    return await runner.run(ctx["job_id"], payload, int(ctx.get("job_try", 1)), str(principal))
+    enqueued = ctx.get("enqueue_time")
+    return await runner.run(
+        ctx["job_id"],
+        payload,
+        int(ctx.get("job_try", 1)),
+        str(principal),
+        trace=trace if isinstance(trace, dict) else None,
+        enqueued_at=enqueued.timestamp() if isinstance(enqueued, datetime) else None,
+    )
 
 
 def worker_options(settings: Settings, *, on_startup: Hook, on_shutdown: Hook) -> dict[str, Any]:

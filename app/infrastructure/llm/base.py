@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ from app.domain.llm import (
     ToolSpec,
     as_messages,
 )
+from app.infrastructure.observability.llm_calls import LLMCall, LLMCalls
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +38,9 @@ class LLMAdapter(LLMPort):
     the hook, record usage and turn any vendor exception into our own error (`raise ... from e`).
     """
 
+    # A LangChain chat model leaves its own LangSmith `llm` run; the others need ours.
+    records_langsmith_runs = False
+
     def __init__(
         self,
         *,
@@ -45,8 +50,10 @@ class LLMAdapter(LLMPort):
         temperature: float = 0.2,
         max_output_tokens: int = 1024,
         price: ModelPrice | None = None,
+        calls: LLMCalls | None = None,
     ) -> None:
         self.provider = provider
+        self._calls = calls
         self.model = model
         self._budget = budget
         self._temperature = temperature
@@ -66,15 +73,19 @@ class LLMAdapter(LLMPort):
         max_tokens: int | None = None,
     ) -> str:
         messages = self._prepare(prompt, system, context)
-        try:
-            text, usage = await self._complete(
-                messages, self._temp(temperature), max_tokens or self._max_output_tokens, context
-            )
-        except DomainError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
-        self._record(usage)
+        with self._observed("generate", messages) as call:
+            try:
+                text, usage = await self._complete(
+                    messages,
+                    self._temp(temperature),
+                    max_tokens or self._max_output_tokens,
+                    context,
+                )
+            except DomainError:
+                raise
+            except Exception as exc:
+                raise self._translate(exc) from exc
+            self._record(usage, call, text)
         return text
 
     async def generate_structured(
@@ -86,13 +97,14 @@ class LLMAdapter(LLMPort):
         temperature: float | None = None,
     ) -> SchemaT:
         messages = self._prepare(prompt, system)
-        try:
-            raw, usage = await self._structured(messages, schema, self._temp(temperature))
-        except DomainError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
-        self._record(usage)
+        with self._observed("generate_structured", messages) as call:
+            try:
+                raw, usage = await self._structured(messages, schema, self._temp(temperature))
+            except DomainError:
+                raise
+            except Exception as exc:
+                raise self._translate(exc) from exc
+            self._record(usage, call, raw)
         try:
             return (
                 schema.model_validate_json(raw)
@@ -116,19 +128,25 @@ class LLMAdapter(LLMPort):
     ) -> AsyncIterator[str]:
         messages = self._prepare(prompt, system, context)
         usage = TokenUsage()
-        try:
-            async for chunk in self._stream(
-                messages, self._temp(temperature), max_tokens or self._max_output_tokens, context
-            ):
-                if isinstance(chunk, TokenUsage):
-                    usage = chunk
-                elif chunk:
-                    yield chunk
-        except DomainError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
-        self._record(usage)
+        text: list[str] = []
+        with self._observed("generate_stream", messages, current=False) as call:
+            try:
+                async for chunk in self._stream(
+                    messages,
+                    self._temp(temperature),
+                    max_tokens or self._max_output_tokens,
+                    context,
+                ):
+                    if isinstance(chunk, TokenUsage):
+                        usage = chunk
+                    elif chunk:
+                        text.append(chunk)
+                        yield chunk
+            except DomainError:
+                raise
+            except Exception as exc:
+                raise self._translate(exc) from exc
+            self._record(usage, call, "".join(text))
 
     async def generate_function_call(
         self,
@@ -155,13 +173,14 @@ class LLMAdapter(LLMPort):
         tool_choice: ToolChoice = "auto",
     ) -> ToolReply:
         messages = self._prepare(prompt, system)
-        try:
-            reply = await self._tools(messages, list(tools), tool_choice)
-        except DomainError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from exc
-        self._record(reply.usage)
+        with self._observed("generate_with_tools", messages) as call:
+            try:
+                reply = await self._tools(messages, list(tools), tool_choice)
+            except DomainError:
+                raise
+            except Exception as exc:
+                raise self._translate(exc) from exc
+            self._record(reply.usage, call, reply)
         return reply
 
     def usage(self) -> TokenUsage:
@@ -232,12 +251,27 @@ class LLMAdapter(LLMPort):
         """Real models read the lookups as `### slot: query` sections of the system message."""
         return with_context(messages, context)
 
+    def _observed(
+        self, operation: str, messages: list[ChatMessage], *, current: bool = True
+    ) -> AbstractContextManager[LLMCall]:
+        if self._calls is None:
+            return nullcontext(LLMCall())
+        return self._calls.call(
+            self.provider,
+            self.model,
+            operation,
+            messages,
+            current=current,
+            langsmith=not self.records_langsmith_runs,
+        )
+
     def _temp(self, temperature: float | None) -> float:
         return self._temperature if temperature is None else temperature
 
-    def _record(self, usage: TokenUsage) -> None:
+    def _record(self, usage: TokenUsage, call: LLMCall, output: Any) -> None:
         counted = usage if usage.calls else usage + TokenUsage(calls=1)
         priced = counted.model_copy(update={"cost_usd": self._price.cost(counted)})
+        call.done(priced, output)  # before the meter, which raises when over the budget
         log.debug(
             "llm.call",
             provider=self.provider,

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from app.application.context_window import ContextBudget
 from app.domain.errors import ConfigurationError
 from app.infrastructure.http.libraries import SharedClient
+from app.infrastructure.observability.llm_calls import LLMCalls
 from app.settings import LLMSettings
 
 if TYPE_CHECKING:
@@ -21,11 +22,14 @@ if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
     from app.application.ports.llm import LLMPort
+    from app.application.ports.metrics import MetricsPort
 
 log = structlog.get_logger(__name__)
 
 
-def adapter_kwargs(settings: LLMSettings, provider: str | None = None) -> dict[str, Any]:
+def adapter_kwargs(
+    settings: LLMSettings, provider: str | None = None, calls: LLMCalls | None = None
+) -> dict[str, Any]:
     model = settings.model_for(provider or settings.provider)
     budget = ContextBudget(
         window=settings.context_window(model),
@@ -38,6 +42,7 @@ def adapter_kwargs(settings: LLMSettings, provider: str | None = None) -> dict[s
         "temperature": settings.temperature,
         "max_output_tokens": settings.max_output_tokens,
         "price": settings.price(model),
+        "calls": calls,
     }
 
 
@@ -135,29 +140,37 @@ async def anthropic_client(
             await client.close()
 
 
-def openai_llm(settings: LLMSettings, client: AsyncOpenAI) -> LLMPort:
+def openai_llm(
+    settings: LLMSettings, client: AsyncOpenAI, calls: LLMCalls | None = None
+) -> LLMPort:
     from app.infrastructure.llm.openai_llm import OpenAILLMClient
 
     return OpenAILLMClient(
-        client, web_search=settings.openai.web_search, **adapter_kwargs(settings, "openai")
+        client, web_search=settings.openai.web_search, **adapter_kwargs(settings, "openai", calls)
     )
 
 
-def gemini_llm(settings: LLMSettings, client: genai.Client) -> LLMPort:
+def gemini_llm(
+    settings: LLMSettings, client: genai.Client, calls: LLMCalls | None = None
+) -> LLMPort:
     from app.infrastructure.llm.gemini_llm import GeminiLLMClient
 
     return GeminiLLMClient(
-        client, web_search=settings.gemini.web_search, **adapter_kwargs(settings, "gemini")
+        client, web_search=settings.gemini.web_search, **adapter_kwargs(settings, "gemini", calls)
     )
 
 
-def anthropic_llm(settings: LLMSettings, client: AsyncAnthropic) -> LLMPort:
+def anthropic_llm(
+    settings: LLMSettings, client: AsyncAnthropic, calls: LLMCalls | None = None
+) -> LLMPort:
     from app.infrastructure.llm.anthropic_llm import AnthropicLLMClient
 
-    return AnthropicLLMClient(client, **adapter_kwargs(settings, "anthropic"))
+    return AnthropicLLMClient(client, **adapter_kwargs(settings, "anthropic", calls))
 
 
-def langchain_llm(settings: LLMSettings, http_client: SharedClient) -> LLMPort:
+def langchain_llm(
+    settings: LLMSettings, http_client: SharedClient, calls: LLMCalls | None = None
+) -> LLMPort:
     from app.infrastructure.llm.langchain_llm import LangChainLLMClient, load_chat_model
 
     class_path = settings.langchain.class_path
@@ -165,11 +178,11 @@ def langchain_llm(settings: LLMSettings, http_client: SharedClient) -> LLMPort:
         raise ConfigurationError("llm.langchain.class_path is not set")
     return LangChainLLMClient(
         load_chat_model(class_path, settings.langchain.kwargs, http_client),
-        **adapter_kwargs(settings, "langchain"),
+        **adapter_kwargs(settings, "langchain", calls),
     )
 
 
-def offline_llm(settings: LLMSettings) -> LLMPort:
+def offline_llm(settings: LLMSettings, calls: LLMCalls | None = None) -> LLMPort:
     """Offline, our own schemas get deterministic producers: the intent lexicon, and a vision
     answer that says it cannot see."""
     from app.application.chat.lexicon import lexicon_responder
@@ -182,10 +195,12 @@ def offline_llm(settings: LLMSettings) -> LLMPort:
         IntentClassification: lexicon_responder,
         VisionResult: offline_vision,
     }
-    return OfflineLLMClient(responders=responders, **adapter_kwargs(settings, "offline"))
+    return OfflineLLMClient(responders=responders, **adapter_kwargs(settings, "offline", calls))
 
 
-async def llm_chain(settings: LLMSettings, adapters: Any) -> LLMPort:
+async def llm_chain(
+    settings: LLMSettings, adapters: Any, metrics: MetricsPort | None = None
+) -> LLMPort:
     """`llm.provider` then every provider in `llm.fallbacks`, each behind a circuit breaker.
 
     `adapters` is the container's aggregate of adapter providers: only the named ones are
@@ -211,4 +226,4 @@ async def llm_chain(settings: LLMSettings, adapters: Any) -> LLMPort:
         )
         for name in names
     ]
-    return FallbackLLM(chain, breakers)
+    return FallbackLLM(chain, breakers, metrics)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import structlog
 
 from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
+from app.application.ports.metrics import MetricsPort
 from app.domain.errors import CircuitOpen, ExternalServiceError
 from app.domain.llm import Prompt, TokenUsage, ToolCall, ToolReply, ToolSpec
 from app.infrastructure.llm.breaker import BreakerState, CircuitBreaker
@@ -26,11 +27,13 @@ class FallbackLLM(LLMPort):
         self,
         chain: Sequence[LLMPort],
         breakers: Sequence[CircuitBreaker] | None = None,
+        metrics: MetricsPort | None = None,
     ) -> None:
         if not chain:
             raise ValueError("a fallback chain needs at least one provider")
         self._chain = list(chain)
         self._breakers = list(breakers or [CircuitBreaker(llm.provider) for llm in chain])
+        self._metrics = metrics
         self.provider = self._chain[0].provider
         self.model = self._chain[0].model
 
@@ -40,6 +43,15 @@ class FallbackLLM(LLMPort):
 
     def breaker_states(self) -> dict[str, BreakerState]:
         return {b.name: b.state for b in self._breakers}
+
+    def _report(self) -> None:
+        if self._metrics is not None:
+            self._metrics.breaker_states({b.name: b.state.value for b in self._breakers})
+
+    def _fell_back(self, failed: str, error: ExternalServiceError) -> None:
+        log.warning("llm.fallback", failed=failed, error=str(error))
+        if self._metrics is not None:
+            self._metrics.llm_fallback(failed)
 
     def _links(self) -> list[tuple[LLMPort, CircuitBreaker]]:
         """The providers to try in order; an open breaker's provider is skipped."""
@@ -62,18 +74,19 @@ class FallbackLLM(LLMPort):
                 self._count(breaker, exc)
                 if not exc.retryable or last:
                     raise
-                log.warning("llm.fallback", failed=llm.provider, error=str(exc))
+                self._fell_back(llm.provider, exc)
             else:
                 breaker.succeeded()
+                self._report()
                 return result
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _count(breaker: CircuitBreaker, exc: ExternalServiceError) -> None:
+    def _count(self, breaker: CircuitBreaker, exc: ExternalServiceError) -> None:
         if exc.retryable:
             breaker.failed()
         else:
             breaker.succeeded()  # it answered: the provider is up, the request was wrong
+        self._report()
 
     async def generate(self, prompt: Prompt, **kwargs: Any) -> str:
         return await self._first(lambda llm: llm.generate(prompt, **kwargs))
@@ -103,9 +116,10 @@ class FallbackLLM(LLMPort):
                 self._count(breaker, exc)
                 if started or not exc.retryable or last:
                     raise
-                log.warning("llm.fallback", failed=llm.provider, error=str(exc))
+                self._fell_back(llm.provider, exc)
             else:
                 breaker.succeeded()
+                self._report()
                 return
 
     async def generate_function_call(

@@ -60,6 +60,8 @@ def load_chat_model(
 class LangChainLLMClient(LLMAdapter):
     """Structured output uses the model's own `with_structured_output(method="json_schema")`."""
 
+    records_langsmith_runs = True  # LangChain's tracer records each model call itself
+
     def __init__(self, chat_model: BaseChatModel, **kwargs: Any) -> None:
         super().__init__(provider="langchain", **kwargs)
         self._model = chat_model

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 from pydantic import SecretStr
 from structlog.typing import Processor
 
@@ -54,6 +55,7 @@ def shared_processors(secrets: Iterable[str]) -> list[Processor]:
     A new step (a trace id, say) goes in this list, and so applies to both."""
     return [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -161,3 +163,14 @@ async def logging_resource(settings: Settings) -> AsyncIterator[None]:
     """Container Resource: logging as this process's settings say, from start to stop."""
     configure_from_settings(settings)
     yield
+
+
+def add_trace_ids(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """The current OpenTelemetry span's ids on every line, so a log line finds its trace."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event

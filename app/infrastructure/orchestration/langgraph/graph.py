@@ -25,6 +25,7 @@ from app.application.ports.photos import PhotoStorePort
 from app.application.ports.progress import ProgressNotifierPort
 from app.application.ports.recyclable_price import RecyclablePriceClientPort
 from app.application.ports.retriever import RetrieverPort
+from app.application.ports.tracing import TracingPort
 from app.application.ports.vision import VisionModelPort
 from app.application.ports.weather import WeatherClientPort
 from app.application.ports.web_search import WebSearchPort
@@ -52,12 +53,13 @@ def create_chat_graph(
     photo_store: PhotoStorePort | None = None,
     cache: CachePort | None = None,
     top_k: int = 3,
+    tracing: TracingPort | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """intent → (vision, with an image) → router → tool nodes in parallel → answer → END.
 
     Compile once per process: it costs about as much as a run.
     """
-    reporter = StageReporter(event_publisher)
+    reporter = StageReporter(event_publisher, tracing)
     lookups: dict[str, tools.Lookup | None] = {
         "waste_rag": tools.waste_rag(retriever, top_k),
         "general": tools.general(retriever),
