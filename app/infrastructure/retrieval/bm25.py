@@ -23,8 +23,9 @@ CORRECTION_WEIGHT = 0.8  # a corrected word counts a little less than one typed 
 # Points at which a hit is confident without an exact name: a distinctive word of the item's
 # name in the question ('큰 건' → 대용량 페트병 scores ~16, a stray step word under 10).
 CONFIDENT_SCORE = 12.0
-# A question that is a name and nothing else ('병은 어떻게 버려?', '우유 팩은?') asks about that
-# item; this outweighs items that merely repeat the word in many aliases ('맥주 병', '카스 병').
+# A Korean question that is a name and nothing else ('병은 어떻게 버려?', '우유 팩은?') asks about
+# that item; this outweighs items that merely repeat the word in many aliases ('맥주 병', '카스
+# 병'). Not English: 'What about the cap?' is a follow-up as often as it is about a cap.
 WHOLE_NAME_BONUS = 20.0
 
 
@@ -42,7 +43,7 @@ class _Field:
         cls, texts: Sequence[str], tokenizer: Tokenizer, k1: float = 1.2, b: float = 0.75
     ) -> _Field:
         docs: list[dict[str, float]] = [dict(tokenizer.weighted(text)) for text in texts]
-        lengths = [sum(doc.values()) for doc in docs]
+        lengths = [tokenizer.length(text) for text in texts]
         average = sum(lengths) / max(len(lengths), 1) or 1
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, doc in enumerate(docs):
@@ -96,7 +97,7 @@ class BM25Retriever(RetrieverPort):
         self._phrases = _PhraseIndex(self._items)
         self._whole_names: dict[str, set[int]] = defaultdict(set)
         for index, item in enumerate(self._items):
-            for name in (item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en):
+            for name in (item.name_ko, *item.aliases_ko):
                 self._whole_names[self._tokenizer.content_key(name)].add(index)
         self._whole_names.pop("", None)
         self._speller = Speller(

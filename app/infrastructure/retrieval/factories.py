@@ -25,14 +25,19 @@ def morphology_choice(settings: RetrievalSettings) -> Literal["kiwi", "rules"]:
 
 
 def kiwi_morphology() -> Morphology:
+    """Kiwi is taught the knowledge base's names it misreads ('휴지심')."""
     from app.infrastructure.morphology.kiwi import KiwiMorphology
 
-    return KiwiMorphology()
+    return KiwiMorphology(_name_words())
 
 
 def rule_morphology() -> Morphology:
     """The rules know the knowledge base's words, so no name is cut as if it had a particle."""
-    return RuleMorphology(w for item in load_items() for w in words(name_text(item)))
+    return RuleMorphology(_name_words())
+
+
+def _name_words() -> list[str]:
+    return [w for item in load_items() for w in words(name_text(item))]
 
 
 def bm25_retriever(morphology: Morphology) -> RetrieverPort:

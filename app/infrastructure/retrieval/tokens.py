@@ -47,22 +47,29 @@ class Tokenizer:
     def weighted(self, text: str) -> defaultdict[str, float]:
         """Token -> summed weight (term frequency matters to BM25, so repeats add up)."""
         found: defaultdict[str, float] = defaultdict(float)
-        analysed = [w for w in self.morphology.words(text) if w.text not in QUESTION_WORDS]
+        analysed = self._content_words(text)
         for word in analysed:
             for token, weight in self._word_tokens(word):
                 found[token] += weight
+            for part in word.parts:
+                found[part] += PART_WEIGHT
         for phrase in joined_phrases(analysed):
             found[phrase] += PHRASE_WEIGHT
         return found
 
+    def length(self, text: str) -> float:
+        """A document's length for BM25: the words' own tokens, not the compound parts and
+        joined phrases, which restate the words (counting them would make a name with many
+        Korean compounds look long to an English query)."""
+        return sum(w for word in self._content_words(text) for _, w in self._word_tokens(word))
+
+    def _content_words(self, text: str) -> list[Word]:
+        return [w for w in self.morphology.words(text) if w.text not in QUESTION_WORDS]
+
     def content_key(self, text: str) -> str:
         """The text's content words, stems joined without spaces: '병은 어떻게 버려?' -> '병',
         'Glass bottles' -> 'glassbottle'; a question whose key is a name asks about just that."""
-        return "".join(
-            w.stem
-            for w in self.morphology.words(text)
-            if w.text not in QUESTION_WORDS and self._word_tokens(w)
-        )
+        return "".join(w.stem for w in self._content_words(text) if self._word_tokens(w))
 
     def is_question_word(self, word: Word) -> bool:
         return word.text in QUESTION_WORDS or word.stem in QUESTION_WORDS or (
@@ -74,7 +81,6 @@ class Tokenizer:
             return ()
         stem = word.stem
         found: list[tuple[str, float]] = [(stem, WORD_WEIGHT)]
-        found.extend((part, PART_WEIGHT) for part in word.parts)
         if is_hangul_word(stem):
             found.extend((f"#{gram}", BIGRAM_WEIGHT) for gram in bigrams(stem))
             if word.verb:
