@@ -25,9 +25,7 @@ def test_the_knowledge_base_is_big_and_covers_every_category() -> None:
     assert len({i.name_ko for i in items}) == len(items)
 
 
-def test_top1_and_top3_accuracy(
-    morphology: Morphology, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_top1_and_top3_accuracy(morphology: Morphology, capsys: pytest.CaptureFixture[str]) -> None:
     questions = yaml.safe_load(EVAL.read_text(encoding="utf-8"))
     items = load_items()
     known = {i.id for i in items}

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from app.infrastructure.korean_text import is_hangul_word, words
 
-
 MAX_PHRASE_WORDS = 4  # the longest name in the knowledge base is four words
+
 
 @dataclass(frozen=True, slots=True)
 class Word:
@@ -18,9 +18,11 @@ class Word:
 
     text: str  # as written, lower-cased: '우유팩은'
     stem: str  # particles and endings off: '우유팩'; a verb's dictionary stem: '헹궈야' -> '헹구'
-    parts: tuple[str, ...] = ()  # a compound's nouns: ('우유', '팩'); () when not a compound
+    # More forms worth a token: a compound's nouns ('우유', '팩'); a verb's written form.
+    parts: tuple[str, ...] = ()
     verb: bool = False  # a predicate is no misspelt name: '헹궈야' must not meet '행거'
     bare: bool = False  # a noun with nothing glued on, so the next word's noun may extend it
+    modifier: bool = False  # a verb form that modifies the next noun: '깨진' in '깨진 유리병'
 
     @property
     def noun(self) -> bool:
@@ -56,15 +58,18 @@ class Morphology(ABC):
 def joined_phrases(analysed: Sequence[Word]) -> list[str]:
     """The spacing-normalised form of every noun run: each word but the last is a bare noun
     ('우유' in '우유 팩은'), the last one is a noun with or without its particle. Every run
-    ending at a word counts, so '큰 투명 페트병' yields '투명페트병' as well as the whole."""
+    ending at a word counts, so '큰 투명 페트병' yields '투명페트병' as well as the whole. A
+    verb form that modifies a noun ('깨진 유리병') starts a run as it is written."""
     found: list[str] = []
     run: list[str] = []
     for word in analysed:
-        if not word.noun:
-            run = []
-            continue
-        run = [*run[-(MAX_PHRASE_WORDS - 1) :], word.stem]
-        found.extend("".join(run[start:]) for start in range(len(run) - 1))
-        if not word.bare:
+        if word.modifier:
+            run = [*run[-(MAX_PHRASE_WORDS - 1) :], word.text]
+        elif word.noun:
+            run = [*run[-(MAX_PHRASE_WORDS - 1) :], word.stem]
+            found.extend("".join(run[start:]) for start in range(len(run) - 1))
+            if not word.bare:
+                run = []
+        else:
             run = []
     return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.infrastructure.korean_text import is_hangul_word, stem_english
 from app.infrastructure.morphology.base import Morphology, Word
@@ -85,11 +85,14 @@ def analysed(word: str, tokens: Sequence[Token]) -> Word:
     """A word from Kiwi's morphemes. The stem runs up to the last noun, sliced from the word as
     written ('병은' -> '병', '빈병' -> '빈병' though 빈 is a verb form); its nouns are the parts.
     A word with no noun is a verb when it starts with a predicate, kept by its dictionary form
-    ('헹궈야' -> '헹구') so that every ending of it meets the others."""
+    ('헹궈야' -> '헹구') so that every ending of it meets the others, and by its written form
+    as a part."""
     last = max((i for i, t in enumerate(tokens) if t.tag in NOUN_TAGS), default=-1)
     if last < 0:
         if tokens and tokens[0].tag.startswith(PREDICATE_TAGS):
-            return Word(word, tokens[0].form, verb=True)
+            # The form as written stays a token too: '깨진' in '깨진 유리병' names an item.
+            written = (word,) if word != tokens[0].form else ()
+            return Word(word, tokens[0].form, written, verb=True, modifier=tokens[-1].tag == "ETM")
         return Word(word, word)
     stem = word[: tokens[last].end]
     rest = tokens[last + 1 :]

@@ -12,8 +12,8 @@ from app.application.ports.retriever import RetrieverPort
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
 from app.infrastructure.korean_text import stem_english, words
-from app.infrastructure.retrieval.spelling import Speller
 from app.infrastructure.morphology.base import Morphology
+from app.infrastructure.retrieval.spelling import Speller
 from app.infrastructure.retrieval.tokens import Tokenizer
 
 NAME_WEIGHT = 2.0

@@ -72,8 +72,10 @@ class Tokenizer:
         return "".join(w.stem for w in self._content_words(text) if self._word_tokens(w))
 
     def is_question_word(self, word: Word) -> bool:
-        return word.text in QUESTION_WORDS or word.stem in QUESTION_WORDS or (
-            word.verb and word.stem in QUESTION_STEMS
+        return (
+            word.text in QUESTION_WORDS
+            or word.stem in QUESTION_WORDS
+            or (word.verb and word.stem in QUESTION_STEMS)
         )
 
     def _tokens_of(self, word: Word) -> tuple[tuple[str, float], ...]:
