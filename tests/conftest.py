@@ -119,9 +119,17 @@ def fast_http(**extra: Any) -> dict[str, Any]:
     return {"read_timeout": 2.0, "connect_timeout": 2.0, "retry_deadline": 5.0, **extra}
 
 
+@pytest.fixture(scope="session")
+def kiwi() -> Morphology:
+    """Kiwi, built once per session: its model takes seconds to load."""
+    from app.infrastructure.retrieval.factories import kiwi_morphology
+
+    return kiwi_morphology()
+
+
 @pytest.fixture(scope="session", params=["rules", "kiwi"])
 def morphology(request: pytest.FixtureRequest) -> Morphology:
-    """Each morphology in turn, built once per session (Kiwi's model takes seconds to load)."""
-    from app.infrastructure.retrieval.factories import kiwi_morphology, rule_morphology
+    """Each morphology in turn."""
+    from app.infrastructure.retrieval.factories import rule_morphology
 
-    return kiwi_morphology() if request.param == "kiwi" else rule_morphology()
+    return request.getfixturevalue("kiwi") if request.param == "kiwi" else rule_morphology()

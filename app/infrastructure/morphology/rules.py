@@ -10,7 +10,10 @@ from app.infrastructure.korean_text import PARTICLES, is_hangul_word, stem_engli
 from app.infrastructure.morphology.base import Morphology, Word
 
 # Endings only verbs take (a noun may end in 고 or 아: 냉장고, 복숭아).
-VERB_FORM = re.compile(r"(야|어요|아요|워요|해요|니다|나요|까요|돼요|돼|되나|죠)$")
+VERB_FORM = re.compile(
+    r"(야|어요|아요|워요|해요|니다|나요|까요|돼요|돼|되나|죠"
+    r"|려요|져요|쳐요|세요|어도|아도|워도|려도|어서|아서|워서|려서|궈서)$"
+)
 # Particles that may leave a one-syllable stem ('병은', '캔도'), each with the final consonant
 # it needs: 은/을/이/과 follow a consonant, 는/를/가/와 a vowel ('종이' is 종 + 이 by the rule
 # and a name in fact, so the known words are checked first).
