@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from app.application.ports.retriever import RetrieverPort
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
-from app.infrastructure.korean_text import stem_english, words
+from app.infrastructure.korean_text import is_hangul_word, stem_english, words
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.spelling import Speller
 from app.infrastructure.retrieval.tokens import Tokenizer
@@ -23,9 +23,11 @@ CORRECTION_WEIGHT = 0.8  # a corrected word counts a little less than one typed 
 # Points at which a hit is confident without an exact name: a distinctive word of the item's
 # name in the question ('큰 건' → 대용량 페트병 scores ~16, a stray step word under 10).
 CONFIDENT_SCORE = 12.0
-# A Korean question that is a name and nothing else ('병은 어떻게 버려?', '우유 팩은?') asks about
-# that item; this outweighs items that merely repeat the word in many aliases ('맥주 병', '카스
-# 병'). Not English: 'What about the cap?' is a follow-up as often as it is about a cap.
+# The phrase index skips one-syllable names ('병', '캔' would match inside other words), so a
+# question that is such a name and nothing else ('병은 어떻게 버려?') is matched here, strongly
+# enough to outweigh items that merely repeat the word in many aliases ('맥주 병', '카스 병').
+# Longer names are the phrase index's; a bonus for them too would outweigh the subject of a
+# follow-up ('뚜껑은요?' after a glass bottle is its metal cap, not the item named 뚜껑).
 WHOLE_NAME_BONUS = 20.0
 
 
@@ -98,8 +100,9 @@ class BM25Retriever(RetrieverPort):
         self._whole_names: dict[str, set[int]] = defaultdict(set)
         for index, item in enumerate(self._items):
             for name in (item.name_ko, *item.aliases_ko):
-                self._whole_names[self._tokenizer.content_key(name)].add(index)
-        self._whole_names.pop("", None)
+                key = self._tokenizer.content_key(name)
+                if len(key) == 1 and is_hangul_word(key):
+                    self._whole_names[key].add(index)
         self._speller = Speller(
             (w for item in self._items for w in words(name_text(item))), morphology
         )
