@@ -59,17 +59,15 @@ def joined_phrases(analysed: Sequence[Word]) -> list[str]:
     """The spacing-normalised form of every noun run: each word but the last is a bare noun
     ('우유' in '우유 팩은'), the last one is a noun with or without its particle. Every run
     ending at a word counts, so '큰 투명 페트병' yields '투명페트병' as well as the whole. A
-    verb form that modifies a noun ('깨진 유리병') starts a run as it is written."""
+    verb form that modifies a noun ('깨진 유리병', '기름 묻은') joins a run as it is written."""
     found: list[str] = []
     run: list[str] = []
     for word in analysed:
-        if word.modifier:
-            run = [*run[-(MAX_PHRASE_WORDS - 1) :], word.text]
-        elif word.noun:
-            run = [*run[-(MAX_PHRASE_WORDS - 1) :], word.stem]
-            found.extend("".join(run[start:]) for start in range(len(run) - 1))
-            if not word.bare:
-                run = []
-        else:
+        if not (word.modifier or word.noun):
+            run = []
+            continue
+        run = [*run[-(MAX_PHRASE_WORDS - 1) :], word.text if word.modifier else word.stem]
+        found.extend("".join(run[start:]) for start in range(len(run) - 1))
+        if word.noun and not word.bare:
             run = []
     return found

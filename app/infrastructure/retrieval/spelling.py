@@ -38,12 +38,18 @@ def _letters(word: str) -> str:
 class Speller:
     def __init__(self, vocabulary: Iterable[str], morphology: Morphology) -> None:
         self._morphology = morphology
-        self._known = {morphology.word(w).stem for w in vocabulary if w}
+        # Corrections are words as the knowledge base writes them, for they are tokenized
+        # again: a stem may be no word at all (Kiwi's '깨지' for '깨진').
+        spelt = {self._written(w) for w in vocabulary if w}
+        self._known = spelt | {morphology.word(w).stem for w in spelt}
         self._by_trigram: defaultdict[str, set[str]] = defaultdict(set)
-        for word in self._known:
+        for word in spelt:
             letters = _letters(word)
             for i in range(len(letters) - 2):
                 self._by_trigram[letters[i : i + 3]].add(word)
+
+    def _written(self, word: str) -> str:
+        return word if is_hangul_word(word) else self._morphology.word(word).stem
 
     def corrections(self, words: Iterable[str]) -> list[str]:
         """The known word closest to each unknown one, when one is close enough."""
