@@ -17,8 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import structlog
 import yaml
@@ -32,7 +31,7 @@ from app.infrastructure.retrieval.knowledge_base import load_items
 from app.infrastructure.retrieval.tokens import Tokenizer
 from app.settings import load_settings
 
-DATA = ROOT / "tests" / "data"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 LOAD_FLOOR_S = 10.0  # built once per worker at start-up; more would slow every deploy
 TOKENIZE_FLOOR_US = 2000.0  # per question, nothing cached: well under a model round trip
 ANSWER_FLOOR, KIND_FLOOR, TOP1_FLOOR = 0.95, 0.90, 0.90
@@ -86,7 +85,7 @@ def table(verdicts: Sequence[Verdict]) -> dict[str, dict[str, tuple[int, int]]]:
 
 
 def answers(name: str, path: Path) -> list[Verdict]:
-    settings = load_settings(retrieval={"morphology": name})
+    settings = load_settings(retrieval={"morphology": name}, logging={"level": "WARNING"})
     return asyncio.run(answer_all(settings, load_cases(path)))
 
 
