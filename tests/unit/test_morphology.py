@@ -3,6 +3,9 @@ verbs, nouns written apart joined ('우유 팩' = '우유팩')."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from app.infrastructure.korean_text import is_hangul_word, words
@@ -94,3 +97,14 @@ def test_kiwi_is_taught_the_names_it_misreads(kiwi: Morphology) -> None:
 def test_a_near_noun_verb_reading_stays_a_noun(morphology: Morphology) -> None:
     # '베게' (베개 misspelt) reads as 베+게 by a hair; it must stay open to spelling correction.
     assert not morphology.word("베게").verb
+
+
+def test_nothing_loads_kiwi_at_import_time() -> None:
+    statement = (
+        "import sys, app.containers.worker, app.containers.cli, app.infrastructure.retrieval.bm25,"
+        " app.infrastructure.morphology.kiwi; print('kiwipiepy' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", statement], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"
