@@ -23,6 +23,7 @@ import structlog
 import yaml
 
 from app.application.evaluation import Verdict
+from app.containers.worker import WorkerContainer
 from app.entrypoints.evaluate import answer_all, load_cases
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.bm25 import BM25Retriever
@@ -33,6 +34,7 @@ from app.settings import load_settings
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 LOAD_FLOOR_S = 10.0  # built once per worker at start-up; more would slow every deploy
+STARTUP_FLOOR_S = 15.0  # a worker's retriever with its morphology, at start-up
 TOKENIZE_FLOOR_US = 2000.0  # per question, nothing cached: well under a model round trip
 ANSWER_FLOOR, KIND_FLOOR, TOP1_FLOOR = 0.95, 0.90, 0.90
 BUILDERS: dict[str, Callable[[], Morphology]] = {"kiwi": kiwi_morphology, "rules": rule_morphology}
@@ -43,6 +45,15 @@ def timed_load(name: str) -> tuple[Morphology, float]:
     morphology = BUILDERS[name]()
     morphology.word("워밍업")  # Kiwi rebuilds its dictionary on the first analysis after teaching
     return morphology, time.perf_counter() - started
+
+
+def retriever_build_s(name: str) -> float:
+    """What a worker's start-up spends on the retriever (the chat graph is built with it): the
+    knowledge base indexed through a morphology built for it (bench/graph.py times the rest)."""
+    settings = load_settings(retrieval={"morphology": name})
+    started = time.perf_counter()
+    WorkerContainer(settings=settings).chat.retriever()
+    return time.perf_counter() - started
 
 
 def tokenize_us(morphology: Morphology, questions: Sequence[str]) -> tuple[float, float]:
@@ -95,6 +106,7 @@ def share(cell: tuple[int, int]) -> str:
 
 def report(name: str) -> None:
     morphology, load_s = timed_load(name)
+    startup_s = retriever_build_s(name)
     retrieval_questions = yaml.safe_load((DATA / "retrieval_eval.yaml").read_text("utf-8"))
     cold, warm = tokenize_us(morphology, [str(q["q"]) for q in retrieval_questions])
     top1, top3 = retrieval(morphology, retrieval_questions)
@@ -102,6 +114,7 @@ def report(name: str) -> None:
     extra = table(answers(name, DATA / "answer_eval_extra.yaml"))["full"]["overall"]
     print(f"\n== {name}")
     print(f"load (build + first analysis)  {load_s:7.2f} s     floor <= {LOAD_FLOOR_S:.0f} s")
+    print(f"worker start-up: retriever      {startup_s:7.2f} s   floor <= {STARTUP_FLOOR_S:.0f} s")
     print(
         f"tokenize a question            {cold:7.0f} µs cold, {warm:.0f} µs cached"
         f"     floor <= {TOKENIZE_FLOOR_US:.0f} µs cold"
