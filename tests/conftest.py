@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import structlog
 
+from app.infrastructure.morphology.base import Morphology
 from app.settings import Settings, load_settings
 from app.settings.sources import SEED_ENV
 from tests.support.asgi_server import RunningServer, TLSFiles, serve_in_thread
@@ -116,3 +117,19 @@ def gemini_server() -> Iterator[tuple[RunningServer, Script]]:
 def fast_http(**extra: Any) -> dict[str, Any]:
     """HTTP settings for loopback tests: short timeouts so failure tests stay quick."""
     return {"read_timeout": 2.0, "connect_timeout": 2.0, "retry_deadline": 5.0, **extra}
+
+
+@pytest.fixture(scope="session")
+def kiwi() -> Morphology:
+    """Kiwi, built once per session: its model takes seconds to load."""
+    from app.infrastructure.retrieval.factories import kiwi_morphology
+
+    return kiwi_morphology()
+
+
+@pytest.fixture(scope="session", params=["rules", "kiwi"])
+def morphology(request: pytest.FixtureRequest) -> Morphology:
+    """Each morphology in turn."""
+    from app.infrastructure.retrieval.factories import rule_morphology
+
+    return request.getfixturevalue("kiwi") if request.param == "kiwi" else rule_morphology()

@@ -43,13 +43,20 @@ class Chat(containers.DeclarativeContainer):
             postgres=settings.provided.postgres,
         ),
     )
+    # Kiwi's model takes seconds to load: one per process, built with the graph at start-up.
+    morphology = providers.Selector(
+        providers.Callable(retrieval.morphology_choice, settings.provided.retrieval),
+        kiwi=providers.Singleton(retrieval.kiwi_morphology),
+        rules=providers.Singleton(retrieval.rule_morphology),
+    )
     retriever = providers.Selector(
         providers.Callable(attrgetter("retrieval.backend"), settings),
-        bm25=providers.Singleton(retrieval.bm25_retriever),
+        bm25=providers.Singleton(retrieval.bm25_retriever, morphology=morphology),
         openai_embeddings=providers.Singleton(
             retrieval.embedding_retriever,
             settings=settings.provided.retrieval,
             client=openai_client,
+            morphology=morphology,
         ),
     )
     vision_model = providers.Singleton(LLMVisionModel, llm=llm)

@@ -262,6 +262,9 @@ class CheckpointSettings(Section):
 
 class RetrievalSettings(Section):
     backend: Literal["bm25", "openai_embeddings"] = "bm25"
+    # Korean words for keyword search: Kiwi's analyser, the hand-written rules, or Kiwi when
+    # kiwipiepy is installed (auto).
+    morphology: Literal["auto", "kiwi", "rules"] = "auto"
     top_k: int = Field(default=3, gt=0, le=20)
     embedding_model: str = "text-embedding-3-small"
 

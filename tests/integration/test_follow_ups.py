@@ -7,6 +7,7 @@ import pytest
 
 from app.application.chat.follow_ups import follow_up_hits, mentions, rewrite
 from app.domain.chat import ChatRequest, Intent, Subject
+from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.bm25 import BM25Retriever
 from app.infrastructure.retrieval.knowledge_base import load_items
 from tests.support.graph_kit import chat_kit
@@ -21,8 +22,8 @@ def ask(message: str, thread: str) -> ChatRequest:
 
 
 @pytest.fixture(scope="module")
-def retriever() -> BM25Retriever:
-    return BM25Retriever(load_items())
+def retriever(morphology: Morphology) -> BM25Retriever:
+    return BM25Retriever(load_items(), morphology)
 
 
 @pytest.mark.parametrize(

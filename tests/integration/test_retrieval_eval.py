@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.bm25 import BM25Retriever
 from app.infrastructure.retrieval.knowledge_base import load_items
 
@@ -24,13 +25,13 @@ def test_the_knowledge_base_is_big_and_covers_every_category() -> None:
     assert len({i.name_ko for i in items}) == len(items)
 
 
-def test_top1_and_top3_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
+def test_top1_and_top3_accuracy(morphology: Morphology, capsys: pytest.CaptureFixture[str]) -> None:
     questions = yaml.safe_load(EVAL.read_text(encoding="utf-8"))
     items = load_items()
     known = {i.id for i in items}
     assert len(questions) >= 80
     assert all(set(q["expect"]) <= known for q in questions)
-    retriever = BM25Retriever(items)
+    retriever = BM25Retriever(items, morphology)
     by_kind: defaultdict[str, list[int]] = defaultdict(list)
     top1 = top3 = 0
     misses = []
@@ -48,7 +49,7 @@ def test_top1_and_top3_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
     total = len(questions)
     with capsys.disabled():
         print(
-            f"\nretrieval eval: {total} questions, top-1 {top1 / total:.1%}, "
+            f"\nretrieval eval ({morphology.name}): {total} questions, top-1 {top1 / total:.1%}, "
             f"top-3 {top3 / total:.1%}"
         )
         for kind, hits in sorted(by_kind.items()):

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from app.application.ports.retriever import RetrieverPort
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
-from app.infrastructure.korean_text import stem_english, words
+from app.infrastructure.korean_text import is_hangul_word, stem_english, words
+from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.spelling import Speller
-from app.infrastructure.retrieval.tokens import weighted_tokens
+from app.infrastructure.retrieval.tokens import Tokenizer
 
 NAME_WEIGHT = 2.0
 BODY_WEIGHT = 0.3
@@ -22,6 +23,12 @@ CORRECTION_WEIGHT = 0.8  # a corrected word counts a little less than one typed 
 # Points at which a hit is confident without an exact name: a distinctive word of the item's
 # name in the question ('큰 건' → 대용량 페트병 scores ~16, a stray step word under 10).
 CONFIDENT_SCORE = 12.0
+# The phrase index skips one-syllable names ('병', '캔' would match inside other words), so a
+# question that is such a name and nothing else ('병은 어떻게 버려?') is matched here, strongly
+# enough to outweigh items that merely repeat the word in many aliases ('맥주 병', '카스 병').
+# Longer names are the phrase index's; a bonus for them too would outweigh the subject of a
+# follow-up ('뚜껑은요?' after a glass bottle is its metal cap, not the item named 뚜껑).
+WHOLE_NAME_BONUS = 20.0
 
 
 @dataclass
@@ -34,9 +41,11 @@ class _Field:
     idf: dict[str, float]
 
     @classmethod
-    def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> _Field:
-        docs: list[dict[str, float]] = [dict(weighted_tokens(text)) for text in texts]
-        lengths = [sum(doc.values()) for doc in docs]
+    def build(
+        cls, texts: Sequence[str], tokenizer: Tokenizer, k1: float = 1.2, b: float = 0.75
+    ) -> _Field:
+        docs: list[dict[str, float]] = [dict(tokenizer.weighted(text)) for text in texts]
+        lengths = [tokenizer.length(text) for text in texts]
         average = sum(lengths) / max(len(lengths), 1) or 1
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, doc in enumerate(docs):
@@ -79,22 +88,32 @@ def body_text(item: WasteItem) -> str:
 
 
 class BM25Retriever(RetrieverPort):
-    """Korean-aware keyword retrieval; no model download, microseconds per query."""
+    """Korean-aware keyword retrieval over a morphology (Kiwi or the rules); no download,
+    well under a millisecond per query."""
 
-    def __init__(self, items: Sequence[WasteItem]) -> None:
+    def __init__(self, items: Sequence[WasteItem], morphology: Morphology) -> None:
         self._items = list(items)
-        self._names = _Field.build([name_text(i) for i in self._items])
-        self._bodies = _Field.build([body_text(i) for i in self._items])
+        self._tokenizer = Tokenizer(morphology)
+        self._names = _Field.build([name_text(i) for i in self._items], self._tokenizer)
+        self._bodies = _Field.build([body_text(i) for i in self._items], self._tokenizer)
         self._phrases = _PhraseIndex(self._items)
-        self._speller = Speller(w for item in self._items for w in words(name_text(item)))
+        self._whole_names: dict[str, set[int]] = defaultdict(set)
+        for index, item in enumerate(self._items):
+            for name in (item.name_ko, *item.aliases_ko):
+                key = self._tokenizer.content_key(name)
+                if len(key) == 1 and is_hangul_word(key):
+                    self._whole_names[key].add(index)
+        self._speller = Speller(
+            (w for item in self._items for w in words(name_text(item))), morphology
+        )
 
     async def search(self, query: str, k: int = 3) -> list[RetrievedItem]:
         return self.rank(query, k)
 
     def rank(self, query: str, k: int = 3) -> list[RetrievedItem]:
         fixes = self._speller.corrections(words(query))
-        terms = weighted_tokens(query)
-        for term, weight in weighted_tokens(" ".join(fixes)).items():
+        terms = self._tokenizer.weighted(query)
+        for term, weight in self._tokenizer.weighted(" ".join(fixes)).items():
             terms[term] += weight * CORRECTION_WEIGHT
         if not terms:
             return []
@@ -102,6 +121,8 @@ class BM25Retriever(RetrieverPort):
         names = self._names.scores(terms)
         bodies = self._bodies.scores(terms)
         bonuses = self._phrases.bonuses(query)
+        for index in self._whole_names.get(self._tokenizer.content_key(query), ()):
+            bonuses[index] = bonuses.get(index, 0.0) + WHOLE_NAME_BONUS
         candidates = set(names) | set(bodies) | set(bonuses)
         scored = [
             (

@@ -13,6 +13,7 @@ from app.domain.errors import DomainError
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
 from app.infrastructure.llm.openai_llm import translate_error
+from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.bm25 import BM25Retriever, body_text, name_text
 
 BATCH = 96
@@ -30,11 +31,18 @@ class OpenAIEmbeddingRetriever(RetrieverPort):
     that keyword search catches are not lost to the embedding's fuzziness, and vice versa.
     """
 
-    def __init__(self, client: AsyncOpenAI, items: Sequence[WasteItem], *, model: str) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        items: Sequence[WasteItem],
+        *,
+        model: str,
+        morphology: Morphology,
+    ) -> None:
         self._client = client
         self._items = list(items)
         self._model = model
-        self._keyword = BM25Retriever(self._items)
+        self._keyword = BM25Retriever(self._items, morphology)
         self._vectors: list[list[float]] | None = None
         self._lock = asyncio.Lock()
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from app.infrastructure.korean_text import is_hangul_word, jamo, stem_english, strip_particle
-from app.infrastructure.retrieval.tokens import QUESTION_WORDS, VERB_FORM
+from app.infrastructure.korean_text import is_hangul_word, jamo
+from app.infrastructure.morphology.base import Morphology
+from app.infrastructure.retrieval.tokens import QUESTION_WORDS
 
 MIN_LETTERS = 4  # shorter words have too many neighbours to correct safely
 
@@ -34,27 +35,29 @@ def _letters(word: str) -> str:
     return jamo(word) if is_hangul_word(word) else word
 
 
-def _normal(word: str) -> str:
-    return strip_particle(word) if is_hangul_word(word) else stem_english(word)
-
-
 class Speller:
-    def __init__(self, vocabulary: Iterable[str]) -> None:
-        self._known = {_normal(w) for w in vocabulary if w}
+    def __init__(self, vocabulary: Iterable[str], morphology: Morphology) -> None:
+        self._morphology = morphology
+        # Corrections are words as the knowledge base writes them, for they are tokenized
+        # again: a stem may be no word at all (Kiwi's '깨지' for '깨진').
+        spelt = {self._written(w) for w in vocabulary if w}
+        self._known = spelt | {morphology.word(w).stem for w in spelt}
         self._by_trigram: defaultdict[str, set[str]] = defaultdict(set)
-        for word in self._known:
+        for word in spelt:
             letters = _letters(word)
             for i in range(len(letters) - 2):
                 self._by_trigram[letters[i : i + 3]].add(word)
+
+    def _written(self, word: str) -> str:
+        return word if is_hangul_word(word) else self._morphology.word(word).stem
 
     def corrections(self, words: Iterable[str]) -> list[str]:
         """The known word closest to each unknown one, when one is close enough."""
         found = []
         for raw in words:
-            word = _normal(raw)
-            if (
-                word in self._known or word in QUESTION_WORDS or VERB_FORM.search(raw)
-            ):  # 헹궈야 ≠ 행거
+            analysed = self._morphology.word(raw)
+            word = analysed.stem
+            if word in self._known or word in QUESTION_WORDS or analysed.verb:  # 헹궈야 ≠ 행거
                 continue
             best = self.closest(word)
             if best is not None:
