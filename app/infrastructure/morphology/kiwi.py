@@ -37,7 +37,9 @@ class KiwiMorphology(Morphology):
     def __init__(self, known: Iterable[str] = ()) -> None:
         from kiwipiepy import Kiwi  # imported here: the import alone loads a native library
 
-        self._kiwi = Kiwi()
+        # Without the multi-word and typo dictionaries: a third of the load time, and neither
+        # helps here (names are taught below; the speller corrects misspellings).
+        self._kiwi = Kiwi(load_multi_dict=False, load_typo_dict=False)
         self.taught = tuple(self._teach(known))
         self._word = lru_cache(maxsize=CACHE_SIZE)(self._analyse)
 
