@@ -14,6 +14,8 @@ from app.containers.jobs import Jobs
 from app.containers.llm import LLMs
 from app.containers.services import Services
 from app.containers.terminal import Terminal
+from app.infrastructure.observability.llm_calls import LLMCalls
+from app.infrastructure.observability.prometheus import NoMetrics
 from app.infrastructure.progress.terminal import TerminalProgressNotifier
 from app.settings import Settings
 
@@ -28,7 +30,15 @@ class CliContainer(containers.DeclarativeContainer):
 
     core = providers.Container(Core, settings=settings)
     clients = providers.Container(Clients, settings=settings)
-    llms = providers.Container(LLMs, settings=settings, clients=clients)
+    # Model calls are traced (LangSmith llm runs, OpenTelemetry spans) as in the worker; a
+    # one-question process has no scrape, so its metrics go nowhere.
+    llm_calls = providers.Singleton(
+        LLMCalls,
+        metrics=providers.Singleton(NoMetrics),
+        tracer=core.tracer,
+        langsmith=core.tracing,
+    )
+    llms = providers.Container(LLMs, settings=settings, clients=clients, calls=llm_calls)
     services = providers.Container(Services, settings=settings, clients=clients, redis=core.redis)
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
     access = providers.Container(Access, settings=settings, redis=core.redis)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -271,6 +274,28 @@ async def test_langsmith_receives_each_model_call_as_an_llm_run_with_tokens(
     for run in runs:
         assert run.get("parent_run_id") in chains
         assert run.get("trace_id") == chains[run["parent_run_id"]].get("trace_id")
+
+
+async def test_ask_records_its_model_calls_as_llm_runs_too(
+    deployment: Deployment,
+    llm: tuple[RunningServer, OpenAIWire],
+    langsmith: tuple[RunningServer, LangSmithWire],
+) -> None:
+    """`python -m app ask` runs the graph in its own process: its calls are traced the same."""
+    env = {**os.environ, **deployment.settings_env(), "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "ask", "--json", "페트병 어떻게 버려요?"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    calls = sum(1 for r in llm[1].script.requests if r["path"].endswith("/chat/completions"))
+    # The process has ended: LangSmith's client flushed every run at exit.
+    runs = [r for r in langsmith[1].llm_runs() if r.get("end_time")]
+    assert len(runs) == calls >= 2
+    assert all(r["outputs"]["usage_metadata"]["total_tokens"] > 0 for r in runs)
 
 
 async def test_a_langchain_model_is_recorded_once_by_langchain_itself(
