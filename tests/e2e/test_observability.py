@@ -276,7 +276,7 @@ async def test_langsmith_receives_each_model_call_as_an_llm_run_with_tokens(
         assert run.get("trace_id") == chains[run["parent_run_id"]].get("trace_id")
 
 
-async def test_ask_records_its_model_calls_as_llm_runs_too(
+def test_ask_records_its_model_calls_as_llm_runs_too(
     deployment: Deployment,
     llm: tuple[RunningServer, OpenAIWire],
     langsmith: tuple[RunningServer, LangSmithWire],
