@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.application.chat.follow_ups import follow_up_hits, mentions, rewrite
+from app.application.chat.verdicts import is_yes_no
 from app.domain.chat import ChatRequest, Intent, Subject
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.bm25 import BM25Retriever
@@ -50,7 +51,8 @@ async def test_a_follow_up_lands_on_the_right_item(
 
 def test_the_rewrite_puts_the_item_where_the_turn_leaves_it_out() -> None:
     assert rewrite("뚜껑은요?", GLASS) == "음료 유리병 뚜껑은요?"
-    assert rewrite("그럼 깨진 건?", GLASS) == "깨진 음료 유리병?"
+    assert rewrite("그럼 깨진 건?", GLASS) == "깨진 음료 유리병은?"
+    assert not is_yes_no(rewrite("그럼 깨진 건?", GLASS))  # "what about", as the message asked
     assert rewrite("and the label?", PET) == "clear PET bottle label?"
     assert rewrite("Is it free?", Subject(name_ko="TV", name_en="television")) == (
         "Is television free?"

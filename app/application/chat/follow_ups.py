@@ -81,8 +81,19 @@ def rewrite(query: str, subject: Subject) -> str:
             return EN_PRONOUN.sub(name, body, count=1)
         return f"{name} {EN_FILLER.sub('', body).strip()}".strip()
     if PLACEHOLDER.search(body):
-        return PLACEHOLDER.sub(name, body, count=1)
+        return PLACEHOLDER.sub(lambda m: _placeholder_for(m.group(0), name), body, count=1)
     return f"{name} {body}"
+
+
+# The particle each placeholder holds (건 = 것은, 걸 = 것을, 게 = 것이; a bare 거 asks "what
+# about" as 건 does), kept on the name so the rewrite asks what the message asked: '그럼 깨진
+# 건?' is "what about", not yes or no.
+PLACEHOLDER_PARTICLE = {"건": "은", "거": "은", "것": "은", "걸": "을", "게": "이"}
+
+
+def _placeholder_for(placeholder: str, name: str) -> str:
+    particle = PLACEHOLDER_PARTICLE.get(placeholder)
+    return name + _same_particle(particle, name) if particle else name
 
 
 async def follow_up_hits(
