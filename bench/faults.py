@@ -279,7 +279,7 @@ async def goaway_under_load() -> Row:
     """The shared pool against a server that recycles connections, every core busy."""
     from app.containers.cli import CliContainer
     from app.containers.lifecycle import resolve, running
-    from tests.integration.test_shared_pool import RECYCLE_EVERY, both_providers
+    from tests.integration.test_shared_pool import DEFAULT_LIBRARY, RECYCLE_EVERY, all_providers
     from tests.support.asgi_server import TLSFiles
     from tests.support.providers_app import ProvidersApp
 
@@ -288,7 +288,7 @@ async def goaway_under_load() -> Row:
         with serve_in_thread(
             ProvidersApp(), tls=tls, keep_alive_max_requests=RECYCLE_EVERY
         ) as server:
-            settings = both_providers(server.url, tls)
+            settings = all_providers(server.url, tls, DEFAULT_LIBRARY)
             async with running(CliContainer(settings=settings)) as container:
                 llm = await resolve(container.llms.llm)
                 with cpu_hogs(4):

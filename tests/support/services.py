@@ -45,6 +45,11 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     redis_url: str = REDIS_URL
 
+    def __post_init__(self) -> None:
+        # Its own copy: tests add to `env`, and a module's shared dict must not carry one
+        # test's settings into the next.
+        self.env = dict(self.env)
+
     def settings_env(self) -> dict[str, str]:
         return {
             "REDIS_URL": self.redis_url,

@@ -241,7 +241,7 @@ GLASS = Subject(name_ko="음료 유리병", name_en="glass drink bottle")
     ("message", "query"),
     [
         ("뚜껑은요?", "음료 유리병 뚜껑은요?"),
-        ("그럼 깨진 건?", "깨진 음료 유리병?"),
+        ("그럼 깨진 건?", "깨진 음료 유리병은?"),
         ("what about the cap?", "glass drink bottle cap?"),
     ],
 )

@@ -64,6 +64,7 @@ class StreamHub:
         self._wake_key = f"chat:hub:{uuid.uuid4().hex}:wake"
         self._wake_cursor = "0-0"
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self._checked = time.monotonic()
 
     @property
@@ -131,7 +132,11 @@ class StreamHub:
 
     async def _run(self) -> None:
         delay = 0.1
-        while True:  # until aclose: a loop that ended on its own could miss a new follower
+        # Until aclose: a loop that ended on its own could miss a new follower. The flag, not
+        # only the cancel, ends it: redis-py (5.x) can swallow a cancel that lands inside a
+        # blocking XREAD, and the loop would then read on forever (seen: `submit` hanging
+        # at exit about one run in six).
+        while not self._closed:
             try:
                 await self._read_once()
                 await self._check_quiet_jobs()
@@ -172,6 +177,7 @@ class StreamHub:
         await self._reaper.reap(jobs, [self._last_seen[job] for job in jobs])
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
