@@ -46,8 +46,11 @@ for _ in $(seq 1 100); do
 done
 # The page's script and style ship in the wheel too.
 script_ok=false
+# (Into files, not piped to grep -q: grep stops at its match, curl then fails on the closed
+# pipe, and pipefail makes that the pipeline's status.)
 if [ "$status" = "200" ] && grep -q '/static/chat.js' "$work/page.html" \
-    && curl -sf "http://127.0.0.1:$port/static/chat.js" | grep -q "EventSource" \
+    && curl -sf -o "$work/chat.js" "http://127.0.0.1:$port/static/chat.js" \
+    && grep -q "EventSource" "$work/chat.js" \
     && curl -sf -o /dev/null "http://127.0.0.1:$port/static/chat.css"; then
     script_ok=true
 fi

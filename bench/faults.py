@@ -111,6 +111,8 @@ async def bench(llm_url: str, **env: str) -> AsyncIterator[Bench]:
                 "APP_LLM__OPENAI__BASE_URL": llm_url,
                 "APP_LLM__MAX_RETRIES": "0",
                 "APP_LOGGING__LEVEL": "INFO",
+                # Thousands of readers wait on queued chats: the queue cap is not under test.
+                "APP_LIMITS__MAX_QUEUE_DEPTH": "100000",
                 "WORKER_CONCURRENCY": "8",
                 **env,
             },
