@@ -36,6 +36,28 @@ end
 """
 )
 
+# The thread's next turn, held back as `pending` while an earlier turn ran, put into arq's
+# queue (and its workers woken). args: the next job, now (ms)
+RELEASE = (
+    """
+local function release(nxt, now)
+  local pending = 'chat:' .. nxt .. ':pending'
+  local payload = redis.call('GET', pending)
+  local queue = redis.call('HGET', 'chat:' .. nxt .. ':meta', 'queue')
+  if payload and queue then
+    redis.call('SET', '"""
+    + job_key_prefix
+    + """' .. nxt, payload, 'PX', redis.call('PTTL', pending))
+    redis.call('ZADD', queue, now, nxt)
+    redis.call('DEL', pending)
+    redis.call('LPUSH', queue .. ':wake', 1)
+    redis.call('LTRIM', queue .. ':wake', 0, 99)
+    redis.call('EXPIRE', queue .. ':wake', 60)
+  end
+end
+"""
+)
+
 # KEYS: stream, meta
 # ARGV: type, stage, status, data (JSON), ts, maxlen, ttl seconds, job_id, attempt (0: keep),
 #       now (ms)
@@ -44,6 +66,7 @@ end
 # releases the thread's next turn into arq's queue.
 PUBLISH = (
     TAKEOVER
+    + RELEASE
     + """
 local kind = ARGV[1]
 if redis.call('HEXISTS', KEYS[2], 'terminal') == 1 then return {0, '', 0} end
@@ -73,19 +96,7 @@ if kind == 'needs_input' then
   if nxt and redis.call('LINDEX', turns, 0) == ARGV[8] then
     -- A message queued behind this turn while it ran: it is the answer (or the next turn).
     takeover(ARGV[8], nxt, turns, ARGV[5], ARGV[6], ARGV[7])
-    local pending = 'chat:' .. nxt .. ':pending'
-    local payload = redis.call('GET', pending)
-    local queue = redis.call('HGET', 'chat:' .. nxt .. ':meta', 'queue')
-    if payload and queue then
-      redis.call('SET', '"""
-    + job_key_prefix
-    + """' .. nxt, payload, 'PX', redis.call('PTTL', pending))
-      redis.call('ZADD', queue, ARGV[10], nxt)
-      redis.call('DEL', pending)
-      redis.call('LPUSH', queue .. ':wake', 1)
-      redis.call('LTRIM', queue .. ':wake', 0, 99)
-      redis.call('EXPIRE', queue .. ':wake', 60)
-    end
+    release(nxt, ARGV[10])
   end
 end
 if kind == 'done' or kind == 'error' then
@@ -100,21 +111,7 @@ if kind == 'done' or kind == 'error' then
     local head = redis.call('LINDEX', turns, 0)
     redis.call('LREM', turns, 0, ARGV[8])
     local nxt = redis.call('LINDEX', turns, 0)
-    if head == ARGV[8] and nxt then
-      local pending = 'chat:' .. nxt .. ':pending'
-      local payload = redis.call('GET', pending)
-      local queue = redis.call('HGET', 'chat:' .. nxt .. ':meta', 'queue')
-      if payload and queue then
-        redis.call('SET', '"""
-    + job_key_prefix
-    + """' .. nxt, payload, 'PX', redis.call('PTTL', pending))
-        redis.call('ZADD', queue, ARGV[10], nxt)
-        redis.call('DEL', pending)
-        redis.call('LPUSH', queue .. ':wake', 1)
-        redis.call('LTRIM', queue .. ':wake', 0, 99)
-        redis.call('EXPIRE', queue .. ':wake', 60)
-      end
-    end
+    if head == ARGV[8] and nxt then release(nxt, ARGV[10]) end
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[7])
