@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.settings import load_settings
 from tests.support.asgi_server import serve_in_thread
 from tests.support.openai_wire import OpenAIWire
@@ -40,7 +40,7 @@ async def asks(url: str, count: int, failures: int) -> tuple[list[float], int]:
     )
     timings = []
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         for i in range(count):
             started = time.perf_counter()
             await llm.generate(f"페트병 {i}", system="페트병: 라벨을 떼고 헹굽니다.")

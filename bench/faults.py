@@ -279,8 +279,8 @@ async def malformed_jobs(llm: str) -> Row:
 
 async def goaway_under_load() -> Row:
     """The shared pool against a server that recycles connections, every core busy."""
-    from app.containers.cli import CliContainer
-    from app.containers.lifecycle import resolve, running
+    from app.containers import CliContainer
+    from app.containers_core import resolve, running
     from tests.integration.test_shared_pool import DEFAULT_LIBRARY, RECYCLE_EVERY, all_providers
     from tests.support.asgi_server import TLSFiles
     from tests.support.providers_app import ProvidersApp
@@ -292,7 +292,7 @@ async def goaway_under_load() -> Row:
         ) as server:
             settings = all_providers(server.url, tls, DEFAULT_LIBRARY)
             async with running(CliContainer(settings=settings)) as container:
-                llm = await resolve(container.llms.llm)
+                llm = await resolve(container.chat.llm)
                 with cpu_hogs(4):
                     results = await asyncio.gather(
                         *(llm.generate(f"q {i}") for i in range(2000)), return_exceptions=True

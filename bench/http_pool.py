@@ -35,8 +35,8 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.infrastructure.http import (
     LIBRARIES,
     RecyclingSafeTransport,
@@ -122,7 +122,7 @@ async def container_costs() -> None:
             pass
     startup = (time.perf_counter() - started) / rounds * 1000
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         started = time.perf_counter()
         for _ in range(200):
             await llm.generate("페트병 어떻게 버려요?", system="페트병: 라벨을 떼고 헹굽니다.")

@@ -23,7 +23,7 @@ import structlog
 import yaml
 
 from app.application.evaluation import Verdict
-from app.containers.worker import WorkerContainer
+from app.containers import WorkerContainer
 from app.entrypoints.evaluate import answer_all, load_cases
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.bm25 import BM25Retriever

@@ -36,9 +36,9 @@ from arq.connections import RedisSettings
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.containers.cli import CliContainer  # noqa: E402
-from app.containers.gateway import GatewayContainer  # noqa: E402
-from app.containers.lifecycle import resolve, running  # noqa: E402
+from app.containers import CliContainer  # noqa: E402
+from app.containers_core import resolve, running  # noqa: E402
+from app.containers_gateway import GatewayContainer  # noqa: E402
 from app.domain.chat import ChatRequest  # noqa: E402
 from app.infrastructure.jobs import serialization  # noqa: E402
 from app.settings import load_settings  # noqa: E402

@@ -13,9 +13,7 @@ import uuid
 from pydantic import ValidationError
 
 from app.application.ports.progress_view import ProgressViewPort
-from app.containers.lifecycle import resolve, running
-from app.containers.startup import Startup
-from app.containers.terminal import Terminal
+from app.containers_core import Startup, Terminal, resolve, running
 from app.domain.chat import ChatRequest, ChatResult, InputRequest
 from app.settings import Settings
 
@@ -63,7 +61,7 @@ async def _turns(
     as_json: bool,
     interactive: bool,
 ) -> int:
-    from app.containers.cli import CliContainer
+    from app.containers import CliContainer
 
     thread = request.thread_id
     container = CliContainer(settings=settings, json_lines=as_json, view=view)

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.chat import Location
 from app.domain.errors import (
     AuthenticationFailed,
@@ -93,7 +93,7 @@ def _explain(exc: Exception) -> str:
 
 
 async def _llm(container: CliContainer) -> str:
-    llm: Any = await resolve(container.llms.llm)
+    llm: Any = await resolve(container.chat.llm)
     reply = await llm.generate("Reply with the word OK.", max_tokens=5)
     states: dict[str, str] = getattr(
         llm, "breaker_states", dict
@@ -114,7 +114,7 @@ async def _checkpoint(container: CliContainer) -> str:
 
 
 async def _kakao(container: CliContainer) -> str:
-    kakao: Any = await resolve(container.services.kakao)
+    kakao: Any = await resolve(container.chat.kakao)
     found = await kakao.geocode("서울특별시청")
     return (
         f"geocoded 서울특별시청 → {found.latitude:.3f},{found.longitude:.3f}"
@@ -124,26 +124,26 @@ async def _kakao(container: CliContainer) -> str:
 
 
 async def _tavily(container: CliContainer) -> str:
-    search: Any = await resolve(container.services.web_search_client)
+    search: Any = await resolve(container.chat.web_search_client)
     return f"{len(await search.search('분리배출', max_results=1))} result(s)"
 
 
 async def _weather(container: CliContainer) -> str:
-    weather: Any = await resolve(container.services.weather_client)
+    weather: Any = await resolve(container.chat.weather_client)
     report = await weather.forecast(SEOUL_CITY_HALL)
     return f"forecast: rain {report.precipitation_probability}%"
 
 
 async def _character(container: CliContainer) -> str:
-    characters: Any = await resolve(container.services.character_client)
+    characters: Any = await resolve(container.chat.character_client)
     return f"{len(await characters.names())} characters"
 
 
 async def _bulk_waste(container: CliContainer) -> str:
-    fees: Any = await resolve(container.services.bulk_waste_client)
+    fees: Any = await resolve(container.chat.bulk_waste_client)
     return f"dataset readable: {len(await fees.lookup('소파'))} row(s) for 소파"
 
 
 async def _prices(container: CliContainer) -> str:
-    prices: Any = await resolve(container.services.recyclable_price_client)
+    prices: Any = await resolve(container.chat.recyclable_price_client)
     return f"dataset readable: {len(await prices.prices('고철'))} row(s) for 고철"

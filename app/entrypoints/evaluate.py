@@ -12,8 +12,8 @@ import yaml
 
 from app.application.chat.service import ChatService
 from app.application.evaluation import EvalCase, Verdict, accuracy, judge, report
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.chat import ChatRequest
 from app.settings import Settings
 

@@ -8,8 +8,8 @@ from typing import TextIO
 
 from app.application.access.api_keys import issue
 from app.application.ports.api_keys import ApiKeyStorePort
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.access import PRINCIPAL_NAME
 from app.settings import Settings
 

@@ -7,9 +7,7 @@ import uuid
 
 from app.application.ports.chat_jobs import ChatJobsPort
 from app.application.ports.progress_view import ProgressViewPort
-from app.containers.lifecycle import resolve, running
-from app.containers.startup import Startup
-from app.containers.terminal import Terminal
+from app.containers_core import Startup, Terminal, resolve, running
 from app.domain.chat import ChatRequest
 from app.settings import Settings
 
@@ -37,7 +35,7 @@ async def _follow(
     as_json: bool,
     wait_seconds: float,
 ) -> int:
-    from app.containers.cli import CliContainer
+    from app.containers import CliContainer
 
     container = CliContainer(settings=settings, json_lines=as_json, view=view)
     async with running(container):

@@ -15,7 +15,7 @@ from app.settings import Settings, load_settings
 
 def options(settings: Settings) -> dict[str, Any]:
     """arq Worker arguments for a fresh worker container (built, not started)."""
-    from app.containers.worker import WorkerContainer, arq_options
+    from app.containers import WorkerContainer, arq_options
 
     return arq_options(WorkerContainer(settings=settings))
 
@@ -44,8 +44,8 @@ WorkerSettings = _LazyWorkerSettings()
 
 def run(settings: Settings) -> None:
     """The worker loop (it handles SIGINT/SIGTERM: running jobs get `shutdown_grace`)."""
-    from app.containers.startup import Startup
-    from app.containers.worker import WorkerContainer, arq_worker
+    from app.containers import WorkerContainer, arq_worker
+    from app.containers_core import Startup
 
     startup = Startup(settings=settings)
     startup.logging()  # before arq's first record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -85,3 +86,35 @@ class ServicesSettings(Section):
     bulk_waste: DatasetServiceSettings = DatasetServiceSettings()
     recyclable_prices: DatasetServiceSettings = DatasetServiceSettings()
     images: ImageServiceSettings = ImageServiceSettings(timeout=60.0)  # generation is slow
+
+    def backend(self, tool: str) -> str:
+        """Which adapter serves `tool`: a provider name, or "off" (disabled, or its key or
+        dataset missing). The container's Selectors choose by it, and nothing else does."""
+        return BACKENDS[tool](self)
+
+
+def _keyed(section: ServiceSettings, name: str) -> str:
+    return name if section.enabled and section.api_key is not None else "off"
+
+
+def _dataset(section: DatasetServiceSettings) -> str:
+    return "csv" if section.enabled and section.path is not None else "off"
+
+
+def _collection_points(s: ServicesSettings) -> str:
+    points = s.collection_points
+    if not points.enabled or (points.provider == "kakao" and s.kakao.api_key is None):
+        return "off"
+    return points.provider
+
+
+BACKENDS: dict[str, Callable[[ServicesSettings], str]] = {
+    "location": lambda s: _keyed(s.kakao, "kakao"),
+    "collection_point": _collection_points,
+    "web_search": lambda s: _keyed(s.tavily, "tavily"),
+    "weather": lambda s: s.weather.provider if s.weather.enabled else "off",
+    "character": lambda s: s.character.provider if s.character.enabled else "off",
+    "bulk_waste": lambda s: _dataset(s.bulk_waste),
+    "recyclable_price": lambda s: _dataset(s.recyclable_prices),
+    "image_generation": lambda s: s.images.provider if s.images.enabled else "off",
+}

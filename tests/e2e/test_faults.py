@@ -312,8 +312,8 @@ def _role(message: Any) -> str:
 
 
 async def _thread_history(sqlite: Path, thread: str) -> list[Any]:
-    from app.containers.cli import CliContainer
-    from app.containers.lifecycle import resolve, running
+    from app.containers import CliContainer
+    from app.containers_core import resolve, running
 
     settings = load_settings(checkpoint={"backend": "sqlite", "sqlite_path": str(sqlite)})
     async with running(CliContainer(settings=settings)) as container:

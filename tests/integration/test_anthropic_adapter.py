@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.errors import AuthenticationFailed, ProviderUnavailable, RateLimited
 from app.domain.llm import ToolSpec
 from app.settings import load_settings
@@ -41,7 +41,7 @@ async def llm(anthropic_server: Any) -> Any:
         }
     )
     async with running(CliContainer(settings=settings)) as container:
-        yield await resolve(container.llms.llm)
+        yield await resolve(container.chat.llm)
         assert container.clients.anthropic_client.initialized
     assert not container.clients.anthropic_client.initialized
 

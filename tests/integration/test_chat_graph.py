@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.containers.lifecycle import resolve
+from app.containers_core import resolve
 from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
 from app.domain.errors import ProviderUnavailable
 from app.domain.llm import Role
@@ -123,7 +123,7 @@ async def test_progress_events_are_ordered_with_one_terminal_event() -> None:
 
 async def test_a_failing_graph_ends_with_one_error_event() -> None:
     async with chat_kit(retriever=FakeRetriever(ITEMS)) as (chat, notifier, container):
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         llm._responders.clear()  # structured output now synthesised from the schema
         llm_error = RuntimeError("model exploded")
 

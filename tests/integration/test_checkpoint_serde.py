@@ -22,7 +22,7 @@ from app.application.chat.state import (
     NodeResult,
     checkpoint_types,
 )
-from app.containers.lifecycle import resolve
+from app.containers_core import resolve
 from app.domain.chat import ChatRequest, Intent, IntentClassification, Location, Source
 from app.domain.errors import ProviderUnavailable
 from app.domain.llm import ChatMessage, ContextEntry, Role

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.application.chat.state import MAX_HISTORY
-from app.containers.lifecycle import resolve
+from app.containers_core import resolve
 from app.domain.chat import ChatRequest
 from app.infrastructure.checkpoint import LatestOnlyMemorySaver
 from app.infrastructure.checkpoint_sqlite import LatestOnlySqliteSaver, _age_days

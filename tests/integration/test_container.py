@@ -10,8 +10,8 @@ from dependency_injector import providers
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.errors import ConfigurationError
 from app.infrastructure.llm.offline_llm import OfflineLLMClient
 from app.infrastructure.llm.openai_llm import OpenAILLMClient
@@ -23,7 +23,7 @@ from tests.support.services import REDIS_URL
 
 async def test_offline_default_builds_no_sdk_client_and_needs_no_key() -> None:
     async with running(CliContainer(settings=load_settings())) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         assert isinstance(llm, OfflineLLMClient)
         assert not container.clients.gemini_client.initialized
         assert not container.clients.anthropic_client.initialized
@@ -39,7 +39,7 @@ async def test_only_the_selected_provider_is_constructed(openai_server: Any) -> 
         }
     )
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         assert isinstance(llm.chain[0], OpenAILLMClient)  # behind its circuit breaker
         assert not container.clients.gemini_client.initialized
         with pytest.raises(ConfigurationError, match=r"gemini\.api_key"):
@@ -49,9 +49,9 @@ async def test_only_the_selected_provider_is_constructed(openai_server: Any) -> 
 async def test_llm_can_be_overridden_with_a_fake() -> None:
     container = CliContainer(settings=load_settings())
     fake = FakeLLM(["고정 답변"])
-    with container.llms.llm.override(fake):
+    with container.chat.llm.override(fake):
         async with running(container) as started:
-            llm = await resolve(started.llms.llm)
+            llm = await resolve(started.chat.llm)
             assert llm is fake
             assert await llm.generate("아무거나") == "고정 답변"
     assert fake.prompts[0][0].content == "아무거나"
@@ -59,7 +59,7 @@ async def test_llm_can_be_overridden_with_a_fake() -> None:
 
 async def test_the_same_llm_instance_is_reused() -> None:
     async with running(CliContainer(settings=load_settings())) as container:
-        assert await resolve(container.llms.llm) is await resolve(container.llms.llm)
+        assert await resolve(container.chat.llm) is await resolve(container.chat.llm)
 
 
 async def test_every_pool_is_closed_at_shutdown(gemini_server: Any) -> None:
@@ -78,7 +78,7 @@ async def test_every_pool_is_closed_at_shutdown(gemini_server: Any) -> None:
             http_client = await resolve(container.clients.http_client)
             redis = await resolve(container.core.redis)
             assert await redis.ping()
-            llm = await resolve(container.llms.llm)
+            llm = await resolve(container.chat.llm)
             assert await llm.generate("hi") == "echo: hi"
             assert name in str(await observer.client_list())
             assert container.clients.gemini_client.initialized
@@ -120,7 +120,7 @@ async def test_fallbacks_answer_when_the_primary_is_down(openai_server: Any) -> 
         }
     )
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         assert isinstance(llm, FallbackLLM)
         found = ContextEntry(title="페트병", steps=("라벨을 떼고 헹굽니다.",))
         block = ContextBlock(slot="waste_rag", kind="waste_rag", query="페트병", entries=(found,))
@@ -154,7 +154,7 @@ async def test_a_fallback_chain_of_any_length(openai_server: Any, gemini_server:
         }
     )
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         assert isinstance(llm, FallbackLLM)
         assert [link.provider for link in llm.chain] == ["openai", "gemini", "anthropic", "offline"]
         found = ContextEntry(title="페트병", steps=("라벨을 떼고 헹굽니다.",))

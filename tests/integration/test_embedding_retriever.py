@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.errors import RateLimited
 from app.infrastructure.retrieval.embeddings import OpenAIEmbeddingRetriever
 from app.settings import load_settings

@@ -8,8 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from app.application.ports.llm import LLMPort
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -56,7 +56,7 @@ def gemini_settings(url: str, **llm: Any) -> Settings:
 async def llm(gemini_server: Any) -> Any:
     server, _ = gemini_server
     async with running(CliContainer(settings=gemini_settings(server.url))) as container:
-        yield await resolve(container.llms.llm)
+        yield await resolve(container.chat.llm)
 
 
 async def test_generate_content(llm: LLMPort, gemini_server: Any) -> None:
@@ -111,7 +111,7 @@ async def test_server_error_then_success_is_retried(gemini_server: Any) -> None:
     async with running(
         CliContainer(settings=gemini_settings(server.url, max_retries=2))
     ) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         assert await llm.generate("hi") == "echo: hi"
     assert len(script.requests) == 2
 
@@ -168,7 +168,7 @@ async def test_timeout(gemini_server: Any) -> None:
         http=fast_http(),
     )
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         with pytest.raises(ProviderTimeout):
             await llm.generate("hi")
 
@@ -188,7 +188,7 @@ async def test_native_web_search_is_offered_when_selected(gemini_server: Any) ->
         http=fast_http(),
     )
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         await llm.generate_with_tools("latest recycling rules", [SEARCH])
     tools = script.requests[-1]["json"]["tools"]
     assert any("googleSearch" in tool or "google_search" in tool for tool in tools)

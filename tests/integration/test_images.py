@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.entrypoints.gateway.app import create_app
 from app.infrastructure.services.image_store import LocalImageStore, RedisImageStore
 from app.settings import load_settings
@@ -29,7 +29,7 @@ def image_settings(url: str, directory: Path) -> Any:
 async def test_generated_images_are_stored_and_linked(openai_server: Any, tmp_path: Path) -> None:
     server, script = openai_server
     async with running(CliContainer(settings=image_settings(server.url, tmp_path))) as container:
-        generator = await resolve(container.services.image_generator)
+        generator = await resolve(container.chat.image_generator)
         image = await generator.generate("분리수거 하는 고양이")
     assert image.url.startswith("/v1/images/") and image.url.endswith(".png")
     assert (tmp_path / image.url.rsplit("/", 1)[1]).read_bytes() == TINY_PNG
@@ -86,7 +86,7 @@ async def test_gemini_image_model_through_the_shared_pool(
         },
     )
     async with running(CliContainer(settings=settings)) as container:
-        generator = await resolve(container.services.image_generator)
+        generator = await resolve(container.chat.image_generator)
         image = await generator.generate("재활용 캐릭터")
     assert (tmp_path / image.url.rsplit("/", 1)[1]).read_bytes() == TINY_PNG
     sent = script.requests[-1]

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.errors import ConfigurationError, RateLimited
 from app.domain.llm import ToolSpec
 from app.infrastructure.llm.langchain_llm import LangChainLLMClient
@@ -43,7 +43,7 @@ def langchain_settings(url: str, **kwargs: Any) -> Settings:
 async def llm(openai_server: Any) -> Any:
     server, _ = openai_server
     async with running(CliContainer(settings=langchain_settings(server.url))) as container:
-        yield await resolve(container.llms.llm)
+        yield await resolve(container.chat.llm)
 
 
 async def test_generate_and_stream(llm: LangChainLLMClient) -> None:
@@ -88,4 +88,4 @@ async def test_a_wrong_class_path_names_the_setting() -> None:
     )
     async with running(CliContainer(settings=settings)) as container:
         with pytest.raises(ConfigurationError, match=r"llm\.langchain\.class_path 'nowhere:Model'"):
-            await resolve(container.llms.llm)
+            await resolve(container.chat.llm)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.containers.lifecycle import resolve
+from app.containers_core import resolve
 from app.domain.chat import ChatRequest, Intent
 from app.domain.errors import ConfigurationError
 from app.domain.llm import ChatMessage
@@ -58,7 +58,7 @@ async def test_intent_classifications_are_cached_in_redis() -> None:
     marker = uuid.uuid4().hex[:6]
     message = f"페트병 어떻게 버려요 {marker}"
     async with chat_kit(graph={"intent_cache": True}) as (chat, _, container):
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         await chat.run(ChatRequest(message=message, thread_id=f"a{marker}"))
         calls_after_first = llm.usage().calls
         await chat.run(ChatRequest(message=message, thread_id=f"b{marker}"))

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from app.containers.cli import CliContainer
+from app.containers import CliContainer
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.bm25 import BM25Retriever
 from app.infrastructure.retrieval.knowledge_base import load_items

@@ -8,8 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from app.application.ports.llm import LLMPort
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -69,7 +69,7 @@ def openai_settings(url: str, **llm: Any) -> Settings:
 async def llm(openai_server: Any) -> Any:
     server, _ = openai_server
     async with running(CliContainer(settings=openai_settings(server.url))) as container:
-        yield await resolve(container.llms.llm)
+        yield await resolve(container.chat.llm)
 
 
 async def test_generate_sends_messages_and_counts_usage(llm: LLMPort, openai_server: Any) -> None:
@@ -117,7 +117,7 @@ async def test_context_blocks_count_against_the_window(openai_server: Any) -> No
         slot="general", kind="general", entries=(ContextEntry(lines=("x" * 2000,)),)
     )
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         with pytest.raises(ContextTooLong):
             await llm.generate("short question", context=[long])
     assert script.requests == []
@@ -174,7 +174,7 @@ async def test_server_error_then_success_is_retried_by_the_sdk(openai_server: An
     async with running(
         CliContainer(settings=openai_settings(server.url, max_retries=2))
     ) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         assert await llm.generate("hi") == "echo: hi"
     assert len(script.requests) == 2
 
@@ -226,7 +226,7 @@ async def test_no_answer_in_time_is_provider_timeout(openai_server: Any) -> None
     script.hang()
     settings = openai_settings(server.url, request_timeout=0.5)
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         with pytest.raises(ProviderTimeout):
             await llm.generate("hi")
 
@@ -234,7 +234,7 @@ async def test_no_answer_in_time_is_provider_timeout(openai_server: Any) -> None
 async def test_unreachable_server_is_provider_unavailable(unused_tcp_port: int) -> None:
     settings = openai_settings(f"http://127.0.0.1:{unused_tcp_port}")
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         with pytest.raises(ProviderUnavailable):
             await llm.generate("hi")
 
@@ -248,7 +248,7 @@ async def test_prompt_over_the_window_is_refused_before_sending(openai_server: A
         context_overflow="refuse",
     )
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         with pytest.raises(ContextTooLong) as caught:
             await llm.generate("쓰레기 " * 400)
     assert caught.value.limit == 500
@@ -262,7 +262,7 @@ async def test_long_history_is_trimmed_to_fit(openai_server: Any) -> None:
     )
     history = [ChatMessage.user(f"old question {i} " + "x" * 300) for i in range(20)]
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         await llm.generate([*history, ChatMessage.user("latest")], system="rules")
     sent = script.requests[-1]["json"]["messages"]
     assert sent[0] == {"role": "system", "content": "rules"}
@@ -277,7 +277,7 @@ async def test_dropped_connections_are_resent_by_the_pool(openai_server: Any) ->
         dropping_proxy(port, drop=2) as (url, counter),
         running(CliContainer(settings=openai_settings(url))) as container,
     ):
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         assert await llm.generate("still there?") == "echo: still there?"
     assert counter.dropped == 2 and len(script.requests) == 1
 
@@ -289,7 +289,7 @@ async def test_a_server_that_always_drops_is_provider_unavailable(openai_server:
         dropping_proxy(port, drop=100) as (url, counter),
         running(CliContainer(settings=openai_settings(url))) as container,
     ):
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         with pytest.raises(ProviderUnavailable, match="connection failed"):
             await llm.generate("hello?")
     assert counter.dropped == 10  # http.retry_attempts, then the error surfaces
@@ -310,6 +310,6 @@ async def test_native_web_search_is_requested_when_selected(openai_server: Any) 
         http=fast_http(),
     )
     async with running(CliContainer(settings=settings)) as container:
-        llm = await resolve(container.llms.llm)
+        llm = await resolve(container.chat.llm)
         await llm.generate_with_tools("latest recycling rules", [])
     assert script.requests[-1]["json"]["web_search_options"] == {"search_context_size": "low"}

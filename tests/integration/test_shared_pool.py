@@ -15,8 +15,8 @@ import httpx
 import httpx2
 import pytest
 
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.infrastructure.http import LIBRARIES, RecyclingSafeTransport, SharedClient
 from app.infrastructure.llm.anthropic_llm import AnthropicLLMClient
 from app.infrastructure.llm.factories import adapter_kwargs
@@ -47,7 +47,7 @@ def all_providers(url: str, tls: TLSFiles | None, library: str, **http: Any) -> 
 
 
 async def build_clients(container: Any, settings: Settings) -> tuple[Any, Any, SharedClient]:
-    openai_llm = await resolve(container.llms.llm)
+    openai_llm = await resolve(container.chat.llm)
     genai_client = await resolve(container.clients.gemini_client)
     kwargs = adapter_kwargs(settings.llm) | {"model": "gemini-2.5-flash"}
     gemini_llm = GeminiLLMClient(genai_client, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from app.application.chat.answer import SUMMARY_TRIGGER_TOKENS
-from app.containers.lifecycle import resolve
+from app.containers_core import resolve
 from app.domain.chat import ChatRequest, Intent, Location
 from app.domain.errors import ProviderTimeout
 from app.domain.tools import BulkWasteInfo, Character, Place, PriceQuote, SearchResult

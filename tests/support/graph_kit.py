@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from app.application.chat.service import ChatService
-from app.containers.cli import CliContainer
-from app.containers.lifecycle import resolve, running
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.waste import WasteCategory, WasteItem
 from app.settings import load_settings
 from tests.fakes import FakeRetriever, RecordingNotifier
+from tests.support.services import REDIS_URL
 
 PET = WasteItem(
     id="pet-bottle-clear",
@@ -64,14 +65,6 @@ UMBRELLA = WasteItem(
 ITEMS = (PET, CAP, BATTERY, UMBRELLA)
 
 
-def provider_named(container: CliContainer, name: str) -> Any:
-    """A provider by its short name, wherever the composition declares it."""
-    for part in (container, container.services, container.chat, container.llms):
-        if name in part.providers:
-            return part.providers[name]
-    raise KeyError(f"no provider named {name!r}")
-
-
 @asynccontextmanager
 async def chat_kit(
     **overrides: Any,
@@ -88,6 +81,8 @@ async def chat_kit(
         graph={"intent_cache": False, **overrides.pop("graph", {})},
         # Hermetic by default: real services are switched on by the tests that serve them.
         services=overrides.pop("services", {"weather": {"enabled": False}}),
+        # The test's Redis (intent cache, photos), never the default one.
+        redis={"url": REDIS_URL},
         **overrides.pop("settings", {}),
     )
     container = CliContainer(settings=settings)
@@ -95,6 +90,6 @@ async def chat_kit(
     container.notifier.override(notifier)
     container.chat.retriever.override(overrides.pop("retriever", FakeRetriever(ITEMS)))
     for name, value in overrides.items():
-        provider_named(container, name).override(value)
+        container.chat.providers[name].override(value)
     async with running(container) as started:
         yield await resolve(started.chat.service), notifier, started

@@ -3,19 +3,37 @@ job can read it, and only for `ttl_seconds`. Older secrets still verify, for rot
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
+import structlog
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import SecretStr
 
 SALT = "eco2.job-token"
+log = structlog.get_logger(__name__)
 
 
 class JobTokens:
+    """Without a configured secret each process makes its own, so replicas would refuse each
+    other's tokens: said once, at start-up."""
+
     def __init__(
-        self, secret: bytes, *, previous: Sequence[bytes] = (), ttl_seconds: int = 86_400
+        self,
+        secret: SecretStr | bytes | None,
+        *,
+        previous: Sequence[SecretStr | bytes] = (),
+        ttl_seconds: int = 86_400,
     ) -> None:
+        if secret is None:
+            log.warning(
+                "gateway.random_secret",
+                fix="set APP_GATEWAY__SECRET so replicas accept each other's tokens",
+            )
+            secret = secrets.token_bytes(32)
+        keys = [_bytes(k) for k in (*previous, secret)]
         # itsdangerous signs with the last key and accepts any of them.
-        self._serializer = URLSafeTimedSerializer([*previous, secret], salt=SALT)
+        self._serializer = URLSafeTimedSerializer(keys, salt=SALT)
         self._ttl = ttl_seconds
 
     def sign(self, job_id: str) -> str:
@@ -29,3 +47,7 @@ class JobTokens:
         except BadSignature:  # forged, altered, or expired (SignatureExpired is one)
             return False
         return bool(signed == job_id)
+
+
+def _bytes(key: SecretStr | bytes) -> bytes:
+    return key.get_secret_value().encode() if isinstance(key, SecretStr) else key

@@ -15,8 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.application.ports.metrics import MetricsExpositionPort
-from app.containers.gateway import GatewayContainer
-from app.containers.lifecycle import resolve, running
+from app.containers_core import resolve, running
+from app.containers_gateway import GatewayContainer
 from app.entrypoints.gateway import docs, errors
 from app.entrypoints.gateway.access_log import AccessLog
 from app.entrypoints.gateway.routes import router

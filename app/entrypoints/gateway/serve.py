@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 import uvicorn
 
-from app.containers.startup import Startup
+from app.containers_core import Startup
 from app.entrypoints.gateway.app import create_app
 from app.settings import Settings
 

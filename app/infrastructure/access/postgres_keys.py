@@ -6,8 +6,6 @@ from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from psycopg.rows import dict_row
-
 from app.application.ports.api_keys import ApiKeyStorePort
 from app.domain.access import KeyInfo
 from app.domain.errors import ConfigurationError
@@ -59,6 +57,8 @@ class PostgresApiKeyStore(ApiKeyStorePort):
             return bool(cursor.rowcount == 1)
 
     async def _rows(self, query: str, *args: Any) -> list[KeyInfo]:
+        from psycopg.rows import dict_row  # psycopg loads only where PostgreSQL is chosen
+
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(query, args)
             return [KeyInfo.model_validate(row) for row in await cur.fetchall()]

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-import openai
 from openai import AsyncOpenAI
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel
@@ -17,8 +16,6 @@ from app.domain.errors import (
     BadRequest,
     DomainError,
     MalformedResponse,
-    ProviderTimeout,
-    ProviderUnavailable,
 )
 from app.domain.llm import (
     ChatMessage,
@@ -30,7 +27,7 @@ from app.domain.llm import (
     ToolSpec,
 )
 from app.infrastructure.llm.base import LLMAdapter
-from app.infrastructure.llm.errors import from_status, from_transport
+from app.infrastructure.llm.openai_errors import translate_error
 
 # Reasoning models take no temperature and count output as max_completion_tokens.
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
@@ -136,28 +133,6 @@ class OpenAILLMClient(LLMAdapter):
                 f"tool {call.function.name} got non-object arguments", provider=self.provider
             )
         return arguments
-
-
-def translate_error(exc: Exception, provider: str = "openai") -> DomainError:
-    """An OpenAI SDK exception as one of our errors."""
-    if isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        code = str(body.get("code") or "")
-        return from_status(
-            exc.status_code, f"{exc.message} {code}".strip(), provider, exc.response.headers
-        )
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderTimeout(f"no answer in time: {exc}", provider=provider)
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else None
-        translated = from_transport(cause, provider) if cause else None
-        return translated or ProviderUnavailable(f"connection failed: {exc}", provider=provider)
-    if isinstance(exc, openai.LengthFinishReasonError):
-        return MalformedResponse("answer was cut off at max tokens", provider=provider)
-    transport = from_transport(exc, provider)
-    if transport is not None:
-        return transport
-    return MalformedResponse(f"{type(exc).__name__}: {exc}", provider=provider)
 
 
 def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:

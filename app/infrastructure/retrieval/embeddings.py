@@ -12,7 +12,7 @@ from app.application.ports.retriever import RetrieverPort
 from app.domain.errors import DomainError
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
-from app.infrastructure.llm.openai_llm import translate_error
+from app.infrastructure.llm.openai_errors import translate_error
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.retrieval.bm25 import BM25Retriever, body_text, name_text
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from pydantic import SecretStr
 
 from app.application.ports.cache import CachePort
 from app.domain.errors import DomainError, ExternalServiceError, MalformedResponse
@@ -21,6 +22,11 @@ from app.settings.services import ServiceSettings
 
 log = structlog.get_logger(__name__)
 MAX_RETRY_AFTER = 10.0  # never sleep longer than this inside a chat turn
+
+
+def authorization(scheme: str, key: SecretStr | None) -> dict[str, str]:
+    """The Authorization header a keyed service wants (`KakaoAK …`, `Bearer …`); none keyless."""
+    return {"Authorization": f"{scheme} {key.get_secret_value()}"} if key is not None else {}
 
 
 @dataclass(frozen=True)

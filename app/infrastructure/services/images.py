@@ -22,7 +22,7 @@ class OpenAIImageGenerator(ImageGeneratorPort):
         self._prefix = url_prefix.rstrip("/")
 
     async def generate(self, prompt: str) -> GeneratedImage:
-        from app.infrastructure.llm.openai_llm import translate_error
+        from app.infrastructure.llm.openai_errors import translate_error
 
         try:
             response = await self._client.images.generate(

@@ -1,0 +1,451 @@
+"""The composition root: every concrete class of the worker and the CLI is chosen here.
+
+Read it top down: the HTTP pool and SDK clients (`Clients`), the chat runtime (`Chat`: the LLM
+chain, the tools' adapters, retrieval, memory, the compiled graph), then one container per entry
+point (`WorkerContainer`, `CliContainer`), each a few lines composing the parts. What every
+process shares (logging, Redis, jobs, access, telemetry, start/stop) is in `app.containers_core`;
+the gateway's container is `app.containers_gateway`, which never imports this module (it would
+pull LangGraph and the LLM SDKs into the gateway).
+
+One mechanism chooses an adapter: a `Selector` keyed by settings, with an explicit `off`.
+"""
+
+from __future__ import annotations
+
+from operator import attrgetter, methodcaller
+from typing import Any
+
+import structlog
+from dependency_injector import containers, providers
+
+from app.application.chat.service import ChatService
+from app.application.ports.progress_view import ProgressViewPort
+from app.containers_core import (
+    Access,
+    Core,
+    Jobs,
+    StartupResource,
+    Telemetry,
+    Terminal,
+    resolve,
+    start,
+    stop,
+)
+from app.infrastructure import checkpoint
+from app.infrastructure.http import http_client_resource
+from app.infrastructure.jobs.arq_worker import RUNNER, ChatJobRunner, ChatWorker, worker_options
+from app.infrastructure.llm import factories as sdk
+from app.infrastructure.llm.vision import LLMVisionModel
+from app.infrastructure.observability import samplers
+from app.infrastructure.observability.llm_calls import LLMCalls
+from app.infrastructure.observability.metrics_server import metrics_server_resource
+from app.infrastructure.observability.prometheus import NoMetrics
+from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
+from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
+from app.infrastructure.progress.coalescing import CoalescingProgressNotifier
+from app.infrastructure.progress.terminal import TerminalProgressNotifier
+from app.infrastructure.redis import RedisCache, ResilientCache
+from app.infrastructure.retrieval import factories as retrieval
+from app.infrastructure.services.bulk_waste import CsvBulkWasteFees
+from app.infrastructure.services.characters import (
+    CatalogCharacterClient,
+    HttpCharacterClient,
+    load_catalog,
+)
+from app.infrastructure.services.http import ServiceHttp, authorization
+from app.infrastructure.services.image_store import LocalImageStore, RedisImageStore, photo_store
+from app.infrastructure.services.images import GeminiImageGenerator, OpenAIImageGenerator
+from app.infrastructure.services.kakao import KakaoCollectionPoints, KakaoLocalClient
+from app.infrastructure.services.keco import OdcloudCollectionPoints
+from app.infrastructure.services.kma import KmaWeather
+from app.infrastructure.services.prices import CsvRecyclablePrices
+from app.infrastructure.services.tavily import TavilyWebSearch
+from app.infrastructure.services.weather import OpenMeteoWeather
+from app.settings import Settings
+
+log = structlog.get_logger(__name__)
+OFF: providers.Object[None] = providers.Object(None)  # a switched-off tool: no node
+
+
+def backend(tool: str) -> Any:
+    """What the `services` settings choose for `tool` (`Selector` key)."""
+    return methodcaller("backend", tool)
+
+
+class Clients(containers.DeclarativeContainer):
+    """One HTTP pool per process (httpx or httpx2, `http.client`); the SDK clients are lazy (an
+    unselected one needs no key)."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    # The process's OpenTelemetry tracer: each pooled request is a client span (None: off).
+    tracer: providers.Dependency[Any] = providers.Dependency(default=providers.Object(None))
+
+    http_client = StartupResource(
+        http_client_resource, settings=settings.provided.http, tracer=tracer
+    )
+    openai_client = providers.Singleton(
+        sdk.openai_client, settings=settings.provided.llm, http_client=http_client
+    )
+    gemini_client = providers.Resource(
+        sdk.gemini_client, settings=settings.provided.llm, http_client=http_client
+    )
+    anthropic_client = providers.Resource(
+        sdk.anthropic_client, settings=settings.provided.llm, http_client=http_client
+    )
+
+
+class Chat(containers.DeclarativeContainer):
+    """The chat runtime the worker and the CLI share: compiled once per process (as costly as a
+    run); per-job values go in the run's input and context."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    clients = providers.DependenciesContainer()
+    redis: providers.Dependency[Any] = providers.Dependency()
+    # Where progress goes (Redis Streams in the worker, the terminal in the CLI).
+    notifier: providers.Dependency[Any] = providers.Dependency()
+    # What each model call leaves behind (metrics, span, LangSmith run), a span per node.
+    calls: providers.Dependency[Any] = providers.Dependency(default=OFF)
+    metrics: providers.Dependency[Any] = providers.Dependency(default=OFF)
+    tracing: providers.Dependency[Any] = providers.Dependency(default=OFF)
+
+    # --- the LLM: `llm.provider`, then each of `llm.fallbacks`, built only when named
+    llm_settings = settings.provided.llm
+    llm_adapters = providers.Aggregate(
+        openai=providers.Singleton(
+            sdk.openai_llm, llm_settings, client=clients.openai_client, calls=calls
+        ),
+        gemini=providers.Singleton(
+            sdk.gemini_llm, llm_settings, client=clients.gemini_client, calls=calls
+        ),
+        anthropic=providers.Singleton(
+            sdk.anthropic_llm, llm_settings, client=clients.anthropic_client, calls=calls
+        ),
+        langchain=providers.Singleton(
+            sdk.langchain_llm, llm_settings, http_client=clients.http_client, calls=calls
+        ),
+        offline=providers.Singleton(sdk.offline_llm, llm_settings, calls=calls),
+    )
+    llm = providers.Singleton(
+        sdk.llm_chain, llm_settings, adapters=llm_adapters.provider, metrics=metrics
+    )
+
+    # --- the tools' adapters (`services:` settings); `off` leaves the tool out of the graph
+    services = providers.Callable(attrgetter("services"), settings)
+    cache = providers.Singleton(
+        ResilientCache, inner=providers.Singleton(RedisCache, redis=redis, namespace="eco2:svc:")
+    )
+    kakao = providers.Singleton(
+        KakaoLocalClient,
+        providers.Singleton(
+            ServiceHttp,
+            clients.http_client,
+            services.provided.kakao,
+            provider="kakao",
+            headers=providers.Callable(authorization, "KakaoAK", services.provided.kakao.api_key),
+            cache=cache,
+        ),
+    )
+    location_client = providers.Selector(
+        providers.Callable(backend("location"), services), kakao=kakao, off=OFF
+    )
+    collection_point_client = providers.Selector(
+        providers.Callable(backend("collection_point"), services),
+        kakao=providers.Singleton(KakaoCollectionPoints, kakao),
+        keco=providers.Singleton(
+            OdcloudCollectionPoints,
+            providers.Singleton(
+                ServiceHttp,
+                clients.http_client,
+                services.provided.collection_points,
+                provider="keco",
+                cache=cache,
+            ),
+            services.provided.collection_points,
+        ),
+        off=OFF,
+    )
+    web_search_client = providers.Selector(
+        providers.Callable(backend("web_search"), services),
+        tavily=providers.Singleton(
+            TavilyWebSearch,
+            providers.Singleton(
+                ServiceHttp,
+                clients.http_client,
+                services.provided.tavily,
+                provider="tavily",
+                headers=providers.Callable(
+                    authorization, "Bearer", services.provided.tavily.api_key
+                ),
+                cache=cache,
+            ),
+            search_depth=services.provided.tavily.search_depth,
+        ),
+        off=OFF,
+    )
+    weather_settings = services.provided.weather
+    weather_client = providers.Selector(
+        providers.Callable(backend("weather"), services),
+        open_meteo=providers.Singleton(
+            OpenMeteoWeather,
+            providers.Singleton(
+                ServiceHttp,
+                clients.http_client,
+                weather_settings,
+                provider="open-meteo",
+                cache=cache,
+            ),
+            providers.Singleton(
+                ServiceHttp,
+                clients.http_client,
+                weather_settings,
+                provider="open-meteo-geocoding",
+                cache=cache,
+                base_url=weather_settings.geocoding_url,
+            ),
+        ),
+        kma=providers.Singleton(
+            KmaWeather,
+            providers.Singleton(
+                ServiceHttp,
+                clients.http_client,
+                weather_settings,
+                provider="kma",
+                cache=cache,
+                base_url=weather_settings.kma_base_url,
+            ),
+            weather_settings.api_key.get_secret_value.call(),
+        ),
+        off=OFF,
+    )
+    character_client = providers.Selector(
+        providers.Callable(backend("character"), services),
+        catalog=providers.Singleton(CatalogCharacterClient, providers.Callable(load_catalog)),
+        http=providers.Singleton(
+            HttpCharacterClient,
+            providers.Singleton(
+                ServiceHttp,
+                clients.http_client,
+                services.provided.character,
+                provider="characters",
+                headers=providers.Callable(
+                    authorization, "Bearer", services.provided.character.api_key
+                ),
+                cache=cache,
+            ),
+        ),
+        off=OFF,
+    )
+    bulk_waste_client = providers.Selector(
+        providers.Callable(backend("bulk_waste"), services),
+        csv=providers.Singleton(
+            CsvBulkWasteFees,
+            services.provided.bulk_waste.path,
+            rules_path=services.provided.bulk_waste.rules_path,
+        ),
+        off=OFF,
+    )
+    recyclable_price_client = providers.Selector(
+        providers.Callable(backend("recyclable_price"), services),
+        csv=providers.Singleton(CsvRecyclablePrices, services.provided.recyclable_prices.path),
+        off=OFF,
+    )
+    images = services.provided.images
+    image_store = providers.Selector(
+        providers.Callable(attrgetter("images.storage"), services),
+        local=providers.Singleton(LocalImageStore, images.directory),
+        redis=providers.Singleton(RedisImageStore, redis, images.ttl),
+    )
+    image_generator = providers.Selector(
+        providers.Callable(backend("image_generation"), services),
+        openai=providers.Singleton(
+            OpenAIImageGenerator,
+            clients.openai_client,
+            image_store,
+            model=images.model,
+            size=images.size,
+            url_prefix=images.url_prefix,
+        ),
+        gemini=providers.Singleton(
+            GeminiImageGenerator,
+            clients.gemini_client,
+            image_store,
+            model=images.model,
+            url_prefix=images.url_prefix,
+        ),
+        off=OFF,
+    )
+
+    # --- retrieval, memory, the graph
+    # Kiwi's model takes seconds to load: one per process, built with the graph at start-up.
+    morphology = providers.Selector(
+        providers.Callable(retrieval.morphology_choice, settings.provided.retrieval),
+        kiwi=providers.Singleton(retrieval.kiwi_morphology),
+        rules=providers.Singleton(retrieval.rule_morphology),
+    )
+    retriever = providers.Selector(
+        providers.Callable(attrgetter("retrieval.backend"), settings),
+        bm25=providers.Singleton(retrieval.bm25_retriever, morphology=morphology),
+        openai_embeddings=providers.Singleton(
+            retrieval.embedding_retriever,
+            settings=settings.provided.retrieval,
+            client=clients.openai_client,
+            morphology=morphology,
+        ),
+    )
+    checkpointer = providers.Selector(
+        providers.Callable(attrgetter("checkpoint.backend"), settings),
+        memory=providers.Resource(checkpoint.memory_checkpointer),
+        sqlite=providers.Resource(
+            checkpoint.sqlite_checkpointer, settings=settings.provided.checkpoint
+        ),
+        postgres=providers.Resource(
+            checkpoint.postgres_checkpointer,
+            settings=settings.provided.checkpoint,
+            postgres=settings.provided.postgres,
+        ),
+    )
+    vision_model = providers.Singleton(LLMVisionModel, llm=llm)
+    photos = providers.Singleton(
+        photo_store, redis=redis, ttl_seconds=settings.provided.gateway.upload_ttl_seconds
+    )
+    intent_cache = providers.Selector(
+        providers.Callable(lambda s: "on" if s.graph.intent_cache else "off", settings),
+        on=providers.Singleton(ResilientCache, inner=providers.Singleton(RedisCache, redis=redis)),
+        off=OFF,
+    )
+    graph = providers.Singleton(
+        create_chat_graph,
+        llm=llm,
+        retriever=retriever,
+        vision_model=vision_model,
+        character_client=character_client,
+        location_client=location_client,
+        web_search_client=web_search_client,
+        bulk_waste_client=bulk_waste_client,
+        weather_client=weather_client,
+        collection_point_client=collection_point_client,
+        image_generator=image_generator,
+        recyclable_price_client=recyclable_price_client,
+        photo_store=photos,
+        checkpointer=checkpointer,
+        event_publisher=notifier,
+        enable_summarization=settings.provided.graph.enable_summarization,
+        enable_dynamic_routing=settings.provided.graph.enable_dynamic_routing,
+        enable_multi_intent=settings.provided.graph.enable_multi_intent,
+        enable_enrichment=settings.provided.graph.enable_enrichment,
+        cache=intent_cache,
+        top_k=settings.provided.retrieval.top_k,
+        tracing=tracing,
+    )
+    turns = providers.Singleton(LangGraphTurns, graph=graph)
+    service = providers.Singleton(
+        ChatService,
+        graph=turns,
+        notifier=notifier,
+        input_wait_seconds=settings.provided.graph.input_wait_seconds,
+    )
+
+
+class WorkerContainer(containers.DeclarativeContainer):
+    """The worker: the chat graph publishing to Redis Streams, run by arq."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    core = providers.Container(Core, settings=settings, role=providers.Object("worker"))
+    clients = providers.Container(Clients, settings=settings, tracer=core.tracer)
+    telemetry = providers.Container(
+        Telemetry,
+        settings=settings,
+        tracer=core.tracer,
+        langsmith=core.tracing,
+        sampled=providers.Callable(
+            samplers.worker_gauges,
+            redis=core.redis,
+            queue_name=settings.provided.worker.queue_name,
+            http_client=clients.http_client,
+            max_connections=settings.provided.http.max_connections,
+        ),
+    )
+    metrics_server = StartupResource(
+        metrics_server_resource, settings=settings.provided.metrics, exposition=telemetry.metrics
+    )
+    jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    access = providers.Container(Access, settings=settings, redis=core.redis)
+    # Stage and delta events gathered for a few ms and written in one round trip.
+    notifier = providers.Singleton(
+        CoalescingProgressNotifier,
+        inner=jobs.publisher,
+        window_ms=settings.provided.worker.progress_coalesce_ms,
+    )
+    chat = providers.Container(
+        Chat,
+        settings=settings,
+        clients=clients,
+        redis=core.redis,
+        notifier=notifier,
+        calls=telemetry.llm_calls,
+        metrics=telemetry.metrics,
+        tracing=telemetry.tracing,
+    )
+    runner = providers.Singleton(
+        ChatJobRunner,
+        chats=chat.service,
+        publisher=jobs.publisher,
+        limiter=access.limiter,
+        chat_limits=settings.provided.budget.chat,
+        metrics=telemetry.metrics,
+        tracer=core.tracer,
+    )
+
+
+class CliContainer(containers.DeclarativeContainer):
+    """The CLI: `ask` runs the graph in this process, `submit` goes through the job queue; both
+    show progress in the same terminal view. Model calls are traced as in the worker; a
+    one-question process has no scrape, so its metrics go nowhere."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    json_lines = providers.Dependency(instance_of=bool, default=False)  # `--json`
+    terminal = providers.Container(Terminal, json_lines=json_lines)
+    # `ask` and `submit` give the view they opened before this container was imported.
+    view: providers.Dependency[ProgressViewPort] = providers.Dependency(default=terminal.view)
+    core = providers.Container(Core, settings=settings)
+    clients = providers.Container(Clients, settings=settings)
+    jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    access = providers.Container(Access, settings=settings, redis=core.redis)
+    notifier = providers.Singleton(TerminalProgressNotifier, view=view)
+    chat = providers.Container(
+        Chat,
+        settings=settings,
+        clients=clients,
+        redis=core.redis,
+        notifier=notifier,
+        calls=providers.Singleton(
+            LLMCalls,
+            metrics=providers.Singleton(NoMetrics),
+            tracer=core.tracer,
+            langsmith=core.tracing,
+        ),
+    )
+
+
+def arq_options(container: WorkerContainer) -> dict[str, Any]:
+    """arq's Worker arguments: startup opens the container and compiles the graph (once),
+    shutdown closes every pool."""
+    settings = container.settings()
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        await start(container)
+        ctx[RUNNER] = await resolve(container.runner)
+        log.info(
+            "worker.started", llm=settings.llm.provider, concurrency=settings.worker.concurrency
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await stop(container)
+        log.info("worker.stopped")
+
+    return worker_options(settings, on_startup=startup, on_shutdown=shutdown)
+
+
+def arq_worker(container: WorkerContainer) -> ChatWorker:
+    """The worker loop itself: arq's Worker with our lease, terminal and outage handling."""
+    return ChatWorker(**arq_options(container))
