@@ -101,7 +101,7 @@ async def test_a_malformed_job_fails_once_with_an_error_event(
     http: httpx.AsyncClient, deployment: Deployment, logs: Path
 ) -> None:
     arq = await create_pool(
-        RedisSettings(),
+        RedisSettings.from_dsn(deployment.redis_url),
         default_queue_name=deployment.queue,
         job_serializer=serialization.dumps,
         job_deserializer=serialization.loads,
