@@ -18,7 +18,7 @@ from arq.connections import RedisSettings
 from app.application.access.job_tokens import JobTokens
 from app.infrastructure.jobs import serialization
 from tests.e2e.conftest import ask
-from tests.support.services import Deployment, worker_process
+from tests.support.services import REDIS_URL, Deployment, worker_process
 from tests.support.sse import SSEEvent, sse_events
 
 
@@ -101,7 +101,7 @@ async def test_a_malformed_job_fails_once_with_an_error_event(
     http: httpx.AsyncClient, deployment: Deployment, logs: Path
 ) -> None:
     arq = await create_pool(
-        RedisSettings(),
+        RedisSettings.from_dsn(REDIS_URL),  # the deployment's Redis (TEST_REDIS_URL)
         default_queue_name=deployment.queue,
         job_serializer=serialization.dumps,
         job_deserializer=serialization.loads,
