@@ -15,7 +15,7 @@ import structlog
 
 from app.infrastructure.morphology.base import Morphology
 from app.settings import Settings, load_settings
-from app.settings.sources import SEED_ENV
+from app.settings.sources import FLAT_ENV
 from tests.support.asgi_server import RunningServer, TLSFiles, serve_in_thread
 from tests.support.gemini_wire import GeminiWire
 from tests.support.openai_wire import OpenAIWire
@@ -70,7 +70,7 @@ def no_public_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests see no developer keys, no APP_* overrides and no .env file."""
     for name in list(os.environ):
-        if name in SEED_ENV or name.startswith(("APP_", "LANGCHAIN_")):
+        if name in FLAT_ENV or name.startswith(("APP_", "LANGCHAIN_")):
             monkeypatch.delenv(name, raising=False)
     for name in ("LANGCHAIN_PROJECT", "LANGCHAIN_API_KEY", "LANGCHAIN_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)  # recorded, so tracing setup cannot leak

@@ -1,4 +1,4 @@
-"""Progress events: what the worker publishes and the SSE gateway streams (see README)."""
+"""Progress events: what the worker publishes and the SSE gateway streams (see docs/api.md)."""
 
 from __future__ import annotations
 

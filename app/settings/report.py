@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from app.settings.masking import mask
 from app.settings.model import Settings, bind_config_file
-from app.settings.sources import ENV_FOR_PATH, SeedEnvSource, named_sources
+from app.settings.sources import ENV_FOR_PATH, FlatEnvSource, named_sources
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def explain(
         for key in _leaf_keys(source()):
             env = (
                 ENV_FOR_PATH.get(tuple(key.split(".")))
-                if isinstance(source, SeedEnvSource)
+                if isinstance(source, FlatEnvSource)
                 else None
             )
             provided[key] = f"{name} {env}" if env else name

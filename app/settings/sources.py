@@ -1,4 +1,4 @@
-"""Where settings come from: the seed's flat env names, .env, a YAML profile, packaged defaults."""
+"""Where settings come from: the flat env names, .env, a YAML profile, packaged defaults."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from app.domain.errors import ConfigurationError
 DEFAULTS_NAME = "default.yaml"
 ENV_PREFIX = "APP_"
 
-# The seed's flat variable names, honoured exactly, and where each lands.
-SEED_ENV: dict[str, tuple[str, ...]] = {
+# The flat variable names deployments already set (OPENAI_API_KEY, REDIS_URL, ...), honoured
+# exactly, and the nested setting each lands in.
+FLAT_ENV: dict[str, tuple[str, ...]] = {
     "OPENAI_API_KEY": ("llm", "openai", "api_key"),
     "GOOGLE_API_KEY": ("llm", "gemini", "api_key"),
     "ANTHROPIC_API_KEY": ("llm", "anthropic", "api_key"),
@@ -43,11 +44,11 @@ SEED_ENV: dict[str, tuple[str, ...]] = {
     "LLM_DEFAULT_MODEL": ("llm", "model"),
     "LLM_DEFAULT_PROVIDER": ("llm", "provider"),
 }
-ENV_FOR_PATH = {path: name for name, path in SEED_ENV.items()}
+ENV_FOR_PATH = {path: name for name, path in FLAT_ENV.items()}
 
 
-class SeedEnvSource(PydanticBaseSettingsSource):
-    """Reads the seed's flat names (OPENAI_API_KEY, REDIS_URL, ...) into nested keys."""
+class FlatEnvSource(PydanticBaseSettingsSource):
+    """Reads the flat names (OPENAI_API_KEY, REDIS_URL, ...) into nested keys."""
 
     def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, str | None]):
         super().__init__(settings_cls)
@@ -58,7 +59,7 @@ class SeedEnvSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         tree: dict[str, Any] = {}
-        for name, path in SEED_ENV.items():
+        for name, path in FLAT_ENV.items():
             value = self._values.get(name)
             if value is None or value == "":
                 continue
@@ -70,7 +71,7 @@ class SeedEnvSource(PydanticBaseSettingsSource):
 
 
 class KnownKeysDotEnvSource(DotEnvSettingsSource):
-    """A .env holds the seed's flat names too; those are not unknown settings keys here."""
+    """A .env holds the flat names too; those are not unknown settings keys here."""
 
     def __call__(self) -> dict[str, Any]:
         fields = self.settings_cls.model_fields
@@ -126,9 +127,9 @@ def named_sources(
     return [
         ("init", init_settings or InitSettingsSource(settings_cls, init_kwargs={})),
         (f"env {ENV_PREFIX}*", EnvSettingsSource(settings_cls)),
-        ("env", SeedEnvSource(settings_cls, os.environ)),
+        ("env", FlatEnvSource(settings_cls, os.environ)),
         (".env", dotenv),
-        (".env", SeedEnvSource(settings_cls, dotenv_flat)),
+        (".env", FlatEnvSource(settings_cls, dotenv_flat)),
         *profiles,
         (f"defaults ({DEFAULTS_NAME})", PackagedDefaultsSource(settings_cls)),
     ]

@@ -158,7 +158,7 @@ async def test_other_bodies_are_read_inside_the_retry(library: HttpLibrary) -> N
         assert await response.aread() == b"{}"
 
 
-def test_shared_client_has_the_seed_figures(library: HttpLibrary) -> None:
+def test_shared_client_has_the_pool_figures(library: HttpLibrary) -> None:
     http = build_http_client(HttpSettings(client=library.name))
     assert isinstance(http, library.module.AsyncClient)
     timeout = http.timeout

@@ -1,4 +1,4 @@
-"""Settings: precedence, the seed's variable names, YAML profiles and errors that say the fix."""
+"""Settings: precedence, the flat variable names, YAML profiles and errors that say the fix."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from pydantic import SecretStr
 
 from app.domain.errors import ConfigurationError
 from app.settings import Settings, load_settings
-from app.settings.sources import SEED_ENV
+from app.settings.sources import FLAT_ENV
 from tests.support.paths import PACKAGED_DEFAULTS, PROFILES
 
-SEED_VALUES: dict[str, tuple[str, Any]] = {
-    "OPENAI_API_KEY": ("sk-seed-openai", "sk-seed-openai"),
-    "GOOGLE_API_KEY": ("AIza-seed", "AIza-seed"),
-    "ANTHROPIC_API_KEY": ("sk-ant-seed", "sk-ant-seed"),
-    "KAKAO_API_KEY": ("kakao-seed", "kakao-seed"),
-    "TAVILY_API_KEY": ("tvly-seed", "tvly-seed"),
+FLAT_VALUES: dict[str, tuple[str, Any]] = {
+    "OPENAI_API_KEY": ("sk-flat-openai", "sk-flat-openai"),
+    "GOOGLE_API_KEY": ("AIza-flat", "AIza-flat"),
+    "ANTHROPIC_API_KEY": ("sk-ant-flat", "sk-ant-flat"),
+    "KAKAO_API_KEY": ("kakao-flat", "kakao-flat"),
+    "TAVILY_API_KEY": ("tvly-flat", "tvly-flat"),
     "LANGCHAIN_TRACING_V2": ("true", True),
-    "LANGCHAIN_API_KEY": ("lsv2-seed", "lsv2-seed"),
+    "LANGCHAIN_API_KEY": ("lsv2-flat", "lsv2-flat"),
     "LANGCHAIN_PROJECT": ("eco2-test", "eco2-test"),
     "REDIS_URL": ("redis://cache:6380/2", "redis://cache:6380/2"),
     "POSTGRES_URL": ("postgresql://u@db/eco2", "postgresql://u@db/eco2"),
@@ -43,17 +43,17 @@ def write_yaml(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def test_the_table_covers_every_seed_name() -> None:
-    assert set(SEED_VALUES) == set(SEED_ENV)
+def test_the_table_covers_every_flat_name() -> None:
+    assert set(FLAT_VALUES) == set(FLAT_ENV)
 
 
-@pytest.mark.parametrize("name", sorted(SEED_ENV))
-def test_every_seed_variable_lands_where_it_belongs(
+@pytest.mark.parametrize("name", sorted(FLAT_ENV))
+def test_every_flat_variable_lands_where_it_belongs(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    raw, expected = SEED_VALUES[name]
+    raw, expected = FLAT_VALUES[name]
     monkeypatch.setenv(name, raw)
-    assert _value_at(load_settings(), SEED_ENV[name]) == expected
+    assert _value_at(load_settings(), FLAT_ENV[name]) == expected
 
 
 def test_defaults_need_no_key() -> None:

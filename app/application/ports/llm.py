@@ -1,4 +1,4 @@
-"""The LLM port: the seed's five generation methods plus token usage."""
+"""The LLM port: five generation methods plus token usage."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def ssl_context(settings: HttpSettings) -> ssl.SSLContext | bool:
 
 
 def build_http_client(settings: HttpSettings, tracer: Tracer | None = None) -> SharedClient:
-    """One pooled client on `http.client`'s library: the seed's timeouts, keep-alive sized to
+    """One pooled client on `http.client`'s library: its configured timeouts, keep-alive sized to
     the pool (so HTTP/1.1 reuses its connections), HTTP/2 where TLS offers it."""
     library = LIBRARIES[settings.client]
     lib = library.module  # httpx2 keeps httpx's API, so one construction serves both

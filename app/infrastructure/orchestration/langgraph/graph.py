@@ -1,4 +1,4 @@
-"""`create_chat_graph`: the seed's factory. Nodes exist only for the ports that are given."""
+"""`create_chat_graph`: the chat graph factory. Nodes exist only for the ports that are given."""
 
 from __future__ import annotations
 
