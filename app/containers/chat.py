@@ -7,10 +7,12 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from app.application.chat import built_in
+from app.application.chat.progress import StageReporter
 from app.application.chat.service import ChatService
 from app.infrastructure import checkpoint
 from app.infrastructure.llm.vision import LLMVisionModel
-from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
+from app.infrastructure.orchestration.langgraph.graph import GraphOptions, create_chat_graph
 from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
 from app.infrastructure.redis import RedisCache, ResilientCache
 from app.infrastructure.retrieval import factories as retrieval
@@ -68,29 +70,38 @@ class Chat(containers.DeclarativeContainer):
         on=providers.Singleton(ResilientCache, inner=providers.Singleton(RedisCache, redis=redis)),
         off=providers.Object(None),
     )
+    # The registered tools, each over its port (None: switched off, no node); the knowledge
+    # base's two are always on. A new tool is one more row.
+    tools = providers.List(
+        providers.Callable(built_in.CHARACTER.over, llm, services.character_client),
+        providers.Callable(built_in.LOCATION.over, llm, services.location_client),
+        providers.Callable(built_in.BULK_WASTE.over, llm, services.bulk_waste_client),
+        providers.Callable(built_in.RECYCLABLE_PRICE.over, llm, services.recyclable_price_client),
+        providers.Callable(built_in.WEATHER.over, llm, services.weather_client),
+        providers.Callable(built_in.COLLECTION_POINT.over, llm, services.collection_point_client),
+        providers.Callable(built_in.WEB_SEARCH.over, llm, services.web_search_client),
+        providers.Callable(built_in.IMAGE_GENERATION.over, llm, services.image_generator),
+    )
+    options = providers.Factory(
+        GraphOptions,
+        summarization=settings.provided.graph.enable_summarization,
+        dynamic_routing=settings.provided.graph.enable_dynamic_routing,
+        multi_intent=settings.provided.graph.enable_multi_intent,
+        enrichment=settings.provided.graph.enable_enrichment,
+        top_k=settings.provided.retrieval.top_k,
+        vision=vision_model,
+        photos=photos,
+        intent_cache=intent_cache,
+    )
+    reporter = providers.Singleton(StageReporter, notifier, tracing)
     graph = providers.Singleton(
         create_chat_graph,
         llm=llm,
         retriever=retriever,
-        vision_model=vision_model,
-        character_client=services.character_client,
-        location_client=services.location_client,
-        web_search_client=services.web_search_client,
-        bulk_waste_client=services.bulk_waste_client,
-        weather_client=services.weather_client,
-        collection_point_client=services.collection_point_client,
-        image_generator=services.image_generator,
-        recyclable_price_client=services.recyclable_price_client,
-        photo_store=photos,
+        tools=tools,
+        options=options,
         checkpointer=checkpointer,
-        event_publisher=notifier,
-        enable_summarization=settings.provided.graph.enable_summarization,
-        enable_dynamic_routing=settings.provided.graph.enable_dynamic_routing,
-        enable_multi_intent=settings.provided.graph.enable_multi_intent,
-        enable_enrichment=settings.provided.graph.enable_enrichment,
-        cache=intent_cache,
-        top_k=settings.provided.retrieval.top_k,
-        tracing=tracing,
+        reporter=reporter,
     )
     turns = providers.Singleton(LangGraphTurns, graph=graph)
     service = providers.Singleton(

@@ -1,5 +1,6 @@
-"""Tool nodes: each pulls its arguments out of the message with function calling, calls its
-port, and writes one typed NodeResult under its own slot. A failing service degrades."""
+"""Tool lookups and the node around them: each pulls its arguments out of the message with
+function calling, calls its port, and writes one typed NodeResult under its own slot. A failing
+service degrades. (Which tools exist, and what they are called: built_in.py.)"""
 
 from __future__ import annotations
 
@@ -13,8 +14,15 @@ from app.application.chat import follow_ups, render
 from app.application.chat.asking import InputNeeded, ask_for_district, district_in
 from app.application.chat.compound import companions
 from app.application.chat.progress import StageReporter
+from app.application.chat.registry import Lookup
 from app.application.chat.routing import Route
-from app.application.chat.state import BranchInput, ChatUpdate, LookupStatus, NodeResult
+from app.application.chat.state import (
+    BranchInput,
+    ChatUpdate,
+    LookupStatus,
+    NodeResult,
+    RunContext,
+)
 from app.application.chat.verdicts import as_asked, is_yes_no, verdict
 from app.application.ports.bulk_waste import BulkWasteClientPort
 from app.application.ports.character import CharacterClientPort
@@ -36,8 +44,7 @@ from app.domain.waste import WasteCategory
 
 log = structlog.get_logger(__name__)
 
-Lookup = Callable[[BranchInput], Awaitable[NodeResult]]
-Node = Callable[[BranchInput], Awaitable[ChatUpdate]]
+Node = Callable[[BranchInput, RunContext], Awaitable[ChatUpdate]]
 COLLECTION_KINDS = [
     "battery", "fluorescent_lamp", "medicine", "clothing", "e_waste", "recycling_center",
 ]  # fmt: skip
@@ -46,8 +53,8 @@ COLLECTION_KINDS = [
 def tool_node(name: str, lookup: Lookup, reporter: StageReporter) -> Node:
     """Wrap a lookup: stage events, and any failure turned into a failed result."""
 
-    async def run(branch: BranchInput) -> ChatUpdate:
-        async with reporter.stage(branch.job_id, name, {"slot": branch.slot}) as outcome:
+    async def run(branch: BranchInput, context: RunContext) -> ChatUpdate:
+        async with reporter.stage(context.job_id, name, {"slot": branch.slot}) as outcome:
             result = await attempt(name, lookup, branch)
             outcome.note(status=result.status.value)
             outcome.failed = result.failed
