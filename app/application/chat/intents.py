@@ -82,6 +82,8 @@ def make_intent_classifier(
         message: str, recent_intents: Sequence[str], subject: Subject | None = None
     ) -> IntentClassification:
         named = {intent: await names() for intent, names in tools.names.items()}
+        # A thread may remember the intent of a tool since unregistered: it leads nowhere.
+        recent_intents = [i for i in recent_intents if i in tools.node_for_intent]
         follow_up = bool(recent_intents) and looks_like_follow_up(message)
         key = _cache_key(message) if not follow_up else None
         classification = await _cached(cache, key, schema)
