@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from app.application.chat import tools
+from app.application.chat import knowledge_base, tools
 from app.application.chat.lexicon import Lexicon
 from app.application.chat.registry import Cues, Labels, Tool, Toolset
 from app.application.ports.bulk_waste import BulkWasteClientPort
@@ -115,17 +115,11 @@ BUILT_IN = Toolset((WASTE_RAG, *SERVICES, GENERAL))
 LEXICON = Lexicon.of(BUILT_IN.tools)
 
 
-def knowledge_base(retriever: RetrieverPort, top_k: int) -> tuple[Tool[Any], Tool[Any]]:
-    """The disposal rules and the general guide, over the retriever: always on."""
-    return (
-        replace(WASTE_RAG, lookup=tools.waste_rag(retriever, top_k)),
-        replace(GENERAL, lookup=tools.general(retriever)),
-    )
-
-
 def with_knowledge_base(
     retriever: RetrieverPort, top_k: int, registered: tuple[Tool[Any], ...]
 ) -> Toolset:
-    """The graph's tools: the disposal rules first, the registered ones, the guide last."""
-    rules, guide = knowledge_base(retriever, top_k)
+    """The graph's tools: the disposal rules first (always on, over the retriever), the
+    registered ones, the general guide last (always on)."""
+    rules = replace(WASTE_RAG, lookup=knowledge_base.waste_rag(retriever, top_k))
+    guide = replace(GENERAL, lookup=knowledge_base.general(retriever))
     return Toolset((rules, *registered, guide))
