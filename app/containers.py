@@ -18,6 +18,8 @@ from typing import Any
 import structlog
 from dependency_injector import containers, providers
 
+from app.application.chat import built_in
+from app.application.chat.progress import StageReporter
 from app.application.chat.service import ChatService
 from app.application.ports.progress_view import ProgressViewPort
 from app.containers_core import (
@@ -40,7 +42,7 @@ from app.infrastructure.observability import samplers
 from app.infrastructure.observability.llm_calls import LLMCalls
 from app.infrastructure.observability.metrics_server import metrics_server_resource
 from app.infrastructure.observability.prometheus import NoMetrics
-from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
+from app.infrastructure.orchestration.langgraph.graph import GraphOptions, create_chat_graph
 from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
 from app.infrastructure.progress.coalescing import CoalescingProgressNotifier
 from app.infrastructure.progress.terminal import TerminalProgressNotifier
@@ -313,29 +315,38 @@ class Chat(containers.DeclarativeContainer):
         on=providers.Singleton(ResilientCache, inner=providers.Singleton(RedisCache, redis=redis)),
         off=OFF,
     )
+    # The registered tools, each over its adapter (`off`: no node, but still recognised, so the
+    # answer can say it is off and the knowledge base can stand in). A new tool is one row.
+    tools = providers.List(
+        providers.Callable(built_in.CHARACTER.over, llm, character_client),
+        providers.Callable(built_in.LOCATION.over, llm, location_client),
+        providers.Callable(built_in.BULK_WASTE.over, llm, bulk_waste_client),
+        providers.Callable(built_in.RECYCLABLE_PRICE.over, llm, recyclable_price_client),
+        providers.Callable(built_in.WEATHER.over, llm, weather_client),
+        providers.Callable(built_in.COLLECTION_POINT.over, llm, collection_point_client),
+        providers.Callable(built_in.WEB_SEARCH.over, llm, web_search_client),
+        providers.Callable(built_in.IMAGE_GENERATION.over, llm, image_generator),
+    )
+    options = providers.Factory(
+        GraphOptions,
+        summarization=settings.provided.graph.enable_summarization,
+        dynamic_routing=settings.provided.graph.enable_dynamic_routing,
+        multi_intent=settings.provided.graph.enable_multi_intent,
+        enrichment=settings.provided.graph.enable_enrichment,
+        top_k=settings.provided.retrieval.top_k,
+        vision=vision_model,
+        photos=photos,
+        intent_cache=intent_cache,
+    )
+    reporter = providers.Singleton(StageReporter, notifier, tracing)
     graph = providers.Singleton(
         create_chat_graph,
         llm=llm,
         retriever=retriever,
-        vision_model=vision_model,
-        character_client=character_client,
-        location_client=location_client,
-        web_search_client=web_search_client,
-        bulk_waste_client=bulk_waste_client,
-        weather_client=weather_client,
-        collection_point_client=collection_point_client,
-        image_generator=image_generator,
-        recyclable_price_client=recyclable_price_client,
-        photo_store=photos,
+        tools=tools,
+        options=options,
         checkpointer=checkpointer,
-        event_publisher=notifier,
-        enable_summarization=settings.provided.graph.enable_summarization,
-        enable_dynamic_routing=settings.provided.graph.enable_dynamic_routing,
-        enable_multi_intent=settings.provided.graph.enable_multi_intent,
-        enable_enrichment=settings.provided.graph.enable_enrichment,
-        cache=intent_cache,
-        top_k=settings.provided.retrieval.top_k,
-        tracing=tracing,
+        reporter=reporter,
     )
     turns = providers.Singleton(LangGraphTurns, graph=graph)
     service = providers.Singleton(

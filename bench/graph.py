@@ -20,6 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from app.application.chat.service import ChatService
 from app.domain.chat import ChatRequest, IntentClassification, IntentScore
 from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
+from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
 from tests.fakes import FakeLLM, FakeRetriever
 from tests.support.graph_kit import ITEMS
 
@@ -39,7 +40,7 @@ def compile_once() -> float:
 
 async def turns() -> list[float]:
     graph = create_chat_graph(instant_llm(), FakeRetriever(ITEMS), checkpointer=InMemorySaver())
-    chat = ChatService(graph)
+    chat = ChatService(LangGraphTurns(graph))
     timings = []
     for i in range(ROUNDS):
         request = ChatRequest(message="페트병 어떻게 버려요?", thread_id=f"bench-{i}")

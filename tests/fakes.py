@@ -96,7 +96,9 @@ class FakeLLM(LLMPort):
         self, prompt: Prompt, schema: type[SchemaT], *, system: str | None = None, **_: Any
     ) -> SchemaT:
         self._take(prompt, system)
-        return schema.model_validate(self._structured[schema].model_dump())
+        # A schema made for one registry (the classifier's) answers as the one it extends.
+        scripted = next(self._structured[c] for c in schema.__mro__ if c in self._structured)
+        return schema.model_validate(scripted.model_dump())
 
     async def generate_stream(
         self,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from app.domain.language import Language
 from app.domain.llm import TokenUsage
@@ -15,6 +15,9 @@ MAX_MESSAGE_CHARS = 4000
 
 
 class Intent(StrEnum):
+    """The built-in tools' intents: the ones the routing rules speak of. An intent is a name,
+    and a registered tool may serve one of its own (the chat's tool registry says which)."""
+
     WASTE = "waste"
     CHARACTER = "character"
     LOCATION = "location"
@@ -25,6 +28,18 @@ class Intent(StrEnum):
     WEB_SEARCH = "web_search"
     IMAGE_GENERATION = "image_generation"
     GENERAL = "general"
+
+
+def intent_named(name: str) -> Intent | str:
+    """A built-in intent as its member (typed in state and checkpoints), any other as itself."""
+    try:
+        return Intent(name)
+    except ValueError:
+        return name
+
+
+# A registered intent's name; which names are registered is the chat's tool registry's business.
+IntentName = Annotated[Intent | str, BeforeValidator(intent_named)]
 
 
 # C0 controls but tab, newline and carriage return; DEL; lone surrogates (no valid UTF-8).
@@ -126,7 +141,7 @@ class IntentScore(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    intent: Intent
+    intent: IntentName
     confidence: float = Field(ge=0.0, le=1.0)
     reasoning: str = Field(default="", max_length=300)
     query: str = Field(default="", description="the sub-question this intent answers")
@@ -172,7 +187,7 @@ class ChatResult(BaseModel):
 
     thread_id: str
     answer: str
-    intents: list[Intent]
+    intents: list[IntentName]
     sources: list[Source] = Field(default_factory=list)
     failed_stages: list[str] = Field(default_factory=list)
     usage: TokenUsage = TokenUsage()

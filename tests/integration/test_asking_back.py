@@ -61,6 +61,8 @@ async def test_a_fee_question_without_a_district_asks_then_answers_with_its_fee(
     assert "33,333원" not in answered.answer  # 강남구's fee is not mine
     assert [e.type for e in notifier.events["a2"]][-1] == "done"
     assert all(e.job_id == "a2" for e in notifier.events["a2"])
+    resumed = [(e.stage, e.status) for e in notifier.events["a2"] if e.type == "stage"]
+    assert ("bulk_waste", "completed") in resumed  # the paused node's events, in the new job
     # The thread remembers the district: the next fee question does not ask again.
     assert again.needs_input is None and "4,444원" in again.answer
 

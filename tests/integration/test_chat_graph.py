@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from app.application.chat import built_in
 from app.containers_core import resolve
 from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
 from app.domain.errors import ProviderUnavailable
 from app.domain.llm import Role
 from app.domain.tools import CollectionPoint, VisionResult, WeatherReport
 from app.domain.waste import WasteCategory
-from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
+from app.infrastructure.orchestration.langgraph.graph import GraphOptions, create_chat_graph
 from tests.fakes import (
     FakeCollectionPoints,
     FakeLLM,
@@ -188,14 +191,17 @@ def test_topology_follows_the_ports() -> None:
         "answer",
         "__end__",
     }
+    llm: Any = object()
     full = create_chat_graph(
-        llm=object(),  # type: ignore[arg-type]
+        llm=llm,
         retriever=FakeRetriever(ITEMS),
-        vision_model=FakeVision(VisionResult(item_name="x")),
-        weather_client=FakeWeather(RAIN),
-        collection_point_client=FakeCollectionPoints(BINS),
-        web_search_client=FakeWebSearch([]),
-        enable_summarization=True,
+        tools=[
+            built_in.WEATHER.over(llm, FakeWeather(RAIN)),
+            built_in.COLLECTION_POINT.over(llm, FakeCollectionPoints(BINS)),
+            built_in.WEB_SEARCH.over(llm, FakeWebSearch([])),
+            built_in.LOCATION.over(llm, None),  # registered, switched off: no node
+        ],
+        options=GraphOptions(vision=FakeVision(VisionResult(item_name="x")), summarization=True),
     )
     assert {"vision", "weather", "collection_point", "web_search", "summarize"} <= set(
         full.get_graph().nodes

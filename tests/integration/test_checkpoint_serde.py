@@ -118,7 +118,6 @@ def test_what_the_graph_sends_between_nodes_round_trips_typed() -> None:
     serde = state_serializer()
     branch = BranchInput.model_validate(
         {
-            "job_id": "j",
             "request": ChatRequest(message=FIRST, thread_id="t", location=GANGNAM),
             "route": Route(
                 node="waste_rag", intent=Intent.WASTE, query="q", reason="r", slot="waste_rag"

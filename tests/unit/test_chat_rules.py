@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.application.chat.built_in import BUILT_IN, LEXICON
 from app.application.chat.compound import companions
 from app.application.chat.intents import make_intent_classifier, refine
 from app.application.chat.lexicon import classify_with_lexicon, looks_like_follow_up, sub_queries
@@ -98,20 +99,25 @@ def test_what_a_question_puts_beside_its_item() -> None:
 
 
 def test_english_lexicon_words_match_where_a_word_starts() -> None:
-    drain = classify_with_lexicon("Can I pour the gel from an ice pack down the drain?")
+    drain = classify_with_lexicon("Can I pour the gel from an ice pack down the drain?", LEXICON)
     assert Intent.WEATHER not in {s.intent for s in drain.intents}  # 'drain' is not 'rain'
-    rain = classify_with_lexicon("will it rain tomorrow?")
+    rain = classify_with_lexicon("will it rain tomorrow?", LEXICON)
     assert rain.primary.intent is Intent.WEATHER
 
 
 def test_lexicon_intents() -> None:
     found = classify_with_lexicon(
-        "where can I throw away batteries near Gangnam station, and will it rain tonight?"
+        "where can I throw away batteries near Gangnam station, and will it rain tonight?", LEXICON
     )
     assert [s.intent for s in found.intents] == [Intent.COLLECTION_POINT, Intent.WEATHER]
-    assert classify_with_lexicon("소파 버리는데 수수료 얼마야?").primary.intent is Intent.BULK_WASTE
-    assert classify_with_lexicon("고철 시세 알려줘").primary.intent is Intent.RECYCLABLE_PRICE
-    assert classify_with_lexicon("안녕").primary.intent is Intent.GENERAL
+    assert (
+        classify_with_lexicon("소파 버리는데 수수료 얼마야?", LEXICON).primary.intent
+        is Intent.BULK_WASTE
+    )
+    assert (
+        classify_with_lexicon("고철 시세 알려줘", LEXICON).primary.intent is Intent.RECYCLABLE_PRICE
+    )
+    assert classify_with_lexicon("안녕", LEXICON).primary.intent is Intent.GENERAL
 
 
 def test_follow_ups_are_recognised() -> None:
@@ -120,19 +126,21 @@ def test_follow_ups_are_recognised() -> None:
 
 
 def test_below_the_floor_becomes_general() -> None:
-    refined = refine(scores((Intent.WEATHER, 0.2, "x")), "x", [], [])
+    refined = refine(scores((Intent.WEATHER, 0.2, "x")), "x", [], {})
     assert refined.primary.intent is Intent.GENERAL
-    kept = refine(scores((Intent.WEATHER, 0.2, "x"), (Intent.WASTE, 0.8, "y")), "x y", [], [])
+    kept = refine(scores((Intent.WEATHER, 0.2, "x"), (Intent.WASTE, 0.8, "y")), "x y", [], {})
     assert [s.intent for s in kept.intents] == [Intent.WASTE]
 
 
 def test_a_follow_up_inherits_the_last_intent() -> None:
-    refined = refine(scores((Intent.GENERAL, 0.3, "뚜껑은요?")), "뚜껑은요?", ["waste"], [])
+    refined = refine(scores((Intent.GENERAL, 0.3, "뚜껑은요?")), "뚜껑은요?", ["waste"], {})
     assert refined.primary.intent is Intent.WASTE
 
 
 def test_character_names_add_the_character_intent() -> None:
-    refined = refine(scores((Intent.WASTE, 0.9, "q")), "페트리랑 캔 버리기", [], ["페트리"])
+    refined = refine(
+        scores((Intent.WASTE, 0.9, "q")), "페트리랑 캔 버리기", [], {Intent.CHARACTER: ["페트리"]}
+    )
     assert [s.intent for s in refined.intents] == [Intent.CHARACTER, Intent.WASTE]
 
 
@@ -168,6 +176,7 @@ def test_routes_per_intent_with_slots() -> None:
         scores((Intent.WASTE, 0.9, "건전지"), (Intent.WASTE, 0.9, "페트병")),
         request(),
         ALL_NODES,
+        tools=BUILT_IN,
     )
     assert [(r.node, r.slot) for r in plan.routes] == [
         ("waste_rag", "waste_rag"),
@@ -177,23 +186,29 @@ def test_routes_per_intent_with_slots() -> None:
 
 def test_multi_intent_off_keeps_the_primary_only() -> None:
     classification = scores((Intent.WEATHER, 0.7, "비"), (Intent.WASTE, 0.9, "캔"))
-    plan = plan_routes(classification, request(), ALL_NODES, multi_intent=False)
+    plan = plan_routes(classification, request(), ALL_NODES, tools=BUILT_IN, multi_intent=False)
     assert [r.node for r in plan.routes] == ["waste_rag"]
 
 
 def test_dynamic_routing_off_is_one_fixed_path() -> None:
     plan = plan_routes(
-        scores((Intent.WEATHER, 0.9, "비")), request("비 와?"), ALL_NODES, dynamic=False
+        scores((Intent.WEATHER, 0.9, "비")),
+        request("비 와?"),
+        ALL_NODES,
+        tools=BUILT_IN,
+        dynamic=False,
     )
     assert [r.node for r in plan.routes] == ["waste_rag"]
 
 
 def test_enrichment_adds_weather_and_bins_to_a_disposal_question_with_a_place() -> None:
     near = request(location=Location(latitude=37.5, longitude=127.0))
-    plan = plan_routes(scores((Intent.WASTE, 0.9, "건전지")), near, ALL_NODES)
+    plan = plan_routes(scores((Intent.WASTE, 0.9, "건전지")), near, ALL_NODES, tools=BUILT_IN)
     assert [r.node for r in plan.routes] == ["waste_rag", "weather", "collection_point"]
     assert (
-        plan_routes(scores((Intent.WASTE, 0.9, "x")), near, ALL_NODES, enrichment=False)
+        plan_routes(
+            scores((Intent.WASTE, 0.9, "x")), near, ALL_NODES, tools=BUILT_IN, enrichment=False
+        )
         .routes[0]
         .node
         == "waste_rag"
@@ -208,6 +223,7 @@ def test_a_part_whose_node_is_off_is_answered_from_the_knowledge_base_and_report
         ),
         request("페트병이랑 소파는 어떻게 버려?"),
         {"waste_rag", "general"},
+        tools=BUILT_IN,
         enrichment=False,
     )
     assert [(r.node, r.query) for r in plan.routes] == [
@@ -220,7 +236,11 @@ def test_a_part_whose_node_is_off_is_answered_from_the_knowledge_base_and_report
 
 def test_without_the_knowledge_base_an_unavailable_part_falls_to_general() -> None:
     plan = plan_routes(
-        scores((Intent.LOCATION, 0.9, "근처 센터")), request(), {"general"}, enrichment=False
+        scores((Intent.LOCATION, 0.9, "근처 센터")),
+        request(),
+        {"general"},
+        tools=BUILT_IN,
+        enrichment=False,
     )
     assert [r.node for r in plan.routes] == ["general"]
     assert plan.unavailable == ("location",)
@@ -228,7 +248,11 @@ def test_without_the_knowledge_base_an_unavailable_part_falls_to_general() -> No
 
 def test_a_part_no_item_can_answer_is_not_stood_in_for() -> None:
     plan = plan_routes(
-        scores((Intent.WEATHER, 0.9, "내일 날씨")), request(), {"waste_rag"}, enrichment=False
+        scores((Intent.WEATHER, 0.9, "내일 날씨")),
+        request(),
+        {"waste_rag"},
+        tools=BUILT_IN,
+        enrichment=False,
     )
     assert [r.node for r in plan.routes] == ["general"]  # the fallback, not the base
     assert plan.unavailable == ("weather",)
@@ -250,6 +274,7 @@ def test_a_follow_up_leans_on_the_last_item(message: str, query: str) -> None:
         scores((Intent.WASTE, 0.7, message)),
         request(message),
         {"waste_rag"},
+        tools=BUILT_IN,
         enrichment=False,
         subject=GLASS,
     )
@@ -266,6 +291,7 @@ def test_a_new_question_or_a_rewritten_one_is_left_alone() -> None:
             scores((Intent.WASTE, 0.7, query)),
             request(message),
             {"waste_rag"},
+            tools=BUILT_IN,
             enrichment=False,
             subject=GLASS,
         )
@@ -277,6 +303,7 @@ def test_a_photo_turns_a_vague_question_into_an_item_lookup() -> None:
         scores((Intent.GENERAL, 0.5, "이거 어떻게 버려?")),
         request(),
         ALL_NODES,
+        tools=BUILT_IN,
         enrichment=False,
         vision_item="페트병",
     )

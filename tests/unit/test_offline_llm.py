@@ -143,7 +143,7 @@ async def test_stream_concatenates_to_generate() -> None:
 
 async def test_structured_output_uses_a_registered_responder() -> None:
     llm = offline(
-        responders={Sorting: lambda messages: Sorting(category="plastic", confidence=0.9)}
+        responders={Sorting: lambda messages, schema: Sorting(category="plastic", confidence=0.9)}
     )
     assert await llm.generate_structured("페트병", Sorting) == Sorting(
         category="plastic", confidence=0.9

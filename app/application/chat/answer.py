@@ -6,12 +6,14 @@ from collections.abc import Mapping, Sequence
 
 from app.application.chat.nodes import StateNode
 from app.application.chat.progress import StageReporter
+from app.application.chat.registry import Labels
 from app.application.chat.state import (
     ChatState,
     ChatUpdate,
     LookupStatus,
     NodeResult,
     ReplaceHistory,
+    RunContext,
 )
 from app.application.context_window import estimate_tokens
 from app.application.photos import PhotoUnavailable, usable_image_url
@@ -25,23 +27,17 @@ from app.domain.llm import ChatMessage, ContextBlock
 HISTORY_TURNS = 6  # messages of history sent with each question
 SUMMARY_TRIGGER_TOKENS = 1500
 KEEP_AFTER_SUMMARY = 4
-NODE_NAMES = {
-    "ko": {"weather": "날씨", "location": "지도 검색", "collection_point": "수거함 위치",
-           "bulk_waste": "대형 폐기물 정보", "recyclable_price": "재활용품 시세",
-           "web_search": "웹 검색", "image_generation": "이미지 생성", "character": "캐릭터",
-           "waste_rag": "분리배출 자료", "vision": "사진 분석", "general": "안내"},
-    "en": {"weather": "the weather", "location": "map search", "collection_point":
-           "collection points", "bulk_waste": "bulky-waste rules", "recyclable_price":
-           "recyclable prices", "web_search": "web search", "image_generation":
-           "image generation", "character": "characters", "waste_rag": "the disposal guide",
-           "vision": "the photo", "general": "the guide"},
-}  # fmt: skip
 
 
 def answer_node(
-    llm: LLMPort, reporter: StageReporter, photos: PhotoStorePort | None = None
+    llm: LLMPort,
+    reporter: StageReporter,
+    labels: Mapping[str, Labels],
+    photos: PhotoStorePort | None = None,
 ) -> StateNode:
-    async def run(state: ChatState) -> ChatUpdate:
+    """`labels`: what the note on a failed or switched-off lookup calls each node."""
+
+    async def run(state: ChatState, context: RunContext) -> ChatUpdate:
         request = state["request"]
         image = await _image_for_model(request.image_url, photos)
         contexts = state.get("contexts", {})
@@ -54,8 +50,8 @@ def answer_node(
             ChatMessage.user(request.message, image_url=image),
         ]
         language = request.language or detect_language(request.message)
-        note = missing_note(contexts, state.get("unavailable", []), language)
-        answer = await _stream_answer(llm, reporter, state["job_id"], messages, blocks, note)
+        note = missing_note(contexts, state.get("unavailable", []), language, labels)
+        answer = await _stream_answer(llm, reporter, context.job_id, messages, blocks, note)
         first_intent = state["classification"].intents[0].intent
         update: ChatUpdate = {
             "answer": answer,
@@ -125,21 +121,27 @@ def system_prompt(summary: str = "") -> str:
 
 
 def missing_note(
-    contexts: Mapping[str, NodeResult], unavailable: Sequence[str], language: Language
+    contexts: Mapping[str, NodeResult],
+    unavailable: Sequence[str],
+    language: Language,
+    labels: Mapping[str, Labels],
 ) -> str:
     """Say what could not be looked up, whatever the model wrote."""
-    names = NODE_NAMES[language]
+
+    def named(nodes: Sequence[str]) -> str:
+        return ", ".join(labels[n].said_in(language) if n in labels else n for n in nodes)
+
     failed = list(dict.fromkeys(r.node for r in contexts.values() if r.failed))
     lines = []
     if failed:
-        what = ", ".join(names.get(n, n) for n in failed)
+        what = named(failed)
         lines.append(
             f"⚠️ {what} 정보를 지금 가져오지 못했습니다."
             if language == "ko"
             else f"⚠️ I could not look up {what} just now."
         )
     if unavailable:
-        what = ", ".join(names.get(n, n) for n in unavailable)
+        what = named(unavailable)
         lines.append(
             f"ℹ️ 이 서버에서는 {what} 기능이 꺼져 있습니다."
             if language == "ko"
@@ -151,12 +153,12 @@ def missing_note(
 def summarize_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
     """When the history grows past a budget, fold the older turns into a running summary."""
 
-    async def run(state: ChatState) -> ChatUpdate:
+    async def run(state: ChatState, context: RunContext) -> ChatUpdate:
         history = state.get("history", [])
         if sum(estimate_tokens(m.content) for m in history) < SUMMARY_TRIGGER_TOKENS:
             return {}
         older, recent = history[:-KEEP_AFTER_SUMMARY], history[-KEEP_AFTER_SUMMARY:]
-        async with reporter.stage(state["job_id"], "summarize") as outcome:
+        async with reporter.stage(context.job_id, "summarize") as outcome:
             transcript = "\n".join(f"{m.role.value}: {m.content}" for m in older)
             previous = state.get("summary", "")
             summary = await llm.generate(

@@ -1,49 +1,17 @@
-"""Deterministic intent detection from keywords: the offline provider's classifier, and the
-splitter that turns a compound question into sub-questions."""
+"""Deterministic intent detection from the registered tools' keyword cues: the offline
+provider's classifier, and the splitter that turns a compound question into sub-questions."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from app.application.chat.compound import split_items
-from app.domain.chat import Intent, IntentClassification, IntentScore
-from app.domain.llm import ChatMessage, Role
+from app.application.chat.registry import Tool
+from app.domain.chat import Intent, IntentClassification, IntentScore, intent_named
 
-# Checked in this order: the first intent whose words appear wins the clause.
-# fmt: off
-LEXICON: tuple[tuple[Intent, tuple[str, ...]], ...] = (
-    (Intent.IMAGE_GENERATION, (
-        "그려", "그림 만들", "이미지 만들", "이미지 생성", "draw", "generate an image",
-        "make an image", "picture of")),
-    (Intent.CHARACTER, ("캐릭터", "character")),
-    (Intent.BULK_WASTE, (
-        "대형", "소파", "쇼파", "매트리스", "장롱", "침대", "책상", "냉장고", "세탁기", "가구",
-        "수수료", "스티커", "수거 신청", "bulky", "sofa", "couch", "mattress", "furniture",
-        "wardrobe", "pickup")),
-    (Intent.RECYCLABLE_PRICE, (
-        "시세", "가격", "얼마에 팔", "고철값", "kg당", "킬로당", "price", "sell for",
-        "how much do", "scrap value")),
-    (Intent.WEATHER, (
-        "날씨", "비 와", "비와", "비가", "비 오", "눈 와", "기온", "우산 챙", "weather", "rain",
-        "snow", "forecast", "temperature")),
-    (Intent.LOCATION, (
-        "근처", "가까운", "주변", "어디 있", "위치", "지도", "찾아줘", "near", "nearest",
-        "nearby", "around", "where is", "map")),
-    (Intent.WEB_SEARCH, (
-        "뉴스", "최근", "최신", "검색해", "정책 바뀌", "news", "latest", "recent",
-        "search the web", "look up online")),
-    (Intent.WASTE, (
-        "버려", "버리", "버릴", "배출", "분리수거", "분리 수거", "재활용", "처리", "수거",
-        "쓰레기", "throw", "dispose", "recycl", "trash", "garbage", "discard", "get rid",
-        "where do", "where does", "which bin", "go in the", "put out")),
-)
-# Things collected in dedicated bins: "battery bin near me" is a collection-point question.
-COLLECTIBLES = (
-    "건전지", "배터리", "형광등", "의약품", "약 ", "알약", "헌옷", "의류", "옷", "폐가전",
-    "battery", "batteries", "lamp", "medicine", "pill", "clothes", "clothing", "수거함",
-    "collection bin",
-)
-# fmt: on
 FOLLOW_UP = re.compile(
     r"^(그럼|그러면|그리고|또|and|what about|how about|also)\b"
     r"|(은요|는요|이요|요\?|도\?|는\?|은\?)\s*$",
@@ -59,15 +27,35 @@ CLAUSE_BREAK = re.compile(
 LEADING_JOINER = re.compile(r"^(?:그리고|또한|또|그럼|and|also)\s+", re.I)
 
 
-def matched(text: str) -> tuple[Intent, str] | None:
-    lowered = f" {text.lower()} "
-    hits = [(intent, word) for intent, words in LEXICON for word in words if _has(lowered, word)]
-    if not hits:
-        return None
-    intents = {intent for intent, _ in hits}
-    if Intent.LOCATION in intents and any(word in lowered for word in COLLECTIBLES):
-        return Intent.COLLECTION_POINT, next(w for w in COLLECTIBLES if w in lowered)
-    return hits[0]
+@dataclass(frozen=True)
+class Lexicon:
+    """Per intent, its words in the order they are checked; and the words that narrow one
+    intent's match to another (intent, within, words)."""
+
+    rows: tuple[tuple[str, tuple[str, ...]], ...]
+    narrowing: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, tools: Iterable[Tool[Any]]) -> Lexicon:
+        cued = sorted((t for t in tools if t.cues.words), key=lambda t: t.cues.order)
+        return cls(
+            rows=tuple((t.intents[0], t.cues.words) for t in cued if t.cues.within is None),
+            narrowing=tuple(
+                (t.intents[0], t.cues.within, t.cues.words) for t in cued if t.cues.within
+            ),
+        )
+
+    def matched(self, text: str) -> tuple[str, str] | None:
+        """The clause's intent and the word that gave it away."""
+        lowered = f" {text.lower()} "
+        hits = [(i, word) for i, words in self.rows for word in words if _has(lowered, word)]
+        if not hits:
+            return None
+        intents = {intent for intent, _ in hits}
+        for intent, within, words in self.narrowing:
+            if within in intents and any(word in lowered for word in words):
+                return intent, next(w for w in words if w in lowered)
+        return hits[0]
 
 
 def _has(text: str, word: str) -> bool:
@@ -98,16 +86,16 @@ def sub_queries(message: str) -> list[str]:
     return queries[:5]
 
 
-def classify_with_lexicon(message: str) -> IntentClassification:
+def classify_with_lexicon(message: str, lexicon: Lexicon) -> IntentClassification:
     scores: list[IntentScore] = []
     queries = sub_queries(message)
     # Items listed together share the question: one without a keyword of its own ("소주병이랑
     # 병뚜껑") takes the others' intent, or is a disposal question.
-    shared = next((hit for q in queries if (hit := matched(q)) is not None), None)
+    shared = next((hit for q in queries if (hit := lexicon.matched(q)) is not None), None)
     if shared is None and len(queries) > 1:
         shared = (Intent.WASTE, "listed items")
     for query in queries:
-        hit = matched(query) or (shared if len(queries) > 1 else None)
+        hit = lexicon.matched(query) or (shared if len(queries) > 1 else None)
         if hit is None:
             scores.append(
                 IntentScore(
@@ -121,13 +109,13 @@ def classify_with_lexicon(message: str) -> IntentClassification:
             intent, word = hit
             scores.append(
                 IntentScore(
-                    intent=intent,
+                    intent=intent_named(intent),
                     confidence=0.9,
                     query=query,
                     reasoning=f"lexicon: '{word.strip()}'",
                 )
             )
-    if len(scores) > 1 and all(s.intent is Intent.GENERAL for s in scores):
+    if len(scores) > 1 and all(s.intent == Intent.GENERAL for s in scores):
         scores = [
             IntentScore(
                 intent=Intent.GENERAL,
@@ -137,9 +125,3 @@ def classify_with_lexicon(message: str) -> IntentClassification:
             )
         ]
     return IntentClassification(intents=scores)
-
-
-def lexicon_responder(messages: list[ChatMessage]) -> IntentClassification:
-    """The offline LLM's structured answer for IntentClassification: the last user message."""
-    message = next((m.content for m in reversed(messages) if m.role is Role.USER), "")
-    return classify_with_lexicon(message)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from app.application.chat.intents import Classifier
 from app.application.chat.progress import StageReporter
+from app.application.chat.registry import Labels, Toolset
 from app.application.chat.routing import plan_routes
 from app.application.chat.state import (
     BranchInput,
@@ -13,6 +14,7 @@ from app.application.chat.state import (
     ChatUpdate,
     LookupStatus,
     NodeResult,
+    RunContext,
 )
 from app.application.photos import usable_image_url
 from app.application.ports.photos import PhotoStorePort
@@ -22,18 +24,19 @@ from app.domain.errors import DomainError
 from app.domain.llm import ContextEntry
 from app.domain.tools import VisionResult
 
-StateNode = Callable[[ChatState], Awaitable[ChatUpdate]]
+StateNode = Callable[[ChatState, RunContext], Awaitable[ChatUpdate]]
 CONFIDENT_PHOTO = 0.5  # below this the photo's item does not steer the routing
+VISION_LABELS = Labels("사진 분석", "the photo")
 
 
 def intent_node(classify: Classifier, reporter: StageReporter) -> StateNode:
-    async def run(state: ChatState) -> ChatUpdate:
+    async def run(state: ChatState, context: RunContext) -> ChatUpdate:
         request = state["request"]
-        async with reporter.stage(state["job_id"], "intent") as outcome:
+        async with reporter.stage(context.job_id, "intent") as outcome:
             classification = await classify(
                 request.message, state.get("recent_intents", []), state.get("subject")
             )
-            outcome.note(intents=[s.intent.value for s in classification.intents])
+            outcome.note(intents=[str(s.intent) for s in classification.intents])
         return {"classification": classification}
 
     return run
@@ -42,10 +45,10 @@ def intent_node(classify: Classifier, reporter: StageReporter) -> StateNode:
 def vision_node(
     vision: VisionModelPort, reporter: StageReporter, photos: PhotoStorePort | None = None
 ) -> StateNode:
-    async def run(state: ChatState) -> ChatUpdate:
+    async def run(state: ChatState, context: RunContext) -> ChatUpdate:
         request = state["request"]
         assert request.image_url is not None  # the graph only routes here with an image
-        async with reporter.stage(state["job_id"], "vision") as outcome:
+        async with reporter.stage(context.job_id, "vision") as outcome:
             try:
                 image = await usable_image_url(request.image_url, photos)
                 result = await vision.classify(image, request.message)
@@ -78,21 +81,22 @@ def photo_result(result: VisionResult, question: str) -> NodeResult:
 
 
 def router_node(
-    available: set[str],
+    tools: Toolset,
     reporter: StageReporter,
     *,
     dynamic: bool,
     multi_intent: bool,
     enrichment: bool,
 ) -> StateNode:
-    async def run(state: ChatState) -> ChatUpdate:
+    async def run(state: ChatState, context: RunContext) -> ChatUpdate:
         vision = state.get("vision")
         photo = vision.item_name if vision and vision.confidence >= CONFIDENT_PHOTO else None
-        async with reporter.stage(state["job_id"], "router") as outcome:
+        async with reporter.stage(context.job_id, "router") as outcome:
             plan = plan_routes(
                 state["classification"],
                 state["request"],
-                available,
+                tools.available,
+                tools=tools,
                 dynamic=dynamic,
                 multi_intent=multi_intent,
                 enrichment=enrichment,
@@ -111,7 +115,6 @@ def branch_inputs(state: ChatState) -> list[tuple[str, BranchInput]]:
         (
             route.node,
             BranchInput(
-                job_id=state["job_id"],
                 request=state["request"],
                 route=route,
                 vision=state.get("vision"),

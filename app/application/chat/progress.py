@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,18 +16,6 @@ from app.application.ports.tracing import TracingPort
 from app.domain.events import EventType, ProgressUpdate, StageStatus
 
 log = structlog.get_logger(__name__)
-# The job a run publishes as. A resumed turn re-runs a node whose input still names the job
-# that paused; its events belong to the job that resumed it.
-CURRENT_JOB: ContextVar[str | None] = ContextVar("eco2_current_job", default=None)
-
-
-@contextmanager
-def publishing_as(job_id: str) -> Iterator[None]:
-    token = CURRENT_JOB.set(job_id)
-    try:
-        yield
-    finally:
-        CURRENT_JOB.reset(token)
 
 
 @dataclass
@@ -66,7 +53,6 @@ class StageReporter:
     ) -> None:
         if self._notifier is None:
             return
-        job_id = CURRENT_JOB.get() or job_id
         update = ProgressUpdate(type=kind, stage=stage, status=status, data=data or {})
         try:
             await self._notifier.publish(job_id, update)

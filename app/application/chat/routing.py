@@ -1,4 +1,5 @@
-"""Which nodes answer a message: one per intent, fanned out, plus helpful neighbours."""
+"""Which nodes answer a message: one per intent (the tool serving it), fanned out, plus helpful
+neighbours."""
 
 from __future__ import annotations
 
@@ -8,52 +9,19 @@ from dataclasses import dataclass, replace
 
 from app.application.chat import follow_ups
 from app.application.chat.lexicon import looks_like_follow_up
-from app.domain.chat import ChatRequest, Intent, IntentClassification, Subject
+from app.application.chat.registry import Toolset
+from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentName, Subject
 
-NODE_FOR_INTENT: dict[Intent, str] = {
-    Intent.WASTE: "waste_rag",
-    Intent.CHARACTER: "character",
-    Intent.LOCATION: "location",
-    Intent.BULK_WASTE: "bulk_waste",
-    Intent.RECYCLABLE_PRICE: "recyclable_price",
-    Intent.WEATHER: "weather",
-    Intent.COLLECTION_POINT: "collection_point",
-    Intent.WEB_SEARCH: "web_search",
-    Intent.IMAGE_GENERATION: "image_generation",
-    Intent.GENERAL: "general",
-}
 RECENT_EVENTS = re.compile(
     r"뉴스|최근|최신|올해|요즘|바뀌|news|latest|recent|this year|\b20\d\d\b", re.I
 )
 LOW_CONFIDENCE = 0.6
-# Intents whose query is about an item, and so may lean on the last turn's item.
-ABOUT_AN_ITEM = frozenset(
-    {
-        Intent.WASTE,
-        Intent.GENERAL,
-        Intent.BULK_WASTE,
-        Intent.RECYCLABLE_PRICE,
-        Intent.COLLECTION_POINT,
-    }
-)
-# Intents whose question is about an item the knowledge base also knows: when their own node is
-# switched off, the knowledge base answers instead of the part being dropped.
-KB_STANDS_IN = frozenset(
-    {
-        Intent.BULK_WASTE,
-        Intent.RECYCLABLE_PRICE,
-        Intent.COLLECTION_POINT,
-        Intent.LOCATION,
-        Intent.WEB_SEARCH,
-        Intent.GENERAL,
-    }
-)
 
 
 @dataclass(frozen=True)
 class Route:
     node: str
-    intent: Intent
+    intent: IntentName
     query: str
     reason: str
     slot: str = ""
@@ -72,8 +40,9 @@ class RoutePlan:
 def plan_routes(
     classification: IntentClassification,
     request: ChatRequest,
-    available: set[str],
+    available: set[str] | frozenset[str],
     *,
+    tools: Toolset,
     dynamic: bool = True,
     multi_intent: bool = True,
     enrichment: bool = True,
@@ -86,17 +55,17 @@ def plan_routes(
     if not multi_intent:
         scores = scores[:1]
     wanted = [
-        Route(NODE_FOR_INTENT[s.intent], s.intent, s.query or request.message, "intent")
+        Route(tools.node_for_intent[s.intent], s.intent, s.query or request.message, "intent")
         for s in scores
     ]
     if vision_item:
         wanted = [_with_photo(route, vision_item) for route in wanted]
     elif subject is not None and looks_like_follow_up(request.message):
-        wanted = [_leaning_on(route, subject) for route in wanted]
+        wanted = [_leaning_on(route, subject, tools) for route in wanted]
     # Only what the user asked for counts as unavailable; enrichment is best effort.
     unavailable = tuple(dict.fromkeys(r.node for r in wanted if r.node not in available))
     if unavailable and "waste_rag" in available:
-        wanted = [_stand_in(route, available) for route in wanted]
+        wanted = [_stand_in(route, available, tools) for route in wanted]
     if enrichment:
         wanted += enrich(wanted, classification, request)
     routes = [r for r in wanted if r.node in available]
@@ -111,7 +80,7 @@ def enrich(
     """Neighbours worth asking too. Each rule names why, for the logs and the tests."""
     nodes = {r.node for r in routes}
     extra: list[Route] = []
-    waste = next((r for r in routes if r.intent is Intent.WASTE), None)
+    waste = next((r for r in routes if r.intent == Intent.WASTE), None)
     if waste and request.location is not None:
         extra.append(Route("weather", Intent.WEATHER, waste.query, "enrichment: disposal + place"))
         extra.append(
@@ -129,7 +98,7 @@ def enrich(
             )
             break
     primary = classification.primary
-    if primary.intent is Intent.GENERAL and (
+    if primary.intent == Intent.GENERAL and (
         primary.confidence < LOW_CONFIDENCE or RECENT_EVENTS.search(request.message)
     ):
         extra.append(
@@ -143,8 +112,8 @@ def enrich(
     return [r for r in extra if r.node not in nodes]
 
 
-def _leaning_on(route: Route, subject: Subject) -> Route:
-    if route.intent not in ABOUT_AN_ITEM or follow_ups.mentions(route.query, subject):
+def _leaning_on(route: Route, subject: Subject, tools: Toolset) -> Route:
+    if route.intent not in tools.about_an_item or follow_ups.mentions(route.query, subject):
         return route
     query = follow_ups.rewrite(route.query, subject)
     return replace(
@@ -156,8 +125,8 @@ def _leaning_on(route: Route, subject: Subject) -> Route:
     )
 
 
-def _stand_in(route: Route, available: set[str]) -> Route:
-    if route.node in available or route.intent not in KB_STANDS_IN:
+def _stand_in(route: Route, available: set[str] | frozenset[str], tools: Toolset) -> Route:
+    if route.node in available or route.intent not in tools.kb_stands_in:
         return route
     return replace(
         route, node="waste_rag", intent=Intent.WASTE, reason=f"knowledge base: {route.node} is off"

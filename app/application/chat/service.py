@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from app.application.chat.asking import accepts
-from app.application.chat.progress import StageReporter, publishing_as
+from app.application.chat.progress import StageReporter
 from app.application.chat.state import LookupStatus, new_turn
 from app.application.errors import public_error
 from app.application.ports.chat_graph import ChatGraphPort, Turn
@@ -49,7 +49,7 @@ class ChatService:
         a budget; `settle` records what it used before its ending is published, so a client
         that sees `done` and asks again is held to the new total."""
         job_id = job_id or uuid.uuid4().hex
-        with publishing_as(job_id), metered() as usage:
+        with metered() as usage:
             try:
                 turn = await self._turn(request, job_id)
             except BaseException as exc:  # a cancelled chat's calls are counted too
@@ -84,7 +84,7 @@ class ChatService:
             if value is not None:
                 log.info("chat.resumed", field=waiting.field)
                 return await self._graph.resume(value, request.thread_id, job_id)
-        return await self._graph.run(dict(new_turn(job_id, request)), request.thread_id)
+        return await self._graph.run(dict(new_turn(request)), request.thread_id, job_id)
 
     async def _paused(
         self, job_id: str, request: ChatRequest, asked: InputRequest, usage: TokenUsage

@@ -4,6 +4,7 @@ of the classes a checkpoint of it may hold."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from functools import cache
 from typing import Annotated, TypedDict
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.application.chat.reachable import reachable_classes
 from app.application.chat.routing import Route
-from app.domain.chat import ChatRequest, Intent, IntentClassification, Source, Subject
+from app.domain.chat import ChatRequest, IntentClassification, IntentName, Source, Subject
 from app.domain.language import Language
 from app.domain.llm import ChatMessage, ContextBlock, ContextEntry
 from app.domain.tools import VisionResult
@@ -55,10 +56,17 @@ class NodeResult(Frozen):
         )
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """Per-run values: they travel with one run of the graph (LangGraph's run context), never
+    in the checkpointed state. A resumed turn runs with the context of the job resuming it."""
+
+    job_id: str
+
+
 class BranchInput(Frozen):
     """What the router sends (with `Send`) to each node it fans out to."""
 
-    job_id: str
     request: ChatRequest
     route: Route
     vision: VisionResult | None = None
@@ -147,11 +155,10 @@ def extend_history(
 class ChatState(TypedDict, total=False):
     """One thread's state; the checkpointer keeps it between turns."""
 
-    job_id: str
     request: ChatRequest
     history: Annotated[list[ChatMessage], extend_history]
     summary: str
-    recent_intents: list[Intent]
+    recent_intents: list[IntentName]
     subject: Subject | None  # the item the thread last asked about
     district: str | None  # the person's district, once they named it or answered a question
     classification: IntentClassification
@@ -165,11 +172,10 @@ class ChatState(TypedDict, total=False):
 class ChatUpdate(TypedDict, total=False):
     """What a node (or a new turn) writes: ChatState's fields, with the reducers' update types."""
 
-    job_id: str
     request: ChatRequest
     history: HistoryUpdate
     summary: str
-    recent_intents: list[Intent]
+    recent_intents: list[IntentName]
     subject: Subject | None
     district: str | None
     classification: IntentClassification
@@ -180,10 +186,9 @@ class ChatUpdate(TypedDict, total=False):
     answer: str
 
 
-def new_turn(job_id: str, request: ChatRequest) -> ChatUpdate:
+def new_turn(request: ChatRequest) -> ChatUpdate:
     """A turn's input: the request, and nothing of the previous turn's lookups."""
     return {
-        "job_id": job_id,
         "request": request,
         "contexts": RESET,
         "vision": None,

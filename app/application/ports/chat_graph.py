@@ -17,7 +17,9 @@ class Turn:
 
 
 class ChatGraphPort(Protocol):
-    async def run(self, update: dict[str, Any], thread_id: str) -> Turn:
+    """`job_id` is the run's own: its events are that job's, whichever job paused the turn."""
+
+    async def run(self, update: dict[str, Any], thread_id: str, job_id: str) -> Turn:
         """A new turn from the thread's last checkpoint (a pending question is dropped)."""
         ...
 

@@ -136,7 +136,7 @@ class ChatJobRunner:
             return {"status": WAITING_INPUT}
         log.info(
             "chat.completed",
-            intents=[i.value for i in result.intents],
+            intents=[str(i) for i in result.intents],
             tokens=result.usage.total_tokens,
             cost_usd=result.usage.cost_usd,
             failed_stages=result.failed_stages,

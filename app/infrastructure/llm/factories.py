@@ -185,7 +185,7 @@ def langchain_llm(
 def offline_llm(settings: LLMSettings, calls: LLMCalls | None = None) -> LLMPort:
     """Offline, our own schemas get deterministic producers: the intent lexicon, and a vision
     answer that says it cannot see."""
-    from app.application.chat.lexicon import lexicon_responder
+    from app.application.chat.intents import lexicon_responder
     from app.domain.chat import IntentClassification
     from app.domain.tools import VisionResult
     from app.infrastructure.llm.offline_llm import OfflineLLMClient, StructuredResponder

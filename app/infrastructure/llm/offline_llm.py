@@ -23,7 +23,8 @@ from app.domain.llm import (
 from app.infrastructure.llm.base import LLMAdapter
 from app.infrastructure.llm.offline_text import best_passages, is_korean, overlap, terms
 
-StructuredResponder = Callable[[list[ChatMessage]], BaseModel]
+# Given the messages and the schema asked for (a subclass of the one it was registered for).
+StructuredResponder = Callable[[list[ChatMessage], type[BaseModel]], BaseModel]
 LABEL_KO = "[오프라인 답변 · 언어 모델 없이 참고 자료에서 발췌했습니다]"
 LABEL_EN = "[Offline answer · extracted from reference material, no language model used]"
 
@@ -33,7 +34,8 @@ class OfflineLLMClient(LLMAdapter):
     registered rules.
 
     `responders` maps our own schemas to deterministic producers (the intent classifier
-    registers its lexicon there); any other schema is filled from its JSON Schema.
+    registers its lexicon there), which also answer for their subclasses; any other schema is
+    filled from its JSON Schema.
     """
 
     def __init__(
@@ -61,9 +63,10 @@ class OfflineLLMClient(LLMAdapter):
     async def _structured(
         self, messages: list[ChatMessage], schema: type[BaseModel], temperature: float
     ) -> tuple[str | dict[str, Any], TokenUsage]:
-        responder = self._responders.get(schema)
+        mine = [self._responders[c] for c in schema.__mro__ if c in self._responders]
+        responder = mine[0] if mine else None
         if responder is not None:
-            produced = responder(messages).model_dump(mode="json")
+            produced = responder(messages, schema).model_dump(mode="json")
         else:
             produced = synthesize(schema.model_json_schema(), _question(messages))
         return produced, _usage(messages, str(produced))

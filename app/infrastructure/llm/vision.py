@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from app.application.ports.llm import LLMPort
 from app.application.ports.vision import VisionModelPort
 from app.domain.llm import ChatMessage
@@ -25,7 +27,7 @@ class LLMVisionModel(VisionModelPort):
         return await self._llm.generate_structured([message], VisionResult, system=PROMPT)
 
 
-def offline_vision(messages: list[ChatMessage]) -> VisionResult:
+def offline_vision(messages: list[ChatMessage], schema: type[BaseModel]) -> VisionResult:
     """The offline provider cannot see; it says so instead of guessing."""
     return VisionResult(
         item_name="unknown",

@@ -8,6 +8,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from app.application.chat.state import RunContext
 from app.application.ports.chat_graph import ChatGraphPort, Turn
 from app.domain.chat import InputRequest
 
@@ -16,10 +17,12 @@ class LangGraphTurns(ChatGraphPort):
     def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
         self._graph = graph
 
-    async def run(self, update: dict[str, Any], thread_id: str) -> Turn:
+    async def run(self, update: dict[str, Any], thread_id: str, job_id: str) -> Turn:
         # A turn is all or nothing: one checkpoint when it ends or pauses, none in between (a
         # re-run after a crash starts the turn over from the previous one).
-        state = await self._graph.ainvoke(update, _config(thread_id), durability="exit")
+        state = await self._graph.ainvoke(
+            update, _config(thread_id), context=RunContext(job_id), durability="exit"
+        )
         return _turn(state)
 
     async def resume(self, value: str, thread_id: str, job_id: str) -> Turn:
@@ -27,8 +30,11 @@ class LangGraphTurns(ChatGraphPort):
         snapshot = await self._graph.aget_state(_config(thread_id))
         pending = [i.id for task in snapshot.tasks for i in task.interrupts]
         answer: Any = {i: value for i in pending} if len(pending) > 1 else value
-        command: Command[Any] = Command(resume=answer, update={"job_id": job_id})
-        state = await self._graph.ainvoke(command, _config(thread_id), durability="exit")
+        # The resumed nodes run in this job's context: their events are this job's.
+        command: Command[Any] = Command(resume=answer)
+        state = await self._graph.ainvoke(
+            command, _config(thread_id), context=RunContext(job_id), durability="exit"
+        )
         return _turn(state)
 
     async def waiting_for(self, thread_id: str) -> InputRequest | None:

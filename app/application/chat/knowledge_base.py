@@ -1,0 +1,87 @@
+"""The knowledge base's two lookups: the disposal rules for an item (leading with a yes or a
+no where the question asks one), and the general guide when no tool fits."""
+
+from __future__ import annotations
+
+from app.application.chat import follow_ups, render
+from app.application.chat.compound import companions
+from app.application.chat.registry import Lookup
+from app.application.chat.routing import Route
+from app.application.chat.state import BranchInput, NodeResult
+from app.application.chat.tools import found
+from app.application.chat.verdicts import as_asked, is_yes_no, verdict
+from app.application.ports.retriever import RetrieverPort
+from app.application.prompts import disposal_guide
+from app.domain.chat import Source, Subject
+from app.domain.language import detect_language
+from app.domain.tools import RetrievedItem
+
+
+async def search(retriever: RetrieverPort, route: Route, k: int) -> list[RetrievedItem]:
+    """The route's hits; a follow-up's joined query may yield to the item the turn names."""
+    if route.subject is None:
+        return await retriever.search(route.query, k)
+    return await follow_ups.follow_up_hits(retriever, route.original, route.subject, k)
+
+
+def the_item_first(hits: list[RetrievedItem], question: str) -> list[RetrievedItem]:
+    """'우유팩을 신문지랑 같이 버려도 돼?' is about the carton, however well 신문지 scores."""
+    beside = companions(question)
+    if len(hits) < 2 or not beside or not _named(hits[0], beside):
+        return hits
+    for index, hit in enumerate(hits[1:], 1):
+        if hit.exact and not _named(hit, beside):
+            return [hit, *hits[:index], *hits[index + 1 :]]
+    return hits
+
+
+def _named(hit: RetrievedItem, words: set[str]) -> bool:
+    item = hit.item
+    return any(w in (item.name_ko, *item.aliases_ko) for w in words)
+
+
+def asked(branch: BranchInput) -> str:
+    """The question a yes or no answers: a follow-up's rewrite when it reads as one ('영수증은
+    종이로 버리면 되지?'), else the turn as put ('Is it free?', where 'TV Is free?' is none)."""
+    route = branch.route
+    rewritten = as_asked(route.query, branch.request.message)
+    if route.subject is None or is_yes_no(rewritten):
+        return rewritten
+    return as_asked(route.original, branch.request.message)
+
+
+def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
+    async def lookup(branch: BranchInput) -> NodeResult:
+        hits = the_item_first(await search(retriever, branch.route, k), branch.route.query)
+        if not hits:
+            return found(branch, ())
+        language = detect_language(branch.route.query)
+        sources = [Source(title=h.item.name_ko, kind="knowledge_base") for h in hits[:2]]
+        entries = render.waste_items(hits, language)
+        lead = verdict(asked(branch), hits[0].item, language)
+        result = found(branch, (lead, *entries) if lead else entries, sources, language)
+        return result.model_copy(update={"subject": subject_of(hits[0])})
+
+    return lookup
+
+
+def general(retriever: RetrieverPort) -> Lookup:
+    """No tool fits: an item the question confidently names, else the general rules."""
+
+    async def lookup(branch: BranchInput) -> NodeResult:
+        hits = [h for h in await search(retriever, branch.route, 2) if h.confident]
+        if hits:
+            language = detect_language(branch.route.query)
+            source = Source(title=hits[0].item.name_ko, kind="knowledge_base")
+            entry = render.waste_item(hits[0].item, language)
+            lead = verdict(asked(branch), hits[0].item, language)
+            result = found(branch, [lead, entry] if lead else [entry], [source], language)
+            return result.model_copy(update={"subject": subject_of(hits[0])})
+        guide = render.reference(disposal_guide())
+        return found(branch, [guide], [Source(title="분리배출 가이드", kind="guide")])
+
+    return lookup
+
+
+def subject_of(hit: RetrievedItem) -> Subject:
+    return Subject(name_ko=hit.item.name_ko, name_en=hit.item.name_en)
