@@ -6,10 +6,10 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from app.infrastructure.jobs.arq_jobs import ArqChatJobs
-from app.infrastructure.jobs.liveness import Reaper
-from app.infrastructure.progress.redis_streams import RedisStreamProgressNotifier
-from app.infrastructure.progress.stream_hub import stream_hub_resource
+from app.infrastructure.redis_jobs.hub import stream_hub_resource
+from app.infrastructure.redis_jobs.liveness import Reaper
+from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier
+from app.infrastructure.redis_jobs.queue import ArqChatJobs
 from app.settings import Settings
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 from dependency_injector import containers, providers
 
+from app.application.jobs import ChatJobRunner
 from app.containers.access import Access
 from app.containers.chat import Chat
 from app.containers.clients import Clients
@@ -16,10 +17,11 @@ from app.containers.lifecycle import StartupResource, resolve, start, stop
 from app.containers.llm import LLMs
 from app.containers.services import Services
 from app.containers.telemetry import Telemetry
-from app.infrastructure.jobs.arq_worker import RUNNER, ChatJobRunner, ChatWorker, worker_options
 from app.infrastructure.observability import samplers
 from app.infrastructure.observability.metrics_server import metrics_server_resource
-from app.infrastructure.progress.coalescing import CoalescingProgressNotifier
+from app.infrastructure.observability.otel import JobTracing
+from app.infrastructure.redis_jobs.publisher import CoalescingProgressNotifier
+from app.infrastructure.redis_jobs.worker import PUBLISHER, RUNNER, ChatWorker, worker_options
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -79,7 +81,7 @@ class WorkerContainer(containers.DeclarativeContainer):
         limiter=access.limiter,
         chat_limits=settings.provided.budget.chat,
         metrics=telemetry.metrics,
-        tracer=core.tracer,
+        tracing=providers.Singleton(JobTracing, core.tracer),
     )
 
 
@@ -92,6 +94,7 @@ def arq_options(container: WorkerContainer) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
         await start(container)
         ctx[RUNNER] = await resolve(container.runner)
+        ctx[PUBLISHER] = await resolve(container.jobs.publisher)
         log.info(
             "worker.started", llm=settings.llm.provider, concurrency=settings.worker.concurrency
         )

@@ -16,7 +16,7 @@ from arq import create_pool
 from arq.connections import RedisSettings
 
 from app.application.access.job_tokens import JobTokens
-from app.infrastructure.jobs import serialization
+from app.infrastructure.redis_jobs import serialization
 from tests.e2e.conftest import ask
 from tests.support.services import Deployment, worker_process
 from tests.support.sse import SSEEvent, sse_events
@@ -101,7 +101,7 @@ async def test_a_malformed_job_fails_once_with_an_error_event(
     http: httpx.AsyncClient, deployment: Deployment, logs: Path
 ) -> None:
     arq = await create_pool(
-        RedisSettings(),
+        RedisSettings.from_dsn(deployment.redis_url),  # TEST_REDIS_URL, not the default
         default_queue_name=deployment.queue,
         job_serializer=serialization.dumps,
         job_deserializer=serialization.loads,
