@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms
 from arq.jobs import serialize_job
 from redis.exceptions import RedisError
@@ -35,18 +35,10 @@ from app.infrastructure.redis_jobs import keys, lua, serialization
 from app.infrastructure.redis_jobs.hub import StreamHub
 from app.infrastructure.redis_jobs.liveness import Reaper, expire_waiting
 from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier, read_events
-from app.settings import RedisSettings as OurRedisSettings
 
 log = structlog.get_logger(__name__)
 JOB_NAME = "chat"  # the arq function the worker registers
 TURNS_TTL = 86_400
-
-
-def arq_redis_settings(settings: OurRedisSettings) -> RedisSettings:
-    """arq's connection settings from ours: the one place that translates them."""
-    arq = RedisSettings.from_dsn(settings.url)
-    arq.conn_timeout = int(max(1, settings.socket_timeout))
-    return arq
 
 
 class ArqChatJobs(ChatJobsPort):

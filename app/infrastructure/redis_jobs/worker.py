@@ -12,15 +12,16 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from arq.worker import Worker
+from arq.connections import RedisSettings as ArqRedisSettings
+from arq.worker import Worker, func
 
 from app.application.jobs import WAITING_INPUT, ChatJobRunner, JobResult
 from app.domain.events import ErrorKind, failure
 from app.infrastructure.redis_jobs import keys, serialization
 from app.infrastructure.redis_jobs.liveness import expire_waiting
 from app.infrastructure.redis_jobs.publisher import REDIS_DOWN, RedisStreamProgressNotifier
-from app.infrastructure.redis_jobs.queue import arq_redis_settings
-from app.settings import Settings
+from app.infrastructure.redis_jobs.queue import JOB_NAME
+from app.settings import RedisSettings, Settings
 
 log = structlog.get_logger(__name__)
 Hook = Callable[[dict[str, Any]], Awaitable[None]]
@@ -49,11 +50,18 @@ async def chat(
     )
 
 
+def arq_redis_settings(settings: RedisSettings) -> ArqRedisSettings:
+    """arq's connection settings from ours: the one place that translates them."""
+    arq = ArqRedisSettings.from_dsn(settings.url)
+    arq.conn_timeout = int(max(1, settings.socket_timeout))
+    return arq
+
+
 def worker_options(settings: Settings, *, on_startup: Hook, on_shutdown: Hook) -> dict[str, Any]:
     """arq Worker arguments from our settings."""
     worker = settings.worker
     return {
-        "functions": [chat],
+        "functions": [func(chat, name=JOB_NAME)],  # the name submissions use
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "redis_settings": arq_redis_settings(settings.redis),
