@@ -57,7 +57,9 @@ async def test_intent_classifications_are_cached_in_redis() -> None:
 
     marker = uuid.uuid4().hex[:6]
     message = f"페트병 어떻게 버려요 {marker}"
-    async with chat_kit(graph={"intent_cache": True}) as (chat, _, container):
+    # The cache on the Redis this test reads (TEST_REDIS_URL), not the default one.
+    redis_at = {"redis": {"url": REDIS_URL}}
+    async with chat_kit(graph={"intent_cache": True}, settings=redis_at) as (chat, _, container):
         llm = await resolve(container.llms.llm)
         await chat.run(ChatRequest(message=message, thread_id=f"a{marker}"))
         calls_after_first = llm.usage().calls

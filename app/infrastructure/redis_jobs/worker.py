@@ -142,15 +142,17 @@ class ChatWorker(Worker):
             await super()._poll_iteration()
             await self._renew_leases()
             await self._expire_questions()
+            if self._down_since is not None:
+                await self._redis_back(self._down_since)
         except REDIS_DOWN as exc:
             await self._wait_for_redis(exc)
-            return
-        if self._down_since is not None:
-            log.info("worker.redis_back", down_s=round(time.monotonic() - self._down_since, 1))
-            self._down_since = None
-            # Say we are alive at once, for the gateway (Redis may have lost the keys), without
-            # waiting for arq's next health record.
-            await self._report_alive(queue_wide=True)
+
+    async def _redis_back(self, since: float) -> None:
+        # Say we are alive at once, for the gateway (Redis may have lost the keys), without
+        # waiting for arq's next health record; down still, if that fails.
+        await self._report_alive(queue_wide=True)
+        log.info("worker.redis_back", down_s=round(time.monotonic() - since, 1))
+        self._down_since = None
 
     async def record_health(self) -> None:
         """arq's queue-wide health key, and this worker's own (how many workers are alive)."""
@@ -159,11 +161,11 @@ class ChatWorker(Worker):
             await self._report_alive()
 
     async def _report_alive(self, *, queue_wide: bool = False) -> None:
-        self._reported = time.monotonic()
         ttl = int((self.health_check_interval + 1) * 1000)
         await self.pool.psetex(keys.worker_key(self.queue_name, os.getpid()), ttl, b"1")
         if queue_wide:
             await self.pool.psetex(keys.queue_health_key(self.queue_name), ttl, b"redis back")
+        self._reported = time.monotonic()
 
     async def _wait_for_redis(self, exc: BaseException) -> None:
         if self._down_since is None:
