@@ -21,6 +21,7 @@ from dependency_injector import containers, providers
 from app.application.chat import built_in
 from app.application.chat.progress import StageReporter
 from app.application.chat.service import ChatService
+from app.application.jobs import ChatJobRunner
 from app.application.ports.progress_view import ProgressViewPort
 from app.containers_core import (
     Access,
@@ -35,18 +36,18 @@ from app.containers_core import (
 )
 from app.infrastructure import checkpoint
 from app.infrastructure.http import http_client_resource
-from app.infrastructure.jobs.arq_worker import RUNNER, ChatJobRunner, ChatWorker, worker_options
 from app.infrastructure.llm import factories as sdk
 from app.infrastructure.llm.vision import LLMVisionModel
 from app.infrastructure.observability import samplers
 from app.infrastructure.observability.llm_calls import LLMCalls
 from app.infrastructure.observability.metrics_server import metrics_server_resource
+from app.infrastructure.observability.otel import JobTracing
 from app.infrastructure.observability.prometheus import NoMetrics
 from app.infrastructure.orchestration.langgraph.graph import GraphOptions, create_chat_graph
 from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
-from app.infrastructure.progress.coalescing import CoalescingProgressNotifier
 from app.infrastructure.progress.terminal import TerminalProgressNotifier
 from app.infrastructure.redis import RedisCache, ResilientCache
+from app.infrastructure.redis_jobs.worker import PUBLISHER, RUNNER, ChatWorker, worker_options
 from app.infrastructure.retrieval import factories as retrieval
 from app.infrastructure.services.bulk_waste import CsvBulkWasteFees
 from app.infrastructure.services.characters import (
@@ -381,18 +382,12 @@ class WorkerContainer(containers.DeclarativeContainer):
     )
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
     access = providers.Container(Access, settings=settings, redis=core.redis)
-    # Stage and delta events gathered for a few ms and written in one round trip.
-    notifier = providers.Singleton(
-        CoalescingProgressNotifier,
-        inner=jobs.publisher,
-        window_ms=settings.provided.worker.progress_coalesce_ms,
-    )
     chat = providers.Container(
         Chat,
         settings=settings,
         clients=clients,
         redis=core.redis,
-        notifier=notifier,
+        notifier=jobs.coalescing,
         calls=telemetry.llm_calls,
         metrics=telemetry.metrics,
         tracing=telemetry.tracing,
@@ -404,7 +399,7 @@ class WorkerContainer(containers.DeclarativeContainer):
         limiter=access.limiter,
         chat_limits=settings.provided.budget.chat,
         metrics=telemetry.metrics,
-        tracer=core.tracer,
+        tracing=providers.Singleton(JobTracing, core.tracer),
     )
 
 
@@ -446,6 +441,7 @@ def arq_options(container: WorkerContainer) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
         await start(container)
         ctx[RUNNER] = await resolve(container.runner)
+        ctx[PUBLISHER] = await resolve(container.jobs.publisher)
         log.info(
             "worker.started", llm=settings.llm.provider, concurrency=settings.worker.concurrency
         )

@@ -21,18 +21,21 @@ from app.infrastructure.access.file_keys import FileApiKeyStore
 from app.infrastructure.access.postgres_keys import postgres_key_store
 from app.infrastructure.access.rate_limits import RedisUsageLimiter
 from app.infrastructure.access.redis_threads import RedisThreadRegistry
-from app.infrastructure.jobs.arq_jobs import ArqChatJobs
-from app.infrastructure.jobs.liveness import Reaper
 from app.infrastructure.observability.langsmith import tracing_resource
 from app.infrastructure.observability.llm_calls import LLMCalls
 from app.infrastructure.observability.logging import configure_from_settings, logging_resource
 from app.infrastructure.observability.otel import tracer_resource, tracing_port
 from app.infrastructure.observability.prometheus import NoMetrics, prometheus_metrics
-from app.infrastructure.progress.redis_streams import RedisStreamProgressNotifier
-from app.infrastructure.progress.stream_hub import stream_hub_resource
 from app.infrastructure.progress.terminal import terminal_view
 from app.infrastructure.reachability import require_reachable
 from app.infrastructure.redis import redis_resource
+from app.infrastructure.redis_jobs.hub import stream_hub_resource
+from app.infrastructure.redis_jobs.liveness import Reaper
+from app.infrastructure.redis_jobs.publisher import (
+    CoalescingProgressNotifier,
+    RedisStreamProgressNotifier,
+)
+from app.infrastructure.redis_jobs.queue import ArqChatJobs
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -157,6 +160,12 @@ class Jobs(containers.DeclarativeContainer):
     )
     reaper = providers.Singleton(
         Reaper, redis=redis, publisher=publisher, grace_seconds=settings.provided.worker.lost_after
+    )
+    # The worker's notifier: stage and delta events gathered for a few ms, one round trip.
+    coalescing = providers.Singleton(
+        CoalescingProgressNotifier,
+        inner=publisher,
+        window_ms=settings.provided.worker.progress_coalesce_ms,
     )
     # One reader for every followed stream of this process (lazy: opened on first use).
     hub = providers.Resource(stream_hub_resource, redis=redis, reaper=reaper)

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.application.access.job_tokens import JobTokens
 from app.entrypoints.gateway.app import create_app
+from app.infrastructure.redis_jobs.keys import arq_job_key
 from app.settings import load_settings
 from tests.support.asgi_server import serve_in_thread
 from tests.support.cpu_load import cpu_hogs
@@ -234,7 +235,7 @@ async def planted_pickle(llm: str) -> Row:
         job_id = uuid.uuid4().hex
         now = int(time.time() * 1000)
         with b.redis.client() as raw:
-            raw.set(f"arq:job:{job_id}", pickle.dumps(_Exploit(marker)))
+            raw.set(arq_job_key(job_id), pickle.dumps(_Exploit(marker)))
             raw.zadd(b.deployment.queue, {job_id: now})
         with b.worker("a"):
             url = f"/v1/chat/{job_id}/events?token={JobTokens(SECRET).sign(job_id)}"
@@ -255,7 +256,7 @@ async def malformed_jobs(llm: str) -> Row:
     from arq import create_pool
     from arq.connections import RedisSettings
 
-    from app.infrastructure.jobs import serialization
+    from app.infrastructure.redis_jobs import serialization
 
     async with bench(llm) as b:
         pool = await create_pool(
@@ -268,7 +269,7 @@ async def malformed_jobs(llm: str) -> Row:
         await pool.enqueue_job("no_such_function", request, _job_id=ids[0])
         await pool.enqueue_job("chat", request, "surplus", _job_id=ids[1])
         await pool.enqueue_job("chat", {"message": ""}, _job_id=ids[2])
-        await pool.set(f"arq:job:{ids[3]}", b"\x00garbage")
+        await pool.set(arq_job_key(ids[3]), b"\x00garbage")
         await pool.zadd(b.deployment.queue, {ids[3]: int(time.time() * 1000)})
         await pool.aclose()
         with b.worker("a"):

@@ -40,7 +40,13 @@ from app.containers import CliContainer  # noqa: E402
 from app.containers_core import resolve, running  # noqa: E402
 from app.containers_gateway import GatewayContainer  # noqa: E402
 from app.domain.chat import ChatRequest  # noqa: E402
-from app.infrastructure.jobs import serialization  # noqa: E402
+from app.infrastructure.redis_jobs import serialization  # noqa: E402
+from app.infrastructure.redis_jobs.keys import (  # noqa: E402
+    meta_key,
+    queue_health_key,
+    stream_key,
+    worker_key,
+)
 from app.settings import load_settings  # noqa: E402
 from tests.support.asgi_server import serve_in_thread  # noqa: E402
 from tests.support.openai_wire import OpenAIWire  # noqa: E402
@@ -110,24 +116,25 @@ def process(args: list[str], env: dict[str, str], ready: Callable[[int], bool]) 
             proc.kill()
 
 
-def key_exists(key: str) -> Callable[[int], bool]:
+def key_exists(key: Callable[[int], str]) -> Callable[[int], bool]:
+    """Whether the key the process (by pid) writes once it runs exists."""
     import redis
 
     client = redis.Redis()
-    return lambda pid: bool(client.exists(key.format(pid=pid)))
+    return lambda pid: bool(client.exists(key(pid)))
 
 
 @contextmanager
 def our_worker(queue: str, **extra: str) -> Iterator[int]:
-    key = f"{queue}:workers:{socket.gethostname()}:{{pid}}"
-    with process([PYTHON, "-m", "app", "worker"], env_for(queue, **extra), key_exists(key)) as pid:
+    ready = key_exists(lambda pid: worker_key(queue, pid))
+    with process([PYTHON, "-m", "app", "worker"], env_for(queue, **extra), ready) as pid:
         yield pid
 
 
 @contextmanager
 def floor_worker(queue: str, mode: str, llm: str = "", concurrency: int = 10) -> Iterator[int]:
     args = [PYTHON, str(ROOT / "bench/floors/arq_noop.py"), queue, mode, llm, str(concurrency)]
-    with process(args, env_for(queue), key_exists(f"{queue}:health-check")) as pid:
+    with process(args, env_for(queue), key_exists(lambda _: queue_health_key(queue))) as pid:
         yield pid
 
 
@@ -167,9 +174,9 @@ async def wait_all(ids: list[str], ours: bool) -> None:
             ordered = list(pending)
             for job_id in ordered:
                 if ours:
-                    pipe.hexists(f"chat:{job_id}:meta", "terminal")
+                    pipe.hexists(meta_key(job_id), "terminal")
                 else:
-                    pipe.exists(f"chat:{job_id}:events")
+                    pipe.exists(stream_key(job_id))
             found = await pipe.execute()
         pending -= {j for j, done in zip(ordered, found, strict=True) if done}
         await asyncio.sleep(0.005)
@@ -364,7 +371,7 @@ async def floor_latency(queue: str, samples: int) -> tuple[list[float], list[flo
         job = uuid.uuid4().hex
         started = time.perf_counter()
         await pool.enqueue_job("chat", {"message": "x"}, _job_id=job)
-        await client.xread({f"chat:{job}:events": "0-0"}, block=5000)
+        await client.xread({stream_key(job): "0-0"}, block=5000)
         arq_path.append((time.perf_counter() - started) * 1000)
         key = f"bench:{uuid.uuid4().hex}"
         started = time.perf_counter()

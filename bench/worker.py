@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.entrypoints.gateway.app import create_app
-from app.infrastructure.progress.redis_streams import meta_key
+from app.infrastructure.redis_jobs.keys import meta_key
 from app.settings import load_settings
 from tests.support.asgi_server import serve_in_thread
 from tests.support.services import Deployment, worker_process

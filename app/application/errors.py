@@ -17,25 +17,39 @@ from app.domain.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from app.domain.events import ErrorKind
 
-PUBLIC: list[tuple[type[BaseException], str, str]] = [
-    (BudgetExceeded, "budget_exceeded", "this chat reached its budget"),
-    (RateLimited, "provider_busy", "the language model is busy; try again shortly"),
-    (ProviderTimeout, "provider_timeout", "the language model took too long; try again"),
-    (ProviderUnavailable, "provider_unavailable", "the language model is unavailable; try again"),
-    (AuthenticationFailed, "misconfigured", "the service is misconfigured; the operator is told"),
-    (ContextTooLong, "too_long", "the conversation is too long for the model; start a new one"),
-    (BadRequest, "provider_rejected", "the language model refused this request"),
-    (MalformedResponse, "provider_malformed", "the language model answered in an unusable form"),
-    (ConfigurationError, "misconfigured", "the service is misconfigured; the operator is told"),
+MISCONFIGURED = "the service is misconfigured; the operator is told"
+PUBLIC: list[tuple[type[BaseException], ErrorKind, str]] = [
+    (BudgetExceeded, ErrorKind.BUDGET_EXCEEDED, "this chat reached its budget"),
+    (RateLimited, ErrorKind.PROVIDER_BUSY, "the language model is busy; try again shortly"),
+    (ProviderTimeout, ErrorKind.PROVIDER_TIMEOUT, "the language model took too long; try again"),
+    (
+        ProviderUnavailable,
+        ErrorKind.PROVIDER_UNAVAILABLE,
+        "the language model is unavailable; try again",
+    ),
+    (AuthenticationFailed, ErrorKind.MISCONFIGURED, MISCONFIGURED),
+    (
+        ContextTooLong,
+        ErrorKind.TOO_LONG,
+        "the conversation is too long for the model; start a new one",
+    ),
+    (BadRequest, ErrorKind.PROVIDER_REJECTED, "the language model refused this request"),
+    (
+        MalformedResponse,
+        ErrorKind.PROVIDER_MALFORMED,
+        "the language model answered in an unusable form",
+    ),
+    (ConfigurationError, ErrorKind.MISCONFIGURED, MISCONFIGURED),
 ]
 
 
 def public_error(exc: BaseException) -> dict[str, str]:
     """The `error` event data for a failure: kind and a safe message (never `str(exc)`)."""
-    for kind, name, message in PUBLIC:
-        if isinstance(exc, kind):
+    for error, kind, message in PUBLIC:
+        if isinstance(exc, error):
             if isinstance(exc, BudgetExceeded):
-                return {"kind": name, "message": message, "limit": exc.limit}
-            return {"kind": name, "message": message}
-    return {"kind": "internal", "message": "something went wrong; try again"}
+                return {"kind": kind.value, "message": message, "limit": exc.limit}
+            return {"kind": kind.value, "message": message}
+    return {"kind": ErrorKind.INTERNAL.value, "message": "something went wrong; try again"}

@@ -10,7 +10,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from app.application.ports.cache import CachePort
-from app.infrastructure.jobs import serialization
+from app.infrastructure.redis_jobs import serialization
 from app.settings import RedisSettings
 
 log = structlog.get_logger(__name__)

@@ -15,6 +15,8 @@ from typing import Any
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from app.infrastructure.redis_jobs.keys import stream_key  # the key only: nothing else of ours
+
 QUEUE, MODE = sys.argv[1], sys.argv[2]
 LLM_URL = sys.argv[3] if len(sys.argv) > 3 else ""
 CONCURRENCY = int(sys.argv[4]) if len(sys.argv) > 4 else 10
@@ -48,7 +50,7 @@ async def chat(ctx: dict[str, Any], payload: Any, **_: Any) -> str:
         )
         async for _ in stream:
             pass
-    await ctx["redis"].xadd(f"chat:{ctx['job_id']}:events", {"type": "done"})
+    await ctx["redis"].xadd(stream_key(ctx["job_id"]), {"type": "done"})
     return "ok"
 
 

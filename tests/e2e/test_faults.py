@@ -27,7 +27,7 @@ from app.application.access.job_tokens import JobTokens
 from app.domain.events import ProgressEvent
 from app.domain.jobs import fold_events
 from app.entrypoints.gateway.app import create_app
-from app.infrastructure.jobs import serialization
+from app.infrastructure.redis_jobs import serialization
 from app.settings import load_settings
 from tests.e2e.conftest import ask
 from tests.support.asgi_server import RunningServer, serve_in_thread

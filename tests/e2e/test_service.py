@@ -16,7 +16,7 @@ from arq import create_pool
 from arq.connections import RedisSettings
 
 from app.application.access.job_tokens import JobTokens
-from app.infrastructure.jobs import serialization
+from app.infrastructure.redis_jobs import serialization
 from tests.e2e.conftest import ask
 from tests.support.services import Deployment, worker_process
 from tests.support.sse import SSEEvent, sse_events

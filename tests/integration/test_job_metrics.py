@@ -12,16 +12,18 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from app.application.jobs import ChatJobRunner
 from app.domain.chat import ChatRequest, ChatResult, Intent
 from app.domain.events import ProgressUpdate
 from app.domain.llm import TokenUsage
-from app.infrastructure.jobs.arq_worker import ChatJobRunner
-from app.infrastructure.observability.otel import trace_carrier
+from app.infrastructure.observability.otel import JobTracing, trace_carrier
 from app.infrastructure.observability.prometheus import prometheus_metrics
-from app.infrastructure.progress.redis_streams import RedisStreamProgressNotifier
+from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier
+from tests.support.services import REDIS_URL
 
 
 class ScriptedTurns:
@@ -48,7 +50,7 @@ class ScriptedTurns:
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url("redis://127.0.0.1:6379/0")
+    client = Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
 
@@ -96,12 +98,13 @@ async def test_the_chat_span_continues_the_submitters_trace(redis: Redis) -> Non
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test")
     publisher = RedisStreamProgressNotifier(redis, ttl_seconds=60)
-    runner = ChatJobRunner(ScriptedTurns(publisher), publisher, tracer=tracer)
+    runner = ChatJobRunner(ScriptedTurns(publisher), publisher, tracing=JobTracing(tracer))
     with tracer.start_as_current_span("POST /v1/chat") as post:
         carrier = trace_carrier()
     job_id = uuid.uuid4().hex
     assert await runner.run(job_id, payload(), 1, trace=carrier) == {"status": "done"}
     chat = next(s for s in exporter.get_finished_spans() if s.name == "chat")
+    assert chat.kind is SpanKind.CONSUMER
     assert chat.context.trace_id == post.get_span_context().trace_id
     assert chat.attributes is not None and chat.attributes["eco2.job_id"] == job_id
     provider.shutdown()

@@ -11,12 +11,12 @@ from redis.asyncio import Redis
 
 from app.domain.events import ProgressUpdate
 from app.domain.jobs import JobState, fold_events
-from app.infrastructure.progress.coalescing import CoalescingProgressNotifier
-from app.infrastructure.progress.redis_streams import (
+from app.infrastructure.redis_jobs.keys import stream_key
+from app.infrastructure.redis_jobs.publisher import (
+    CoalescingProgressNotifier,
     RedisStreamProgressNotifier,
     parse_entry,
     read_events,
-    stream_key,
 )
 from tests.support.services import REDIS_URL
 

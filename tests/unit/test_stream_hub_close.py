@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.infrastructure.progress.stream_hub import StreamHub
+from app.infrastructure.redis_jobs.hub import StreamHub
 
 
 class SwallowingRedis:

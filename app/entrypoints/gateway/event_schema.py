@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from app.domain.events import StageStatus
+from app.domain.events import ErrorKind, StageStatus
 
 TYPE = "the event's type (also the SSE `event` field)"
 DATA = "what this type of event carries"
@@ -128,12 +128,7 @@ class DoneEvent(_Event):
 
 
 class Failure(BaseModel):
-    kind: str = Field(
-        description="cancelled, interrupted, timeout, invalid_request, failed, lost, "
-        "input_expired, budget_exceeded, provider_busy, provider_timeout, "
-        "provider_unavailable, provider_rejected, provider_malformed, too_long, "
-        "misconfigured, internal"
-    )
+    kind: str = Field(description=", ".join(ErrorKind))
     message: str = Field(description="for people; ours, never an upstream's text")
     usage: Usage | None = Field(default=None, description="what the chat used before it failed")
     limit: str | None = Field(

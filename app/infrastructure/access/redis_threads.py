@@ -1,4 +1,4 @@
-"""Thread ownership in Redis: `chat:thread:{id}:owner`, kept alive while the thread is used."""
+"""Thread ownership in Redis (`keys.owner_key`), kept alive while the thread is used."""
 
 from __future__ import annotations
 
@@ -10,10 +10,7 @@ from redis.exceptions import RedisError
 
 from app.application.ports.threads import ThreadRegistryPort
 from app.domain.errors import QueueUnavailable
-
-
-def owner_key(thread_id: str) -> str:
-    return f"chat:thread:{thread_id}:owner"
+from app.infrastructure.redis_jobs.keys import owner_key
 
 
 class RedisThreadRegistry(ThreadRegistryPort):

@@ -97,6 +97,24 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+class JobTracing:
+    """TracingPort for a queue's consumer (the worker's job policy): a span continues the
+    submitter's trace (`remote_parent`, carried in the job) as a CONSUMER span, or starts a
+    trace of its own without one; a no-op without a tracer."""
+
+    def __init__(self, tracer: Tracer | None) -> None:
+        self._tracer = tracer
+
+    def span(
+        self,
+        name: str,
+        attributes: dict[str, Attribute] | None = None,
+        *,
+        remote_parent: Mapping[str, str] | None = None,
+    ) -> AbstractContextManager[None]:
+        return continued_span(self._tracer, name, remote_parent, attributes)
+
+
 def tracing_port(tracer: Tracer | None) -> OtelTracing | NoTracing:
     return NoTracing() if tracer is None else OtelTracing(tracer)
 

@@ -1,1 +1,1 @@
-"""Progress notifiers: where stage and delta events go."""
+"""Progress on a terminal: the CLI's views of a chat's events (plain, JSON lines, live)."""

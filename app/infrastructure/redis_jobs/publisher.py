@@ -1,9 +1,13 @@
-"""Progress events on Redis Streams (`chat:{job_id}:events`): published idempotently, read back.
+"""Progress events on the job's Redis Stream: published idempotently, coalesced, read back.
 
 One Lua step per event makes numbering, the stream entry and the terminal marker atomic, so a
 re-run of the same job (arq is at-least-once) can never add a second `answer` or a second
 terminal event, and readers see a gap-free `seq`. The stream is the single home of a chat's
 answer: status and SSE both read it.
+
+Best-effort events may be gathered for a few milliseconds and written together (consecutive
+answer deltas become one, stage events ride in one pipelined round trip); the stream's contract
+holds: the same order, the same text, every event resumable, one terminal event.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -21,25 +26,13 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.progress import ProgressNotifierPort
 from app.domain.events import ProgressEvent, ProgressUpdate
-from app.infrastructure.progress.scripts import PUBLISH
+from app.infrastructure.redis_jobs import keys, lua
 
 log = structlog.get_logger(__name__)
 REDIS_DOWN = (RedisConnectionError, RedisTimeout, OSError)
 # Events a reader cannot do without: retried through a Redis outage, not dropped.
 DURABLE = frozenset({"answer", "needs_input", "done", "error"})
-
-
-def stream_key(job_id: str) -> str:
-    return f"chat:{job_id}:events"
-
-
-def meta_key(job_id: str) -> str:
-    return f"chat:{job_id}:meta"
-
-
-def pending_key(job_id: str) -> str:
-    """A turn waiting behind an earlier one on its thread: its arq payload, until released."""
-    return f"chat:{job_id}:pending"
+MAX_BATCH = 64  # events; a coalesced flush this size goes out at once
 
 
 class RedisStreamProgressNotifier(ProgressNotifierPort):
@@ -62,7 +55,7 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
         self._maxlen = maxlen
         self._ttl = ttl_seconds
         self._durable = durable_seconds
-        self._script = redis.register_script(PUBLISH)
+        self._script = redis.register_script(lua.script("publish"))
 
     @property
     def ttl_seconds(self) -> int:
@@ -99,7 +92,7 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
         async with self._redis.pipeline(transaction=False) as pipe:
             for update in updates:
                 await self._script(
-                    keys=[stream_key(job_id), meta_key(job_id)],
+                    keys=_keys(job_id),
                     args=self._args(job_id, update, 0, ts),
                     client=pipe,
                 )
@@ -110,7 +103,7 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
     ) -> ProgressEvent | None:
         ts = time.time()
         seq, entry_id, current = await self._script(
-            keys=[stream_key(job_id), meta_key(job_id)],
+            keys=_keys(job_id),
             args=self._args(job_id, update, attempt, ts),
         )
         if not int(seq):
@@ -136,11 +129,12 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
             job_id,
             attempt,
             int(ts * 1000),
+            keys.lua_templates(),
         ]
 
     async def terminal(self, job_id: str) -> str | None:
         """`done` or `error` once the job has ended, else None."""
-        value: Any = await self._redis.hget(meta_key(job_id), "terminal")  # type: ignore[misc]
+        value: Any = await self._redis.hget(keys.meta_key(job_id), "terminal")  # type: ignore[misc]
         return _text(value) if value is not None else None
 
     async def keep_alive(self, job_ids: Iterable[str], seconds: float) -> None:
@@ -149,8 +143,8 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
         until = f"{time.time() + seconds:.3f}"
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.hset(meta_key(job_id), "alive_until", until)
-                pipe.expire(meta_key(job_id), self._ttl)
+                pipe.hset(keys.meta_key(job_id), "alive_until", until)
+                pipe.expire(keys.meta_key(job_id), self._ttl)
             await pipe.execute()
 
 
@@ -173,9 +167,72 @@ def parse_entry(entry_id: bytes | str, fields: dict[Any, Any]) -> ProgressEvent:
 async def read_events(redis: Redis, job_id: str, after: str = "-") -> list[ProgressEvent]:
     """The events the job's stream holds after the id `after` (all by default), oldest first."""
     start = after if after == "-" else f"({after}"
-    entries = await redis.xrange(stream_key(job_id), min=start)
+    entries = await redis.xrange(keys.stream_key(job_id), min=start)
     return [parse_entry(entry_id, fields) for entry_id, fields in entries]
+
+
+def _keys(job_id: str) -> list[str]:
+    """The publish step's KEYS (lua/publish.lua)."""
+    return [keys.stream_key(job_id), keys.meta_key(job_id), keys.WAITING, keys.pending_key(job_id)]
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class _Batch:
+    updates: list[ProgressUpdate] = field(default_factory=list)
+    timer: asyncio.Task[None] | None = None
+
+    def add(self, update: ProgressUpdate) -> None:
+        last = self.updates[-1] if self.updates else None
+        if (
+            last is not None
+            and update.type == last.type == "delta"
+            and update.stage == last.stage
+            and set(update.data) == set(last.data) == {"text"}
+        ):
+            text = str(last.data["text"]) + str(update.data["text"])
+            self.updates[-1] = last.model_copy(update={"data": {"text": text}})
+        else:
+            self.updates.append(update)
+
+
+class CoalescingProgressNotifier(ProgressNotifierPort):
+    """Buffers best-effort events per job for `window_ms`; durable ones (answer, needs_input,
+    done, error) flush the buffer first and go out at once. Buffered events return None."""
+
+    def __init__(self, inner: RedisStreamProgressNotifier, *, window_ms: float = 25.0) -> None:
+        self._inner = inner
+        self._window = window_ms / 1000
+        self._batches: dict[str, _Batch] = {}
+
+    async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None:
+        if update.type in DURABLE or self._window <= 0:
+            await self.flush(job_id)
+            return await self._inner.publish(job_id, update)
+        batch = self._batches.get(job_id)
+        if batch is None:
+            batch = self._batches[job_id] = _Batch()
+            batch.timer = asyncio.get_running_loop().create_task(self._flush_later(job_id))
+        batch.add(update)
+        if len(batch.updates) >= MAX_BATCH:
+            await self.flush(job_id)
+        return None
+
+    async def _flush_later(self, job_id: str) -> None:
+        await asyncio.sleep(self._window)
+        await self.flush(job_id, from_timer=True)
+
+    async def flush(self, job_id: str, *, from_timer: bool = False) -> None:
+        batch = self._batches.pop(job_id, None)
+        if batch is None or not batch.updates:
+            return
+        if batch.timer is not None and not from_timer:
+            batch.timer.cancel()
+        try:
+            await self._inner.publish_many(job_id, batch.updates)
+        except REDIS_DOWN as exc:  # best effort, as each event alone would be
+            log.warning("progress.batch_dropped", job_id=job_id, events=len(batch.updates),
+                        error=type(exc).__name__)  # fmt: skip

@@ -2,7 +2,7 @@
 
 A submission is one Lua step: its `queued` event, its place in its thread's turn order, and
 (when no earlier turn of the thread is unfinished) its arq job. A later turn waits as a pending
-payload until the turn ahead of it ends; the terminal event releases it (scripts.PUBLISH).
+payload until the turn ahead of it ends; the terminal event releases it (lua/publish.lua).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
-from arq.connections import ArqRedis, RedisSettings
-from arq.constants import abort_jobs_ss, expires_extra_ms, health_check_key_suffix, job_key_prefix
+from arq.connections import ArqRedis
+from arq.constants import expires_extra_ms
 from arq.jobs import serialize_job
 from redis.exceptions import RedisError
 
@@ -28,41 +28,17 @@ from app.domain.errors import (
     QueueUnavailable,
     ThreadBusy,
 )
-from app.domain.events import ProgressEvent, ProgressUpdate
+from app.domain.events import ErrorKind, ProgressEvent, failure
 from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, TurnPolicy, fold_events
-from app.infrastructure.jobs import serialization
-from app.infrastructure.jobs.liveness import EXPIRED, Reaper, expire_waiting
 from app.infrastructure.observability.otel import trace_carrier
-from app.infrastructure.progress.redis_streams import (
-    RedisStreamProgressNotifier,
-    meta_key,
-    pending_key,
-    read_events,
-    stream_key,
-)
-from app.infrastructure.progress.scripts import SUBMIT
-from app.infrastructure.progress.stream_hub import StreamHub
-from app.settings import RedisSettings as OurRedisSettings
+from app.infrastructure.redis_jobs import keys, lua, serialization
+from app.infrastructure.redis_jobs.hub import StreamHub
+from app.infrastructure.redis_jobs.liveness import Reaper, expire_waiting
+from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier, read_events
 
 log = structlog.get_logger(__name__)
 JOB_NAME = "chat"  # the arq function the worker registers
 TURNS_TTL = 86_400
-
-
-def arq_redis_settings(settings: OurRedisSettings) -> RedisSettings:
-    """arq's connection settings from ours: the one place that translates them."""
-    arq = RedisSettings.from_dsn(settings.url)
-    arq.conn_timeout = int(max(1, settings.socket_timeout))
-    return arq
-
-
-def wake_key(queue_name: str) -> str:
-    """A list each submission pushes to: an idle worker blocks on it instead of polling."""
-    return f"{queue_name}:wake"
-
-
-def turns_key(thread_id: str) -> str:
-    return f"chat:thread:{thread_id}:turns"
 
 
 class ArqChatJobs(ChatJobsPort):
@@ -86,7 +62,7 @@ class ArqChatJobs(ChatJobsPort):
         self._queue = queue_name
         self._require_worker = require_worker
         self._max_queued = max_queued
-        self._submit = redis.register_script(SUBMIT)
+        self._submit = redis.register_script(lua.script("submit"))
 
     async def submit(
         self,
@@ -105,6 +81,7 @@ class ArqChatJobs(ChatJobsPort):
                     *self._submit_args(job_id, request, if_busy, principal),
                     answering or "",
                     request.thread_id,
+                    keys.lua_templates(),
                 ],
             )
         except RedisError as exc:
@@ -131,14 +108,15 @@ class ArqChatJobs(ChatJobsPort):
 
     def _submit_keys(self, job_id: str, thread_id: str) -> list[str]:
         return [
-            stream_key(job_id),
-            meta_key(job_id),
-            turns_key(thread_id),
-            job_key_prefix + job_id,
+            keys.stream_key(job_id),
+            keys.meta_key(job_id),
+            keys.turns_key(thread_id),
+            keys.arq_job_key(job_id),
             self._queue,
-            pending_key(job_id),
-            self._queue + health_check_key_suffix,
-            wake_key(self._queue),
+            keys.pending_key(job_id),
+            keys.queue_health_key(self._queue),
+            keys.wake_key(self._queue),
+            keys.WAITING,
         ]
 
     def _submit_args(
@@ -173,14 +151,16 @@ class ArqChatJobs(ChatJobsPort):
 
     async def _interrupt_earlier(self, thread_id: str, job_id: str) -> None:
         """`interrupt`: every earlier unfinished turn of the thread ends, so this one runs next."""
-        listed: list[Any] = await self._redis.lrange(turns_key(thread_id), 0, -1)  # type: ignore[misc]
+        listed: list[Any] = await self._redis.lrange(keys.turns_key(thread_id), 0, -1)  # type: ignore[misc]
         earlier = [_text(j) for j in listed]
         for other in earlier[: earlier.index(job_id) if job_id in earlier else None]:
-            await self._end(other, "interrupted", "a newer message on this thread replaced it")
+            await self._end(
+                other, ErrorKind.INTERRUPTED, "a newer message on this thread replaced it"
+            )
 
     async def thread_of(self, job_id: str) -> str | None:
         try:
-            thread = await self._redis.hget(meta_key(job_id), "thread")  # type: ignore[misc]
+            thread = await self._redis.hget(keys.meta_key(job_id), "thread")  # type: ignore[misc]
         except RedisError as exc:
             raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
         return _text(thread) if thread is not None else None
@@ -192,14 +172,18 @@ class ArqChatJobs(ChatJobsPort):
     async def _expired(self, job_id: str) -> bool:
         events = await read_events(self._redis, job_id)
         last = events[-1] if events else None
-        return last is not None and last.type == "error" and last.data.get("kind") == EXPIRED
+        return (
+            last is not None
+            and last.type == "error"
+            and last.data.get("kind") == ErrorKind.INPUT_EXPIRED
+        )
 
     async def status(self, job_id: str) -> ChatJobStatus | None:
         try:
             await self._expire_waiting()
             events = await read_events(self._redis, job_id)
             if not events:  # queued by other means than submit, or unknown
-                known = await self._redis.exists(job_key_prefix + job_id, pending_key(job_id))
+                known = await self._redis.exists(keys.arq_job_key(job_id), keys.pending_key(job_id))
                 return fold_events(job_id, []) if known else None
             found = fold_events(job_id, events)
             if not found.terminal and await self._reaper.reap([job_id], [events[-1].ts]):
@@ -210,17 +194,15 @@ class ArqChatJobs(ChatJobsPort):
 
     async def cancel(self, job_id: str) -> bool:
         try:
-            return await self._end(job_id, "cancelled", "cancelled")
+            return await self._end(job_id, ErrorKind.CANCELLED, "cancelled")
         except RedisError as exc:
             raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
 
-    async def _end(self, job_id: str, kind: str, message: str) -> bool:
-        ended = await self._publisher.publish(
-            job_id, ProgressUpdate(type="error", data={"kind": kind, "message": message})
-        )
+    async def _end(self, job_id: str, kind: ErrorKind, message: str) -> bool:
+        ended = await self._publisher.publish(job_id, failure(kind, message))
         # The worker sees the flag on its next poll and cancels the run; a queued job is
         # dropped when it would start.
-        await self._redis.zadd(abort_jobs_ss, {job_id: int(time.time() * 1000)})
+        await self._redis.zadd(keys.ARQ_ABORTS, {job_id: int(time.time() * 1000)})
         return ended is not None
 
     def follow(
@@ -235,7 +217,7 @@ class ArqChatJobs(ChatJobsPort):
     async def health(self) -> QueueHealth:
         try:
             await self._redis.ping()
-            alive = await self._redis.exists(self._queue + health_check_key_suffix)
+            alive = await self._redis.exists(keys.queue_health_key(self._queue))
         except RedisError as exc:
             return QueueHealth(queue=f"unreachable: {type(exc).__name__}", workers="unknown")
         # arq's workers refresh this key every health_check_interval while they run.

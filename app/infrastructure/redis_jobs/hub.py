@@ -22,12 +22,8 @@ import structlog
 from redis.asyncio import Redis
 
 from app.domain.events import TERMINAL_TYPES, ProgressEvent
-from app.infrastructure.progress.redis_streams import (
-    REDIS_DOWN,
-    parse_entry,
-    read_events,
-    stream_key,
-)
+from app.infrastructure.redis_jobs import keys
+from app.infrastructure.redis_jobs.publisher import REDIS_DOWN, parse_entry, read_events
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +57,7 @@ class StreamHub:
         self._followers: defaultdict[str, set[asyncio.Queue[ProgressEvent]]] = defaultdict(set)
         self._cursors: dict[str, str] = {}
         self._last_seen: dict[str, float] = {}
-        self._wake_key = f"chat:hub:{uuid.uuid4().hex}:wake"
+        self._wake_key = keys.hub_wake_key(uuid.uuid4().hex)
         self._wake_cursor = "0-0"
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -150,7 +146,7 @@ class StreamHub:
 
     async def _read_once(self) -> None:
         streams = {self._wake_key: self._wake_cursor}
-        streams.update({stream_key(job): cursor for job, cursor in self._cursors.items()})
+        streams.update({keys.stream_key(job): cursor for job, cursor in self._cursors.items()})
         replies = await self._redis.xread(streams, block=self._block_ms, count=256)  # type: ignore[arg-type]
         for key, entries in replies or []:
             name = key.decode() if isinstance(key, bytes) else str(key)

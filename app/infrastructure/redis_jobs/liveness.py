@@ -12,29 +12,15 @@ import time
 from collections.abc import Sequence
 
 import structlog
-from arq.constants import job_key_prefix
 from redis.asyncio import Redis
 
-from app.domain.events import ProgressUpdate
-from app.infrastructure.progress.redis_streams import (
-    RedisStreamProgressNotifier,
-    meta_key,
-    pending_key,
-)
-from app.infrastructure.progress.scripts import WAITING
+from app.domain.events import ErrorKind, failure
+from app.infrastructure.redis_jobs import keys
+from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier
 
 log = structlog.get_logger(__name__)
-LOST = ProgressUpdate(
-    type="error",
-    data={"kind": "lost", "message": "the chat was lost (the queue lost its data); send it again"},
-)
-
-
-EXPIRED = "input_expired"
-EXPIRY = ProgressUpdate(
-    type="error",
-    data={"kind": EXPIRED, "message": "the question was not answered in time; ask again"},
-)
+LOST = failure(ErrorKind.LOST, "the chat was lost (the queue lost its data); send it again")
+EXPIRY = failure(ErrorKind.INPUT_EXPIRED, "the question was not answered in time; ask again")
 
 
 async def expire_waiting(
@@ -43,14 +29,14 @@ async def expire_waiting(
     """End the chats paused on a question past its time, with an `input_expired` error (its
     PUBLISH step takes the job out of the waiting set and releases its thread's next turn).
     Cheap when none is due: one ZRANGEBYSCORE."""
-    due = await redis.zrangebyscore(WAITING, 0, int(time.time() * 1000), start=0, num=batch)
+    due = await redis.zrangebyscore(keys.WAITING, 0, int(time.time() * 1000), start=0, num=batch)
     ended = []
     for raw in due:
         job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
         if await publisher.publish(job_id, EXPIRY) is not None:
             log.info("chat.input_expired", job_id=job_id)
             ended.append(job_id)
-        await redis.zrem(WAITING, job_id)  # ended already (answered, cancelled): forget it
+        await redis.zrem(keys.WAITING, job_id)  # ended already (answered, cancelled): forget it
     return ended
 
 
@@ -65,8 +51,8 @@ class Reaper:
     async def alive(self, job_ids: Sequence[str]) -> list[bool]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.hmget(meta_key(job_id), ["terminal", "alive_until", "waiting"])
-                pipe.exists(job_key_prefix + job_id, pending_key(job_id))
+                pipe.hmget(keys.meta_key(job_id), ["terminal", "alive_until", "waiting"])
+                pipe.exists(keys.arq_job_key(job_id), keys.pending_key(job_id))
             replies = await pipe.execute()
         now = time.time()
         found = []

@@ -1,0 +1,94 @@
+"""Every Redis key of the job protocol, and nothing else: the one module that spells them.
+
+Python calls the functions; the Lua steps get the keys as KEYS, or, for a key of a job only
+known inside Redis (the thread's next turn, a paused job), its template in `lua_templates()`,
+filled in with `string.format`. arq's own prefixes come from `arq.constants`, as arq's do.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from functools import cache
+
+from arq.constants import (
+    abort_jobs_ss,
+    health_check_key_suffix,
+    in_progress_key_prefix,
+    job_key_prefix,
+)
+
+# ZSET: jobs paused on a question, scored by the time (ms) the question expires.
+WAITING = "chat:waiting"
+# arq's ZSET of jobs to abort: a running one is cancelled on its worker's next poll.
+ARQ_ABORTS = abort_jobs_ss
+
+
+def stream_key(job_id: str) -> str:
+    """The job's events (a Redis Stream): the single home of its answer."""
+    return f"chat:{job_id}:events"
+
+
+def meta_key(job_id: str) -> str:
+    """The job's hash: seq, attempt, terminal kind, its turn list and queue, liveness."""
+    return f"chat:{job_id}:meta"
+
+
+def pending_key(job_id: str) -> str:
+    """A turn waiting behind an earlier one on its thread: its arq payload, until released."""
+    return f"chat:{job_id}:pending"
+
+
+def turns_key(thread_id: str) -> str:
+    """The thread's unfinished turns in order (a list of job ids): the head runs."""
+    return f"chat:thread:{thread_id}:turns"
+
+
+def owner_key(thread_id: str) -> str:
+    """The principal that owns the thread (access checks; kept alive while it is used)."""
+    return f"chat:thread:{thread_id}:owner"
+
+
+def hub_wake_key(hub_id: str) -> str:
+    """A StreamHub's own stream: a new follower's write wakes the hub's blocking XREAD."""
+    return f"chat:hub:{hub_id}:wake"
+
+
+def arq_job_key(job_id: str) -> str:
+    """arq's queued job payload."""
+    return job_key_prefix + job_id
+
+
+def arq_in_progress_key(job_id: str) -> str:
+    """arq's claim on a running job (the worker renews it as the job's lease)."""
+    return in_progress_key_prefix + job_id
+
+
+def wake_key(queue_name: str) -> str:
+    """A list each submission pushes to: an idle worker blocks on it instead of polling."""
+    return f"{queue_name}:wake"
+
+
+def queue_health_key(queue_name: str) -> str:
+    """arq's queue-wide health key: present while some worker of the queue reports in."""
+    return queue_name + health_check_key_suffix
+
+
+def worker_key(queue_name: str, pid: int) -> str:
+    """Present while the worker with this pid (on this host) is alive and polling."""
+    return f"{queue_name}:workers:{socket.gethostname()}:{pid}"
+
+
+@cache
+def lua_templates() -> str:
+    """The per-job keys as `string.format` templates, JSON for the Lua steps' ARGV."""
+    slot = "%s"  # job ids are hex and queue names ours: nothing in them reads as a format
+    return json.dumps(
+        {
+            "events": stream_key(slot),
+            "meta": meta_key(slot),
+            "pending": pending_key(slot),
+            "job": arq_job_key(slot),
+            "wake": wake_key(slot),
+        }
+    )

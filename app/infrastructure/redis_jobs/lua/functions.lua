@@ -1,0 +1,44 @@
+-- Shared by publish.lua and submit.lua: prepended to each by `lua.script()`.
+-- The last ARGV of every step is keys.lua_templates(): the templates of the keys of a job
+-- known only in here (the thread's next turn, a paused job), filled in by `key`.
+local templates = cjson.decode(ARGV[#ARGV])
+
+local function key(name, id)
+  return string.format(templates[name], id)
+end
+
+-- A paused job handing its turn to the job that answers it: its stream ends with `resumed`
+-- (naming the new job), it leaves the thread's turn list and the expiry set. Used by publish
+-- (a turn queued behind the job when it paused) and submit (a message for a paused thread).
+local function takeover(paused, successor, turns, waiting, ts, maxlen, ttl)
+  local meta = key('meta', paused)
+  local stream = key('events', paused)
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
+  local attempt = redis.call('HGET', meta, 'attempt') or '1'
+  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+    'seq', seq, 'job_id', paused, 'type', 'resumed', 'stage', '', 'status', '',
+    'data', cjson.encode({job_id = successor}), 'ts', ts, 'attempt', attempt)
+  redis.call('HSET', meta, 'terminal', 'resumed')
+  redis.call('HDEL', meta, 'waiting')
+  redis.call('LREM', turns, 0, paused)
+  redis.call('ZREM', waiting, paused)
+  redis.call('EXPIRE', stream, ttl)
+  redis.call('EXPIRE', meta, ttl)
+end
+
+-- The thread's next turn, held back as `pending` while an earlier turn ran, put into arq's
+-- queue (and its workers woken).
+local function release(nxt, now)
+  local pending = key('pending', nxt)
+  local payload = redis.call('GET', pending)
+  local queue = redis.call('HGET', key('meta', nxt), 'queue')
+  if payload and queue then
+    redis.call('SET', key('job', nxt), payload, 'PX', redis.call('PTTL', pending))
+    redis.call('ZADD', queue, now, nxt)
+    redis.call('DEL', pending)
+    local wake = key('wake', queue)
+    redis.call('LPUSH', wake, 1)
+    redis.call('LTRIM', wake, 0, 99)
+    redis.call('EXPIRE', wake, 60)
+  end
+end

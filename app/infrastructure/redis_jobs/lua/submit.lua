@@ -1,0 +1,51 @@
+-- A submission, atomically: its `queued` event, its place in its thread's turn order, and
+-- (when no earlier turn of the thread is unfinished) its arq job.
+-- KEYS: stream, meta, the thread's turn list, arq job key, arq queue, pending payload,
+--       the queue's worker health key, the queue's wake-up list, the waiting set
+-- ARGV: job_id, arq job payload, now (ms), job ttl (ms), mode, maxlen, ttl seconds, ts,
+--       turns ttl seconds, require a live worker ('1'/'0'), queue cap (0: none), the paused
+--       job this one answers ('' for a plain message), the thread id, key templates
+-- Returns {status, entry id, turns ahead, running job id}; status is 'ok', 'busy' (mode
+-- reject and a turn is running), 'no_worker', 'full' (then turns ahead is the queue's depth),
+-- 'not_waiting' (the job to answer is not paused: the last field is its terminal kind when it
+-- ended). A message for a thread whose turn is paused on a question takes the turn over: the
+-- paused job ends with `resumed`.
+if ARGV[10] == '1' and redis.call('EXISTS', KEYS[7]) == 0 then return {'no_worker', '', 0, ''} end
+local cap = tonumber(ARGV[11])
+if cap > 0 then
+  local depth = redis.call('ZCARD', KEYS[5])
+  if depth >= cap then return {'full', '', depth, ''} end
+end
+local ahead = redis.call('LLEN', KEYS[3])
+local head = redis.call('LINDEX', KEYS[3], 0) or ''
+local paused = head ~= '' and redis.call('HEXISTS', key('meta', head), 'waiting') == 1
+  and redis.call('HEXISTS', key('meta', head), 'terminal') == 0
+if ARGV[12] ~= '' and (head ~= ARGV[12] or not paused) then
+  local ended = redis.call('HGET', key('meta', ARGV[12]), 'terminal') or ''
+  return {'not_waiting', '', ahead, ended}
+end
+if ARGV[5] == 'reject' and ahead > 0 and not paused then return {'busy', '', ahead, head} end
+if paused and ahead == 1 then
+  takeover(head, ARGV[1], KEYS[3], KEYS[9], ARGV[8], ARGV[6], ARGV[7])
+  ahead = 0
+end
+redis.call('RPUSH', KEYS[3], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[9])
+redis.call('HSET', KEYS[2], 'seq', 1, 'turns', KEYS[3], 'queue', KEYS[5], 'attempt', 1,
+  'thread', ARGV[13])
+local data = cjson.encode({ahead = ahead})
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*',
+  'seq', 1, 'job_id', ARGV[1], 'type', 'queued', 'stage', '', 'status', '',
+  'data', data, 'ts', ARGV[8], 'attempt', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+if ahead == 0 then
+  redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4])
+  redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
+  redis.call('LPUSH', KEYS[8], 1)
+  redis.call('LTRIM', KEYS[8], 0, 99)
+  redis.call('EXPIRE', KEYS[8], 60)
+else
+  redis.call('SET', KEYS[6], ARGV[2], 'PX', ARGV[4])
+end
+return {'ok', id, ahead, head}

@@ -1,0 +1,267 @@
+"""The worker side of the chat jobs: arq's job function, arq's options, and arq's Worker with
+the guarantees a chat needs. The job's policy is the application's (`app.application.jobs`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+from arq.connections import RedisSettings as ArqRedisSettings
+from arq.worker import Worker, func
+
+from app.application.jobs import WAITING_INPUT, ChatJobRunner, JobResult
+from app.domain.events import ErrorKind, failure
+from app.infrastructure.redis_jobs import keys, serialization
+from app.infrastructure.redis_jobs.liveness import expire_waiting
+from app.infrastructure.redis_jobs.publisher import REDIS_DOWN, RedisStreamProgressNotifier
+from app.infrastructure.redis_jobs.queue import JOB_NAME
+from app.settings import RedisSettings, Settings
+
+log = structlog.get_logger(__name__)
+Hook = Callable[[dict[str, Any]], Awaitable[None]]
+RUNNER = "chat_runner"  # where startup leaves the job policy in arq's ctx
+PUBLISHER = "chat_publisher"  # and the job streams' publisher (leases, endings by arq)
+EXPIRY_SWEEP_SECONDS = 1.0
+
+
+async def chat(
+    ctx: dict[str, Any],
+    payload: Any,
+    *,
+    principal: str = "anonymous",
+    trace: dict[str, str] | None = None,
+) -> JobResult:
+    """arq's job function: one chat turn through the job policy the worker's startup built."""
+    runner: ChatJobRunner = ctx[RUNNER]
+    enqueued = ctx.get("enqueue_time")
+    return await runner.run(
+        ctx["job_id"],
+        payload,
+        int(ctx.get("job_try", 1)),
+        str(principal),
+        trace=trace if isinstance(trace, dict) else None,
+        enqueued_at=enqueued.timestamp() if isinstance(enqueued, datetime) else None,
+    )
+
+
+def arq_redis_settings(settings: RedisSettings) -> ArqRedisSettings:
+    """arq's connection settings from ours: the one place that translates them."""
+    arq = ArqRedisSettings.from_dsn(settings.url)
+    arq.conn_timeout = int(max(1, settings.socket_timeout))
+    return arq
+
+
+def worker_options(settings: Settings, *, on_startup: Hook, on_shutdown: Hook) -> dict[str, Any]:
+    """arq Worker arguments from our settings."""
+    worker = settings.worker
+    return {
+        "functions": [func(chat, name=JOB_NAME)],  # the name submissions use
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "redis_settings": arq_redis_settings(settings.redis),
+        "queue_name": worker.queue_name,
+        "max_jobs": worker.concurrency,
+        "job_timeout": worker.job_timeout,
+        "keep_result": worker.keep_result,
+        "poll_delay": worker.poll_delay,
+        "max_tries": worker.max_tries,
+        "job_completion_wait": int(worker.shutdown_grace),
+        "health_check_interval": worker.health_check_interval,
+        "allow_abort_jobs": True,
+        "job_serializer": serialization.dumps,
+        "job_deserializer": serialization.loads,
+        "lease_seconds": worker.lease_seconds,
+        "idle_wait": worker.idle_wait,
+    }
+
+
+class ChatWorker(Worker):
+    """arq's Worker with the guarantees a chat needs:
+
+    - a short lease: a running job's in-progress key lives `lease` seconds and is renewed every
+      lease/3 while its worker lives, so a dead worker's job runs again within about `lease`
+      seconds whatever the job timeout (arq's own claim lasts job_timeout + 10 s);
+    - one terminal event on every path arq ends a job by itself (max tries, unknown function,
+      unreadable or expired job, timeout, a crash of the function): arq's two finish steps
+      publish an `error` when the job's stream has no terminal event yet;
+    - Redis outages: the poll loop waits for Redis with backoff instead of exiting, and finish
+      steps are retried, so in-flight chats finish (or end with an error) once Redis is back.
+
+    It overrides arq's public steps and one private one, `_poll_iteration` (the only place
+    that can catch a Redis error of the poll itself); arq is pinned to a minor version and
+    tests/unit/test_arq_internals.py fails if any name or signature it relies on changes.
+    """
+
+    def __init__(
+        self, *, lease_seconds: float = 10.0, idle_wait: float = 1.0, **options: Any
+    ) -> None:
+        # arq sleeps poll_delay between polls; we wait on a wake-up list instead (below).
+        super().__init__(**{**options, "poll_delay": 0})
+        self.lease = lease_seconds
+        self.in_progress_timeout_s = lease_seconds
+        self._idle_wait = idle_wait
+        self._renewed = 0.0
+        self._swept = 0.0
+        self._down_since: float | None = None
+        self._reported = -float("inf")  # when this worker's own key was last written
+        self._found_nothing = False
+        self._slot_freed = asyncio.Event()
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        self._found_nothing = not job_ids
+        known = set(self.tasks.values())
+        await super().start_jobs(job_ids)
+        for task in self.tasks.values():
+            if task not in known:  # after arq's own callback, which frees the slot
+                task.add_done_callback(lambda _: self._slot_freed.set())
+
+    async def _wait_for_work(self) -> None:
+        """Idle, block until a submission pushes a wake-up (or `idle_wait` passes: deferred
+        retries and lapsed leases are found by the poll after it); full, until a slot frees."""
+        if self.job_counter >= self.max_jobs:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), self._idle_wait)
+        elif self._found_nothing and self.allow_pick_jobs:
+            await self.pool.blpop([keys.wake_key(self.queue_name)], timeout=self._idle_wait)  # type: ignore[arg-type, misc]
+
+    @property
+    def publisher(self) -> RedisStreamProgressNotifier:
+        publisher: RedisStreamProgressNotifier = self.ctx[PUBLISHER]
+        return publisher
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await self._wait_for_work()
+            await super()._poll_iteration()
+            await self._renew_leases()
+            await self._expire_questions()
+            if self._down_since is not None:
+                await self._redis_back(self._down_since)
+        except REDIS_DOWN as exc:
+            await self._wait_for_redis(exc)
+
+    async def _redis_back(self, since: float) -> None:
+        # Say we are alive at once, for the gateway (Redis may have lost the keys), without
+        # waiting for arq's next health record; down still, if that fails.
+        await self._report_alive(queue_wide=True)
+        log.info("worker.redis_back", down_s=round(time.monotonic() - since, 1))
+        self._down_since = None
+
+    async def record_health(self) -> None:
+        """arq's queue-wide health key, and this worker's own (how many workers are alive)."""
+        await super().record_health()
+        if time.monotonic() - self._reported >= self.health_check_interval:
+            await self._report_alive()
+
+    async def _report_alive(self, *, queue_wide: bool = False) -> None:
+        ttl = int((self.health_check_interval + 1) * 1000)
+        await self.pool.psetex(keys.worker_key(self.queue_name, os.getpid()), ttl, b"1")
+        if queue_wide:
+            await self.pool.psetex(keys.queue_health_key(self.queue_name), ttl, b"redis back")
+        self._reported = time.monotonic()
+
+    async def _wait_for_redis(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.error("worker.redis_down", error=str(exc), fix="check REDIS_URL and the server")
+        down = time.monotonic() - self._down_since
+        await asyncio.sleep(min(0.2 * 2 ** min(down, 4), 2.0))
+
+    async def _expire_questions(self) -> None:
+        """Paused chats whose question went unanswered end here, whoever else looks."""
+        if time.monotonic() - self._swept < EXPIRY_SWEEP_SECONDS:
+            return
+        self._swept = time.monotonic()
+        await expire_waiting(self.pool, self.publisher)
+
+    async def _renew_leases(self) -> None:
+        if time.monotonic() - self._renewed < self.lease / 3:
+            return
+        self._renewed = time.monotonic()
+        running = [job_id for job_id, task in self.tasks.items() if not task.done()]
+        if not running:
+            return
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id in running:
+                pipe.pexpire(keys.arq_in_progress_key(job_id), int(self.lease * 1000))
+            await pipe.execute()
+        await self.publisher.keep_alive(running, self.lease)
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        try:
+            await super().run_job(job_id, score)
+        except REDIS_DOWN as exc:  # the lease lapses; the job runs again once Redis is back
+            log.warning("chat.finish_deferred", job_id=job_id, error=str(exc))
+        except Exception:  # a bug in one job must not stop the worker
+            log.exception("chat.run_job_failed", job_id=job_id)
+
+    async def finish_job(
+        self, job_id: str, finish: bool, result_data: bytes | None, *args: Any
+    ) -> None:
+        await _retrying(
+            lambda: super(ChatWorker, self).finish_job(job_id, finish, result_data, *args)
+        )
+        if finish:
+            await self._end_unless_ended(job_id, result_data)
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        await _retrying(lambda: Worker.finish_failed_job(self, job_id, result_data))
+        await self._end_unless_ended(job_id, result_data)
+
+    async def _end_unless_ended(self, job_id: str, result_data: bytes | None) -> None:
+        if _paused(result_data):  # waiting for its answer: its ending comes later
+            return
+        kind, message = _failure(result_data)
+        if await self.publisher.publish(job_id, failure(kind, message)) is not None:
+            log.warning("chat.ended_by_worker", job_id=job_id, kind=kind)
+
+
+# What arq recorded (the exception's class name) as the kind a client may see (never its text).
+FAILURES = {
+    "TimeoutError": (ErrorKind.TIMEOUT, "the chat took too long"),
+    "CancelledError": (ErrorKind.CANCELLED, "cancelled"),
+    "JobExecutionFailed": (ErrorKind.FAILED, "the chat could not be run"),
+    "SerializationError": (ErrorKind.INVALID_REQUEST, "the job is unreadable"),
+    "DeserializationError": (ErrorKind.INVALID_REQUEST, "the job is unreadable"),
+}
+
+
+def _paused(result_data: bytes | None) -> bool:
+    try:
+        result = serialization.loads(result_data) if result_data else {}
+    except ValueError:
+        return False
+    returned = result.get("r") if isinstance(result, dict) else None
+    return isinstance(returned, dict) and returned.get("status") == WAITING_INPUT
+
+
+def _failure(result_data: bytes | None) -> tuple[ErrorKind, str]:
+    """The kind of failure arq recorded, as a client may see it (never its text)."""
+    try:
+        result = serialization.loads(result_data) if result_data else {}
+        error = result.get("r", {}).get("error") if isinstance(result.get("r"), dict) else None
+    except ValueError:
+        error = None
+    return FAILURES.get(str(error), (ErrorKind.FAILED, "the chat could not be completed"))
+
+
+async def _retrying(step: Callable[[], Awaitable[None]], deadline: float = 60.0) -> None:
+    """arq's bookkeeping after a job, retried through a Redis outage of up to `deadline` s."""
+    give_up = time.monotonic() + deadline
+    delay = 0.1
+    while True:
+        try:
+            await step()
+            return
+        except REDIS_DOWN:
+            if time.monotonic() + delay > give_up:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -1,0 +1,46 @@
+"""One place per key: the job protocol's Redis keys are spelled in redis_jobs/keys.py alone, and
+the Lua steps build a job's keys from the same templates Python uses."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import app
+from app.infrastructure.redis_jobs import keys, lua
+
+# A key literal: a quoted 'chat:' or 'arq:' prefix, or a formatted key's suffix.
+KEY_LITERAL = re.compile(
+    r"""["'](?:chat|arq):|\}:(?:events|meta|pending|turns|owner|wake|workers)\b"""
+)
+
+
+def test_the_lua_templates_give_the_keys_python_builds() -> None:
+    templates = json.loads(keys.lua_templates())
+    job = uuid.uuid4().hex
+    assert templates["events"] % job == keys.stream_key(job)
+    assert templates["meta"] % job == keys.meta_key(job)
+    assert templates["pending"] % job == keys.pending_key(job)
+    assert templates["job"] % job == keys.arq_job_key(job)
+    assert templates["wake"] % "eco2:chat" == keys.wake_key("eco2:chat")
+
+
+def test_no_module_but_keys_spells_a_protocol_key() -> None:
+    root = Path(app.__file__).parent
+    sources = [p for p in root.rglob("*") if p.suffix in (".py", ".lua") and p.name != "keys.py"]
+    offenders = [
+        f"{path.relative_to(root)}: {match.group()}"
+        for path in sources
+        for match in KEY_LITERAL.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+def test_each_step_is_its_shared_functions_then_its_own_file() -> None:
+    for name in ("publish", "submit"):
+        source = lua.script(name)
+        assert source.index("local function takeover") < source.index(
+            "redis.call('EXPIRE', KEYS[1]"
+        )
