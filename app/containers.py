@@ -22,7 +22,7 @@ from app.application.chat import built_in
 from app.application.chat.progress import StageReporter
 from app.application.chat.service import ChatService
 from app.application.jobs import ChatJobRunner
-from app.application.ports.progress_view import ProgressViewPort
+from app.application.ports.jobs import ProgressViewPort
 from app.containers_core import (
     Access,
     Core,

@@ -10,19 +10,20 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.application.ports.bulk_waste import BulkWasteClientPort
-from app.application.ports.cache import CachePort
-from app.application.ports.character import CharacterClientPort
-from app.application.ports.collection_point import CollectionPointClientPort
-from app.application.ports.image_generator import ImageGeneratorPort
-from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
-from app.application.ports.location import LocationClientPort
-from app.application.ports.progress import ProgressNotifierPort
-from app.application.ports.recyclable_price import RecyclablePriceClientPort
-from app.application.ports.retriever import RetrieverPort
-from app.application.ports.vision import VisionModelPort
-from app.application.ports.weather import WeatherClientPort
-from app.application.ports.web_search import WebSearchPort
+from app.application.ports.jobs import ProgressNotifierPort
+from app.application.ports.llm import LLMPort, SchemaT, ToolChoice, VisionModelPort
+from app.application.ports.stores import CachePort
+from app.application.ports.tools import (
+    BulkWastePort,
+    CharacterPort,
+    CollectionPointPort,
+    ImageGeneratorPort,
+    LocationPort,
+    RecyclablePricePort,
+    RetrieverPort,
+    WeatherPort,
+    WebSearchPort,
+)
 from app.domain.chat import Location
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.domain.llm import (
@@ -194,7 +195,7 @@ class FakeVision(Behaviour, VisionModelPort):
         return self.result
 
 
-class FakeCharacters(Behaviour, CharacterClientPort):
+class FakeCharacters(Behaviour, CharacterPort):
     def __init__(self, characters: Sequence[Character], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.characters = list(characters)
@@ -211,7 +212,7 @@ class FakeCharacters(Behaviour, CharacterClientPort):
         return [c.name for c in self.characters]
 
 
-class FakeLocations(Behaviour, LocationClientPort):
+class FakeLocations(Behaviour, LocationPort):
     def __init__(self, places: Sequence[Place], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.places = list(places)
@@ -233,7 +234,7 @@ class FakeWebSearch(Behaviour, WebSearchPort):
         return self.results[:max_results]
 
 
-class FakeBulkWaste(Behaviour, BulkWasteClientPort):
+class FakeBulkWaste(Behaviour, BulkWastePort):
     def __init__(self, infos: Sequence[BulkWasteInfo], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.infos = list(infos)
@@ -243,7 +244,7 @@ class FakeBulkWaste(Behaviour, BulkWasteClientPort):
         return self.infos
 
 
-class FakeWeather(Behaviour, WeatherClientPort):
+class FakeWeather(Behaviour, WeatherPort):
     def __init__(self, report: WeatherReport, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.report = report
@@ -253,7 +254,7 @@ class FakeWeather(Behaviour, WeatherClientPort):
         return self.report
 
 
-class FakeCollectionPoints(Behaviour, CollectionPointClientPort):
+class FakeCollectionPoints(Behaviour, CollectionPointPort):
     def __init__(self, points: Sequence[CollectionPoint], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.points = list(points)
@@ -265,7 +266,7 @@ class FakeCollectionPoints(Behaviour, CollectionPointClientPort):
         return [p for p in self.points if p.kind == kind][:limit]
 
 
-class FakePrices(Behaviour, RecyclablePriceClientPort):
+class FakePrices(Behaviour, RecyclablePricePort):
     def __init__(self, quotes: Sequence[PriceQuote], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.quotes = list(quotes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from app.domain.errors import ContextTooLong
+from app.application.ports.llm import ContextTooLong
 from app.domain.llm import ChatMessage, Role
 
 MESSAGE_OVERHEAD = 4  # role and separators, as chat formats count them

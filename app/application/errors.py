@@ -6,17 +6,16 @@ internals; it goes to the logs, never into an `error` event or a response.
 
 from __future__ import annotations
 
-from app.domain.errors import (
+from app.application.ports.llm import (
     AuthenticationFailed,
     BadRequest,
-    BudgetExceeded,
-    ConfigurationError,
     ContextTooLong,
     MalformedResponse,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
+from app.domain.errors import BudgetExceeded, ConfigurationError
 from app.domain.events import ErrorKind
 
 MISCONFIGURED = "the service is misconfigured; the operator is told"

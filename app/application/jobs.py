@@ -16,10 +16,9 @@ from typing import Any, Protocol, TypedDict
 import structlog
 from pydantic import ValidationError
 
-from app.application.ports.metrics import MetricsPort
-from app.application.ports.progress import JobEventsPort
-from app.application.ports.tracing import TracingPort
-from app.application.ports.usage_limits import UsageLimiterPort
+from app.application.ports.access import UsageLimiterPort
+from app.application.ports.jobs import JobEventsPort
+from app.application.ports.telemetry import MetricsPort, TracingPort
 from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult
 from app.domain.events import ErrorKind, ProgressUpdate, failure

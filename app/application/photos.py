@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
-from app.application.ports.photos import PhotoStorePort
+from app.application.ports.stores import PhotoStorePort
 from app.domain.errors import DomainError
 
 UPLOAD = re.compile(r"^upload:([0-9a-f]{32}\.(?:png|jpeg|webp))$")

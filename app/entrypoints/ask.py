@@ -12,7 +12,7 @@ import uuid
 
 from pydantic import ValidationError
 
-from app.application.ports.progress_view import ProgressViewPort
+from app.application.ports.jobs import ProgressViewPort
 from app.containers_core import Startup, Terminal, resolve, running
 from app.domain.chat import ChatRequest, ChatResult, InputRequest
 from app.settings import Settings

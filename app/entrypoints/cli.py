@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from app.domain.errors import ConfigurationError, ExternalServiceError, ServiceUnreachable
+    from app.application.ports.llm import ExternalServiceError
+    from app.domain.errors import ConfigurationError, ServiceUnreachable
     from app.settings import load_settings
 
     config_file = getattr(args, "config", None)

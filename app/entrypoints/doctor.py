@@ -7,16 +7,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from app.containers import CliContainer
-from app.containers_core import resolve, running
-from app.domain.chat import Location
-from app.domain.errors import (
+from app.application.ports.llm import (
     AuthenticationFailed,
-    DomainError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
+from app.containers import CliContainer
+from app.containers_core import resolve, running
+from app.domain.chat import Location
+from app.domain.errors import DomainError
 from app.settings import Settings
 from app.settings.masking import redact, secret_values
 

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from app.application.access.api_keys import issue
-from app.application.ports.api_keys import ApiKeyStorePort
+from app.application.ports.access import ApiKeyStorePort
 from app.containers import CliContainer
 from app.containers_core import resolve, running
 from app.domain.access import PRINCIPAL_NAME

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from app.application.ports.chat_jobs import ChatJobsPort
-from app.application.ports.progress_view import ProgressViewPort
+from app.application.ports.jobs import ChatJobsPort, ProgressViewPort
 from app.containers_core import Startup, Terminal, resolve, running
 from app.domain.chat import ChatRequest
 from app.settings import Settings

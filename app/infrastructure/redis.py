@@ -9,7 +9,7 @@ import structlog
 from arq.connections import ArqRedis
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from app.application.ports.cache import CachePort
+from app.application.ports.stores import CachePort
 from app.infrastructure.redis_jobs import serialization
 from app.settings import RedisSettings
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from app.application.ports.llm import AuthenticationFailed, ProviderUnavailable, RateLimited
 from app.containers import CliContainer
 from app.containers_core import resolve, running
-from app.domain.errors import AuthenticationFailed, ProviderUnavailable, RateLimited
 from app.domain.llm import ToolSpec
 from app.settings import load_settings
 from tests.support.anthropic_wire import AnthropicWire

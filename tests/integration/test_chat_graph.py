@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.application.chat import built_in
+from app.application.ports.llm import ProviderUnavailable
 from app.containers_core import resolve
 from app.domain.chat import ChatRequest, Intent, IntentClassification, IntentScore, Location
-from app.domain.errors import ProviderUnavailable
 from app.domain.llm import Role
 from app.domain.tools import CollectionPoint, VisionResult, WeatherReport
 from app.domain.waste import WasteCategory

@@ -22,9 +22,9 @@ from app.application.chat.state import (
     NodeResult,
     checkpoint_types,
 )
+from app.application.ports.llm import ProviderUnavailable
 from app.containers_core import resolve
 from app.domain.chat import ChatRequest, Intent, IntentClassification, Location, Source
-from app.domain.errors import ProviderUnavailable
 from app.domain.llm import ChatMessage, ContextEntry, Role
 from app.domain.tools import CollectionPoint, VisionResult, WeatherReport
 from app.domain.waste import WasteCategory

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from app.application.ports.llm import RateLimited
 from app.containers import CliContainer
 from app.containers_core import resolve, running
-from app.domain.errors import RateLimited
 from app.infrastructure.retrieval.embeddings import OpenAIEmbeddingRetriever
 from app.settings import load_settings
 from tests.support.graph_kit import ITEMS

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from app.application.ports.llm import RateLimited
 from app.containers import CliContainer
 from app.containers_core import resolve, running
-from app.domain.errors import ConfigurationError, RateLimited
+from app.domain.errors import ConfigurationError
 from app.domain.llm import ToolSpec
 from app.infrastructure.llm.langchain_llm import LangChainLLMClient
 from app.settings import Settings, load_settings

@@ -7,18 +7,18 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from app.application.ports.llm import LLMPort
-from app.containers import CliContainer
-from app.containers_core import resolve, running
-from app.domain.errors import (
+from app.application.ports.llm import (
     AuthenticationFailed,
     BadRequest,
     ContextTooLong,
+    LLMPort,
     MalformedResponse,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
 )
+from app.containers import CliContainer
+from app.containers_core import resolve, running
 from app.domain.llm import ChatMessage, ContextBlock, ContextEntry, ToolSpec
 from app.settings import Settings, load_settings
 from tests.conftest import fast_http

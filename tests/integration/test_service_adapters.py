@@ -14,8 +14,13 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from app.application.ports.llm import (
+    AuthenticationFailed,
+    MalformedResponse,
+    ProviderTimeout,
+    RateLimited,
+)
 from app.domain.chat import Location
-from app.domain.errors import AuthenticationFailed, MalformedResponse, ProviderTimeout, RateLimited
 from app.infrastructure.http import build_http_client
 from app.infrastructure.redis import RedisCache
 from app.infrastructure.services.characters import HttpCharacterClient

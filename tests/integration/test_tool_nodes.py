@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from app.application.chat.answer import SUMMARY_TRIGGER_TOKENS
+from app.application.ports.llm import ProviderTimeout
 from app.containers_core import resolve
 from app.domain.chat import ChatRequest, Intent, Location
-from app.domain.errors import ProviderTimeout
 from app.domain.tools import BulkWasteInfo, Character, Place, PriceQuote, SearchResult
 from app.domain.waste import WasteCategory
 from tests.fakes import (

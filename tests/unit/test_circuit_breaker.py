@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.errors import BadRequest, CircuitOpen, ProviderUnavailable
+from app.application.ports.llm import BadRequest, CircuitOpen, ProviderUnavailable
 from app.infrastructure.llm.breaker import BreakerState, CircuitBreaker
 from app.infrastructure.llm.fallback import FallbackLLM
 from tests.fakes import FakeLLM

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.application.context_window import ContextBudget, estimate_tokens, message_tokens
-from app.domain.errors import ContextTooLong
+from app.application.ports.llm import ContextTooLong
 from app.domain.llm import ChatMessage, ToolCall
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.domain.errors import AuthenticationFailed, ProviderUnavailable, RateLimited
+from app.application.ports.llm import AuthenticationFailed, ProviderUnavailable, RateLimited
 from app.domain.llm import ContextBlock
 from app.infrastructure.llm.fallback import FallbackLLM
 from tests.fakes import FakeLLM

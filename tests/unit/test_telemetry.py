@@ -16,7 +16,7 @@ from opentelemetry.trace import StatusCode, Tracer
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.application.chat.progress import StageReporter
-from app.domain.errors import ProviderUnavailable
+from app.application.ports.llm import ProviderUnavailable
 from app.domain.llm import TokenUsage
 from app.infrastructure.llm import factories
 from app.infrastructure.llm.fallback import FallbackLLM

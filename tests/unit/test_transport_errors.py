@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.errors import ProviderTimeout, ProviderUnavailable
+from app.application.ports.llm import ProviderTimeout, ProviderUnavailable
 from app.infrastructure.http import LIBRARIES, HttpLibrary
 from app.infrastructure.llm.errors import from_transport
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from app.application.access.api_keys import parse, principal_for
-from app.application.ports.api_keys import ApiKeyStorePort
+from app.application.ports.access import ApiKeyStorePort
 from app.domain.access import ANONYMOUS, Principal
 from app.domain.errors import Unauthorized
 

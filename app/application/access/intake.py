@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from app.application.ports.chat_jobs import ChatJobsPort
-from app.application.ports.threads import ThreadRegistryPort
-from app.application.ports.usage_limits import UsageLimiterPort
+from app.application.ports.access import ThreadRegistryPort, UsageLimiterPort
+from app.application.ports.jobs import ChatJobsPort
 from app.domain.access import Principal
 from app.domain.chat import ChatDraft, ChatRequest
 from app.domain.errors import NotWaitingForInput, ThreadNotFound

@@ -18,7 +18,7 @@ from app.application.chat.state import (
 from app.application.context_window import estimate_tokens
 from app.application.photos import PhotoUnavailable, usable_image_url
 from app.application.ports.llm import LLMPort
-from app.application.ports.photos import PhotoStorePort
+from app.application.ports.stores import PhotoStorePort
 from app.application.prompts import ASSISTANT_ROLE
 from app.domain.chat import Subject
 from app.domain.language import Language, detect_language

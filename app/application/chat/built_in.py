@@ -9,15 +9,17 @@ from typing import Any
 from app.application.chat import knowledge_base, tools
 from app.application.chat.lexicon import Lexicon
 from app.application.chat.registry import Cues, Labels, Tool, Toolset
-from app.application.ports.bulk_waste import BulkWasteClientPort
-from app.application.ports.character import CharacterClientPort
-from app.application.ports.collection_point import CollectionPointClientPort
-from app.application.ports.image_generator import ImageGeneratorPort
-from app.application.ports.location import LocationClientPort
-from app.application.ports.recyclable_price import RecyclablePriceClientPort
-from app.application.ports.retriever import RetrieverPort
-from app.application.ports.weather import WeatherClientPort
-from app.application.ports.web_search import WebSearchPort
+from app.application.ports.tools import (
+    BulkWastePort,
+    CharacterPort,
+    CollectionPointPort,
+    ImageGeneratorPort,
+    LocationPort,
+    RecyclablePricePort,
+    RetrieverPort,
+    WeatherPort,
+    WebSearchPort,
+)
 from app.domain.chat import Intent
 
 # fmt: off
@@ -29,12 +31,12 @@ WASTE_RAG: Tool[RetrieverPort] = Tool(
         "쓰레기", "throw", "dispose", "recycl", "trash", "garbage", "discard", "get rid",
         "where do", "where does", "which bin", "go in the", "put out"), order=90),
 )
-CHARACTER: Tool[CharacterClientPort] = Tool(
+CHARACTER: Tool[CharacterPort] = Tool(
     "character", Labels("캐릭터", "characters"), (Intent.CHARACTER,),
     describes="the app's characters", cues=Cues(("캐릭터", "character"), order=20),
     build=tools.character, recognises=lambda client: client.names,
 )
-LOCATION: Tool[LocationClientPort] = Tool(
+LOCATION: Tool[LocationPort] = Tool(
     "location", Labels("지도 검색", "map search"), (Intent.LOCATION,),
     describes="places on a map near somewhere", kb_stands_in=True,
     cues=Cues((
@@ -42,7 +44,7 @@ LOCATION: Tool[LocationClientPort] = Tool(
         "nearby", "around", "where is", "map"), order=60),
     build=tools.location,
 )
-BULK_WASTE: Tool[BulkWasteClientPort] = Tool(
+BULK_WASTE: Tool[BulkWastePort] = Tool(
     "bulk_waste", Labels("대형 폐기물 정보", "bulky-waste rules"), (Intent.BULK_WASTE,),
     describes="furniture and large appliances: reporting, fees, pickup",
     about_an_item=True, kb_stands_in=True, asks_back=True,
@@ -52,7 +54,7 @@ BULK_WASTE: Tool[BulkWasteClientPort] = Tool(
         "wardrobe", "pickup"), order=30),
     build=tools.bulk_waste,
 )
-RECYCLABLE_PRICE: Tool[RecyclablePriceClientPort] = Tool(
+RECYCLABLE_PRICE: Tool[RecyclablePricePort] = Tool(
     "recyclable_price", Labels("재활용품 시세", "recyclable prices"), (Intent.RECYCLABLE_PRICE,),
     describes="what scrap or recyclables sell for", about_an_item=True, kb_stands_in=True,
     cues=Cues((
@@ -60,7 +62,7 @@ RECYCLABLE_PRICE: Tool[RecyclablePriceClientPort] = Tool(
         "how much do", "scrap value"), order=40),
     build=tools.recyclable_price,
 )
-WEATHER: Tool[WeatherClientPort] = Tool(
+WEATHER: Tool[WeatherPort] = Tool(
     "weather", Labels("날씨", "the weather"), (Intent.WEATHER,),
     cues=Cues((
         "날씨", "비 와", "비와", "비가", "비 오", "눈 와", "기온", "우산 챙", "weather", "rain",
@@ -68,7 +70,7 @@ WEATHER: Tool[WeatherClientPort] = Tool(
     build=tools.weather,
 )
 # Things collected in dedicated bins: "battery bin near me" is a collection-point question.
-COLLECTION_POINT: Tool[CollectionPointClientPort] = Tool(
+COLLECTION_POINT: Tool[CollectionPointPort] = Tool(
     "collection_point", Labels("수거함 위치", "collection points"), (Intent.COLLECTION_POINT,),
     describes="battery, lamp, medicine, clothing bins and recycling centres nearby",
     about_an_item=True, kb_stands_in=True, asks_back=True,

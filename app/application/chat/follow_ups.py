@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from app.application.chat.verdicts import is_yes_no
-from app.application.ports.retriever import RetrieverPort
+from app.application.ports.tools import RetrieverPort
 from app.domain.chat import Subject
 from app.domain.language import Language, detect_language
 from app.domain.tools import RetrievedItem

@@ -14,8 +14,8 @@ from pydantic import Field, ValidationError, create_model
 from app.application.chat.built_in import BUILT_IN, LEXICON
 from app.application.chat.lexicon import Lexicon, classify_with_lexicon, looks_like_follow_up
 from app.application.chat.registry import Toolset
-from app.application.ports.cache import CachePort
 from app.application.ports.llm import LLMPort
+from app.application.ports.stores import CachePort
 from app.domain.chat import (
     Intent,
     IntentClassification,

@@ -10,7 +10,7 @@ from app.application.chat.routing import Route
 from app.application.chat.state import BranchInput, NodeResult
 from app.application.chat.tools import found
 from app.application.chat.verdicts import as_asked, is_yes_no, verdict
-from app.application.ports.retriever import RetrieverPort
+from app.application.ports.tools import RetrieverPort
 from app.application.prompts import disposal_guide
 from app.domain.chat import Source, Subject
 from app.domain.language import detect_language

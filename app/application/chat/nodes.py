@@ -17,8 +17,8 @@ from app.application.chat.state import (
     RunContext,
 )
 from app.application.photos import usable_image_url
-from app.application.ports.photos import PhotoStorePort
-from app.application.ports.vision import VisionModelPort
+from app.application.ports.llm import VisionModelPort
+from app.application.ports.stores import PhotoStorePort
 from app.domain.chat import Source
 from app.domain.errors import DomainError
 from app.domain.llm import ContextEntry

@@ -11,8 +11,8 @@ from typing import Any
 import structlog
 
 from app.application.chat.asking import InputNeeded
-from app.application.ports.progress import ProgressNotifierPort
-from app.application.ports.tracing import TracingPort
+from app.application.ports.jobs import ProgressNotifierPort
+from app.application.ports.telemetry import TracingPort
 from app.domain.events import EventType, ProgressUpdate, StageStatus
 
 log = structlog.get_logger(__name__)

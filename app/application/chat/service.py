@@ -14,8 +14,7 @@ from app.application.chat.asking import accepts
 from app.application.chat.progress import StageReporter
 from app.application.chat.state import LookupStatus, new_turn
 from app.application.errors import public_error
-from app.application.ports.chat_graph import ChatGraphPort, Turn
-from app.application.ports.progress import ProgressNotifierPort
+from app.application.ports.jobs import ChatGraphPort, ProgressNotifierPort, Turn
 from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult, InputRequest, Source
 from app.domain.errors import DomainError

@@ -22,15 +22,17 @@ from app.application.chat.state import (
     NodeResult,
     RunContext,
 )
-from app.application.ports.bulk_waste import BulkWasteClientPort
-from app.application.ports.character import CharacterClientPort
-from app.application.ports.collection_point import CollectionPointClientPort
-from app.application.ports.image_generator import ImageGeneratorPort
 from app.application.ports.llm import LLMPort
-from app.application.ports.location import LocationClientPort
-from app.application.ports.recyclable_price import RecyclablePriceClientPort
-from app.application.ports.weather import WeatherClientPort
-from app.application.ports.web_search import WebSearchPort
+from app.application.ports.tools import (
+    BulkWastePort,
+    CharacterPort,
+    CollectionPointPort,
+    ImageGeneratorPort,
+    LocationPort,
+    RecyclablePricePort,
+    WeatherPort,
+    WebSearchPort,
+)
 from app.domain.chat import Source
 from app.domain.errors import BudgetExceeded, DomainError
 from app.domain.language import Language, detect_language
@@ -113,7 +115,7 @@ PLACES = _string_tool(
 )
 
 
-def location(llm: LLMPort, client: LocationClientPort) -> Lookup:
+def location(llm: LLMPort, client: LocationPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         args = await arguments(llm, branch, PLACES, {"query": branch.route.query})
         places = await client.search(str(args["query"]), near=branch.request.location)
@@ -138,7 +140,7 @@ COLLECTION = ToolSpec(
 )
 
 
-def collection_point(llm: LLMPort, client: CollectionPointClientPort) -> Lookup:
+def collection_point(llm: LLMPort, client: CollectionPointPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         args = await arguments(llm, branch, COLLECTION, {"kind": "recycling_center"})
         near = branch.request.location
@@ -157,7 +159,7 @@ WEATHER = _string_tool(
 )
 
 
-def weather(llm: LLMPort, client: WeatherClientPort) -> Lookup:
+def weather(llm: LLMPort, client: WeatherPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         near = branch.request.location
         place = None
@@ -178,7 +180,7 @@ BULK = _string_tool(
 )
 
 
-def bulk_waste(llm: LLMPort, client: BulkWasteClientPort) -> Lookup:
+def bulk_waste(llm: LLMPort, client: BulkWastePort) -> Lookup:
     """Fees and pickup differ by district: without one known, the node asks for it."""
 
     async def lookup(branch: BranchInput) -> NodeResult:
@@ -240,7 +242,7 @@ PRICE = _string_tool(
 )
 
 
-def recyclable_price(llm: LLMPort, client: RecyclablePriceClientPort) -> Lookup:
+def recyclable_price(llm: LLMPort, client: RecyclablePricePort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         fallback = {"material": branch.route.query, "region": ""}
         args = await arguments(llm, branch, PRICE, fallback)
@@ -290,7 +292,7 @@ CHARACTER = ToolSpec(
 )
 
 
-def character(llm: LLMPort, client: CharacterClientPort) -> Lookup:
+def character(llm: LLMPort, client: CharacterPort) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
         names = await client.names()
         query = branch.route.query.lower()

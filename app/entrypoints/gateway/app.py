@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.application.ports.metrics import MetricsExpositionPort
+from app.application.ports.telemetry import MetricsExpositionPort
 from app.containers_core import resolve, running
 from app.containers_gateway import GatewayContainer
 from app.entrypoints.gateway import docs, errors

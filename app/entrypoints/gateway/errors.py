@@ -13,13 +13,12 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from app.application.ports.jobs import NoWorkerAvailable, QueueFull
+from app.application.ports.llm import ProviderUnavailable
 from app.domain.errors import (
     InputExpired,
     LimitExceeded,
     NotWaitingForInput,
-    NoWorkerAvailable,
-    ProviderUnavailable,
-    QueueFull,
     ThreadBusy,
     ThreadNotFound,
     Unauthorized,

@@ -23,8 +23,8 @@ from app.application.access.image_urls import ImageUrlRefused, check_image_url
 from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens
 from app.application.photos import sniffed, upload_name
-from app.application.ports.chat_jobs import ChatJobsPort
-from app.application.ports.tracing import TracingPort
+from app.application.ports.jobs import ChatJobsPort
+from app.application.ports.telemetry import TracingPort
 from app.domain.access import Principal
 from app.domain.events import ProgressEvent
 from app.entrypoints.gateway import event_schema

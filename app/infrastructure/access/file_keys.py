@@ -10,7 +10,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.application.ports.api_keys import ApiKeyStorePort
+from app.application.ports.access import ApiKeyStorePort
 from app.domain.access import KeyInfo
 
 

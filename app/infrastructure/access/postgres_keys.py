@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from app.application.ports.api_keys import ApiKeyStorePort
+from app.application.ports.access import ApiKeyStorePort
 from app.domain.access import KeyInfo
 from app.domain.errors import ConfigurationError
 from app.settings import PostgresSettings

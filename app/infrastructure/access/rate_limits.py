@@ -15,8 +15,9 @@ from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.application.ports.usage_limits import UsageLimiterPort
-from app.domain.errors import LimitExceeded, QueueUnavailable
+from app.application.ports.access import UsageLimiterPort
+from app.application.ports.jobs import QueueUnavailable
+from app.domain.errors import LimitExceeded
 from app.domain.llm import TokenUsage, UsageLimits
 
 MICRO = 1_000_000

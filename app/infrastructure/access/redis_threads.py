@@ -8,8 +8,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.application.ports.threads import ThreadRegistryPort
-from app.domain.errors import QueueUnavailable
+from app.application.ports.access import ThreadRegistryPort
+from app.application.ports.jobs import QueueUnavailable
 from app.infrastructure.redis_jobs.keys import owner_key
 
 

@@ -11,8 +11,8 @@ from anthropic import AsyncAnthropic
 from anthropic.lib._parse._transform import transform_schema
 from pydantic import BaseModel
 
-from app.application.ports.llm import ToolChoice
-from app.domain.errors import DomainError, MalformedResponse
+from app.application.ports.llm import MalformedResponse, ToolChoice
+from app.domain.errors import DomainError
 from app.domain.llm import (
     ChatMessage,
     ContextBlock,

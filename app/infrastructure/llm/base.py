@@ -11,9 +11,9 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from app.application.context_window import ContextBudget
-from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
+from app.application.ports.llm import LLMPort, MalformedResponse, SchemaT, ToolChoice
 from app.application.usage import UsageMeter
-from app.domain.errors import DomainError, MalformedResponse
+from app.domain.errors import DomainError
 from app.domain.llm import (
     ChatMessage,
     ContextBlock,

@@ -6,7 +6,7 @@ import email.utils
 import time
 from collections.abc import Mapping
 
-from app.domain.errors import (
+from app.application.ports.llm import (
     AuthenticationFailed,
     BadRequest,
     ContextTooLong,

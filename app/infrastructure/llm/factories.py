@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
     from app.application.ports.llm import LLMPort
-    from app.application.ports.metrics import MetricsPort
+    from app.application.ports.telemetry import MetricsPort
 
 log = structlog.get_logger(__name__)
 

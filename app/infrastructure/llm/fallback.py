@@ -8,9 +8,14 @@ from typing import Any, TypeVar
 
 import structlog
 
-from app.application.ports.llm import LLMPort, SchemaT, ToolChoice
-from app.application.ports.metrics import MetricsPort
-from app.domain.errors import CircuitOpen, ExternalServiceError
+from app.application.ports.llm import (
+    CircuitOpen,
+    ExternalServiceError,
+    LLMPort,
+    SchemaT,
+    ToolChoice,
+)
+from app.application.ports.telemetry import MetricsPort
 from app.domain.llm import Prompt, TokenUsage, ToolCall, ToolReply, ToolSpec
 from app.infrastructure.llm.breaker import BreakerState, CircuitBreaker
 

@@ -12,8 +12,8 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel
 
-from app.application.ports.llm import ToolChoice
-from app.domain.errors import AuthenticationFailed, DomainError, MalformedResponse
+from app.application.ports.llm import AuthenticationFailed, MalformedResponse, ToolChoice
+from app.domain.errors import DomainError
 from app.domain.llm import (
     ChatMessage,
     ContextBlock,

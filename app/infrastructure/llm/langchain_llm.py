@@ -17,8 +17,8 @@ from langchain_core.messages import (
 )
 from pydantic import BaseModel
 
-from app.application.ports.llm import ToolChoice
-from app.domain.errors import ConfigurationError, DomainError, MalformedResponse
+from app.application.ports.llm import MalformedResponse, ToolChoice
+from app.domain.errors import ConfigurationError, DomainError
 from app.domain.llm import (
     ChatMessage,
     ContextBlock,

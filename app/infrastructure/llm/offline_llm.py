@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.application.context_window import estimate_tokens
-from app.application.ports.llm import ToolChoice
-from app.domain.errors import DomainError, MalformedResponse
+from app.application.ports.llm import MalformedResponse, ToolChoice
+from app.domain.errors import DomainError
 from app.domain.llm import (
     ChatMessage,
     ContextBlock,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import openai
 
-from app.domain.errors import DomainError, MalformedResponse, ProviderTimeout, ProviderUnavailable
+from app.application.ports.llm import MalformedResponse, ProviderTimeout, ProviderUnavailable
+from app.domain.errors import DomainError
 from app.infrastructure.llm.errors import from_status, from_transport
 
 

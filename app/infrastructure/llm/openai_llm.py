@@ -11,12 +11,8 @@ from openai import AsyncOpenAI
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel
 
-from app.application.ports.llm import ToolChoice
-from app.domain.errors import (
-    BadRequest,
-    DomainError,
-    MalformedResponse,
-)
+from app.application.ports.llm import BadRequest, MalformedResponse, ToolChoice
+from app.domain.errors import DomainError
 from app.domain.llm import (
     ChatMessage,
     ContextBlock,

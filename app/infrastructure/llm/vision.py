@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from app.application.ports.llm import LLMPort
-from app.application.ports.vision import VisionModelPort
+from app.application.ports.llm import LLMPort, VisionModelPort
 from app.domain.llm import ChatMessage
 from app.domain.tools import VisionResult
 

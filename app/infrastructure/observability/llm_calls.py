@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from pydantic import BaseModel
 
-from app.application.ports.metrics import MetricsPort
+from app.application.ports.telemetry import MetricsPort
 from app.domain.llm import ChatMessage, TokenUsage
 
 log = structlog.get_logger(__name__)

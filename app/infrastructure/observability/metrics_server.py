@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 
-from app.application.ports.metrics import MetricsExpositionPort
+from app.application.ports.telemetry import MetricsExpositionPort
 from app.settings import MetricsSettings
 
 log = structlog.get_logger(__name__)

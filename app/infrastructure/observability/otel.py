@@ -12,7 +12,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Tracer
 
-from app.application.ports.tracing import Attribute
+from app.application.ports.telemetry import Attribute
 from app.settings import TelemetrySettings
 
 log = structlog.get_logger(__name__)

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from app.application.ports.progress import ProgressNotifierPort
-from app.application.ports.progress_view import ProgressViewPort
+from app.application.ports.jobs import ProgressNotifierPort, ProgressViewPort
 from app.domain.events import ProgressEvent, ProgressUpdate
 
 MARKS = {"started": "…", "completed": "✓", "failed": "✗", "waiting": "?"}

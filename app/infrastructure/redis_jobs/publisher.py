@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from app.application.ports.progress import ProgressNotifierPort
+from app.application.ports.jobs import ProgressNotifierPort
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.infrastructure.redis_jobs import keys, lua
 

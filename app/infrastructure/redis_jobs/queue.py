@@ -18,16 +18,9 @@ from arq.constants import expires_extra_ms
 from arq.jobs import serialize_job
 from redis.exceptions import RedisError
 
-from app.application.ports.chat_jobs import ChatJobsPort
+from app.application.ports.jobs import ChatJobsPort, NoWorkerAvailable, QueueFull, QueueUnavailable
 from app.domain.chat import ChatRequest
-from app.domain.errors import (
-    InputExpired,
-    NotWaitingForInput,
-    NoWorkerAvailable,
-    QueueFull,
-    QueueUnavailable,
-    ThreadBusy,
-)
+from app.domain.errors import InputExpired, NotWaitingForInput, ThreadBusy
 from app.domain.events import ErrorKind, ProgressEvent, failure
 from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, TurnPolicy, fold_events
 from app.infrastructure.observability.otel import trace_carrier

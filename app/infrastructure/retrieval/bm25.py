@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.application.ports.retriever import RetrieverPort
+from app.application.ports.tools import RetrieverPort
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
 from app.infrastructure.korean_text import is_hangul_word, stem_english, words

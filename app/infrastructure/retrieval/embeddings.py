@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from openai import AsyncOpenAI
 
-from app.application.ports.retriever import RetrieverPort
+from app.application.ports.tools import RetrieverPort
 from app.domain.errors import DomainError
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem

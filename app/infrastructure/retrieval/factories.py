@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Literal
 
-from app.application.ports.retriever import RetrieverPort
+from app.application.ports.tools import RetrieverPort
 from app.infrastructure.korean_text import words
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.morphology.rules import RuleMorphology

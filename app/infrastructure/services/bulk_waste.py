@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from app.application.ports.bulk_waste import BulkWasteClientPort
+from app.application.ports.tools import BulkWastePort
 from app.domain.tools import BulkWasteInfo
 from app.infrastructure.services.tables import matches, read_table
 
@@ -20,7 +20,7 @@ HOW_TO = (
 )
 
 
-class CsvBulkWasteFees(BulkWasteClientPort):
+class CsvBulkWasteFees(BulkWastePort):
     """Fees per item and size; with `rules_path`, the district's own bulky-waste method."""
 
     def __init__(self, path: Path, *, rules_path: Path | None = None, limit: int = 5) -> None:

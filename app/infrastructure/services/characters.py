@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from app.application.ports.character import CharacterClientPort
-from app.domain.errors import MalformedResponse
+from app.application.ports.llm import MalformedResponse
+from app.application.ports.tools import CharacterPort
 from app.domain.tools import Character
 from app.domain.waste import WasteCategory
 from app.infrastructure.services.http import ServiceHttp
@@ -25,7 +25,7 @@ def load_catalog(path: Path = CATALOG) -> tuple[Character, ...]:
     )
 
 
-class CatalogCharacterClient(CharacterClientPort):
+class CatalogCharacterClient(CharacterPort):
     def __init__(self, characters: tuple[Character, ...]) -> None:
         self._characters = characters
 
@@ -39,7 +39,7 @@ class CatalogCharacterClient(CharacterClientPort):
         return [c.name for c in self._characters]
 
 
-class HttpCharacterClient(CharacterClientPort):
+class HttpCharacterClient(CharacterPort):
     """`GET /characters` (cached) from a character service: [{name, category, description}]."""
 
     def __init__(self, http: ServiceHttp) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 import structlog
 from pydantic import SecretStr
 
-from app.application.ports.cache import CachePort
-from app.domain.errors import DomainError, ExternalServiceError, MalformedResponse
+from app.application.ports.llm import ExternalServiceError, MalformedResponse
+from app.application.ports.stores import CachePort
+from app.domain.errors import DomainError
 from app.infrastructure.http.libraries import SharedClient, SharedResponse
 from app.infrastructure.llm.errors import from_status, from_transport
 from app.settings.services import ServiceSettings

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.application.ports.photos import PhotoStorePort
+from app.application.ports.stores import PhotoStorePort
 from app.settings.services import ImageServiceSettings
 
 NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpeg|webp)$")

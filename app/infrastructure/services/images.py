@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from app.application.ports.image_generator import ImageGeneratorPort
-from app.domain.errors import DomainError, MalformedResponse
+from app.application.ports.llm import MalformedResponse
+from app.application.ports.tools import ImageGeneratorPort
+from app.domain.errors import DomainError
 from app.domain.tools import GeneratedImage
 from app.infrastructure.services.image_store import ImageStore
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.application.ports.collection_point import CollectionPointClientPort
-from app.application.ports.location import LocationClientPort
+from app.application.ports.llm import MalformedResponse
+from app.application.ports.tools import CollectionPointPort, LocationPort
 from app.domain.chat import Location
-from app.domain.errors import MalformedResponse
 from app.domain.tools import CollectionPoint, Place
 from app.infrastructure.services.http import ServiceHttp
 
@@ -23,7 +22,7 @@ KIND_QUERIES = {
 }
 
 
-class KakaoLocalClient(LocationClientPort):
+class KakaoLocalClient(LocationPort):
     """`Authorization: KakaoAK <key>`; results nearest first when a point is given."""
 
     def __init__(self, http: ServiceHttp) -> None:
@@ -75,7 +74,7 @@ class KakaoLocalClient(LocationClientPort):
         )
 
 
-class KakaoCollectionPoints(CollectionPointClientPort):
+class KakaoCollectionPoints(CollectionPointPort):
     """Bins and recycling centres as Kakao Local knows them, nearest first."""
 
     def __init__(self, kakao: KakaoLocalClient) -> None:

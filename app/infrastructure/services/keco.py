@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from app.application.ports.collection_point import CollectionPointClientPort
+from app.application.ports.llm import MalformedResponse
+from app.application.ports.tools import CollectionPointPort
 from app.domain.chat import Location
-from app.domain.errors import MalformedResponse
 from app.domain.tools import CollectionPoint
 from app.infrastructure.services.http import ServiceHttp
 from app.settings.services import CollectionPointSettings
@@ -16,7 +16,7 @@ from app.settings.services import CollectionPointSettings
 MAX_PAGES = 20
 
 
-class OdcloudCollectionPoints(CollectionPointClientPort):
+class OdcloudCollectionPoints(CollectionPointPort):
     """`GET {dataset_path}?page=&perPage=&serviceKey=` → {"data": [...], "totalCount": n}.
 
     Column names differ per dataset, so they come from config. The whole dataset is fetched

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.application.ports.weather import WeatherClientPort
+from app.application.ports.llm import AuthenticationFailed, BadRequest, MalformedResponse
+from app.application.ports.tools import WeatherPort
 from app.domain.chat import Location
-from app.domain.errors import AuthenticationFailed, BadRequest, MalformedResponse
 from app.domain.tools import WeatherReport
 from app.infrastructure.services.http import ServiceHttp
 from app.infrastructure.services.weather import HOURS_AHEAD, RAIN_LIKELY, SEOUL
@@ -55,7 +55,7 @@ def nowcast_base(now: datetime) -> tuple[str, str]:
     return ready.strftime("%Y%m%d"), ready.strftime("%H00")
 
 
-class KmaWeather(WeatherClientPort):
+class KmaWeather(WeatherPort):
     def __init__(self, http: ServiceHttp, service_key: str, *, clock: Any = None) -> None:
         self._http = http
         self._key = service_key

@@ -6,14 +6,14 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from app.application.ports.recyclable_price import RecyclablePriceClientPort
+from app.application.ports.tools import RecyclablePricePort
 from app.domain.tools import PriceQuote
 from app.infrastructure.services.tables import matches, read_table
 
 COLUMNS = {"품목", "지역", "가격", "조사년월"}
 
 
-class CsvRecyclablePrices(RecyclablePriceClientPort):
+class CsvRecyclablePrices(RecyclablePricePort):
     """Columns: 품목 (material), 지역 (region), 가격 (won/kg), 조사년월 (survey month)."""
 
     def __init__(self, path: Path, *, source: str = "재활용가능자원 가격조사") -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.application.ports.web_search import WebSearchPort
-from app.domain.errors import MalformedResponse
+from app.application.ports.llm import MalformedResponse
+from app.application.ports.tools import WebSearchPort
 from app.domain.tools import SearchResult
 from app.infrastructure.services.http import ServiceHttp
 

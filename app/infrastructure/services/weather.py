@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.application.ports.weather import WeatherClientPort
+from app.application.ports.llm import BadRequest, MalformedResponse
+from app.application.ports.tools import WeatherPort
 from app.domain.chat import Location
-from app.domain.errors import BadRequest, MalformedResponse
 from app.domain.tools import WeatherReport
 from app.infrastructure.services.http import ServiceHttp
 
@@ -15,7 +15,7 @@ HOURS_AHEAD = 12
 RAIN_LIKELY = 60
 
 
-class OpenMeteoWeather(WeatherClientPort):
+class OpenMeteoWeather(WeatherPort):
     """Forecasts are cached per ~1 km cell (two decimals) for `cache_ttl`."""
 
     def __init__(self, forecast: ServiceHttp, geocoding: ServiceHttp) -> None:

@@ -20,11 +20,9 @@ from app.application.chat.intents import make_intent_classifier
 from app.application.chat.progress import StageReporter
 from app.application.chat.registry import Tool, Toolset
 from app.application.chat.state import BranchInput, ChatState, ChatUpdate, RunContext
-from app.application.ports.cache import CachePort
-from app.application.ports.llm import LLMPort
-from app.application.ports.photos import PhotoStorePort
-from app.application.ports.retriever import RetrieverPort
-from app.application.ports.vision import VisionModelPort
+from app.application.ports.llm import LLMPort, VisionModelPort
+from app.application.ports.stores import CachePort, PhotoStorePort
+from app.application.ports.tools import RetrieverPort
 
 Graph = StateGraph[ChatState, RunContext, ChatState, ChatState]
 

@@ -9,7 +9,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from app.application.chat.state import RunContext
-from app.application.ports.chat_graph import ChatGraphPort, Turn
+from app.application.ports.jobs import ChatGraphPort, Turn
 from app.domain.chat import InputRequest
 
 

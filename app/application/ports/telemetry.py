@@ -1,7 +1,9 @@
-"""The metrics port: what the worker and gateway count, and the text a scraper reads."""
+"""Metrics and traces."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from app.domain.llm import TokenUsage
@@ -36,3 +38,20 @@ class MetricsExpositionPort(Protocol):
 
     async def render(self) -> bytes:
         """The current values in the exposition format (gauges sampled now)."""
+
+
+Attribute = str | int | float | bool
+
+
+class TracingPort(Protocol):
+    """Opens a span as a child of the current one; a no-op implementation when tracing is off."""
+
+    def span(
+        self,
+        name: str,
+        attributes: dict[str, Attribute] | None = None,
+        *,
+        remote_parent: Mapping[str, str] | None = None,
+    ) -> AbstractContextManager[None]:
+        """A span covering the block; an exception leaving it marks the span as failed.
+        `remote_parent` (a caller's W3C `traceparent` headers) continues the caller's trace."""

@@ -1,0 +1,142 @@
+"""Chats as jobs: submit, follow, publish progress, run turns; the queue's errors."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app.application.ports.llm import ProviderUnavailable
+from app.domain.chat import ChatRequest, InputRequest
+from app.domain.events import ProgressEvent, ProgressUpdate
+from app.domain.jobs import ChatJobStatus, ChatTicket, QueueHealth, TurnPolicy
+
+
+class QueueUnavailable(ProviderUnavailable):
+    """The job queue (Redis) cannot be reached: nothing was queued."""
+
+
+class NoWorkerAvailable(ProviderUnavailable):
+    """No worker is running to take the chat: nothing was queued."""
+
+
+class QueueFull(ProviderUnavailable):
+    """The queue holds as many chats as it may: nothing was queued."""
+
+
+class ChatJobsPort(Protocol):
+    """The job side of the service, as the gateway, `submit` and the tests see it."""
+
+    @abstractmethod
+    async def submit(
+        self,
+        request: ChatRequest,
+        *,
+        if_busy: TurnPolicy = "enqueue",
+        principal: str = "anonymous",
+        answering: str | None = None,
+    ) -> ChatTicket:
+        """Queue the chat behind its thread's unfinished turns (or as `if_busy` says); its
+        `queued` event is readable as soon as this returns; the job runs within `principal`'s
+        budget. A thread paused on a question is taken over: the paused job ends `resumed`.
+        With `answering`, the chat must answer that paused job (NotWaitingForInput, or
+        InputExpired, otherwise). Raises QueueUnavailable, QueueFull, NoWorkerAvailable,
+        or ThreadBusy too."""
+
+    @abstractmethod
+    async def thread_of(self, job_id: str) -> str | None:
+        """The thread the job belongs to, or None when no such job exists (or it expired)."""
+
+    @abstractmethod
+    async def status(self, job_id: str) -> ChatJobStatus | None:
+        """Where the job stands, or None when no such job exists (or it expired)."""
+
+    @abstractmethod
+    async def cancel(self, job_id: str) -> bool:
+        """End the job with an `error` of kind `cancelled`; False if it had ended already."""
+
+    @abstractmethod
+    def follow(
+        self,
+        job_id: str,
+        after: str | None = None,
+        *,
+        stop: Callable[[], Awaitable[bool]] | None = None,
+    ) -> AsyncIterator[ProgressEvent]:
+        """Events after the event id `after` as they arrive, ending with the terminal one.
+
+        `stop` is asked whenever no event came for a while (the reader went away).
+        """
+
+    @abstractmethod
+    async def health(self) -> QueueHealth:
+        """Whether the queue answers and a worker reported in recently."""
+
+
+class ProgressNotifierPort(Protocol):
+    """Numbers each job's updates (seq from 1) and delivers them in order.
+
+    Returns None when the update was dropped: after the job's terminal event, or a second
+    `answer` (a re-run of the same job must not repeat them).
+    """
+
+    @abstractmethod
+    async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None: ...
+
+
+class JobEventsPort(Protocol):
+    """A job's event stream as the job policy uses it (the Redis Stream publisher in a worker)."""
+
+    async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None:
+        """As ProgressNotifierPort.publish: None when dropped (after the terminal event)."""
+        ...
+
+    async def publish_attempt(
+        self, job_id: str, update: ProgressUpdate, *, attempt: int
+    ) -> ProgressEvent | None:
+        """Publish, making `attempt` the job's current one from this event on."""
+        ...
+
+    async def terminal(self, job_id: str) -> str | None:
+        """The type of the job's terminal event (`done`, `error`, `resumed`), else None."""
+        ...
+
+
+class ProgressViewPort(Protocol):
+    """What `ask` and `submit` draw their progress with, from the events alone."""
+
+    def session(self, thread_id: str) -> AbstractContextManager[None]:
+        """Around one command's events: a live view runs inside it and is left on screen."""
+        ...
+
+    def show(self, event: ProgressEvent) -> None: ...
+
+    def note(self, text: str) -> None:
+        """A line of our own (a hint), kept off the answer's line."""
+        ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Where a turn got to: the thread's state, and the question it paused on, if it did."""
+
+    state: dict[str, Any]
+    needs_input: InputRequest | None = None
+
+
+class ChatGraphPort(Protocol):
+    """`job_id` is the run's own: its events are that job's, whichever job paused the turn."""
+
+    async def run(self, update: dict[str, Any], thread_id: str, job_id: str) -> Turn:
+        """A new turn from the thread's last checkpoint (a pending question is dropped)."""
+        ...
+
+    async def resume(self, value: str, thread_id: str, job_id: str) -> Turn:
+        """The paused turn, with the person's answer to its question."""
+        ...
+
+    async def waiting_for(self, thread_id: str) -> InputRequest | None:
+        """The question the thread's last turn paused on, or None."""
+        ...
