@@ -47,6 +47,7 @@ from app.infrastructure.orchestration.langgraph.graph import GraphOptions, creat
 from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
 from app.infrastructure.progress.terminal import TerminalProgressNotifier
 from app.infrastructure.redis import RedisCache, ResilientCache
+from app.infrastructure.redis_jobs import keys
 from app.infrastructure.redis_jobs.worker import PUBLISHER, RUNNER, ChatWorker, worker_options
 from app.infrastructure.retrieval import factories as retrieval
 from app.infrastructure.services.bulk_waste import CsvBulkWasteFees
@@ -135,7 +136,8 @@ class Chat(containers.DeclarativeContainer):
     # --- the tools' adapters (`services:` settings); `off` leaves the tool out of the graph
     services = providers.Callable(attrgetter("services"), settings)
     cache = providers.Singleton(
-        ResilientCache, inner=providers.Singleton(RedisCache, redis=redis, namespace="eco2:svc:")
+        ResilientCache,
+        inner=providers.Singleton(RedisCache, redis=redis, namespace=keys.SERVICE_CACHE),
     )
     kakao = providers.Singleton(
         KakaoLocalClient,

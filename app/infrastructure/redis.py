@@ -10,7 +10,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from app.application.ports.stores import CachePort
-from app.infrastructure.redis_jobs import serialization
+from app.infrastructure.redis_jobs import keys, serialization
 from app.settings import RedisSettings
 
 log = structlog.get_logger(__name__)
@@ -49,7 +49,7 @@ async def redis_resource(settings: RedisSettings, queue_name: str) -> AsyncItera
 class RedisCache(CachePort):
     """CachePort on Redis strings with expiry; keys are namespaced."""
 
-    def __init__(self, redis: Redis, namespace: str = "eco2:cache:") -> None:
+    def __init__(self, redis: Redis, namespace: str = keys.CACHE) -> None:
         self._redis = redis
         self._namespace = namespace
 

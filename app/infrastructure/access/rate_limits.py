@@ -19,6 +19,7 @@ from app.application.ports.access import UsageLimiterPort
 from app.application.ports.jobs import QueueUnavailable
 from app.domain.errors import LimitExceeded
 from app.domain.llm import TokenUsage, UsageLimits
+from app.infrastructure.redis_jobs import keys
 
 MICRO = 1_000_000
 
@@ -36,7 +37,7 @@ class RedisUsageLimiter(UsageLimiterPort):
         # The process's own pool: a limit check never opens connections of its own.
         pool: Any = redis.connection_pool  # `limits` types its options as scalars
         storage = RedisStorage(
-            f"async+{url}", implementation="redispy", key_prefix="eco2:limits", connection_pool=pool
+            f"async+{url}", implementation="redispy", key_prefix=keys.LIMITS, connection_pool=pool
         )
         self._moving = MovingWindowRateLimiter(storage)
         self._daily = FixedWindowRateLimiter(storage)

@@ -1,4 +1,5 @@
-"""Every Redis key of the job protocol, and nothing else: the one module that spells them.
+"""Every Redis key this service writes: the one module that spells them (the job protocol's,
+and at the end the prefixes of the caches, images, uploads and limits).
 
 Python calls the functions; the Lua steps get the keys as KEYS, or, for a key of a job only
 known inside Redis (the thread's next turn, a paused job), its template in `lua_templates()`,
@@ -17,6 +18,13 @@ from arq.constants import (
     in_progress_key_prefix,
     job_key_prefix,
 )
+
+# Prefixes of the keys outside the job protocol.
+CACHE = "eco2:cache:"  # intent classifications (RedisCache)
+SERVICE_CACHE = "eco2:svc:"  # the tool services' deterministic lookups
+IMAGES = "eco2:image:"  # generated images (RedisImageStore)
+UPLOADS = "eco2:upload:"  # uploaded photos, read by the gateway and the workers
+LIMITS = "eco2:limits"  # rate limits and budgets (the `limits` library adds its own parts)
 
 # ZSET: jobs paused on a question, scored by the time (ms) the question expires.
 WAITING = "chat:waiting"

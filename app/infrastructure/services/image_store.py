@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.application.ports.stores import PhotoStorePort
+from app.infrastructure.redis_jobs import keys
 from app.settings.services import ImageServiceSettings
 
 NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpeg|webp)$")
@@ -44,7 +45,7 @@ class RedisImageStore(PhotoStorePort):
     """Images in Redis with a TTL: generated ones (eco2:image:) and uploaded photos
     (eco2:upload:), which the gateway and the workers both reach wherever they run."""
 
-    def __init__(self, redis: Any, ttl_seconds: int, *, prefix: str = "eco2:image:") -> None:
+    def __init__(self, redis: Any, ttl_seconds: int, *, prefix: str = keys.IMAGES) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
         self._prefix = prefix
@@ -62,7 +63,7 @@ class RedisImageStore(PhotoStorePort):
 
 
 def photo_store(redis: Any, ttl_seconds: int) -> PhotoStorePort:
-    return RedisImageStore(redis, ttl_seconds, prefix="eco2:upload:")
+    return RedisImageStore(redis, ttl_seconds, prefix=keys.UPLOADS)
 
 
 def image_store(settings: ImageServiceSettings, redis: Any) -> ImageStore:
