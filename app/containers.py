@@ -38,11 +38,8 @@ from app.infrastructure import checkpoint
 from app.infrastructure.http import http_client_resource
 from app.infrastructure.llm import factories as sdk
 from app.infrastructure.llm.vision import LLMVisionModel
-from app.infrastructure.observability import samplers
-from app.infrastructure.observability.llm_calls import LLMCalls
 from app.infrastructure.observability.metrics_server import metrics_server_resource
 from app.infrastructure.observability.otel import JobTracing
-from app.infrastructure.observability.prometheus import NoMetrics
 from app.infrastructure.orchestration.langgraph.graph import GraphOptions, create_chat_graph
 from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
 from app.infrastructure.progress.terminal import TerminalProgressNotifier
@@ -108,29 +105,33 @@ class Chat(containers.DeclarativeContainer):
     # Where progress goes (Redis Streams in the worker, the terminal in the CLI).
     notifier: providers.Dependency[Any] = providers.Dependency()
     # What each model call leaves behind (metrics, span, LangSmith run), a span per node.
-    calls: providers.Dependency[Any] = providers.Dependency(default=OFF)
-    metrics: providers.Dependency[Any] = providers.Dependency(default=OFF)
-    tracing: providers.Dependency[Any] = providers.Dependency(default=OFF)
+    telemetry = providers.DependenciesContainer()
 
     # --- the LLM: `llm.provider`, then each of `llm.fallbacks`, built only when named
     llm_settings = settings.provided.llm
     llm_adapters = providers.Aggregate(
         openai=providers.Singleton(
-            sdk.openai_llm, llm_settings, client=clients.openai_client, calls=calls
+            sdk.openai_llm, llm_settings, client=clients.openai_client, calls=telemetry.llm_calls
         ),
         gemini=providers.Singleton(
-            sdk.gemini_llm, llm_settings, client=clients.gemini_client, calls=calls
+            sdk.gemini_llm, llm_settings, client=clients.gemini_client, calls=telemetry.llm_calls
         ),
         anthropic=providers.Singleton(
-            sdk.anthropic_llm, llm_settings, client=clients.anthropic_client, calls=calls
+            sdk.anthropic_llm,
+            llm_settings,
+            client=clients.anthropic_client,
+            calls=telemetry.llm_calls,
         ),
         langchain=providers.Singleton(
-            sdk.langchain_llm, llm_settings, http_client=clients.http_client, calls=calls
+            sdk.langchain_llm,
+            llm_settings,
+            http_client=clients.http_client,
+            calls=telemetry.llm_calls,
         ),
-        offline=providers.Singleton(sdk.offline_llm, llm_settings, calls=calls),
+        offline=providers.Singleton(sdk.offline_llm, llm_settings, calls=telemetry.llm_calls),
     )
     llm = providers.Singleton(
-        sdk.llm_chain, llm_settings, adapters=llm_adapters.provider, metrics=metrics
+        sdk.llm_chain, llm_settings, adapters=llm_adapters.provider, metrics=telemetry.metrics
     )
 
     # --- the tools' adapters (`services:` settings); `off` leaves the tool out of the graph
@@ -341,7 +342,7 @@ class Chat(containers.DeclarativeContainer):
         photos=photos,
         intent_cache=intent_cache,
     )
-    reporter = providers.Singleton(StageReporter, notifier, tracing)
+    reporter = providers.Singleton(StageReporter, notifier, telemetry.tracing)
     graph = providers.Singleton(
         create_chat_graph,
         llm=llm,
@@ -367,17 +368,7 @@ class WorkerContainer(containers.DeclarativeContainer):
     core = providers.Container(Core, settings=settings, role=providers.Object("worker"))
     clients = providers.Container(Clients, settings=settings, tracer=core.tracer)
     telemetry = providers.Container(
-        Telemetry,
-        settings=settings,
-        tracer=core.tracer,
-        langsmith=core.tracing,
-        sampled=providers.Callable(
-            samplers.worker_gauges,
-            redis=core.redis,
-            queue_name=settings.provided.worker.queue_name,
-            http_client=clients.http_client,
-            max_connections=settings.provided.http.max_connections,
-        ),
+        Telemetry, settings=settings, core=core, http_client=clients.http_client
     )
     metrics_server = StartupResource(
         metrics_server_resource, settings=settings.provided.metrics, exposition=telemetry.metrics
@@ -385,15 +376,9 @@ class WorkerContainer(containers.DeclarativeContainer):
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
     access = providers.Container(Access, settings=settings, redis=core.redis)
     chat = providers.Container(
-        Chat,
-        settings=settings,
-        clients=clients,
-        redis=core.redis,
-        notifier=jobs.coalescing,
-        calls=telemetry.llm_calls,
-        metrics=telemetry.metrics,
-        tracing=telemetry.tracing,
-    )
+        Chat, settings=settings, clients=clients, redis=core.redis, notifier=jobs.coalescing,
+        telemetry=telemetry,
+    )  # fmt: skip
     runner = providers.Singleton(
         ChatJobRunner,
         chats=chat.service,
@@ -407,8 +392,7 @@ class WorkerContainer(containers.DeclarativeContainer):
 
 class CliContainer(containers.DeclarativeContainer):
     """The CLI: `ask` runs the graph in this process, `submit` goes through the job queue; both
-    show progress in the same terminal view. Model calls are traced as in the worker; a
-    one-question process has no scrape, so its metrics go nowhere."""
+    show progress in the same terminal view."""
 
     settings = providers.Dependency(instance_of=Settings)
     json_lines = providers.Dependency(instance_of=bool, default=False)  # `--json`
@@ -417,22 +401,14 @@ class CliContainer(containers.DeclarativeContainer):
     view: providers.Dependency[ProgressViewPort] = providers.Dependency(default=terminal.view)
     core = providers.Container(Core, settings=settings)
     clients = providers.Container(Clients, settings=settings)
+    telemetry = providers.Container(Telemetry, settings=settings, core=core, scraped=False)
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
     access = providers.Container(Access, settings=settings, redis=core.redis)
     notifier = providers.Singleton(TerminalProgressNotifier, view=view)
     chat = providers.Container(
-        Chat,
-        settings=settings,
-        clients=clients,
-        redis=core.redis,
-        notifier=notifier,
-        calls=providers.Singleton(
-            LLMCalls,
-            metrics=providers.Singleton(NoMetrics),
-            tracer=core.tracer,
-            langsmith=core.tracing,
-        ),
-    )
+        Chat, settings=settings, clients=clients, redis=core.redis, notifier=notifier,
+        telemetry=telemetry,
+    )  # fmt: skip
 
 
 def arq_options(container: WorkerContainer) -> dict[str, Any]:

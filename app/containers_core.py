@@ -21,6 +21,7 @@ from app.infrastructure.access.file_keys import FileApiKeyStore
 from app.infrastructure.access.postgres_keys import postgres_key_store
 from app.infrastructure.access.rate_limits import RedisUsageLimiter
 from app.infrastructure.access.redis_threads import RedisThreadRegistry
+from app.infrastructure.observability import samplers
 from app.infrastructure.observability.langsmith import tracing_resource
 from app.infrastructure.observability.llm_calls import LLMCalls
 from app.infrastructure.observability.logging import configure_from_settings, logging_resource
@@ -129,21 +130,37 @@ class Core(containers.DeclarativeContainer):
 
 
 class Telemetry(containers.DeclarativeContainer):
-    """Metrics and traces of one process. `sampled` lists the gauges a scrape reads (each
-    entry point has its own: queue, SSE clients, HTTP pool)."""
+    """Metrics and traces of one process. A scrape reads the queue's depth, and what the entry
+    point adds: a worker its HTTP pool, a gateway its streams. A one-question CLI process has
+    no scrape (`scraped=False`): its metrics go nowhere."""
 
     settings = providers.Dependency(instance_of=Settings)
-    tracer: providers.Dependency[Any] = providers.Dependency()
-    sampled: providers.Dependency[Any] = providers.Dependency(default=providers.List())
-    langsmith: providers.Dependency[Any] = providers.Dependency(default=providers.Object(False))
+    core = providers.DependenciesContainer()
+    http_client: providers.Dependency[Any] = providers.Dependency(default=providers.Object(None))
+    hub: providers.Dependency[Any] = providers.Dependency(default=providers.Object(None))
+    scraped = providers.Dependency(instance_of=bool, default=True)
 
-    tracing = providers.Singleton(tracing_port, tracer)
+    tracing = providers.Singleton(tracing_port, core.tracer)
     metrics = providers.Selector(
-        providers.Callable(lambda s: "on" if s.metrics.enabled else "off", settings),
-        on=providers.Singleton(prometheus_metrics, sampled=sampled),
+        providers.Callable(
+            lambda s, on: "on" if on and s.metrics.enabled else "off", settings, scraped
+        ),
+        on=providers.Singleton(
+            prometheus_metrics,
+            sampled=providers.Callable(
+                samplers.gauges,
+                core.redis,
+                settings.provided.worker.queue_name,
+                http_client=http_client,
+                max_connections=settings.provided.http.max_connections,
+                hub=hub,
+            ),
+        ),
         off=providers.Singleton(NoMetrics),
     )
-    llm_calls = providers.Singleton(LLMCalls, metrics=metrics, tracer=tracer, langsmith=langsmith)
+    llm_calls = providers.Singleton(
+        LLMCalls, metrics=metrics, tracer=core.tracer, langsmith=core.tracing
+    )
 
 
 class Jobs(containers.DeclarativeContainer):

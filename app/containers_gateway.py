@@ -8,7 +8,6 @@ from dependency_injector import containers, providers
 from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens
 from app.containers_core import Access, Core, Jobs, Telemetry
-from app.infrastructure.observability import samplers
 from app.infrastructure.services.image_store import LocalImageStore, RedisImageStore, photo_store
 from app.settings import Settings
 
@@ -17,17 +16,7 @@ class GatewayContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     core = providers.Container(Core, settings=settings, role=providers.Object("gateway"))
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
-    telemetry = providers.Container(
-        Telemetry,
-        settings=settings,
-        tracer=core.tracer,
-        sampled=providers.Callable(
-            samplers.gateway_gauges,
-            redis=core.redis,
-            queue_name=settings.provided.worker.queue_name,
-            hub=jobs.hub,
-        ),
-    )
+    telemetry = providers.Container(Telemetry, settings=settings, core=core, hub=jobs.hub)
     access = providers.Container(Access, settings=settings, redis=core.redis)
     intake = providers.Singleton(
         ChatIntake, jobs=jobs.chat_jobs, threads=access.threads, limiter=access.limiter

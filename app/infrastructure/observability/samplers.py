@@ -77,19 +77,23 @@ def http_max_connections(limit: int) -> Sampled:
     return Sampled("eco2_http_pool_max_connections", "The shared pool's connection limit", read)
 
 
-def worker_gauges(
-    redis: Redis, queue_name: str, http_client: Any, max_connections: int
+def gauges(
+    redis: Redis,
+    queue_name: str,
+    *,
+    http_client: Any = None,
+    max_connections: int = 0,
+    hub: Followed | None = None,
 ) -> list[Sampled]:
-    """What a worker's scrape reads: its queue and the shared HTTP pool."""
-    return [
-        queue_depth(redis, queue_name),
-        http_in_flight(http_client),
-        http_connections(http_client),
-        http_idle_connections(http_client),
-        http_max_connections(max_connections),
-    ]
-
-
-def gateway_gauges(redis: Redis, queue_name: str, hub: Followed) -> list[Sampled]:
-    """What a gateway's scrape reads: the queue it feeds and the streams it follows."""
-    return [queue_depth(redis, queue_name), sse_clients(hub)]
+    """What a scrape reads: the queue always; a worker's shared HTTP pool, a gateway's streams."""
+    found = [queue_depth(redis, queue_name)]
+    if http_client is not None:
+        found += [
+            http_in_flight(http_client),
+            http_connections(http_client),
+            http_idle_connections(http_client),
+            http_max_connections(max_connections),
+        ]
+    if hub is not None:
+        found.append(sse_clients(hub))
+    return found
