@@ -1,0 +1,1 @@
+"""The conversation store's adapters: PostgreSQL (production) and SQLite (the embedded default)."""
