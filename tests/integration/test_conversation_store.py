@@ -4,16 +4,12 @@ paging, ownership, soft delete, titles, exactly-once turns, and failures that wr
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from app.application.ports.conversations import ConversationStore
 from app.domain.conversations import (
@@ -21,27 +17,19 @@ from app.domain.conversations import (
     InvalidCursor,
     InvalidPageSize,
     InvalidTitle,
-    MessageDraft,
     StoreUnavailable,
 )
-from app.infrastructure.conversations.postgres_store import postgres_conversation_store
-from app.settings import ConversationSettings, PostgresSettings
 from tests.support.conversation_stores import (
     FAILING_CONTENT,
     Backend,
+    draft,
+    later,
     postgres_backend,
     postgres_reason,
     sqlite_backend,
+    turn,
+    unreachable_postgres,
 )
-
-
-def later() -> datetime:
-    """A moment after every conversation's creation, for turns that say when they happened."""
-    return datetime.now(UTC) + timedelta(days=1)
-
-
-def draft(content: str, at: datetime | None = None, **extra: Any) -> MessageDraft:
-    return MessageDraft(content=content, created_at=at, **extra)
 
 
 @pytest.fixture(scope="module")
@@ -67,18 +55,6 @@ async def backend(
 async def store(backend: Backend) -> AsyncIterator[ConversationStore]:
     async with backend.replica() as opened:
         yield opened
-
-
-async def turn(
-    store: ConversationStore, owner: str, conversation_id: str, key: str, at: datetime
-) -> None:
-    await store.record_turn(
-        owner,
-        conversation_id,
-        key,
-        draft(f"q {key}", at),
-        draft(f"a {key}", at + timedelta(seconds=1)),
-    )
 
 
 async def walk(store: ConversationStore, owner: str, limit: int) -> list[list[str]]:
@@ -298,23 +274,8 @@ async def test_a_turn_that_fails_midway_writes_nothing(backend: Backend) -> None
         assert retried.created  # the failed attempt left no trace of its key
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def unreachable_postgres() -> AsyncIterator[ConversationStore]:
-    url = SecretStr(f"postgresql://eco2@127.0.0.1:{closed_port()}/eco2")
-    settings = ConversationSettings(backend="postgres", timeout=0.5)
-    opened = asynccontextmanager(postgres_conversation_store)(settings, PostgresSettings(url=url))
-    async with opened as store:
-        yield store
-
-
 async def test_postgresql_down_is_store_unavailable() -> None:
-    async with unreachable_postgres() as store:
+    async with unreachable_postgres(wait=0.5) as store:
         assert (await store.health()).startswith("unavailable")
         for call in (
             store.create("alice"),

@@ -3,18 +3,21 @@ temporary file, PostgreSQL in a schema of its own on TEST_POSTGRES_URL."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import SecretStr
 
-from app.domain.conversations import StoreUnavailable
+from app.application.ports.conversations import ConversationStore
+from app.domain.conversations import MessageDraft, StoreUnavailable
 from app.infrastructure.conversations.postgres_store import postgres_conversation_store
 from app.infrastructure.conversations.sqlite_store import sqlite_conversation_store
 from app.settings import ConversationSettings, PostgresSettings
@@ -36,6 +39,23 @@ POSTGRES_SABOTAGE = (
     """CREATE TRIGGER boom BEFORE INSERT ON eco2_messages
     FOR EACH ROW EXECUTE FUNCTION boom()""",
 )
+
+
+def later() -> datetime:
+    """A moment after every conversation's creation, for turns that say when they happened."""
+    return datetime.now(UTC) + timedelta(days=1)
+
+
+def draft(content: str, at: datetime | None = None, **extra: Any) -> MessageDraft:
+    return MessageDraft(content=content, created_at=at, **extra)
+
+
+async def turn(
+    store: ConversationStore, owner: str, conversation_id: str, key: str, at: datetime
+) -> None:
+    """A question and its answer a second later, both at the time given."""
+    answer = draft(f"a {key}", at + timedelta(seconds=1))
+    await store.record_turn(owner, conversation_id, key, draft(f"q {key}", at), answer)
 
 
 def postgres_reason() -> str | None:
@@ -92,21 +112,41 @@ async def sqlite_backend(directory: Path) -> AsyncIterator[Backend]:
     yield Backend("sqlite", settings, PostgresSettings(), (sqlite3.IntegrityError,))
 
 
-@asynccontextmanager
-async def postgres_backend() -> AsyncIterator[Backend]:
-    """A schema of its own (dropped afterwards), named first on the store's search_path."""
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL whose connections see a fresh schema first on their search_path (dropped after)."""
     import psycopg
 
     schema = f"conv_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    settings = ConversationSettings(backend="postgres")
     try:
-        yield Backend(
-            "postgres", settings, PostgresSettings(url=SecretStr(url)), (StoreUnavailable,)
-        )
+        yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@asynccontextmanager
+async def postgres_backend() -> AsyncIterator[Backend]:
+    with postgres_schema() as url:
+        settings = ConversationSettings(backend="postgres")
+        postgres = PostgresSettings(url=SecretStr(url))
+        yield Backend("postgres", settings, postgres, (StoreUnavailable,))
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def unreachable_postgres(wait: float) -> AsyncIterator[Any]:
+    """A store pointed at a port nothing listens on (PostgreSQL down, as the store sees it)."""
+    url = SecretStr(f"postgresql://eco2@127.0.0.1:{closed_port()}/eco2")
+    settings = ConversationSettings(backend="postgres", timeout=wait)
+    opened = asynccontextmanager(postgres_conversation_store)(settings, PostgresSettings(url=url))
+    async with opened as store:
+        yield store

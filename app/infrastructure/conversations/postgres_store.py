@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from app.application.ports.conversations import ConversationStore
 from app.domain.conversations import (
     Conversation,
     ConversationNotFound,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     Cursor = AsyncCursor[dict[str, Any]]
 
 
-class PostgresConversationStore:
+class PostgresConversationStore(ConversationStore):
     """The ConversationStore over a pool of its own. A turn locks its conversation's row
     (SELECT … FOR UPDATE), so concurrent recordings of one turn key write it once."""
 

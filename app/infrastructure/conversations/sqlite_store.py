@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from app.application.ports.conversations import ConversationStore
 from app.domain.conversations import (
     Conversation,
     ConversationNotFound,
@@ -33,7 +34,7 @@ from app.settings import ConversationSettings
 T = TypeVar("T")
 
 
-class SqliteConversationStore:
+class SqliteConversationStore(ConversationStore):
     """The ConversationStore over one SQLite file. Each call runs in a worker thread on a
     connection of its own (kept for the next call), so transactions never interleave; writes
     take the file's write lock first (BEGIN IMMEDIATE), which makes a turn exactly-once."""
