@@ -19,6 +19,7 @@ from app.domain.conversations import (
     InvalidTitle,
     StoreUnavailable,
 )
+from app.domain.errors import ConfigurationError
 from tests.support.conversation_stores import (
     FAILING_CONTENT,
     Backend,
@@ -255,6 +256,13 @@ async def test_cursors_and_turns_hold_across_replicas(backend: Backend) -> None:
             )
         )
         assert sorted(r.created for r in results) == [False, True]
+
+
+async def test_missing_tables_name_the_migration(backend: Backend) -> None:
+    async with backend.unmigrated() as store:
+        for call in (store.list("alice"), store.create("alice"), store.get("alice", "c")):
+            with pytest.raises(ConfigurationError, match="python -m app migrate"):
+                await call
 
 
 async def test_a_turn_that_fails_midway_writes_nothing(backend: Backend) -> None:

@@ -19,7 +19,10 @@ from pydantic import SecretStr
 from app.application.ports.conversations import ConversationStore
 from app.domain.conversations import MessageDraft, StoreUnavailable
 from app.infrastructure.conversations.postgres_store import postgres_conversation_store
-from app.infrastructure.conversations.sqlite_store import sqlite_conversation_store
+from app.infrastructure.conversations.sqlite_store import (
+    SqliteConversationStore,
+    sqlite_conversation_store,
+)
 from app.settings import ConversationSettings, PostgresSettings
 from tests.support.services import POSTGRES_URL
 
@@ -84,6 +87,13 @@ class Backend:
             return asynccontextmanager(sqlite_conversation_store)(self.settings)
         return _migrated_postgres(self.settings, self.postgres)
 
+    def unmigrated(self) -> AbstractAsyncContextManager[Any]:
+        """A store over the same database that did not make its tables (PostgreSQL's never
+        does on open)."""
+        if self.name == "sqlite":
+            return _unmigrated_sqlite(self.settings.sqlite_path)
+        return asynccontextmanager(postgres_conversation_store)(self.settings, self.postgres)
+
     def sabotage(self) -> None:
         if self.name == "sqlite":
             with sqlite3.connect(self.settings.sqlite_path) as conn:
@@ -95,6 +105,15 @@ class Backend:
         with psycopg.connect(self.postgres.url.get_secret_value(), autocommit=True) as conn:
             for statement in POSTGRES_SABOTAGE:
                 conn.execute(statement)
+
+
+@asynccontextmanager
+async def _unmigrated_sqlite(path: Path) -> AsyncIterator[Any]:
+    store = SqliteConversationStore(path)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 @asynccontextmanager

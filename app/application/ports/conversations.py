@@ -16,8 +16,8 @@ from app.domain.conversations import (
 class ConversationStore(Protocol):
     """Every method is scoped to `owner`: another principal's conversation, or a deleted one,
     is ConversationNotFound. Bad input raises a ConversationInputError (InvalidTitle,
-    InvalidCursor, InvalidPageSize) before anything is read or written; a store that cannot
-    be reached raises StoreUnavailable, having written nothing."""
+    InvalidCursor, InvalidPageSize) and writes nothing; a store that cannot be reached raises
+    StoreUnavailable, having written nothing."""
 
     async def migrate(self) -> None:
         """Create the tables and indexes if missing (safe to run again, and concurrently)."""

@@ -21,6 +21,7 @@ from app.domain.conversations import (
     utc_now,
 )
 from app.domain.errors import ConfigurationError
+from app.infrastructure.conversations import MISSING_TABLES
 from app.infrastructure.conversations import postgres_sql as sql
 from app.infrastructure.conversations.cursors import CursorCodec, new_secret
 from app.infrastructure.conversations.pages import conversation_page, message_page
@@ -142,9 +143,7 @@ class PostgresConversationStore(ConversationStore):
             await cur.execute(sql.READ_SECRET)
             row = await cur.fetchone()
             if row is None:
-                raise ConfigurationError(
-                    "the conversation tables are missing: python -m app migrate"
-                )
+                raise ConfigurationError(MISSING_TABLES)
             self._codec = CursorCodec(row["secret"])
         return self._codec
 
@@ -167,9 +166,7 @@ class PostgresConversationStore(ConversationStore):
                 async with conn.transaction():
                     yield cur
         except UndefinedTable as exc:
-            raise ConfigurationError(
-                "the conversation tables are missing: python -m app migrate"
-            ) from exc
+            raise ConfigurationError(MISSING_TABLES) from exc
         except OperationalError as exc:  # down, unreachable, pool exhausted (PoolTimeout)
             raise StoreUnavailable(
                 "the PostgreSQL conversation store is unavailable",

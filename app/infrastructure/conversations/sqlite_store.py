@@ -25,6 +25,7 @@ from app.domain.conversations import (
     utc_now,
 )
 from app.domain.errors import ConfigurationError
+from app.infrastructure.conversations import MISSING_TABLES
 from app.infrastructure.conversations import sqlite_sql as sql
 from app.infrastructure.conversations.cursors import CursorCodec, new_secret, to_micros
 from app.infrastructure.conversations.pages import conversation_page, message_page
@@ -144,9 +145,7 @@ class SqliteConversationStore(ConversationStore):
         if self._codec is None:
             row = conn.execute(sql.READ_SECRET).fetchone()
             if row is None:
-                raise ConfigurationError(
-                    "the conversation tables are missing: python -m app migrate"
-                )
+                raise ConfigurationError(MISSING_TABLES)
             self._codec = CursorCodec(row["secret"])
         return self._codec
 
@@ -158,6 +157,8 @@ class SqliteConversationStore(ConversationStore):
         try:
             return work(conn)
         except sqlite3.OperationalError as exc:  # locked past the timeout, disk, missing file
+            if str(exc).startswith("no such table"):
+                raise ConfigurationError(MISSING_TABLES) from exc
             raise StoreUnavailable(
                 "the SQLite conversation store is unavailable",
                 store="sqlite",
