@@ -53,3 +53,12 @@ def test_migrate_against_postgresql_down_exits_unavailable() -> None:
     result = run_migrate(env)
     assert result.returncode == 69, result.stderr
     assert "conversation store (postgres) is unreachable" in result.stderr
+
+
+def test_the_postgres_backend_without_a_url_is_refused_at_load() -> None:
+    from app.domain.errors import ConfigurationError
+    from app.settings import load_settings
+
+    with pytest.raises(ConfigurationError, match=r"conversations\.backend is 'postgres'"):
+        load_settings(conversations={"backend": "postgres"})
+    assert load_settings().conversations.sqlite_path == Path("var/conversations.sqlite3")
