@@ -21,6 +21,8 @@ from app.infrastructure.access.file_keys import FileApiKeyStore
 from app.infrastructure.access.postgres_keys import postgres_key_store
 from app.infrastructure.access.rate_limits import RedisUsageLimiter
 from app.infrastructure.access.redis_threads import RedisThreadRegistry
+from app.infrastructure.conversations.postgres_store import postgres_conversation_store
+from app.infrastructure.conversations.sqlite_store import sqlite_conversation_store
 from app.infrastructure.observability import samplers
 from app.infrastructure.observability.langsmith import tracing_resource
 from app.infrastructure.observability.llm_calls import LLMCalls
@@ -225,4 +227,20 @@ class Access(containers.DeclarativeContainer):
         requests_per_minute=settings.provided.limits.requests_per_minute,
         tokens_per_day=settings.provided.limits.tokens_per_day,
         daily_cost_usd=settings.provided.budget.principal_daily_cost_usd,
+    )
+
+    # --- Conversations (issue 19, helper h4; the lead moves this block where it belongs) ----
+    # The conversation store: SQLite (embedded default; tables made on start) or PostgreSQL
+    # (tables made by `python -m app migrate`). Lazy, like every Resource that is not a pool of
+    # the process: opened by the first call that needs it.
+    conversations = providers.Selector(
+        providers.Callable(attrgetter("conversations.backend"), settings),
+        sqlite=providers.Resource(
+            sqlite_conversation_store, settings=settings.provided.conversations
+        ),
+        postgres=providers.Resource(
+            postgres_conversation_store,
+            settings=settings.provided.conversations,
+            postgres=settings.provided.postgres,
+        ),
     )

@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   serve the HTTP API and chat page     %(prog)s gateway --host 0.0.0.0 --port 8080
   queue a chat for the workers         %(prog)s submit "소파 버리는 비용 얼마야?"
   one live call per service            %(prog)s doctor
+  create the conversation tables       %(prog)s migrate
   effective settings, with sources     %(prog)s config show
   answer accuracy per kind             %(prog)s eval tests/data/answer_eval.yaml
 
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--half", choices=["tuning", "held-out"], help="only odd (tuning) or even (held-out) ids"
     )
 
+    commands.add_parser(
+        "migrate",
+        parents=[common],
+        help="create the conversation store's tables (conversations.backend); safe to repeat",
+    )
     keys = commands.add_parser("keys", parents=[common], help="API keys: create, list, revoke")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", parents=[common], help="a new key (shown once)")
@@ -215,6 +221,10 @@ def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | No
         from app.entrypoints.doctor import run_doctor
 
         return asyncio.run(run_doctor(quiet(settings), sys.stdout))
+    if command == "migrate":
+        from app.entrypoints.migrate import migrate
+
+        return asyncio.run(migrate(quiet(settings), sys.stdout))
     from app.entrypoints.config import check_config, show_config
 
     if args.config_command == "show":

@@ -3,6 +3,7 @@
 from app.settings.model import (
     LLM_PROVIDERS,
     CheckpointSettings,
+    ConversationSettings,
     GatewaySettings,
     GraphSettings,
     HttpClientLibrary,
@@ -27,6 +28,7 @@ from app.settings.services import ServiceSettings, ServicesSettings
 __all__ = [
     "LLM_PROVIDERS",
     "CheckpointSettings",
+    "ConversationSettings",
     "GatewaySettings",
     "GraphSettings",
     "HttpClientLibrary",

@@ -260,6 +260,16 @@ class CheckpointSettings(Section):
     ttl_days: int | None = Field(default=30, gt=0)  # idle threads are deleted at start-up
 
 
+class ConversationSettings(Section):
+    """Where conversations and their messages are kept: sqlite (one file, one host; tables
+    made on start) or postgres (POSTGRES_URL; tables made by `python -m app migrate`)."""
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path = Path("var/conversations.sqlite3")
+    postgres_pool_size: int = Field(default=10, gt=0)
+    timeout: float = Field(default=5.0, gt=0)  # waiting for a connection or a lock; then 503
+
+
 class RetrievalSettings(Section):
     backend: Literal["bm25", "openai_embeddings"] = "bm25"
     # Korean words for keyword search: Kiwi's analyser, the hand-written rules, or Kiwi when
@@ -310,6 +320,7 @@ class Settings(BaseSettings):
     budget: BudgetSettings = BudgetSettings()
     services: ServicesSettings = ServicesSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
+    conversations: ConversationSettings = ConversationSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     graph: GraphSettings = GraphSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -360,6 +371,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "checkpoint.backend is 'postgres' but POSTGRES_URL is not set: export "
                 "POSTGRES_URL=postgresql://... or choose checkpoint.backend: sqlite"
+            )
+        if self.conversations.backend == "postgres" and self.postgres.url is None:
+            raise ValueError(
+                "conversations.backend is 'postgres' but POSTGRES_URL is not set: export "
+                "POSTGRES_URL=postgresql://... or choose conversations.backend: sqlite"
             )
         if self.retrieval.backend == "openai_embeddings" and self.llm.openai.api_key is None:
             raise ValueError(
