@@ -104,6 +104,13 @@ class ChatDraft(BaseModel):
     language: Language | None = Field(
         default=None, description="the answer's language; omitted: the message's own"
     )
+    model: str | None = Field(
+        default=None,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:/-]+$",
+        description="the model to answer with (e.g. gpt-5.2); one this deployment cannot "
+        "serve is answered by the configured default, and the result says which answered",
+    )
 
     @field_validator("message")
     @classmethod
@@ -124,6 +131,9 @@ class ChatRequest(ChatDraft):
     # The message answers the question the thread is waiting on (POST …/input, `ask --input`);
     # a plain message answers it only when it reads as an answer (a district's name).
     answers_question: bool = False
+    # The thread is a stored conversation of this principal: the turn's messages are recorded
+    # (once) before its terminal event. None: a `/v1` thread, kept only as memory.
+    conversation_owner: str | None = Field(default=None, max_length=128)
 
 
 class InputRequest(BaseModel):
@@ -192,3 +202,4 @@ class ChatResult(BaseModel):
     failed_stages: list[str] = Field(default_factory=list)
     usage: TokenUsage = TokenUsage()
     needs_input: InputRequest | None = None  # the turn paused to ask this; `answer` is empty
+    model: str | None = None  # the model that wrote the answer (None: no model call)
