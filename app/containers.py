@@ -20,6 +20,7 @@ from dependency_injector import containers, providers
 
 from app.application.chat import built_in
 from app.application.chat.progress import StageReporter
+from app.application.chat.recording import TurnRecorder
 from app.application.chat.service import ChatService
 from app.application.jobs import ChatJobRunner
 from app.application.ports.jobs import ProgressViewPort
@@ -106,6 +107,8 @@ class Chat(containers.DeclarativeContainer):
     notifier: providers.Dependency[Any] = providers.Dependency()
     # What each model call leaves behind (metrics, span, LangSmith run), a span per node.
     telemetry = providers.DependenciesContainer()
+    # Where stored conversations' turns are written (the worker's; None: memory only).
+    conversations: providers.Dependency[Any] = providers.Dependency(default=OFF)
 
     # --- the LLM: `llm.provider`, then each of `llm.fallbacks`, built only when named
     llm_settings = settings.provided.llm
@@ -353,11 +356,13 @@ class Chat(containers.DeclarativeContainer):
         reporter=reporter,
     )
     turns = providers.Singleton(LangGraphTurns, graph=graph)
+    recorder = providers.Singleton(TurnRecorder.over, conversations)
     service = providers.Singleton(
         ChatService,
         graph=turns,
         notifier=notifier,
         input_wait_seconds=settings.provided.graph.input_wait_seconds,
+        recorder=recorder,
     )
 
 
@@ -377,7 +382,7 @@ class WorkerContainer(containers.DeclarativeContainer):
     access = providers.Container(Access, settings=settings, redis=core.redis)
     chat = providers.Container(
         Chat, settings=settings, clients=clients, redis=core.redis, notifier=jobs.coalescing,
-        telemetry=telemetry,
+        telemetry=telemetry, conversations=access.conversations,
     )  # fmt: skip
     runner = providers.Singleton(
         ChatJobRunner,

@@ -6,6 +6,7 @@ internals; it goes to the logs, never into an `error` event or a response.
 
 from __future__ import annotations
 
+from app.application.ports.conversations import StoreUnavailable
 from app.application.ports.llm import (
     AuthenticationFailed,
     BadRequest,
@@ -23,6 +24,11 @@ PUBLIC: list[tuple[type[BaseException], ErrorKind, str]] = [
     (BudgetExceeded, ErrorKind.BUDGET_EXCEEDED, "this chat reached its budget"),
     (RateLimited, ErrorKind.PROVIDER_BUSY, "the language model is busy; try again shortly"),
     (ProviderTimeout, ErrorKind.PROVIDER_TIMEOUT, "the language model took too long; try again"),
+    (
+        StoreUnavailable,  # before ProviderUnavailable, which it is
+        ErrorKind.STORE_UNAVAILABLE,
+        "the conversation could not be saved; try again shortly",
+    ),
     (
         ProviderUnavailable,
         ErrorKind.PROVIDER_UNAVAILABLE,

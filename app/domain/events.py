@@ -33,6 +33,7 @@ class ErrorKind(StrEnum):
     PROVIDER_MALFORMED = "provider_malformed"
     TOO_LONG = "too_long"  # the conversation no longer fits the model
     MISCONFIGURED = "misconfigured"
+    STORE_UNAVAILABLE = "store_unavailable"  # the conversation store stayed unreachable
     INTERNAL = "internal"  # a bug of ours
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.domain.errors import ConfigurationError
@@ -192,6 +193,21 @@ class GatewaySettings(Section):
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     read_block_ms: int = Field(default=2000, gt=0)  # must stay under redis.socket_timeout
     require_worker: bool = True  # 503 instead of queueing a chat no worker would run
+    # Origins whose pages may call /api/v1 with credentials (the eco2 web client's). Never "*":
+    # a browser sends cookies only to a named origin, and any page could otherwise act as a guest.
+    cors_origins: list[str] = Field(default_factory=list)
+    behind_tls: bool = False  # cookies get `Secure` (production: TLS ends in front of us)
+    guest_cookie_days: int = Field(default=365, gt=0)  # a browser's guest identity lives this long
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _named_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(
+                    f"cors_origins: {origin!r} is not an origin (scheme://host[:port]; never *)"
+                )
+        return origins
 
 
 class AuthSettings(Section):

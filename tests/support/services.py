@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,6 +45,10 @@ class Deployment:
     queue: str = field(default_factory=lambda: f"eco2:test:{uuid.uuid4().hex[:8]}")
     env: dict[str, str] = field(default_factory=dict)
     redis_url: str = REDIS_URL
+    # The gateway and the workers share one conversation store: a SQLite file of this test's.
+    conversations: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix="eco2-conv-")) / "conv.sqlite3"
+    )
 
     def __post_init__(self) -> None:
         # Its own copy: tests add to `env`, and a module's shared dict must not carry one
@@ -59,6 +64,7 @@ class Deployment:
             "APP_WORKER__HEALTH_CHECK_INTERVAL": "1",
             # Tests submit hundreds of chats a minute; the limits have tests of their own.
             "APP_LIMITS__REQUESTS_PER_MINUTE": "1000000",
+            "APP_CONVERSATIONS__SQLITE_PATH": str(self.conversations),
             **self.env,
         }
 
@@ -67,6 +73,7 @@ class Deployment:
             "redis": {"url": self.redis_url},
             "worker": {"queue_name": self.queue, "health_check_interval": 1},
             "checkpoint": {"backend": "memory"},
+            "conversations": {"sqlite_path": str(self.conversations)},
             "gateway": {"secret": "test-secret-0123456789abcdef0123456789", "heartbeat_seconds": 1},
         }
 

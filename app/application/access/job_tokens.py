@@ -14,24 +14,28 @@ SALT = "eco2.job-token"
 log = structlog.get_logger(__name__)
 
 
-class JobTokens:
-    """Without a configured secret each process makes its own, so replicas would refuse each
-    other's tokens: said once, at start-up."""
+def process_secret(configured: SecretStr | None) -> SecretStr | bytes:
+    """The secret that signs job tokens and guest cookies. Without a configured one each process
+    makes its own, so replicas would refuse each other's tokens and guests: said once, at
+    start-up."""
+    if configured is not None:
+        return configured
+    log.warning(
+        "gateway.random_secret",
+        fix="set APP_GATEWAY__SECRET so replicas accept each other's tokens and guest cookies",
+    )
+    return secrets.token_bytes(32)
 
+
+class JobTokens:
     def __init__(
         self,
-        secret: SecretStr | bytes | None,
+        secret: SecretStr | bytes,
         *,
         previous: Sequence[SecretStr | bytes] = (),
         ttl_seconds: int = 86_400,
     ) -> None:
-        if secret is None:
-            log.warning(
-                "gateway.random_secret",
-                fix="set APP_GATEWAY__SECRET so replicas accept each other's tokens",
-            )
-            secret = secrets.token_bytes(32)
-        keys = [_bytes(k) for k in (*previous, secret)]
+        keys = [key_bytes(k) for k in (*previous, secret)]
         # itsdangerous signs with the last key and accepts any of them.
         self._serializer = URLSafeTimedSerializer(keys, salt=SALT)
         self._ttl = ttl_seconds
@@ -49,5 +53,5 @@ class JobTokens:
         return bool(signed == job_id)
 
 
-def _bytes(key: SecretStr | bytes) -> bytes:
+def key_bytes(key: SecretStr | bytes) -> bytes:
     return key.get_secret_value().encode() if isinstance(key, SecretStr) else key

@@ -12,11 +12,14 @@ import structlog
 
 from app.application.chat.asking import accepts
 from app.application.chat.progress import StageReporter
+from app.application.chat.recording import TurnRecorder, persistence
 from app.application.chat.state import LookupStatus, new_turn
 from app.application.errors import public_error
+from app.application.ports.conversations import StoreUnavailable
 from app.application.ports.jobs import ChatGraphPort, ProgressNotifierPort, Turn
 from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult, InputRequest, Source
+from app.domain.conversations import RecordedTurn
 from app.domain.errors import DomainError
 from app.domain.llm import TokenUsage
 
@@ -36,10 +39,12 @@ class ChatService:
         notifier: ProgressNotifierPort | None = None,
         *,
         input_wait_seconds: float = 1800.0,
+        recorder: TurnRecorder | None = None,
     ) -> None:
         self._graph = graph
         self._reporter = StageReporter(notifier)
         self._input_wait = input_wait_seconds
+        self._recorder = recorder
 
     async def run(
         self, request: ChatRequest, job_id: str | None = None, *, settle: Settle | None = None
@@ -57,18 +62,44 @@ class ChatService:
                     await self._failed(job_id, request, exc, usage.total)
                 raise
         await _settled(settle, usage.total)
+        try:
+            return await self._ended(job_id, request, turn, usage.total)
+        except StoreUnavailable as exc:
+            await self._failed(job_id, request, exc, usage.total, record=False)
+            raise
+
+    async def _ended(
+        self, job_id: str, request: ChatRequest, turn: Turn, usage: TokenUsage
+    ) -> ChatResult:
         if turn.needs_input is not None:
-            return await self._paused(job_id, request, turn.needs_input, usage.total)
-        result = to_result(request, turn.state, usage.total)
+            return await self._paused(job_id, request, turn.needs_input, usage)
+        result = to_result(request, turn.state, usage)
+        stored = await self._recorded(job_id, request, result)
+        if stored is not None and stored.assistant_message is not None:
+            # A re-run of a turn recorded before: say what history shows, not a second text.
+            result = result.model_copy(update={"answer": stored.assistant_message.content})
         await self._reporter.emit(
             job_id, "answer", data={"text": result.answer, "sources": _dump(result.sources)}
         )
-        await self._reporter.emit(
-            job_id,
-            "done",
-            data={"failed_stages": result.failed_stages, "usage": result.usage.model_dump()},
-        )
+        done: dict[str, Any] = {
+            "failed_stages": result.failed_stages,
+            "usage": result.usage.model_dump(),
+            "intents": [str(i) for i in result.intents],
+            "model": result.model,
+        }
+        if stored is not None and request.conversation_owner is not None:
+            done["persistence"] = persistence(request.conversation_owner, stored)
+        await self._reporter.emit(job_id, "done", data=done)
         return result
+
+    async def _recorded(
+        self, job_id: str, request: ChatRequest, result: ChatResult
+    ) -> RecordedTurn | None:
+        """The turn in its conversation, before anyone is told it ended; a store that stays
+        down ends the turn `error` (raised, so `run` publishes it)."""
+        if self._recorder is None:
+            return None
+        return await self._recorder.answered(job_id, request, result)
 
     async def waiting_for(self, thread_id: str) -> InputRequest | None:
         return await self._graph.waiting_for(thread_id)
@@ -89,6 +120,10 @@ class ChatService:
         self, job_id: str, request: ChatRequest, asked: InputRequest, usage: TokenUsage
     ) -> ChatResult:
         data = {**asked.model_dump(), "expires_at": round(time.time() + self._input_wait, 3)}
+        if self._recorder is not None and request.conversation_owner is not None:
+            stored = await self._recorder.asked(job_id, request, asked)
+            if stored is not None:  # the eco2 client's `done` for a question back
+                data["persistence"] = persistence(request.conversation_owner, stored)
         await self._reporter.emit(job_id, "needs_input", data=data)
         log.info("chat.needs_input", field=asked.field)
         return ChatResult(
@@ -96,13 +131,27 @@ class ChatService:
         )
 
     async def _failed(
-        self, job_id: str, request: ChatRequest, exc: Exception, usage: TokenUsage
+        self,
+        job_id: str,
+        request: ChatRequest,
+        exc: Exception,
+        usage: TokenUsage,
+        *,
+        record: bool = True,
     ) -> None:
         if isinstance(exc, DomainError):  # expected kinds of failure: one line, no traceback
             log.warning("chat.failed", job_id=job_id, thread_id=request.thread_id, error=str(exc))
         else:
             log.exception("chat.failed", job_id=job_id, thread_id=request.thread_id)
         data = {**public_error(exc), "usage": usage.model_dump()}
+        if record and self._recorder is not None:
+            try:  # the user's message stays in history, with no answer
+                stored = await self._recorder.failed(job_id, request)
+            except StoreUnavailable as lost:
+                log.error("conversation.record_failed", job_id=job_id, error=str(lost))
+            else:
+                if stored is not None and request.conversation_owner is not None:
+                    data["persistence"] = persistence(request.conversation_owner, stored)
         await self._reporter.emit(job_id, "error", data=data)
 
 

@@ -17,8 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.application.ports.telemetry import MetricsExpositionPort
 from app.containers_core import resolve, running
 from app.containers_gateway import GatewayContainer
-from app.entrypoints.gateway import docs, errors
+from app.entrypoints.gateway import client_api, docs, errors
 from app.entrypoints.gateway.access_log import AccessLog
+from app.entrypoints.gateway.browsers import cors, guest_cookie
 from app.entrypoints.gateway.routes import router
 from app.settings import Settings
 
@@ -85,6 +86,8 @@ def create_app(settings: Settings) -> ASGIApp:
             app.state.intake = await resolve(container.intake)
             app.state.authenticator = await resolve(container.access.authenticator)
             app.state.tokens = await resolve(container.tokens)
+            app.state.guests = await resolve(container.guests)
+            app.state.conversations = await resolve(container.access.conversations)
             app.state.images = await resolve(container.images)
             app.state.photos = await resolve(container.photos)
             app.state.tracing = await resolve(container.telemetry.tracing)
@@ -101,6 +104,7 @@ def create_app(settings: Settings) -> ASGIApp:
         redoc_url=None,
     )
     app.include_router(router)
+    app.include_router(client_api.router)
     errors.install(app)
     docs.install(app)
 
@@ -120,5 +124,9 @@ def create_app(settings: Settings) -> ASGIApp:
         return Response(await exposition.render(), media_type=exposition.content_type)
 
     gateway = settings.gateway
-    limited = BodyLimit(app, gateway.max_body_bytes, {"/v1/uploads": gateway.max_upload_bytes})
-    return AccessLog(limited)
+    limited = BodyLimit(
+        guest_cookie(app, gateway),
+        gateway.max_body_bytes,
+        {"/v1/uploads": gateway.max_upload_bytes},
+    )
+    return AccessLog(cors(limited, gateway))

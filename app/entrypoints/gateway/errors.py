@@ -13,8 +13,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from app.application.ports.conversations import StoreUnavailable
 from app.application.ports.jobs import NoWorkerAvailable, QueueFull
 from app.application.ports.llm import ProviderUnavailable
+from app.domain.conversations import ConversationInputError, ConversationNotFound
 from app.domain.errors import (
     InputExpired,
     LimitExceeded,
@@ -93,6 +95,16 @@ HANDLERS: dict[type[Exception], Handler] = {
     ),
     ProviderUnavailable: lambda e: error_body(
         503, "the job queue is unreachable; try again shortly", "queue_down"
+    ),
+    ConversationNotFound: lambda e: error_body(
+        404, "no such conversation", "conversation_not_found"
+    ),
+    ConversationInputError: lambda e: error_body(422, str(e), "invalid_request"),
+    StoreUnavailable: lambda e: error_body(
+        503,
+        "conversations are unreachable; nothing was saved, try again shortly",
+        "store_down",
+        retry_after=e.retry_after,
     ),
     # Anything else is our bug: logged with its traceback, shown as a kind, never its text.
     Exception: lambda e: _internal(e),

@@ -81,12 +81,23 @@ class AnswerEvent(_Event):
     data: Answer = Field(description=DATA)
 
 
+class Persistence(BaseModel):
+    conversation_id: str = Field(description="the conversation (`/api/v1/chat/{id}`)")
+    user_id: str = Field(description="the principal that owns it")
+    user_message: str = Field(description="the stored user message's id")
+    assistant_message: str | None = Field(description="the stored answer's id (none: error)")
+    assistant_message_created_at: str | None = Field(description="ISO 8601")
+
+
 class Question(BaseModel):
     field: Literal["district"] = Field(description="what the chat needs to go on")
     question: str = Field(description="to show the person (어느 구에 계신가요?)")
     options: list[str] = Field(description="answers to offer; any text is accepted too")
     expires_at: float = Field(description="Unix seconds; unanswered by then: input_expired")
     input_url: str = Field(description="POST the answer here, with the same token")
+    persistence: Persistence | None = Field(
+        default=None, description="a stored conversation's turn: the question is its answer"
+    )
 
 
 class NeedsInputEvent(_Event):
@@ -118,6 +129,11 @@ class Usage(BaseModel):
 class Done(BaseModel):
     failed_stages: list[str] = Field(description="lookups that failed; the answer says so")
     usage: Usage = Field(description="what the chat used")
+    intents: list[str] = Field(default_factory=list, description="what the question asked")
+    model: str | None = Field(default=None, description="the model that wrote the answer")
+    persistence: Persistence | None = Field(
+        default=None, description="a stored conversation's turn (`/api/v1` messages only)"
+    )
 
 
 class DoneEvent(_Event):
@@ -135,6 +151,9 @@ class Failure(BaseModel):
         default=None, description="budget_exceeded: tokens, cost, daily_tokens or daily_cost"
     )
     problems: list[str] | None = Field(default=None, description="invalid_request: what")
+    persistence: Persistence | None = Field(
+        default=None, description="a stored conversation's turn: its user message, no answer"
+    )
 
 
 class ErrorEvent(_Event):

@@ -1,0 +1,115 @@
+"""A stored conversation's turn, written by the step that ends it: before the terminal event goes
+out, so the conversation's detail has both messages by the time a client sees `done`.
+
+Exactly once per job (the turn key): a re-run of the job, a worker killed after the write, a
+second delivery, all find the turn recorded and get the same messages back. A store that is
+briefly unreachable is tried again for a few seconds; after that the turn ends `error`
+(`store_unavailable`) rather than answering something history will not show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from app.application.ports.conversations import ConversationStore, StoreUnavailable
+from app.domain.chat import ChatRequest, ChatResult, InputRequest
+from app.domain.conversations import MessageDraft, RecordedTurn
+
+log = structlog.get_logger(__name__)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class TurnRecorder:
+    def __init__(
+        self,
+        store: ConversationStore,
+        *,
+        attempts: int = 4,
+        backoff_seconds: float = 0.5,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+
+    @classmethod
+    def over(cls, store: ConversationStore | None) -> TurnRecorder | None:
+        """A recorder over the store, or none where the process keeps no conversations."""
+        return None if store is None else cls(store)
+
+    async def answered(
+        self, job_id: str, request: ChatRequest, result: ChatResult
+    ) -> RecordedTurn | None:
+        """Both messages of an answered turn; the `persistence` the terminal event carries."""
+        metadata: dict[str, Any] = {
+            "sources": [s.model_dump(exclude_none=True) for s in result.sources],
+            "usage": result.usage.model_dump(),
+            "model": result.model,
+        }
+        if result.failed_stages:
+            metadata["failed_stages"] = result.failed_stages
+        intent = str(result.intents[0]) if result.intents else None
+        assistant = MessageDraft(content=result.answer, intent=intent, metadata=metadata)
+        return await self._record(job_id, request, assistant)
+
+    async def asked(
+        self, job_id: str, request: ChatRequest, asked: InputRequest
+    ) -> RecordedTurn | None:
+        """A turn that asked back: the question (with its options) is the assistant's message."""
+        assistant = MessageDraft(
+            content=question_text(asked),
+            metadata={"needs_input": asked.model_dump()},
+        )
+        return await self._record(job_id, request, assistant)
+
+    async def failed(self, job_id: str, request: ChatRequest) -> RecordedTurn | None:
+        """A turn that ended `error`: the user's message, and no answer."""
+        return await self._record(job_id, request, None)
+
+    async def _record(
+        self, job_id: str, request: ChatRequest, assistant: MessageDraft | None
+    ) -> RecordedTurn | None:
+        """None for a /v1 thread (memory only). A turn recorded before (a re-run) comes back as
+        it was stored then, so what the client is told is what history shows."""
+        owner = request.conversation_owner
+        if owner is None:
+            return None
+        user = MessageDraft(content=request.message, image_url=request.image_url)
+        for attempt in range(1, self._attempts + 1):
+            try:
+                turn = await self._store.record_turn(
+                    owner, request.thread_id, job_id, user, assistant
+                )
+            except StoreUnavailable as exc:
+                if attempt == self._attempts:
+                    raise
+                log.warning("conversation.record_retry", attempt=attempt, error=str(exc))
+                await self._sleep(self._backoff * 2 ** (attempt - 1))
+            else:
+                if not turn.created:
+                    log.info("conversation.turn_recorded_before", job_id=job_id)
+                return turn
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def question_text(asked: InputRequest) -> str:
+    if not asked.options:
+        return asked.question
+    return f"{asked.question}\n({', '.join(asked.options)})"
+
+
+def persistence(owner: str, turn: RecordedTurn) -> dict[str, Any]:
+    """What the client's `done` carries about the stored turn."""
+    answer = turn.assistant_message
+    return {
+        "conversation_id": turn.conversation_id,
+        "user_id": owner,
+        "user_message": turn.user_message.id,
+        "assistant_message": answer.id if answer else None,
+        "assistant_message_created_at": answer.created_at.isoformat() if answer else None,
+    }
