@@ -95,6 +95,15 @@ async def test_the_next_message_answers_the_question_and_both_turns_are_kept(
     assert contents[2] == ("user", "마포구") and contents[3][1] == result.answer
 
 
+async def test_a_conversation_deleted_mid_turn_still_gets_its_answer(
+    store: ConversationStore,
+) -> None:
+    chat = await store.create(OWNER)
+    await store.delete(OWNER, chat.id)
+    result, events = await ask(store, chat, ("페트병 어떻게 버려요?", "job-7"))
+    assert result.answer and "persistence" not in of_type(events, "done")[0].data
+
+
 async def test_a_v1_thread_writes_nothing(store: ConversationStore) -> None:
     chat = await store.create(OWNER)
     request = ChatRequest(message="페트병 어떻게 버려요?", thread_id=chat.id)

@@ -16,7 +16,7 @@ from app.settings import Settings, load_settings
 from tests.support.paths import PROFILES, REPO
 
 PRODUCTION = PROFILES / "production.yaml"
-DEPLOYMENT = {"redis", "postgres", "worker", "gateway"}
+DEPLOYMENT = {"redis", "postgres", "migrate", "worker", "gateway"}
 APP_SERVICES = ("worker", "gateway")
 # ${NAME}, ${NAME:-default}, ${NAME:?message}: compose's interpolation, as far as we use it.
 VARIABLE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:[-?])(?P<arg>[^}]*))?\}")
@@ -86,7 +86,10 @@ def test_compose_runs_the_production_layout() -> None:
         assert needs == {
             "redis": {"condition": "service_healthy"},
             "postgres": {"condition": "service_healthy"},
+            "migrate": {"condition": "service_completed_successfully"},
         }, name
+    assert services["migrate"]["command"] == ["migrate"]
+    assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert "arq" in services["worker"]["healthcheck"]["test"]  # arq's own probe for workers
 
 

@@ -17,7 +17,7 @@ import structlog
 
 from app.application.ports.conversations import ConversationStore, StoreUnavailable
 from app.domain.chat import ChatRequest, ChatResult, InputRequest
-from app.domain.conversations import MessageDraft, RecordedTurn
+from app.domain.conversations import ConversationNotFound, MessageDraft, RecordedTurn
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -85,6 +85,10 @@ class TurnRecorder:
                 turn = await self._store.record_turn(
                     owner, request.thread_id, job_id, user, assistant
                 )
+            except ConversationNotFound:
+                # Deleted while the turn ran: the answer still goes out, and history has none.
+                log.info("conversation.deleted_mid_turn", job_id=job_id)
+                return None
             except StoreUnavailable as exc:
                 if attempt == self._attempts:
                     raise
