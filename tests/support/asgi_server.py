@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,22 +98,39 @@ def serve_in_thread(
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()
     scheme = "https" if tls else "http"
-    _wait_until_listening(port)
+    try:
+        _wait_until_listening(port, thread)
+    except BaseException:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(SHUTDOWN_DEADLINE)
+        listener.close()
+        raise
+    # Hypercorn owns the descriptor now and closes it when it stops: closing ours later could
+    # close whatever socket reused that number in the meantime.
+    listener.detach()
     try:
         yield RunningServer(url=f"{scheme}://127.0.0.1:{port}", connections=log)
     finally:
         loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
+        # However long a loaded machine takes to close thousands of connections: closing the
+        # loop before its thread returns raises "Cannot close a running event loop".
+        thread.join(SHUTDOWN_DEADLINE)
+        if thread.is_alive():
+            raise RuntimeError(f"server on port {port} did not stop in {SHUTDOWN_DEADLINE} s")
         loop.close()
-        with contextlib.suppress(OSError):  # hypercorn closes the fd it was given
-            listener.close()
 
 
-def _wait_until_listening(port: int) -> None:
-    for _ in range(200):
+SHUTDOWN_DEADLINE = 300.0
+
+
+def _wait_until_listening(port: int, thread: threading.Thread, deadline: float = 120.0) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < deadline:
+        if not thread.is_alive():
+            raise RuntimeError(f"server on port {port} exited before it listened")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
             threading.Event().wait(0.02)
-    raise RuntimeError(f"server on port {port} did not start")
+    raise RuntimeError(f"server on port {port} did not start in {deadline} s")
