@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.application.model_choice import answered_by
 from app.application.ports.jobs import ProgressNotifierPort
 from app.application.ports.llm import LLMPort, SchemaT, ToolChoice, VisionModelPort
 from app.application.ports.stores import CachePort
@@ -80,6 +81,7 @@ class FakeLLM(LLMPort):
         self._usage = self._usage + TokenUsage(prompt_tokens=1, completion_tokens=1, calls=1)
         if self._error is not None:
             raise self._error
+        answered_by(self.provider, self.model)  # as every LLM client does (see the port)
         return self._replies.pop(0) if len(self._replies) > 1 else self._replies[0]
 
     async def generate(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import structlog
+
 from app.application.chat.nodes import StateNode
 from app.application.chat.progress import StageReporter
 from app.application.chat.registry import Labels
@@ -16,6 +18,7 @@ from app.application.chat.state import (
     RunContext,
 )
 from app.application.context_window import estimate_tokens
+from app.application.model_choice import recording
 from app.application.photos import PhotoUnavailable, usable_image_url
 from app.application.ports.llm import LLMPort
 from app.application.ports.stores import PhotoStorePort
@@ -27,6 +30,8 @@ from app.domain.llm import ChatMessage, ContextBlock
 HISTORY_TURNS = 6  # messages of history sent with each question
 SUMMARY_TRIGGER_TOKENS = 1500
 KEEP_AFTER_SUMMARY = 4
+
+log = structlog.get_logger(__name__)
 
 
 def answer_node(
@@ -51,10 +56,15 @@ def answer_node(
         ]
         language = request.language or detect_language(request.message)
         note = missing_note(contexts, state.get("unavailable", []), language, labels)
-        answer = await _stream_answer(llm, reporter, context.job_id, messages, blocks, note)
+        # Its own scope: the model that wrote this answer, not whichever call finished last.
+        with recording() as answered:
+            answer = await _stream_answer(llm, reporter, context.job_id, messages, blocks, note)
+        if answered.preferred is not None and answered.model != answered.preferred:
+            log.info("chat.model_substituted", asked=answered.preferred, answered=answered.model)
         first_intent = state["classification"].intents[0].intent
         update: ChatUpdate = {
             "answer": answer,
+            "answered_by": answered.model,
             "history": [ChatMessage.user(request.message), ChatMessage.assistant(answer)],
             "recent_intents": [*state.get("recent_intents", []), first_intent][-3:],
         }

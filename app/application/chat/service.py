@@ -15,6 +15,7 @@ from app.application.chat.progress import StageReporter
 from app.application.chat.recording import TurnRecorder, persistence
 from app.application.chat.state import LookupStatus, new_turn
 from app.application.errors import public_error
+from app.application.model_choice import preferring
 from app.application.ports.conversations import StoreUnavailable
 from app.application.ports.jobs import ChatGraphPort, ProgressNotifierPort, Turn
 from app.application.usage import metered
@@ -53,7 +54,7 @@ class ChatService:
         a budget; `settle` records what it used before its ending is published, so a client
         that sees `done` and asks again is held to the new total."""
         job_id = job_id or uuid.uuid4().hex
-        with metered() as usage:
+        with metered() as usage, preferring(request.model):
             try:
                 turn = await self._turn(request, job_id)
             except BaseException as exc:  # a cancelled chat's calls are counted too
@@ -176,6 +177,7 @@ def to_result(request: ChatRequest, state: Mapping[str, Any], usage: TokenUsage)
         sources=list(sources.values()),
         failed_stages=failed,
         usage=usage,
+        model=state.get("answered_by"),
     )
 
 

@@ -167,6 +167,7 @@ class ChatState(TypedDict, total=False):
     unavailable: list[str]  # nodes the intents wanted but this deployment lacks
     contexts: Annotated[dict[str, NodeResult], merge_contexts]
     answer: str
+    answered_by: str | None  # the model that wrote `answer` (None: a client that does not say)
 
 
 class ChatUpdate(TypedDict, total=False):
@@ -184,6 +185,7 @@ class ChatUpdate(TypedDict, total=False):
     unavailable: list[str]
     contexts: ContextUpdate
     answer: str
+    answered_by: str | None
 
 
 def new_turn(request: ChatRequest) -> ChatUpdate:

@@ -91,7 +91,8 @@ class LLMPort(Protocol):
     `prompt` is a bare user message or a list of `ChatMessage`; `system` is prepended.
     `context` is what lookups found for the question, as structured blocks: each provider
     presents them to its model its own way (real models read them in the system message).
-    Implementations fit the prompt to the model's context window before sending it.
+    Implementations fit the prompt to the model's context window before sending it, and
+    report each call that completed with `model_choice.answered_by(provider, model)`.
     """
 
     provider: str

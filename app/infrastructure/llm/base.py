@@ -11,6 +11,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from app.application.context_window import ContextBudget
+from app.application.model_choice import answered_by
 from app.application.ports.llm import LLMPort, MalformedResponse, SchemaT, ToolChoice
 from app.application.usage import UsageMeter
 from app.domain.errors import DomainError
@@ -272,6 +273,7 @@ class LLMAdapter(LLMPort):
         counted = usage if usage.calls else usage + TokenUsage(calls=1)
         priced = counted.model_copy(update={"cost_usd": self._price.cost(counted)})
         call.done(priced, output)  # before the meter, which raises when over the budget
+        answered_by(self.provider, self.model)  # it answered, whether or not over budget
         log.debug(
             "llm.call",
             provider=self.provider,

@@ -1,5 +1,6 @@
 """A chain of LLM providers, each behind a circuit breaker: when one is rate limited, down or
-slow, the next one answers; one that keeps failing is skipped until it recovers."""
+slow, the next one answers; one that keeps failing is skipped until it recovers. A chat that
+names a model the chain serves has that provider tried first."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from app.application.model_choice import preferred_model
 from app.application.ports.llm import (
     CircuitOpen,
     ExternalServiceError,
@@ -26,7 +28,11 @@ T = TypeVar("T")
 class FallbackLLM(LLMPort):
     """Tries each provider in order on retryable failures (429, 5xx, timeouts, dropped
     connections). Other errors (a bad request, a bad key) are the caller's to see at once.
-    A stream falls back only before its first chunk; after that the text is already out."""
+    A stream falls back only before its first chunk; after that the text is already out.
+
+    The chat's preferred model (`model_choice.preferring`) moves the provider configured with
+    exactly that model to the front, the others keep their order behind it; a model no
+    provider is configured with changes nothing. No other model is ever asked for."""
 
     def __init__(
         self,
@@ -59,8 +65,14 @@ class FallbackLLM(LLMPort):
             self._metrics.llm_fallback(failed)
 
     def _links(self) -> list[tuple[LLMPort, CircuitBreaker]]:
-        """The providers to try in order; an open breaker's provider is skipped."""
-        return list(zip(self._chain, self._breakers, strict=True))
+        """The providers to try in order (the preferred one first); an open breaker's provider
+        is skipped."""
+        links = list(zip(self._chain, self._breakers, strict=True))
+        preferred = preferred_model()
+        if preferred is None or preferred == self.model:
+            return links
+        # A stable sort: the provider serving the preferred model first, the rest as configured.
+        return sorted(links, key=lambda link: link[0].model != preferred)
 
     async def _first(self, call: Callable[[LLMPort], Awaitable[T]]) -> T:
         links = self._links()
