@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import serve_gateway
@@ -351,9 +350,7 @@ async def test_rate_limit_and_queue_cap_behave_as_on_v1(
             full = await browser.request(
                 "POST", f"/api/v1/chat/{other_chat}/messages", json_body=message
             )
-            limited = [
-                await browser.request("POST", path, json_body=message) for _ in range(3)
-            ]
+            limited = [await browser.request("POST", path, json_body=message) for _ in range(3)]
     assert first.status_code == 202
     assert full.status_code == 503 and full.json()["error"] == "queue_full"
     assert int(full.headers["retry-after"]) >= 1
@@ -372,8 +369,9 @@ async def test_without_anonymous_use_the_endpoints_take_an_api_key(
             await new_chat(guest)  # a guest cookie, signed with the deployment's secret
             cookie = guest.cookies["eco2_guest"]
     with (
-        serve_gateway(deployment, monkeypatch, auth={"allow_anonymous": False}, gateway=CORS)
-        as gateway,
+        serve_gateway(
+            deployment, monkeypatch, auth={"allow_anonymous": False}, gateway=CORS
+        ) as gateway,
         worker_process(deployment, logs),
     ):
         async with (

@@ -75,7 +75,9 @@ class Browser:
             content = json.dumps(json_body).encode()
         if method not in SIMPLE_METHODS or "Content-Type" in sent or "Authorization" in sent:
             await self.preflight(method, path, [h for h in sent if h.lower() not in SAFE])
-        response = await self.http.request(method, path, content=content, params=params, headers=sent)
+        response = await self.http.request(
+            method, path, content=content, params=params, headers=sent
+        )
         self.check_readable(response)
         return response
 
