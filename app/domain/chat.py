@@ -145,6 +145,14 @@ class InputRequest(BaseModel):
     question: str
     options: list[str] = Field(default_factory=list)
 
+    @property
+    def said(self) -> str:
+        """The question as a message says it (a client that knows no question events, and
+        the conversation's history, show it so): with its options."""
+        if not self.options:
+            return self.question
+        return f"{self.question}\n({', '.join(self.options)})"
+
 
 class IntentScore(BaseModel):
     """One intent found in the message, with the part of the message it is about."""

@@ -62,7 +62,7 @@ class TurnRecorder:
     ) -> RecordedTurn | None:
         """A turn that asked back: the question (with its options) is the assistant's message."""
         assistant = MessageDraft(
-            content=question_text(asked),
+            content=asked.said,
             metadata={"needs_input": asked.model_dump()},
         )
         return await self._record(job_id, request, assistant)
@@ -99,12 +99,6 @@ class TurnRecorder:
                     log.info("conversation.turn_recorded_before", job_id=job_id)
                 return turn
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def question_text(asked: InputRequest) -> str:
-    if not asked.options:
-        return asked.question
-    return f"{asked.question}\n({', '.join(asked.options)})"
 
 
 def persistence(owner: str, turn: RecordedTurn) -> dict[str, Any]:

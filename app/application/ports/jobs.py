@@ -54,6 +54,17 @@ class ChatJobsPort(Protocol):
         """Where the job stands, or None when no such job exists (or it expired)."""
 
     @abstractmethod
+    async def events(self, job_id: str) -> list[ProgressEvent]:
+        """The events the job's stream holds now, oldest first (none for an unknown or expired
+        job): a view that derives its frames from the whole stream reads this, then follows
+        after its last id."""
+
+    @abstractmethod
+    async def place_in_line(self, job_id: str) -> int | None:
+        """How many chats of the queue are ahead of this one (0: next or running), or None
+        when it is not in the queue (waiting behind its thread's earlier turn, or gone)."""
+
+    @abstractmethod
     async def cancel(self, job_id: str) -> bool:
         """End the job with an `error` of kind `cancelled`; False if it had ended already."""
 

@@ -6,17 +6,17 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app.domain.chat import ChatDraft, Location
+from app.domain.chat import IMAGE_URL, MAX_MESSAGE_CHARS, NOT_BLANK, ChatDraft, Location
 from app.domain.conversations import Conversation, Message, MessagePage
 
 
 class ChatSummary(BaseModel):
-    id: str
-    title: str | None
+    id: str = Field(description="the conversation's id")
+    title: str | None = Field(description="its title, or null while untitled")
     preview: str | None = Field(description="the last message, on one line, ≤ 100 characters")
-    message_count: int
-    last_message_at: AwareDatetime | None
-    created_at: AwareDatetime
+    message_count: int = Field(description="messages in it (user and assistant)")
+    last_message_at: AwareDatetime | None = Field(description="its last message's time")
+    created_at: AwareDatetime = Field(description="when it was created")
 
     @classmethod
     def of(cls, conversation: Conversation) -> ChatSummary:
@@ -42,18 +42,18 @@ class NewChat(BaseModel):
 
 
 class ChatCreated(BaseModel):
-    id: str
-    title: str | None
-    created_at: AwareDatetime
+    id: str = Field(description="the new conversation's id")
+    title: str | None = Field(description="its title, or null")
+    created_at: AwareDatetime = Field(description="when it was created")
 
 
 class MessageOut(BaseModel):
-    id: str
-    role: Literal["user", "assistant"]
-    content: str
-    created_at: AwareDatetime
-    image_url: str | None = None
-    intent: str | None = None
+    id: str = Field(description="the message's id (`persistence` names it)")
+    role: Literal["user", "assistant"] = Field(description="who wrote it")
+    content: str = Field(description="its text")
+    created_at: AwareDatetime = Field(description="when it was stored")
+    image_url: str | None = Field(default=None, description="the photo sent with it")
+    intent: str | None = Field(default=None, description="what the answer was about")
     metadata: dict[str, Any] | None = Field(default=None, description="sources, usage, model")
 
     @classmethod
@@ -70,12 +70,12 @@ class MessageOut(BaseModel):
 
 
 class ChatDetail(BaseModel):
-    id: str
-    title: str | None
+    id: str = Field(description="the conversation's id")
+    title: str | None = Field(description="its title, or null while untitled")
     messages: list[MessageOut] = Field(description="oldest first within the page")
-    has_more: bool
+    has_more: bool = Field(description="whether older messages are left")
     next_cursor: str | None = Field(description="send as `cursor` for the messages before these")
-    created_at: AwareDatetime
+    created_at: AwareDatetime = Field(description="when it was created")
 
     @classmethod
     def of(cls, page: MessagePage) -> ChatDetail:
@@ -100,10 +100,30 @@ class SendMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str
-    image_url: str | None = None
-    user_location: Location | None = None
-    model: str | None = None
+    # The same rules as ChatDraft's, so the document promises what `draft` accepts.
+    message: str = Field(
+        min_length=1,
+        max_length=MAX_MESSAGE_CHARS,
+        pattern=NOT_BLANK,
+        description="the question, in Korean or English (not blank, no control characters)",
+    )
+    image_url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        pattern=IMAGE_URL,
+        description="https, data:image/...;base64, or upload:<name>",
+    )
+    user_location: Location | None = Field(
+        default=None, description="where the person is (WGS84), for places nearby"
+    )
+    model: str | None = Field(
+        default=None,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:/-]+$",
+        description="the model to answer with (e.g. gpt-5.2); one this deployment cannot "
+        "serve is answered by the default, and `done` says which answered",
+    )
 
     def draft(self) -> ChatDraft:
         return ChatDraft(
@@ -115,18 +135,22 @@ class SendMessage(BaseModel):
 
 
 class MessageQueued(BaseModel):
-    job_id: str
+    job_id: str = Field(description="the turn's job: its stream is at `stream_url`")
     stream_url: str = Field(description="/api/v1/chat/{job_id}/events")
-    status: Literal["queued"] = "queued"
+    status: Literal["queued"] = Field(default="queued", description="always `queued`")
 
 
 class InputSent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["location", "confirmation", "cancel"]
-    data: dict[str, Any] | None = None
+    type: Literal["location", "confirmation", "cancel"] = Field(
+        description="a place (`location`), a yes (`confirmation`), or `cancel` the turn"
+    )
+    data: dict[str, Any] | None = Field(
+        default=None, description='the answer: `{"district": "마포구"}`, or `{"value": ...}`'
+    )
 
 
 class InputReceived(BaseModel):
-    status: Literal["received"] = "received"
+    status: Literal["received"] = Field(default="received", description="always `received`")
     job_id: str = Field(description="the job that carries the answered turn on")

@@ -185,6 +185,20 @@ class ArqChatJobs(ChatJobsPort):
             raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
         return found
 
+    async def events(self, job_id: str) -> list[ProgressEvent]:
+        try:
+            return await read_events(self._redis, job_id)
+        except RedisError as exc:
+            raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
+
+    async def place_in_line(self, job_id: str) -> int | None:
+        # arq's queue is a sorted set by enqueue time; a job stays in it while it runs.
+        try:
+            rank = await self._redis.zrank(self._queue, job_id)
+        except RedisError as exc:
+            raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
+        return None if rank is None else int(rank)
+
     async def cancel(self, job_id: str) -> bool:
         try:
             return await self._end(job_id, ErrorKind.CANCELLED, "cancelled")
