@@ -21,6 +21,7 @@ from itsdangerous import TimestampSigner
 from app.application.access.job_tokens import JobTokens
 from tests.e2e.conftest import serve_gateway
 from tests.support.asgi_server import RunningServer, serve_in_thread
+from tests.support.deadlines import PROCESS_SECONDS
 from tests.support.openai_wire import OpenAIWire
 from tests.support.services import POSTGRES_URL, Deployment, worker_process
 from tests.support.sse import sse_events
@@ -35,7 +36,7 @@ def keys_cli(*args: str, env: dict[str, str], cwd: Path) -> str:
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_SECONDS,
         check=True,
     )
     return result.stdout.strip()

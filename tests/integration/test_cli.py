@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.support.deadlines import PROCESS_SECONDS
 from tests.support.paths import PROFILES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "fixtures"
@@ -24,7 +25,7 @@ def run_app(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         [sys.executable, "-m", "app", *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_SECONDS,
         env={**os.environ, **(env or {})},
         check=False,
     )
@@ -163,7 +164,7 @@ def test_ask_on_a_terminal_prompts_for_the_district(tmp_path: Path) -> None:
     )
     os.close(secondary)
     os.write(primary, "강남구\n".encode())  # read when the prompt asks; the terminal buffers it
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=PROCESS_SECONDS)
     os.close(primary)
     assert process.returncode == 0, err
     assert "어느 구" in err and "33,333원" in out

@@ -11,12 +11,18 @@ from pathlib import Path
 import pytest
 
 from tests.support.conversation_stores import closed_port, postgres_reason, postgres_schema
+from tests.support.deadlines import PROCESS_SECONDS
 
 
 def run_migrate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "app", "migrate"]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=60, env={**os.environ, **env}, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_SECONDS,
+        env={**os.environ, **env},
+        check=False,
     )
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import redis
 
+from tests.support.deadlines import PROCESS_SECONDS
+
 # The shared servers the tests use (their own queues and key prefixes keep them apart); point
 # them elsewhere with TEST_REDIS_URL / TEST_POSTGRES_URL.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -108,7 +110,9 @@ def worker_process(
         handle.close()
 
 
-def wait_until_started(worker: WorkerProcess, deployment: Deployment, deadline: float = 60) -> None:
+def wait_until_started(
+    worker: WorkerProcess, deployment: Deployment, deadline: float = PROCESS_SECONDS
+) -> None:
     """This worker's own readiness (its key, written once startup is done and it polls), not
     the queue's health key, which any other worker of the queue may have written."""
     key = f"{deployment.queue}:workers:{socket.gethostname()}:{worker.process.pid}"

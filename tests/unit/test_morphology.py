@@ -13,6 +13,7 @@ from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.morphology.rules import RuleMorphology
 from app.infrastructure.retrieval.bm25 import name_text
 from app.infrastructure.retrieval.knowledge_base import load_items
+from tests.support.deadlines import PROCESS_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -105,6 +106,10 @@ def test_nothing_loads_kiwi_at_import_time() -> None:
         " app.infrastructure.morphology.kiwi; print('kiwipiepy' in sys.modules)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", statement], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", statement],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_SECONDS,
+        check=True,
     )
     assert result.stdout.strip() == "False"
