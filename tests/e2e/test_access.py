@@ -23,7 +23,7 @@ from tests.e2e.conftest import serve_gateway
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.deadlines import PROCESS_SECONDS
 from tests.support.openai_wire import OpenAIWire
-from tests.support.services import POSTGRES_URL, Deployment, worker_process
+from tests.support.services import POSTGRES_URL, Deployment, require_postgres, worker_process
 from tests.support.sse import sse_events
 from tests.support.wire_script import Script
 
@@ -61,6 +61,8 @@ async def test_api_keys_gate_the_gateway_and_revoking_one_stops_it(
     logs: Path,
     backend: str,
 ) -> None:
+    if backend == "postgres":
+        require_postgres()
     env = {
         "APP_AUTH__BACKEND": backend,
         "APP_AUTH__KEYS_FILE": str(tmp_path / "keys.json"),

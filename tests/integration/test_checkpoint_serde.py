@@ -31,7 +31,7 @@ from app.domain.waste import WasteCategory
 from app.infrastructure.checkpoint import state_serializer
 from tests.fakes import FakeCollectionPoints, FakeVision, FakeWeather
 from tests.support.graph_kit import chat_kit
-from tests.support.services import POSTGRES_URL
+from tests.support.services import POSTGRES_URL, require_postgres
 
 GANGNAM = Location(latitude=37.4979, longitude=127.0276, address="강남역")
 # A photo, a place and a failing service: every kind of value the state holds.
@@ -146,6 +146,7 @@ async def test_state_round_trips_typed_without_unregistered_types(
     if backend == "sqlite":
         kit["checkpoint_settings"] = {"sqlite_path": str(tmp_path / "threads.sqlite")}
     else:
+        require_postgres()
         kit["settings"] = {"postgres": {"url": POSTGRES_URL}}
     with caplog.at_level(logging.WARNING, logger="langgraph"):
         after_first, state, kept = await two_turns_then_read(**kit)

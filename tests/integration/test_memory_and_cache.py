@@ -14,7 +14,7 @@ from app.domain.errors import ConfigurationError
 from app.domain.llm import ChatMessage
 from app.settings import load_settings
 from tests.support.graph_kit import chat_kit
-from tests.support.services import POSTGRES_URL, REDIS_URL
+from tests.support.services import POSTGRES_URL, REDIS_URL, require_postgres
 
 
 async def two_turns_in_two_processes(**kit: Any) -> tuple[Any, list[ChatMessage]]:
@@ -40,6 +40,7 @@ async def test_sqlite_keeps_the_thread_across_restarts(tmp_path: Path) -> None:
 
 
 async def test_postgres_keeps_the_thread_across_workers() -> None:
+    require_postgres()
     second, history = await two_turns_in_two_processes(
         checkpoint="postgres", settings={"postgres": {"url": POSTGRES_URL}}
     )

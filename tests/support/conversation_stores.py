@@ -24,7 +24,9 @@ from app.infrastructure.conversations.sqlite_store import (
     sqlite_conversation_store,
 )
 from app.settings import ConversationSettings, PostgresSettings
-from tests.support.services import POSTGRES_URL
+from tests.support.services import POSTGRES_URL, postgres_reason
+
+__all__ = ["postgres_reason"]  # where the store tests have always imported it from
 
 FAILING_CONTENT = "BOOM"  # an insert of this content fails mid-turn once `sabotage` ran
 
@@ -59,17 +61,6 @@ async def turn(
     """A question and its answer a second later, both at the time given."""
     answer = draft(f"a {key}", at + timedelta(seconds=1))
     await store.record_turn(owner, conversation_id, key, draft(f"q {key}", at), answer)
-
-
-def postgres_reason() -> str | None:
-    """Why the PostgreSQL tests cannot run here, or None when they can."""
-    import psycopg
-
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        return f"no PostgreSQL at TEST_POSTGRES_URL ({POSTGRES_URL}): {exc}".splitlines()[0]
-    return None
 
 
 @dataclass

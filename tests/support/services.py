@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from tests.support.deadlines import PROCESS_SECONDS
@@ -24,6 +26,24 @@ from tests.support.deadlines import PROCESS_SECONDS
 # them elsewhere with TEST_REDIS_URL / TEST_POSTGRES_URL.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@functools.cache
+def postgres_reason() -> str | None:
+    """Why the PostgreSQL tests cannot run here, or None when they can (asked once a run)."""
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        return f"no PostgreSQL at TEST_POSTGRES_URL ({POSTGRES_URL}): {exc}".splitlines()[0]
+    return None
+
+
+def require_postgres() -> None:
+    """Skip the calling test, with the reason, when PostgreSQL does not answer."""
+    if reason := postgres_reason():
+        pytest.skip(reason)
 
 
 @dataclass
