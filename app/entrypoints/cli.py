@@ -143,8 +143,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except ExternalServiceError as exc:
-        print(f"provider error: {exc}", file=sys.stderr)
+        # Never the provider's own text: a 401 body can echo the key it was sent.
+        print(f"provider error: {provider_error(exc)}", file=sys.stderr)
         return EXIT_PROVIDER
+
+
+def provider_error(exc: Exception) -> str:
+    """What a failed provider call may show on a terminal: who, the status, our words."""
+    from app.application.errors import public_error
+    from app.application.ports.llm import ExternalServiceError
+
+    said = public_error(exc)["message"]
+    if not isinstance(exc, ExternalServiceError):
+        return said
+    status = f" {exc.status}" if exc.status is not None else ""
+    return f"{exc.provider}{status}: {said}"
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:

@@ -75,7 +75,9 @@ def test_openai_profile_answers_through_the_openai_sdk(openai_server: Any) -> No
 
 def test_provider_failure_is_a_clear_exit(openai_server: Any) -> None:
     server, script = openai_server
-    script.fail(401, {"error": {"message": "Incorrect API key", "code": "invalid_api_key"}})
+    # As OpenAI does: the 401's body names the key it was sent.
+    echoed = "Incorrect API key provided: sk-wrong-0000000"
+    script.fail(401, {"error": {"message": echoed, "code": "invalid_api_key"}})
     result = run_app(
         "--config",
         str(PROFILES / "openai.yaml"),
