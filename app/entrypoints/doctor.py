@@ -56,7 +56,11 @@ async def run_doctor(settings: Settings, out: TextIO) -> int:
 
 
 def checks(settings: Settings) -> list[tuple[str, Check]]:
-    found: list[tuple[str, Check]] = [(f"llm:{settings.llm.provider}", _llm), ("redis", _redis)]
+    # Each provider of the chain on its own: through the chain, a fallback answering would
+    # report the primary as OK.
+    chain = dict.fromkeys([settings.llm.provider, *settings.llm.fallbacks])
+    found: list[tuple[str, Check]] = [(f"llm:{name}", _llm(name)) for name in chain]
+    found.append(("redis", _redis))
     if settings.checkpoint.backend != "memory":
         found.append((f"checkpoint:{settings.checkpoint.backend}", _checkpoint))
     services = settings.services
@@ -92,14 +96,14 @@ def _explain(exc: Exception) -> str:
     return f"{reason} — {hint}" if hint else reason
 
 
-async def _llm(container: CliContainer) -> str:
-    llm: Any = await resolve(container.chat.llm)
-    reply = await llm.generate("Reply with the word OK.", max_tokens=5)
-    states: dict[str, str] = getattr(
-        llm, "breaker_states", dict
-    )()  # a chain reports each provider's breaker
-    breakers = "; breakers: " + ", ".join(f"{k} {v}" for k, v in states.items()) if states else ""
-    return f"{llm.model} answered {reply.strip()[:30]!r}{breakers}"
+def _llm(name: str) -> Check:
+    async def check(container: CliContainer) -> str:
+        adapters: Any = container.chat.llm_adapters  # an Aggregate: one provider per name
+        llm: Any = await resolve(adapters.providers[name])
+        reply = await llm.generate("Reply with the word OK.", max_tokens=5)
+        return f"{llm.model} answered {reply.strip()[:30]!r}"
+
+    return check
 
 
 async def _redis(container: CliContainer) -> str:

@@ -87,3 +87,30 @@ def test_a_provider_that_echoes_the_key_does_not_put_it_on_screen(
     assert main(["--config", str(path), "doctor"]) == 1
     out = capsys.readouterr().out
     assert key not in out and "Incorrect API key provided: **********" in out
+
+
+def test_each_provider_of_the_chain_is_checked_on_its_own(
+    openai_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The primary failing is a FAIL even though the fallback would answer for it."""
+    server, script = openai_server
+    script.fail(503, {"error": {"message": "overloaded"}}, times=5)
+    path = tmp_path / "chain.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "checkpoint": {"backend": "memory"},
+                "llm": {
+                    "provider": "openai",
+                    "fallbacks": ["offline"],
+                    "max_retries": 0,
+                    "openai": {"api_key": "sk-test-0123456789", "base_url": f"{server.url}/v1"},
+                },
+                "services": {"weather": {"enabled": False}},
+            }
+        )
+    )
+    assert main(["--config", str(path), "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  llm:openai" in out and "OK    llm:offline" in out
+    assert "failing: llm:openai" in out
