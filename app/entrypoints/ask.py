@@ -6,7 +6,6 @@ A turn that asks back (`needs_input`: which district?) prompts on a terminal; of
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 
@@ -14,7 +13,8 @@ from pydantic import ValidationError
 
 from app.application.ports.jobs import ProgressViewPort
 from app.containers_core import Startup, Terminal, resolve, running
-from app.domain.chat import ChatRequest, ChatResult, InputRequest
+from app.domain.chat import ChatRequest, ChatResult
+from app.entrypoints.prompting import how_to_answer, prompt
 from app.settings import Settings
 
 EXIT_BAD_INPUT = 2
@@ -73,11 +73,11 @@ async def _turns(
         result: ChatResult = await service.run(request)
         while result.needs_input is not None:
             if not interactive:
-                _tell_how_to_answer(result.needs_input, thread, as_json)
+                how_to_answer(result.needs_input, thread, as_json)
                 return EXIT_NEEDS_INPUT
-            reply = await _prompt(result.needs_input)
+            reply = await prompt(result.needs_input)
             if reply is None:  # end of input: leave the question for later
-                _tell_how_to_answer(result.needs_input, thread, as_json)
+                how_to_answer(result.needs_input, thread, as_json)
                 return EXIT_NEEDS_INPUT
             try:
                 follow = ChatRequest(message=reply, thread_id=thread, answers_question=True)
@@ -85,22 +85,3 @@ async def _turns(
                 continue  # blank: ask again
             result = await service.run(follow)
     return 0
-
-
-async def _prompt(asked: InputRequest) -> str | None:
-    print(f"\n{asked.question}", file=sys.stderr)
-    if asked.options:
-        print("  e.g. " + ", ".join(asked.options[:10]), file=sys.stderr)
-    try:
-        return (await asyncio.to_thread(input, "> ")).strip()
-    except EOFError:
-        return None
-
-
-def _tell_how_to_answer(asked: InputRequest, thread: str, as_json: bool) -> None:
-    line = (
-        f"{asked.question}\n  answer with: python -m app ask --thread {thread} --input "
-        f"'<{asked.field}>'"
-    )
-    # On --json the events (needs_input among them) are stdout's; the hint goes to stderr.
-    print(line if not as_json else f"thread: {thread}", file=sys.stderr)

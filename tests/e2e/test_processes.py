@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.deadlines import PROCESS_SECONDS
 from tests.support.redis_server import free_port
 from tests.support.services import Deployment, WorkerProcess, wait_until_started
 
@@ -161,12 +163,59 @@ def test_submit_shows_the_view_ask_shows(tmp_path: Path) -> None:
     assert closing.endswith(f" · thread: {thread} (continue with --thread {thread})")
 
 
+def test_submit_asks_back_at_a_terminal_like_ask(tmp_path: Path) -> None:
+    """The question back is asked at the terminal; the answer resumes the turn on a worker."""
+    deployment = Deployment()
+    fees = Path(__file__).resolve().parent.parent / "data" / "fixtures"
+    deployment.env |= {
+        "APP_SERVICES__BULK_WASTE__ENABLED": "true",
+        "APP_SERVICES__BULK_WASTE__PATH": str(fees / "FIXTURE_bulky_waste_fees.csv"),
+    }
+    env = {**os.environ, **deployment.settings_env()}
+    with app_process(deployment, tmp_path, "worker") as (worker, _, w_err):
+        wait_until_started(WorkerProcess(worker, w_err), deployment)
+        primary, secondary = pty.openpty()  # stdin is a terminal: submit prompts there
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "submit", "--timeout", "300", "소파 버리는 비용 얼마야?"],
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        os.close(secondary)
+        os.write(primary, "강남구\n".encode())  # read when the prompt asks; the terminal buffers it
+        out, err = process.communicate(timeout=PROCESS_SECONDS)
+        os.close(primary)
+    assert process.returncode == 0, err + w_err.read_text()
+    assert "어느 구" in err and "33,333원" in out
+
+
+def test_submit_off_a_terminal_exits_3_with_how_to_answer(tmp_path: Path) -> None:
+    deployment = Deployment()
+    fees = Path(__file__).resolve().parent.parent / "data" / "fixtures"
+    deployment.env |= {
+        "APP_SERVICES__BULK_WASTE__ENABLED": "true",
+        "APP_SERVICES__BULK_WASTE__PATH": str(fees / "FIXTURE_bulky_waste_fees.csv"),
+    }
+    env = {**os.environ, **deployment.settings_env()}
+    thread = f"cli-{uuid.uuid4().hex[:8]}"
+    with app_process(deployment, tmp_path, "worker") as (worker, _, w_err):
+        wait_until_started(WorkerProcess(worker, w_err), deployment)
+        asked = run_cli(env, "submit", "--thread", thread, "소파 버리는 비용 얼마야?")
+        assert asked.returncode == 3, asked.stderr + w_err.read_text()
+        assert f"python -m app submit --thread {thread} '<district>'" in asked.stderr
+        answered = run_cli(env, "submit", "--thread", thread, "강남구")
+    assert answered.returncode == 0, answered.stderr
+    assert "33,333원" in answered.stdout
+
+
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PROCESS_SECONDS,
         env=env,
         check=False,
     )

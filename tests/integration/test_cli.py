@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -138,6 +139,33 @@ def asking_env(tmp_path: Path) -> dict[str, str]:
         "APP_SERVICES__BULK_WASTE__PATH": str(FIXTURES / "FIXTURE_bulky_waste_fees.csv"),
         "APP_CHECKPOINT__SQLITE_PATH": str(tmp_path / "checkpoints.sqlite"),
     }
+
+
+def test_ctrl_c_at_the_prompt_ends_ask_at_once(tmp_path: Path) -> None:
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "ask", "소파 버리는 비용 얼마야?"],
+        stdin=secondary,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **asking_env(tmp_path)},
+    )
+    os.close(secondary)
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # until the question is on screen
+            if "어느 구" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        # Nothing is typed: before, the prompt's thread held the exit until Enter.
+        process.communicate(timeout=PROCESS_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        os.close(primary)
+    assert process.returncode != 0
 
 
 def test_ask_off_a_terminal_exits_3_and_input_resumes(tmp_path: Path) -> None:
