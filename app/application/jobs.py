@@ -178,11 +178,11 @@ class ChatJobRunner:
         turn ends here, once. A turn of a stored conversation keeps the user's message (with
         `persistence` in the error); one recorded with its answer before its `done` went out
         ends `done` with what history holds. Returns the terminal event published, if any."""
-        if await self._publisher.terminal(job_id) is not None:
-            return None
         request = _request_or_none(payload)
         turn = None
         if request is not None and request.conversation_owner is not None and self._recorder:
+            if await self._publisher.terminal(job_id) is not None:
+                return None  # ended (most finished jobs): no write to the store for nothing
             try:  # idempotent by job id: a turn stored before comes back as it was
                 turn = await self._recorder.failed(job_id, request)
             except StoreUnavailable as exc:
