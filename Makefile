@@ -61,6 +61,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/http_pool.py
 	$(BIN)/python bench/breaker.py
 	$(BIN)/python bench/observability.py
+	$(BIN)/python bench/conversations.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -392,6 +392,7 @@ class WorkerContainer(containers.DeclarativeContainer):
         chat_limits=settings.provided.budget.chat,
         metrics=telemetry.metrics,
         tracing=providers.Singleton(JobTracing, core.tracer),
+        recorder=chat.recorder,  # the queue's own endings keep the user's message too
     )
 
 

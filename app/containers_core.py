@@ -176,6 +176,7 @@ class Jobs(containers.DeclarativeContainer):
         redis=redis,
         maxlen=settings.provided.worker.stream_maxlen,
         ttl_seconds=settings.provided.worker.stream_ttl,
+        durable_seconds=settings.provided.worker.ending_retry_seconds,
     )
     reaper = providers.Singleton(
         Reaper, redis=redis, publisher=publisher, grace_seconds=settings.provided.worker.lost_after

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -265,6 +266,8 @@ async def main() -> None:
     else:
         results["postgres"] = await bench_postgres(data, args.samples)
     print(table(results, args.samples))
+    # Figures from a shared machine mean little without how busy it was.
+    print(f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

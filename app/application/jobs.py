@@ -16,12 +16,14 @@ from typing import Any, Protocol, TypedDict
 import structlog
 from pydantic import ValidationError
 
+from app.application.chat.recording import TurnRecorder, persistence, stored_ending
 from app.application.ports.access import UsageLimiterPort
+from app.application.ports.conversations import StoreUnavailable
 from app.application.ports.jobs import JobEventsPort
 from app.application.ports.telemetry import MetricsPort, TracingPort
 from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult
-from app.domain.events import ErrorKind, ProgressUpdate, failure
+from app.domain.events import ErrorKind, ProgressEvent, ProgressUpdate, failure
 from app.domain.llm import TokenUsage, UsageLimits
 
 log = structlog.get_logger(__name__)
@@ -61,8 +63,10 @@ class ChatJobRunner:
         chat_limits: UsageLimits | None = None,
         metrics: MetricsPort | None = None,
         tracing: TracingPort | None = None,
+        recorder: TurnRecorder | None = None,
     ) -> None:
         self._chats = chats
+        self._recorder = recorder
         self._publisher = publisher
         self._metrics = metrics
         self._tracing = tracing
@@ -166,6 +170,34 @@ class ChatJobRunner:
         with metered(limits):
             return await self._chats.run(request, job_id=job_id, settle=settle)
 
+    async def ended_by_queue(
+        self, job_id: str, payload: Any, ending: ProgressUpdate
+    ) -> ProgressEvent | None:
+        """The queue ended the job by itself (tries used up, a timeout, a cancellation, a crash)
+        and `ending` is its `error`: unless the job's stream has a terminal event already, the
+        turn ends here, once. A turn of a stored conversation keeps the user's message (with
+        `persistence` in the error); one recorded with its answer before its `done` went out
+        ends `done` with what history holds. Returns the terminal event published, if any."""
+        request = _request_or_none(payload)
+        turn = None
+        if request is not None and request.conversation_owner is not None and self._recorder:
+            if await self._publisher.terminal(job_id) is not None:
+                return None  # ended (most finished jobs): no write to the store for nothing
+            try:  # idempotent by job id: a turn stored before comes back as it was
+                turn = await self._recorder.failed(job_id, request)
+            except StoreUnavailable as exc:
+                log.error("conversation.record_failed", job_id=job_id, error=str(exc))
+        if turn is None or request is None or request.conversation_owner is None:
+            return await self._publisher.publish(job_id, ending)
+        owner = request.conversation_owner
+        replayed = stored_ending(owner, turn)
+        if replayed is None:
+            data = {**ending.data, "persistence": persistence(owner, turn)}
+            return await self._publisher.publish(job_id, ending.model_copy(update={"data": data}))
+        answer, done = replayed
+        await self._publisher.publish(job_id, answer)
+        return await self._publisher.publish(job_id, done)
+
     async def _invalid(self, job_id: str, exc: ValidationError) -> JobResult:
         problems = [
             f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors()
@@ -176,3 +208,10 @@ class ChatJobRunner:
             job_id, failure(kind, "the job is malformed", problems=problems)
         )
         return {"status": "error", "error": kind.value}
+
+
+def _request_or_none(payload: Any) -> ChatRequest | None:
+    try:
+        return ChatRequest.model_validate(payload)
+    except ValidationError:
+        return None

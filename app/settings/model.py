@@ -176,6 +176,9 @@ class WorkerSettings(Section):
     lost_after: float = Field(default=30.0, gt=0)
     # Stage and delta events gathered this long and written in one round trip (0: each alone).
     progress_coalesce_ms: float = Field(default=25.0, ge=0, le=1000)
+    # A turn's ending (answer, needs_input, done, error) is retried this long through a Redis
+    # outage; after that the queue's finish step ends the turn (from the conversation store).
+    ending_retry_seconds: float = Field(default=60.0, gt=0)
 
 
 class GatewaySettings(Section):

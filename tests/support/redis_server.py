@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -48,6 +49,16 @@ class PrivateRedis:
             self._process.kill()
             self._process.wait(10)
         self._wait(up=False)
+
+    def pause(self) -> None:
+        """SIGSTOP: Redis stops answering but keeps every key (a stall, not a crash)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+        self._wait(up=True)
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url)

@@ -18,6 +18,7 @@ import structlog
 from app.application.ports.conversations import ConversationStore, StoreUnavailable
 from app.domain.chat import ChatRequest, ChatResult, InputRequest
 from app.domain.conversations import ConversationNotFound, MessageDraft, RecordedTurn
+from app.domain.events import ProgressUpdate
 
 log = structlog.get_logger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
@@ -111,3 +112,23 @@ def persistence(owner: str, turn: RecordedTurn) -> dict[str, Any]:
         "assistant_message": answer.id if answer else None,
         "assistant_message_created_at": answer.created_at.isoformat() if answer else None,
     }
+
+
+def stored_ending(owner: str, turn: RecordedTurn) -> list[ProgressUpdate] | None:
+    """The `answer` and `done` of a turn recorded with its answer, rebuilt from what history
+    holds: for a terminal step that finds the turn stored but its ending never published (the
+    worker lost Redis, or died, between the write and `done`). None for a turn with no answer,
+    or one that asked back (its question is not an answer)."""
+    answer = turn.assistant_message
+    if answer is None or "needs_input" in answer.metadata:
+        return None
+    metadata = answer.metadata
+    done: dict[str, Any] = {
+        "failed_stages": list(metadata.get("failed_stages", [])),
+        "usage": metadata.get("usage", {}),
+        "intents": [answer.intent] if answer.intent else [],
+        "model": metadata.get("model"),
+        "persistence": persistence(owner, turn),
+    }
+    text = {"text": answer.content, "sources": list(metadata.get("sources", []))}
+    return [ProgressUpdate(type="answer", data=text), ProgressUpdate(type="done", data=done)]

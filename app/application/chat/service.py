@@ -157,8 +157,15 @@ class ChatService:
 
 
 async def _settled(settle: Settle | None, usage: TokenUsage) -> None:
-    if settle is not None and usage.calls:
+    """Count what the turn used. A limits store that cannot be reached (Redis down) must not
+    cost the turn itself: the day's total misses this turn, and the turn is still recorded and
+    ended (a lost budget count is cheaper than a lost answer)."""
+    if settle is None or not usage.calls:
+        return
+    try:
         await asyncio.shield(settle(usage))
+    except Exception as exc:
+        log.error("usage.settle_failed", error=str(exc), tokens=usage.total_tokens)
 
 
 def to_result(request: ChatRequest, state: Mapping[str, Any], usage: TokenUsage) -> ChatResult:

@@ -196,6 +196,9 @@ async def postgres_conversation_store(
         min_size=1,
         max_size=settings.postgres_pool_size,
         kwargs={"autocommit": True, "connect_timeout": max(1, round(settings.timeout))},
+        # A connection the server dropped (a restart, a failover) is found at checkout and
+        # replaced, rather than failing the first call of each pooled one after an outage.
+        check=AsyncConnectionPool.check_connection,
         open=False,
     )
     await pool.open(wait=False)

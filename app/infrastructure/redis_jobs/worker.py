@@ -219,8 +219,11 @@ class ChatWorker(Worker):
         if _paused(result_data):  # waiting for its answer: its ending comes later
             return
         kind, message = _failure(result_data)
-        if await self.publisher.publish(job_id, failure(kind, message)) is not None:
-            log.warning("chat.ended_by_worker", job_id=job_id, kind=kind)
+        # The job policy's terminal step: it keeps the user's message of a stored conversation.
+        runner: ChatJobRunner = self.ctx[RUNNER]
+        ended = await runner.ended_by_queue(job_id, _payload(result_data), failure(kind, message))
+        if ended is not None:
+            log.warning("chat.ended_by_worker", job_id=job_id, kind=kind, ending=ended.type)
 
 
 # What arq recorded (the exception's class name) as the kind a client may see (never its text).
@@ -240,6 +243,16 @@ def _paused(result_data: bytes | None) -> bool:
         return False
     returned = result.get("r") if isinstance(result, dict) else None
     return isinstance(returned, dict) and returned.get("status") == WAITING_INPUT
+
+
+def _payload(result_data: bytes | None) -> Any:
+    """The job's chat request as arq recorded it with the result (its first argument)."""
+    try:
+        result = serialization.loads(result_data) if result_data else {}
+    except ValueError:
+        return None
+    args = result.get("a") if isinstance(result, dict) else None
+    return args[0] if isinstance(args, list) and args else None
 
 
 def _failure(result_data: bytes | None) -> tuple[ErrorKind, str]:
