@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.settings import Settings
+    from app.settings import Role, Settings
 
 EXIT_CONFIG = 2
 EXIT_PROVIDER = 1
@@ -134,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config_file = getattr(args, "config", None)
     try:
-        settings = load_settings(config_file, **overrides(args))
+        settings = load_settings(
+            config_file, role=ROLES.get(args.command, "any"), **overrides(args)
+        )
         return dispatch(args, settings, config_file)
     except ServiceUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -158,6 +160,10 @@ def provider_error(exc: Exception) -> str:
         return said
     status = f" {exc.status}" if exc.status is not None else ""
     return f"{exc.provider}{status}: {said}"
+
+
+# The processes that hold only their own secrets (every other command may use any of them).
+ROLES: dict[str, Role] = {"gateway": "gateway", "worker": "worker", "migrate": "migrate"}
 
 
 def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:

@@ -26,7 +26,7 @@ class _LazyWorkerSettings(dict[str, Any]):
 
     def _resolved(self) -> dict[str, Any]:
         if not dict.__len__(self):
-            self.update(options(load_settings()))
+            self.update(options(load_settings(role="worker")))
         return self
 
     def items(self) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -314,8 +314,16 @@ class LoggingSettings(Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+# Which process the settings are for: each validates, and holds, only the secrets it uses. A
+# gateway never calls a model or a service; a worker never signs a token; `migrate` only needs
+# PostgreSQL. "any" (the CLI's `ask`, `config`, `doctor`, tests) checks everything.
+Role = Literal["any", "gateway", "worker", "migrate"]
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with `load_settings`, not directly."""
+
+    role: ClassVar[Role] = "any"  # set on the class `load_settings` binds, never a field
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -344,8 +352,13 @@ class Settings(BaseSettings):
     graph: GraphSettings = GraphSettings()
     logging: LoggingSettings = LoggingSettings()
 
+    def _uses(self, *roles: Role) -> bool:
+        return self.role == "any" or self.role in roles
+
     @model_validator(mode="after")
     def _selected_provider_is_usable(self) -> Settings:
+        if not self._uses("worker"):
+            return self
         self._check_provider(self.llm.provider, f"llm.provider is '{self.llm.provider}'")
         for provider in self.llm.fallbacks:
             self._check_provider(provider, f"llm.fallbacks includes '{provider}'")
@@ -375,18 +388,19 @@ class Settings(BaseSettings):
                 "gateway.secret (env APP_GATEWAY__SECRET) and previous_secrets must be at least "
                 "32 bytes: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
-        if gateway.require_secret and gateway.secret is None:
+        if gateway.require_secret and gateway.secret is None and self._uses("gateway"):
             raise ValueError(
                 "gateway.require_secret is true but APP_GATEWAY__SECRET is not set: every "
                 "replica must share it, or tokens break on restart"
             )
-        if self.auth.backend == "postgres" and self.postgres.url is None:
+        if self.auth.backend == "postgres" and self.postgres.url is None and self._uses("gateway"):
             raise ValueError("auth.backend is 'postgres' but POSTGRES_URL is not set")
         return self
 
     @model_validator(mode="after")
     def _storage_is_reachable(self) -> Settings:
-        if self.checkpoint.backend == "postgres" and self.postgres.url is None:
+        worker = self._uses("worker")
+        if self.checkpoint.backend == "postgres" and self.postgres.url is None and worker:
             raise ValueError(
                 "checkpoint.backend is 'postgres' but POSTGRES_URL is not set: export "
                 "POSTGRES_URL=postgresql://... or choose checkpoint.backend: sqlite"
@@ -396,7 +410,8 @@ class Settings(BaseSettings):
                 "conversations.backend is 'postgres' but POSTGRES_URL is not set: export "
                 "POSTGRES_URL=postgresql://... or choose conversations.backend: sqlite"
             )
-        if self.retrieval.backend == "openai_embeddings" and self.llm.openai.api_key is None:
+        embeddings = self.retrieval.backend == "openai_embeddings"
+        if embeddings and self.llm.openai.api_key is None and worker:
             raise ValueError(
                 "retrieval.backend is 'openai_embeddings' but OPENAI_API_KEY is not set: export "
                 "it or choose retrieval.backend: bm25"
@@ -405,6 +420,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _enabled_services_have_keys(self) -> Settings:
+        if self._uses("worker"):
+            self._check_service_keys()
+        return self
+
+    def _check_service_keys(self) -> None:
         points = self.services.collection_points
         if (
             points.enabled
@@ -454,7 +474,6 @@ class Settings(BaseSettings):
                     f"services.{name}.enabled is true but {env} is not set: export {env}=... "
                     f"or set services.{name}.enabled: false"
                 )
-        return self
 
     @classmethod
     def settings_customise_sources(
@@ -468,20 +487,58 @@ class Settings(BaseSettings):
         return tuple(source for _, source in named_sources(settings_cls, init_settings))
 
 
-def bind_config_file(config_file: str | os.PathLike[str] | None = None) -> type[Settings]:
-    """A Settings subclass bound to one YAML file, so the file is explicit rather than global."""
+def bind_config_file(
+    config_file: str | os.PathLike[str] | None = None, role: Role = "any"
+) -> type[Settings]:
+    """A Settings subclass bound to one YAML file and one role, so neither is global."""
     path = resolve_config_file(config_file)
     config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": path})
-    return type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
+    namespace = {"model_config": config, "__module__": __name__, "role": role}
+    return type("Settings", (Settings,), namespace)
 
 
-def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Load and validate; any problem becomes one ConfigurationError naming keys and fixes."""
-    settings_cls = bind_config_file(config_file)
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None, *, role: Role = "any", **overrides: Any
+) -> Settings:
+    """Load and validate for `role`; any problem becomes one ConfigurationError naming keys and
+    fixes. The secrets `role` does not use are dropped (`withheld`)."""
+    settings_cls = bind_config_file(config_file, role)
     try:
-        return settings_cls(**overrides)
+        return withheld(settings_cls(**overrides), role)
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc)) from exc
+
+
+MODEL_KEYS = ("openai", "gemini", "anthropic")
+
+
+def withheld(settings: Settings, role: Role) -> Settings:
+    """`settings` without the secrets `role` never uses, so a leak (a dump, a crash report, a
+    bug) of that process cannot hold them."""
+    if role == "any":
+        return settings
+    update: dict[str, Any] = {}
+    if role in ("gateway", "migrate"):
+        llm = settings.llm
+        update["llm"] = llm.model_copy(
+            update={
+                name: getattr(llm, name).model_copy(update={"api_key": None}) for name in MODEL_KEYS
+            }
+        )
+        services = settings.services
+        update["services"] = services.model_copy(
+            update={
+                name: getattr(services, name).model_copy(update={"api_key": None})
+                for name in type(services).model_fields
+                if "api_key" in type(getattr(services, name)).model_fields
+            }
+        )
+        update["tracing"] = settings.tracing.model_copy(update={"api_key": None})
+    if role in ("worker", "migrate"):
+        update["gateway"] = settings.gateway.model_copy(
+            update={"secret": None, "previous_secrets": []}
+        )
+    return settings.model_copy(update=update)
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -12,10 +12,18 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from app.settings import Settings, load_settings
+from app.settings import Role, Settings, load_settings
 from tests.support.paths import PROFILES, REPO
 
 PRODUCTION = PROFILES / "production.yaml"
+ENV_SECRETS = (
+    "APP_GATEWAY__SECRET",
+    "OPENAI_API_KEY",
+    "GOOGLE_API_KEY",
+    "KAKAO_API_KEY",
+    "TAVILY_API_KEY",
+    "LANGCHAIN_API_KEY",
+)
 DEPLOYMENT = {"redis", "postgres", "migrate", "worker", "gateway"}
 APP_SERVICES = ("worker", "gateway")
 # ${NAME}, ${NAME:-default}, ${NAME:?message}: compose's interpolation, as far as we use it.
@@ -62,15 +70,20 @@ def dockerfile_stages() -> list[list[tuple[str, str]]]:
     return stages
 
 
-def production_settings(environment: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings as a container of compose.yaml loads them (its APP_CONFIG is our profile)."""
+def production_settings(
+    environment: dict[str, Any], monkeypatch: pytest.MonkeyPatch, role: Role
+) -> Settings:
+    """Settings as a container of compose.yaml loads them (its APP_CONFIG is our profile, and
+    nothing of the test's environment leaks in)."""
+    for name in ENV_SECRETS:
+        monkeypatch.delenv(name, raising=False)
     for name, value in environment.items():
         if value is None:
             continue  # passed through from the host only when set there
         if name == "APP_CONFIG":
             value = str(PRODUCTION)
         monkeypatch.setenv(name, str(value))
-    return load_settings()
+    return load_settings(role=role)
 
 
 def test_compose_runs_the_production_layout() -> None:
@@ -119,12 +132,27 @@ def test_the_hosts_and_ports_are_the_ones_production_yaml_names(
         assert postgres.username == database["POSTGRES_USER"]
         assert postgres.password == database["POSTGRES_PASSWORD"]
         assert postgres.path == f"/{database['POSTGRES_DB']}"
-    settings = production_settings(services["gateway"]["environment"], monkeypatch)
+    settings = production_settings(services["gateway"]["environment"], monkeypatch, "gateway")
     assert settings.gateway.host == "0.0.0.0"
     published = [str(p).split(":") for p in services["gateway"]["ports"]]
     assert [[str(settings.gateway.port)] * 2] == published
     assert settings.checkpoint.backend == "postgres" and settings.auth.backend == "postgres"
     assert settings.llm.provider == profile["llm"]["provider"]
+
+
+def test_each_container_gets_only_the_secrets_its_process_uses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each starts on exactly what compose gives it, and holds nothing it does not use."""
+    services = compose(required_variables())["services"]
+    secrets = set(ENV_SECRETS)
+    given = {name: set(services[name]["environment"]) & secrets for name in APP_SERVICES}
+    given["migrate"] = set(services["migrate"]["environment"]) & secrets
+    assert given["gateway"] == {"APP_GATEWAY__SECRET"}
+    assert given["worker"] == secrets - {"APP_GATEWAY__SECRET"}
+    assert given["migrate"] == set()
+    for name, role in (("gateway", "gateway"), ("worker", "worker"), ("migrate", "migrate")):
+        production_settings(services[name]["environment"], monkeypatch, role)
 
 
 def test_the_profile_compose_names_is_the_one_the_image_ships() -> None:
@@ -171,7 +199,7 @@ def test_the_ci_override_runs_a_chat_with_no_secrets(monkeypatch: pytest.MonkeyP
     assert set(override["services"]) <= set(APP_SERVICES)
     base = compose(required_variables())["services"]["gateway"]["environment"]
     settings = production_settings(
-        {**base, **override["services"]["gateway"]["environment"]}, monkeypatch
+        {**base, **override["services"]["gateway"]["environment"]}, monkeypatch, "gateway"
     )
     assert settings.llm.provider == "offline" and settings.llm.fallbacks == []
     assert settings.auth.allow_anonymous

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from app.domain.errors import ConfigurationError
 from app.settings import Settings, load_settings
+from app.settings.masking import secret_values
 from app.settings.sources import FLAT_ENV
 from tests.support.paths import PACKAGED_DEFAULTS, PROFILES
 
@@ -154,6 +155,57 @@ def test_shipped_profiles_switch_provider_with_a_key(monkeypatch: pytest.MonkeyP
     assert production.tracing.enabled and production.logging.format == "json"
     assert not production.auth.allow_anonymous and production.auth.backend == "postgres"
     assert production.gateway.require_secret and production.budget.principal_daily_cost_usd
+
+
+SECRETS = {
+    "OPENAI_API_KEY": "sk-test-0123456789",
+    "GOOGLE_API_KEY": "AIza-test-0123456789",
+    "KAKAO_API_KEY": "kakao-test-0123",
+    "TAVILY_API_KEY": "tvly-test-0123",
+    "LANGCHAIN_API_KEY": "lsv2-test-0123",
+    "APP_GATEWAY__SECRET": "s" * 32,
+}
+
+
+POSTGRES = "postgresql://eco2:pg-pass-0123@127.0.0.1/eco2"
+
+
+def only(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """The production profile's plain settings and just these secrets in the environment."""
+    monkeypatch.setenv("APP_CONFIG", str(PROFILES / "production.yaml"))
+    monkeypatch.setenv("POSTGRES_URL", POSTGRES)
+    for name, value in SECRETS.items():
+        if name in names:
+            monkeypatch.setenv(name, value)
+        else:
+            monkeypatch.delenv(name, raising=False)
+
+
+def test_each_process_starts_with_only_its_own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    only(monkeypatch, "APP_GATEWAY__SECRET")
+    assert load_settings(role="gateway").gateway.secret is not None
+    only(monkeypatch, *(name for name in SECRETS if name != "APP_GATEWAY__SECRET"))
+    assert load_settings(role="worker").llm.openai.api_key is not None
+    only(monkeypatch)
+    assert load_settings(role="migrate").postgres.url is not None
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY is not set"):
+        load_settings()  # a command that may use anything checks everything
+    with pytest.raises(ConfigurationError, match="APP_GATEWAY__SECRET is not set"):
+        load_settings(role="gateway")
+
+
+def test_each_process_holds_only_its_own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given every secret, a gateway keeps none of the providers' and a worker not the
+    gateway's signing secret: a dump of either cannot leak what it never needed."""
+    only(monkeypatch, *SECRETS)
+    gateway = set(secret_values(load_settings(role="gateway")))
+    worker = set(secret_values(load_settings(role="worker")))
+    migrate = set(secret_values(load_settings(role="migrate")))
+    everything = set(secret_values(load_settings()))
+    assert everything >= set(SECRETS.values()) | {POSTGRES}
+    assert gateway == {SECRETS["APP_GATEWAY__SECRET"], POSTGRES}
+    assert worker == everything - {SECRETS["APP_GATEWAY__SECRET"]}
+    assert migrate == {POSTGRES}
 
 
 def test_selected_provider_without_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
