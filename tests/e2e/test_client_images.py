@@ -4,9 +4,9 @@ model. A real gateway, real workers, real Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,7 @@ async def test_an_expired_upload_url_is_403(
             assert grant["expires_in"] == 1
             # Signatures carry whole seconds: 2.1 s later the age is at least 2 > 1, however
             # slow the machine (a later PUT is only older).
-            time.sleep(2.1)
+            await asyncio.sleep(2.1)
             late = await put(client, grant, png())
     assert late.status_code == 403
 

@@ -58,8 +58,8 @@ class ImageUpload(BaseModel):
 
 
 class ImageStored(BaseModel):
-    key: str
-    cdn_url: str
+    key: str = Field(description="the photo's name")
+    cdn_url: str = Field(description="the photo, for its owner; a message's image_url")
     size: int = Field(description="bytes kept")
 
 
