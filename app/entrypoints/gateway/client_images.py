@@ -73,7 +73,9 @@ def _url(request: Request, path: str) -> str:
     return str(request.base_url).rstrip("/") + path
 
 
-@router.post("/{channel}", response_model=ImageUpload, responses=errors(401, 413, 422, 429, 503))
+@router.post(
+    "/{channel}", response_model=ImageUpload, responses=errors(400, 401, 413, 422, 429, 503)
+)
 async def new_upload(
     channel: Channel, body: ImageRequest, request: Request, caller: Caller
 ) -> ImageUpload:
