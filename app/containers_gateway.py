@@ -8,8 +8,15 @@ from dependency_injector import containers, providers
 from app.application.access.guests import GuestIdentities
 from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens, process_secret
+from app.application.access.upload_grants import UploadGrants
+from app.application.photo_uploads import PhotoUploads
 from app.containers_core import Access, Core, Jobs, Telemetry
-from app.infrastructure.services.image_store import LocalImageStore, RedisImageStore, photo_store
+from app.infrastructure.access.rate_limits import RedisPhotoQuota
+from app.infrastructure.services.image_store import (
+    LocalImageStore,
+    RedisImageStore,
+    RedisOwnedPhotos,
+)
 from app.settings import Settings
 
 
@@ -41,8 +48,27 @@ class GatewayContainer(containers.DeclarativeContainer):
         previous=gateway.previous_secrets,
         max_age_days=gateway.guest_cookie_days,
     )
+    # Uploaded photos: POST /v1/uploads' (no owner) and the eco2 client's (kept for an owner).
     photos = providers.Singleton(
-        photo_store, redis=core.redis, ttl_seconds=settings.provided.gateway.upload_ttl_seconds
+        RedisOwnedPhotos, redis=core.redis, ttl_seconds=gateway.upload_ttl_seconds
+    )
+    photo_uploads = providers.Singleton(
+        PhotoUploads,
+        grants=providers.Singleton(
+            UploadGrants,
+            secret,
+            previous=gateway.previous_secrets,
+            ttl_seconds=gateway.upload_url_seconds,
+        ),
+        store=photos,
+        limiter=access.limiter,
+        quota=providers.Singleton(
+            RedisPhotoQuota,
+            redis=core.redis,
+            url=settings.provided.redis.url,
+            photos_per_day=settings.provided.limits.photos_per_day,
+            bytes_per_day=settings.provided.limits.photo_bytes_per_day,
+        ),
     )
     images = providers.Selector(
         providers.Callable(lambda s: s.services.images.storage, settings),

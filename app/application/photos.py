@@ -1,4 +1,5 @@
-"""A photo reference in a chat: `upload:<name>` for one the gateway keeps, else a URL."""
+"""A photo reference in a chat: `upload:<name>` or the gateway's photo path
+(`/api/v1/images/{channel}/{name}`) for one the gateway keeps, else a URL."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import base64
 import re
 
 from app.application.ports.stores import PhotoStorePort
+from app.domain.chat import PHOTO_PATH
 from app.domain.errors import DomainError
 
 UPLOAD = re.compile(r"^upload:([0-9a-f]{32}\.(?:png|jpeg|webp))$")
+# The cdn_url as the gateway gives it (absolute, on its own origin) or as a path; the origin is
+# not looked at: the photo is read from the store, never fetched.
+OWNED = re.compile(rf"^(?:https?://[^/?#\s]+)?{PHOTO_PATH}$")  # groups: channel, name, extension
 # What an upload may be, by its first bytes: a MIME type claimed is not believed.
 SIGNATURES = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",)}
 
@@ -28,8 +33,22 @@ def sniffed(data: bytes) -> str | None:
 
 
 def upload_name(url: str | None) -> str | None:
+    """The photo store's name for a photo the gateway keeps, in either form; None for a URL."""
+    if owned := owned_photo(url):
+        return owned[1]
     match = UPLOAD.match(url or "")
     return match.group(1) if match else None
+
+
+def owned_photo(url: str | None) -> tuple[str, str] | None:
+    """(channel, name) of a photo kept for its owner (`cdn_url`), else None."""
+    match = OWNED.match(url or "")
+    return (match.group(1), match.group(2)) if match else None
+
+
+def photo_path(channel: str, name: str) -> str:
+    """The path of an owned photo's `cdn_url`: the gateway serves it to its owner alone."""
+    return f"/api/v1/images/{channel}/{name}"
 
 
 async def usable_image_url(url: str, photos: PhotoStorePort | None) -> str:

@@ -50,10 +50,13 @@ TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 CLEAN_TEXT = rf"^{TEXT}*$"
 # "Blank" is ASCII whitespace only: JSON Schema's \s and Python's disagree on the rest.
 NOT_BLANK = rf"^{TEXT}*[^ \t\n\r\x00-\x1f\x7f]{TEXT}*$"
+# A photo the gateway keeps for its owner (`cdn_url` of POST /api/v1/images/{channel}): a path
+# on the gateway, which the workers read from the photo store like an `upload:<name>`.
+PHOTO_PATH = r"/api/v1/images/(chat|scan|my)/([0-9a-f]{32}\.(png|jpeg|webp))"
 IMAGE_URL = (
     r"^(https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?(/[^\x00-\x20\x7f]*)?"
     r"|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/=]+"
-    r"|upload:[0-9a-f]{32}\.(png|jpeg|webp))$"
+    rf"|upload:[0-9a-f]{{32}}\.(png|jpeg|webp)|{PHOTO_PATH})$"
 )
 
 
@@ -96,7 +99,7 @@ class ChatDraft(BaseModel):
         max_length=2048,
         pattern=IMAGE_URL,
         description="https (http only where the deployment allows it), data:image/...;base64, "
-        "or upload:<name> from POST /v1/uploads",
+        "upload:<name> from POST /v1/uploads, or a cdn_url from POST /api/v1/images/{channel}",
     )
     location: Location | None = Field(
         default=None, description="where the person is: for nearby bins, weather, district rules"

@@ -193,6 +193,8 @@ class GatewaySettings(Section):
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, gt=0)  # POST /v1/uploads (photos)
     upload_ttl_seconds: int = Field(default=3600, gt=0)  # an uploaded photo is kept this long
+    # A presigned photo upload URL (POST /api/v1/images/{channel}) works this long.
+    upload_url_seconds: int = Field(default=300, gt=0)
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     read_block_ms: int = Field(default=2000, gt=0)  # must stay under redis.socket_timeout
     require_worker: bool = True  # 503 instead of queueing a chat no worker would run
@@ -230,6 +232,8 @@ class LimitsSettings(Section):
     requests_per_minute: int | None = Field(default=120, gt=0)
     tokens_per_day: int | None = Field(default=None, gt=0)  # production.yaml sets one
     max_queue_depth: int | None = Field(default=1000, gt=0)
+    photos_per_day: int | None = Field(default=200, gt=0)  # PUT upload_url (/api/v1/images)
+    photo_bytes_per_day: int | None = Field(default=200 * 1024 * 1024, gt=0)
 
 
 class BudgetSettings(Section):

@@ -49,3 +49,10 @@ class UsageLimiterPort(Protocol):
     @abstractmethod
     async def record(self, principal: str, usage: TokenUsage) -> None:
         """Add a finished chat's tokens and cost to the principal's day."""
+
+
+class PhotoQuotaPort(Protocol):
+    @abstractmethod
+    async def take(self, principal: str, size: int) -> None:
+        """Count one photo of `size` bytes against the principal's day; raise LimitExceeded
+        (with retry_after), counting nothing, when it would go over."""

@@ -24,3 +24,16 @@ class PhotoStorePort(Protocol):
     @abstractmethod
     async def load(self, name: str) -> tuple[bytes, str] | None:
         """The photo and its MIME type, or None when unknown or expired."""
+
+
+class OwnedPhotoStorePort(PhotoStorePort, Protocol):
+    """Photos kept for one principal (POST /api/v1/images): the bytes under their name (as the
+    workers read any uploaded photo), and who owns them on which channel."""
+
+    @abstractmethod
+    async def put(self, name: str, channel: str, owner: str, data: bytes, mime: str) -> bool:
+        """Keep the photo under `name` unless that name is taken; False when it is."""
+
+    @abstractmethod
+    async def owner(self, name: str) -> tuple[str, str] | None:
+        """(channel, owner) of the photo, or None when it has no owner or expired."""

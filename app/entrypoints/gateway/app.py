@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.application.ports.telemetry import MetricsExpositionPort
 from app.containers_core import resolve, running
 from app.containers_gateway import GatewayContainer
-from app.entrypoints.gateway import client_api, docs, errors
+from app.entrypoints.gateway import client_api, client_images, docs, errors
 from app.entrypoints.gateway.access_log import AccessLog
 from app.entrypoints.gateway.browsers import cors, guest_cookie
 from app.entrypoints.gateway.routes import router
@@ -30,17 +31,29 @@ class BodyLimit:
     """413 for bodies over the limit, declared or streamed, before any route parses them."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        per_path: dict[str, int] | None = None,
+        per_pattern: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.per_path = per_path or {}
+        # Paths with a variable part (a presigned upload URL): a full-match pattern each.
+        self.per_pattern = [(re.compile(p), n) for p, n in (per_pattern or {}).items()]
+
+    def limit(self, path: str) -> int:
+        if path in self.per_path:
+            return self.per_path[path]
+        found = (n for pattern, n in self.per_pattern if pattern.fullmatch(path))
+        return next(found, self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
+        limit = self.limit(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(limit)(scope, receive, send)
@@ -90,6 +103,7 @@ def create_app(settings: Settings) -> ASGIApp:
             app.state.conversations = await resolve(container.access.conversations)
             app.state.images = await resolve(container.images)
             app.state.photos = await resolve(container.photos)
+            app.state.photo_uploads = await resolve(container.photo_uploads)
             app.state.tracing = await resolve(container.telemetry.tracing)
             app.state.metrics = await resolve(container.telemetry.metrics)
             log.info("gateway.started", queue=settings.worker.queue_name)
@@ -105,6 +119,7 @@ def create_app(settings: Settings) -> ASGIApp:
     )
     app.include_router(router)
     app.include_router(client_api.router)
+    app.include_router(client_images.router)
     errors.install(app)
     docs.install(app)
 
@@ -128,5 +143,6 @@ def create_app(settings: Settings) -> ASGIApp:
         guest_cookie(app, gateway),
         gateway.max_body_bytes,
         {"/v1/uploads": gateway.max_upload_bytes},
+        {client_images.UPLOAD_PATH: gateway.max_upload_bytes},
     )
     return AccessLog(cors(limited, gateway))

@@ -162,7 +162,7 @@ async def send_message(
     """The conversation's next turn (earlier turns are its memory; turns run in order)."""
     draft = body.draft()
     if draft.image_url is not None:
-        await _check_image(request, draft.image_url)
+        await _check_image(request, draft.image_url, caller)
     intake: ChatIntake = request.app.state.intake
     ticket = await intake.send(caller, _chat_id(chat_id), draft)
     return MessageQueued(job_id=ticket.job_id, stream_url=f"/api/v1/chat/{ticket.job_id}/events")

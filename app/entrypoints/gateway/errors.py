@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from app.application.photo_uploads import PhotoAlreadyUploaded, PhotoRefused, UploadNotGranted
+from app.application.photos import PhotoUnavailable
 from app.application.ports.conversations import StoreUnavailable
 from app.application.ports.jobs import NoWorkerAvailable, QueueFull
 from app.application.ports.llm import ProviderUnavailable
@@ -36,6 +38,7 @@ KINDS = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     422: "invalid_request",
     429: "rate_limited",
     503: "unavailable",
@@ -100,6 +103,10 @@ HANDLERS: dict[type[Exception], Handler] = {
         404, "no such conversation", "conversation_not_found"
     ),
     ConversationInputError: lambda e: error_body(422, str(e), "invalid_request"),
+    UploadNotGranted: lambda e: error_body(403, str(e), "upload_not_granted"),
+    PhotoRefused: lambda e: error_body(415, str(e), "unsupported_media_type"),
+    PhotoAlreadyUploaded: lambda e: error_body(409, str(e), "already_uploaded"),
+    PhotoUnavailable: lambda e: error_body(404, str(e), "photo_not_found"),
     StoreUnavailable: lambda e: error_body(
         503,
         "conversations are unreachable; nothing was saved, try again shortly",

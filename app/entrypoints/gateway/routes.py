@@ -22,7 +22,8 @@ from app.application.access.authenticator import Authenticator
 from app.application.access.image_urls import ImageUrlRefused, check_image_url
 from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens
-from app.application.photos import sniffed, upload_name
+from app.application.photo_uploads import PhotoUploads
+from app.application.photos import sniffed
 from app.application.ports.jobs import ChatJobsPort
 from app.application.ports.telemetry import TracingPort
 from app.domain.access import Principal
@@ -152,7 +153,7 @@ async def submit(body: ChatSubmission, request: Request, caller: Caller) -> Chat
         "POST /v1/chat", {"http.route": "/v1/chat"}, remote_parent=_trace_headers(request)
     ):
         if body.image_url is not None:
-            await _check_image(request, body.image_url)
+            await _check_image(request, body.image_url, caller)
         intake: ChatIntake = request.app.state.intake
         ticket = await intake.submit(
             caller, body.draft(), thread_id=body.thread_id, if_busy=body.if_busy
@@ -176,13 +177,11 @@ def _accepted(request: Request, job_id: str, thread_id: str) -> ChatAccepted:
     )
 
 
-async def _check_image(request: Request, url: str) -> None:
-    name = upload_name(url)
-    if name is not None:  # one of ours: it must still be here
-        if await request.app.state.photos.load(name) is None:
-            raise HTTPException(
-                status_code=404, detail="the uploaded photo expired (or never was); upload it again"
-            )
+async def _check_image(request: Request, url: str, caller: Principal) -> None:
+    """A photo we keep must still be here (and be the caller's); any other URL must be one a
+    model may fetch. 404 / 422 otherwise."""
+    photos: PhotoUploads = request.app.state.photo_uploads
+    if await photos.check_reference(caller, url):
         return
     settings: GatewaySettings = request.app.state.settings.gateway
     try:

@@ -1,5 +1,6 @@
 """Per-principal limits in Redis through `limits`: requests per minute (moving window), tokens
-and cost per day (fixed daily windows; cost counted in micro-dollars)."""
+and cost per day (fixed daily windows; cost counted in micro-dollars), photos per day (count and
+bytes)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from limits.errors import StorageError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.application.ports.access import UsageLimiterPort
+from app.application.ports.access import PhotoQuotaPort, UsageLimiterPort
 from app.application.ports.jobs import QueueUnavailable
 from app.domain.errors import LimitExceeded
 from app.domain.llm import TokenUsage, UsageLimits
@@ -98,6 +99,43 @@ class RedisUsageLimiter(UsageLimiterPort):
             await self._daily.hit(self._tokens, "tokens", principal, cost=usage.total_tokens)
         if self._cost and usage.cost_usd:
             await self._daily.hit(self._cost, "cost", principal, cost=int(usage.cost_usd * MICRO))
+
+
+class RedisPhotoQuota(PhotoQuotaPort):
+    """Photos a principal may upload a day: how many, and how many bytes in all."""
+
+    def __init__(
+        self, redis: Redis, url: str, *, photos_per_day: int | None, bytes_per_day: int | None
+    ) -> None:
+        pool: Any = redis.connection_pool
+        storage = RedisStorage(
+            f"async+{url}", implementation="redispy", key_prefix=keys.LIMITS, connection_pool=pool
+        )
+        self._daily = FixedWindowRateLimiter(storage)
+        self._items = [
+            (RateLimitItemPerDay(amount), name, per_byte)
+            for amount, name, per_byte in (
+                (photos_per_day, "photos_per_day", False),
+                (bytes_per_day, "photo_bytes_per_day", True),
+            )
+            if amount
+        ]
+
+    async def take(self, principal: str, size: int) -> None:
+        async with _translated():
+            # Test every limit before counting any: a refused photo costs nothing. Two photos
+            # at once may both pass the test and overshoot by one: the next one is refused.
+            for item, name, per_byte in self._items:
+                cost = size if per_byte else 1
+                if not await self._daily.test(item, name, principal, cost=cost):
+                    stats = await self._daily.get_window_stats(item, name, principal)
+                    raise LimitExceeded(
+                        f"the day's {name.replace('_', ' ')} is used up",
+                        limit=name,
+                        retry_after=_until(stats.reset_time),
+                    )
+            for item, name, per_byte in self._items:
+                await self._daily.hit(item, name, principal, cost=size if per_byte else 1)
 
 
 def _until(reset_time: float) -> float:

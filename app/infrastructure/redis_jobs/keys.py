@@ -24,6 +24,7 @@ CACHE = "eco2:cache:"  # intent classifications (RedisCache)
 SERVICE_CACHE = "eco2:svc:"  # the tool services' deterministic lookups
 IMAGES = "eco2:image:"  # generated images (RedisImageStore)
 UPLOADS = "eco2:upload:"  # uploaded photos, read by the gateway and the workers
+UPLOAD_OWNERS = "eco2:upload-owner:"  # "<channel> <principal>" of a photo kept for its owner
 LIMITS = "eco2:limits"  # rate limits and budgets (the `limits` library adds its own parts)
 
 # ZSET: jobs paused on a question, scored by the time (ms) the question expires.

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.application.ports.stores import PhotoStorePort
+from app.application.ports.stores import OwnedPhotoStorePort, PhotoStorePort
 from app.infrastructure.redis_jobs import keys
 from app.settings.services import ImageServiceSettings
 
@@ -60,6 +60,36 @@ class RedisImageStore(PhotoStorePort):
             return None
         data = await self._redis.get(f"{self._prefix}{name}")
         return (bytes(data), f"image/{name.rsplit('.', 1)[1]}") if data else None
+
+
+class RedisOwnedPhotos(RedisImageStore, OwnedPhotoStorePort):
+    """Uploaded photos with their owners: the bytes where every uploaded photo is (the workers
+    read them by name), the owner beside them with the same TTL."""
+
+    def __init__(self, redis: Any, ttl_seconds: int) -> None:
+        super().__init__(redis, ttl_seconds, prefix=keys.UPLOADS)
+
+    async def put(self, name: str, channel: str, owner: str, data: bytes, mime: str) -> bool:
+        if not NAME.match(name):
+            return False
+        # The owner claims the name first (NX): of two writers one wins, and a photo is never
+        # readable without its owner (the bytes come second).
+        claimed = await self._redis.set(
+            f"{keys.UPLOAD_OWNERS}{name}", f"{channel} {owner}", nx=True, ex=self._ttl
+        )
+        if not claimed:
+            return False
+        await self._redis.set(f"{keys.UPLOADS}{name}", data, ex=self._ttl)
+        return True
+
+    async def owner(self, name: str) -> tuple[str, str] | None:
+        if not NAME.match(name):
+            return None
+        found = await self._redis.get(f"{keys.UPLOAD_OWNERS}{name}")
+        if not found:
+            return None
+        channel, _, principal = bytes(found).decode().partition(" ")
+        return channel, principal
 
 
 def photo_store(redis: Any, ttl_seconds: int) -> PhotoStorePort:
