@@ -66,8 +66,8 @@ class GatewayContainer(containers.DeclarativeContainer):
             RedisPhotoQuota,
             redis=core.redis,
             url=settings.provided.redis.url,
-            photos_per_day=settings.provided.limits.photos_per_day,
-            bytes_per_day=settings.provided.limits.photo_bytes_per_day,
+            photos_per_hour=settings.provided.limits.photos_per_hour,
+            bytes_per_hour=settings.provided.limits.photo_bytes_per_hour,
         ),
     )
     images = providers.Selector(

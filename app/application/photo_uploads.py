@@ -72,6 +72,16 @@ class PhotoUploads:
         if not stored:
             raise PhotoAlreadyUploaded("this upload URL was used; ask for a new one")
 
+    async def keep(self, caller: Principal, claimed: str, data: bytes) -> str:
+        """A photo sent whole in one request (`POST /v1/uploads`): its name. The same rate, type
+        check and quota as a granted upload. Raises LimitExceeded, PhotoRefused."""
+        await self._limiter.admit(caller.id)
+        actual = sniffed(data)
+        if actual is None or actual != claimed:
+            raise PhotoRefused("send a png, jpeg or webp photo with its Content-Type")
+        await self._quota.take(caller.id, len(data))
+        return await self._store.save(data, actual)
+
     async def photo(self, caller: Principal, channel: str, key: str) -> tuple[bytes, str]:
         """The photo, for its owner; anyone else learns nothing (PhotoUnavailable, as for a
         photo that never was)."""

@@ -232,8 +232,10 @@ class LimitsSettings(Section):
     requests_per_minute: int | None = Field(default=120, gt=0)
     tokens_per_day: int | None = Field(default=None, gt=0)  # production.yaml sets one
     max_queue_depth: int | None = Field(default=1000, gt=0)
-    photos_per_day: int | None = Field(default=200, gt=0)  # PUT upload_url (/api/v1/images)
-    photo_bytes_per_day: int | None = Field(default=200 * 1024 * 1024, gt=0)
+    # Photos kept per principal an hour (POST /v1/uploads, PUT /api/v1/images upload URLs):
+    # each stays in Redis for gateway.upload_ttl_seconds, so this caps what one caller holds.
+    photos_per_hour: int | None = Field(default=60, gt=0)
+    photo_bytes_per_hour: int | None = Field(default=100 * 1024 * 1024, gt=0)
 
 
 class BudgetSettings(Section):

@@ -149,7 +149,7 @@ async def test_the_photo_limit_not_the_json_limit_applies_to_the_put(
 async def test_the_day_quota_is_429_with_retry_after(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    limits = {"photos_per_day": 2, "photo_bytes_per_day": 10_000_000}
+    limits = {"photos_per_hour": 2, "photo_bytes_per_hour": 10_000_000}
     with serve_gateway(deployment, monkeypatch, limits=limits) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             grants = [await granted(client) for _ in range(3)]
@@ -159,7 +159,7 @@ async def test_the_day_quota_is_429_with_retry_after(
             refused_photo = await client.get(grants[2]["cdn_url"])
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert int(answers[2].headers["Retry-After"]) >= 1
-    assert answers[2].json()["limit"] == "photos_per_day"
+    assert answers[2].json()["limit"] == "photos_per_hour"
     assert theirs.status_code == 200  # per principal
     assert refused_photo.status_code == 404
 
@@ -168,13 +168,13 @@ async def test_the_day_byte_quota_counts_bytes(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     photo = png() + os.urandom(4000)
-    limits = {"photos_per_day": None, "photo_bytes_per_day": 2 * len(photo) + 200}
+    limits = {"photos_per_hour": None, "photo_bytes_per_hour": 2 * len(photo) + 200}
     with serve_gateway(deployment, monkeypatch, limits=limits) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             answers = [await put(client, await granted(client), photo) for _ in range(3)]
             small = await put(client, await granted(client), png())
     assert [a.status_code for a in answers] == [200, 200, 429]
-    assert answers[2].json()["limit"] == "photo_bytes_per_day"
+    assert answers[2].json()["limit"] == "photo_bytes_per_hour"
     assert small.status_code == 200  # what is left of the day's bytes still takes a small one
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from app.infrastructure.redis_jobs import keys
 from tests.e2e.conftest import ask, serve_gateway
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.openai_wire import OpenAIWire
@@ -105,3 +107,33 @@ async def test_what_is_no_photo_or_too_big_is_refused(
     assert unknown.status_code == 404 and "expired" in unknown.text
     assert big.status_code == 413
     assert chat_body.status_code == 413  # the upload limit is the uploads' alone
+
+
+async def test_uploads_have_a_quota_per_principal_an_hour(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload is kept in Redis for an hour: without a quota one caller could fill it."""
+    photo = png()
+    # The quota is the principal's (here the anonymous one) in the shared Redis for an hour:
+    # start from none used, whatever ran before.
+    client = redis.Redis.from_url(deployment.redis_url)
+    try:
+        for key in client.scan_iter(match=f"{keys.LIMITS}:*photo*/anonymous/*"):
+            client.delete(key)
+    finally:
+        client.close()
+    limits = {"photos_per_hour": 3, "photo_bytes_per_hour": 10_000_000}
+    with serve_gateway(deployment, monkeypatch, limits=limits) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+            sent = [
+                await client.post(
+                    "/v1/uploads", content=photo, headers={"Content-Type": "image/png"}
+                )
+                for _ in range(4)
+            ]
+            refused = sent[-1]
+            # A refused photo was not kept, and a photo refused for its type costs nothing.
+            kept = [r.json()["image_url"] for r in sent[:3]]
+    assert [r.status_code for r in sent] == [201, 201, 201, 429]
+    assert refused.json()["limit"] == "photos_per_hour" and int(refused.headers["retry-after"]) > 0
+    assert len(set(kept)) == 3

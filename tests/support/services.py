@@ -86,6 +86,9 @@ class Deployment:
             "APP_WORKER__HEALTH_CHECK_INTERVAL": "1",
             # Tests submit hundreds of chats a minute; the limits have tests of their own.
             "APP_LIMITS__REQUESTS_PER_MINUTE": "1000000",
+            # Photo quotas are a principal's for an hour in the shared Redis: runs would add up.
+            "APP_LIMITS__PHOTOS_PER_HOUR": "1000000",
+            "APP_LIMITS__PHOTO_BYTES_PER_HOUR": "100000000000",
             "APP_CONVERSATIONS__SQLITE_PATH": str(self.conversations),
             **self.env,
         }

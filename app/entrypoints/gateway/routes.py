@@ -23,7 +23,6 @@ from app.application.access.image_urls import ImageUrlRefused, check_image_url
 from app.application.access.intake import ChatIntake
 from app.application.access.job_tokens import JobTokens
 from app.application.photo_uploads import PhotoUploads
-from app.application.photos import sniffed
 from app.application.ports.jobs import ChatJobsPort
 from app.application.ports.telemetry import TracingPort
 from app.domain.access import Principal
@@ -334,16 +333,9 @@ async def cancel(job_id: Authorised, port: Jobs) -> Cancelled:
 async def upload(request: Request, caller: Caller) -> PhotoUploaded:
     """Keep a photo for a chat: send its bytes as the body with its Content-Type, then put the
     returned `image_url` in POST /v1/chat. Kept for `gateway.upload_ttl_seconds`."""
-    intake: ChatIntake = request.app.state.intake
-    await intake.admit(caller)
     claimed = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    data = await request.body()
-    actual = sniffed(data)
-    if claimed not in PHOTOS or actual is None or actual != claimed:
-        raise HTTPException(
-            status_code=415, detail="send a png, jpeg or webp photo with its Content-Type"
-        )
-    name = await request.app.state.photos.save(data, actual)
+    uploads: PhotoUploads = request.app.state.photo_uploads
+    name = await uploads.keep(caller, claimed, await request.body())
     return PhotoUploaded(image_url=f"upload:{name}", preview_url=f"/v1/uploads/{name}")
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from limits import RateLimitItemPerDay, RateLimitItemPerMinute
+from limits import RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -102,10 +102,11 @@ class RedisUsageLimiter(UsageLimiterPort):
 
 
 class RedisPhotoQuota(PhotoQuotaPort):
-    """Photos a principal may upload a day: how many, and how many bytes in all."""
+    """Photos a principal may upload an hour: how many, and how many bytes in all (an upload
+    is kept in Redis for `gateway.upload_ttl_seconds`, an hour by default)."""
 
     def __init__(
-        self, redis: Redis, url: str, *, photos_per_day: int | None, bytes_per_day: int | None
+        self, redis: Redis, url: str, *, photos_per_hour: int | None, bytes_per_hour: int | None
     ) -> None:
         pool: Any = redis.connection_pool
         storage = RedisStorage(
@@ -113,10 +114,10 @@ class RedisPhotoQuota(PhotoQuotaPort):
         )
         self._daily = FixedWindowRateLimiter(storage)
         self._items = [
-            (RateLimitItemPerDay(amount), name, per_byte)
+            (RateLimitItemPerHour(amount), name, per_byte)
             for amount, name, per_byte in (
-                (photos_per_day, "photos_per_day", False),
-                (bytes_per_day, "photo_bytes_per_day", True),
+                (photos_per_hour, "photos_per_hour", False),
+                (bytes_per_hour, "photo_bytes_per_hour", True),
             )
             if amount
         ]
@@ -130,7 +131,7 @@ class RedisPhotoQuota(PhotoQuotaPort):
                 if not await self._daily.test(item, name, principal, cost=cost):
                     stats = await self._daily.get_window_stats(item, name, principal)
                     raise LimitExceeded(
-                        f"the day's {name.replace('_', ' ')} is used up",
+                        f"the hour's {name.replace('_', ' ')} is used up",
                         limit=name,
                         retry_after=_until(stats.reset_time),
                     )
