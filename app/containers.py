@@ -24,6 +24,7 @@ from app.application.chat.recording import TurnRecorder
 from app.application.chat.service import ChatService
 from app.application.jobs import ChatJobRunner
 from app.application.ports.jobs import ProgressViewPort
+from app.application.retry import RetryPolicy
 from app.containers_core import (
     Access,
     Core,
@@ -109,6 +110,8 @@ class Chat(containers.DeclarativeContainer):
     telemetry = providers.DependenciesContainer()
     # Where stored conversations' turns are written (the worker's; None: memory only).
     conversations: providers.Dependency[Any] = providers.Dependency(default=OFF)
+    # How a step that touches Redis or PostgreSQL waits out an outage (the process's policy).
+    retry = providers.Dependency(instance_of=RetryPolicy)
 
     # --- the LLM: `llm.provider`, then each of `llm.fallbacks`, built only when named
     llm_settings = settings.provided.llm
@@ -262,7 +265,7 @@ class Chat(containers.DeclarativeContainer):
     image_store = providers.Selector(
         providers.Callable(attrgetter("images.storage"), services),
         local=providers.Singleton(LocalImageStore, images.directory),
-        redis=providers.Singleton(RedisImageStore, redis, images.ttl),
+        redis=providers.Singleton(RedisImageStore, redis, images.ttl, retry=retry),
     )
     image_generator = providers.Selector(
         providers.Callable(backend("image_generation"), services),
@@ -311,11 +314,15 @@ class Chat(containers.DeclarativeContainer):
             checkpoint.postgres_checkpointer,
             settings=settings.provided.checkpoint,
             postgres=settings.provided.postgres,
+            retry=retry,
         ),
     )
     vision_model = providers.Singleton(LLMVisionModel, llm=llm)
     photos = providers.Singleton(
-        photo_store, redis=redis, ttl_seconds=settings.provided.gateway.upload_ttl_seconds
+        photo_store,
+        redis=redis,
+        ttl_seconds=settings.provided.gateway.upload_ttl_seconds,
+        retry=retry,
     )
     intent_cache = providers.Selector(
         providers.Callable(lambda s: "on" if s.graph.intent_cache else "off", settings),
@@ -356,7 +363,7 @@ class Chat(containers.DeclarativeContainer):
         reporter=reporter,
     )
     turns = providers.Singleton(LangGraphTurns, graph=graph)
-    recorder = providers.Singleton(TurnRecorder.over, conversations)
+    recorder = providers.Singleton(TurnRecorder.over, conversations, retry=retry)
     service = providers.Singleton(
         ChatService,
         graph=turns,
@@ -378,11 +385,11 @@ class WorkerContainer(containers.DeclarativeContainer):
     metrics_server = StartupResource(
         metrics_server_resource, settings=settings.provided.metrics, exposition=telemetry.metrics
     )
-    jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    jobs = providers.Container(Jobs, settings=settings, redis=core.redis, retry=core.retry)
     access = providers.Container(Access, settings=settings, redis=core.redis)
     chat = providers.Container(
         Chat, settings=settings, clients=clients, redis=core.redis, notifier=jobs.coalescing,
-        telemetry=telemetry, conversations=access.conversations,
+        telemetry=telemetry, conversations=access.conversations, retry=core.retry,
     )  # fmt: skip
     runner = providers.Singleton(
         ChatJobRunner,
@@ -393,6 +400,7 @@ class WorkerContainer(containers.DeclarativeContainer):
         metrics=telemetry.metrics,
         tracing=providers.Singleton(JobTracing, core.tracer),
         recorder=chat.recorder,  # the queue's own endings keep the user's message too
+        retry=core.retry,
     )
 
 
@@ -408,12 +416,12 @@ class CliContainer(containers.DeclarativeContainer):
     core = providers.Container(Core, settings=settings)
     clients = providers.Container(Clients, settings=settings)
     telemetry = providers.Container(Telemetry, settings=settings, core=core, scraped=False)
-    jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    jobs = providers.Container(Jobs, settings=settings, redis=core.redis, retry=core.retry)
     access = providers.Container(Access, settings=settings, redis=core.redis)
     notifier = providers.Singleton(TerminalProgressNotifier, view=view)
     chat = providers.Container(
         Chat, settings=settings, clients=clients, redis=core.redis, notifier=notifier,
-        telemetry=telemetry,
+        telemetry=telemetry, retry=core.retry,
     )  # fmt: skip
 
 
@@ -434,7 +442,9 @@ def arq_options(container: WorkerContainer) -> dict[str, Any]:
         await stop(container)
         log.info("worker.stopped")
 
-    return worker_options(settings, on_startup=startup, on_shutdown=shutdown)
+    return worker_options(
+        settings, on_startup=startup, on_shutdown=shutdown, retry=container.core.retry()
+    )
 
 
 def arq_worker(container: WorkerContainer) -> ChatWorker:

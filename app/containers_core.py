@@ -17,6 +17,7 @@ import structlog
 from dependency_injector import containers, providers
 
 from app.application.access.authenticator import Authenticator
+from app.application.retry import RetryPolicy
 from app.infrastructure.access.file_keys import FileApiKeyStore
 from app.infrastructure.access.postgres_keys import postgres_key_store
 from app.infrastructure.access.rate_limits import RedisUsageLimiter
@@ -129,6 +130,13 @@ class Core(containers.DeclarativeContainer):
         settings=settings.provided.redis,
         queue_name=settings.provided.worker.queue_name,
     )
+    # How a chat waits out an outage of Redis or PostgreSQL: one policy for every step.
+    retry = providers.Singleton(
+        RetryPolicy,
+        deadline=settings.provided.worker.retry_deadline,
+        first_delay=settings.provided.worker.retry_first_delay,
+        max_delay=settings.provided.worker.retry_max_delay,
+    )
 
 
 class Telemetry(containers.DeclarativeContainer):
@@ -170,13 +178,14 @@ class Jobs(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     redis: providers.Dependency[Any] = providers.Dependency()
+    retry = providers.Dependency(instance_of=RetryPolicy)
 
     publisher = providers.Singleton(
         RedisStreamProgressNotifier,
         redis=redis,
         maxlen=settings.provided.worker.stream_maxlen,
         ttl_seconds=settings.provided.worker.stream_ttl,
-        durable_seconds=settings.provided.worker.ending_retry_seconds,
+        retry=retry,
     )
     reaper = providers.Singleton(
         Reaper, redis=redis, publisher=publisher, grace_seconds=settings.provided.worker.lost_after

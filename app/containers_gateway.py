@@ -23,7 +23,7 @@ from app.settings import Settings
 class GatewayContainer(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     core = providers.Container(Core, settings=settings, role=providers.Object("gateway"))
-    jobs = providers.Container(Jobs, settings=settings, redis=core.redis)
+    jobs = providers.Container(Jobs, settings=settings, redis=core.redis, retry=core.retry)
     telemetry = providers.Container(Telemetry, settings=settings, core=core, hub=jobs.hub)
     access = providers.Container(Access, settings=settings, redis=core.redis)
     intake = providers.Singleton(

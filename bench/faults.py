@@ -1,18 +1,21 @@
 """The fault suite at full size: real worker processes, a Redis of its own, real faults.
 
     .venv/bin/python bench/faults.py [--chats 40] [--outage 30] [--readers 2000]
+        [--short-outage 3] [--postgres-outage 20]
 
 Prints one row per scenario: chats submitted, chats that finished (`done`), terminal events
 (must equal chats: exactly one each), chats lost (no terminal event by the deadline), and the
 scenario's own figure (re-run delay, outage length, connections held...). Every row must show
-0 lost and terminal == chats. The quick versions of these run in `make test`
-(tests/e2e/test_faults.py).
+0 lost and terminal == chats, and an outage that keeps the data must let every chat finish;
+the exit status is 1 when a row fails. The quick versions of these run in `make test`
+(tests/e2e/test_faults.py, tests/e2e/test_outages.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
@@ -39,7 +42,7 @@ from tests.support.cpu_load import cpu_hogs
 from tests.support.openai_wire import OpenAIWire
 from tests.support.redis_server import PrivateRedis
 from tests.support.services import Deployment, WorkerProcess, worker_process
-from tests.support.sse import sse_events
+from tests.support.sse import sse_events, sse_until_terminal
 from tests.support.wire_script import Script
 
 SECRET = b"test-secret-0123456789abcdef0123456789"
@@ -53,6 +56,12 @@ class Row:
     terminal: int
     lost: int
     figure: str
+    every_chat_done: bool = False  # an outage that keeps the data: every chat must finish
+
+    @property
+    def ok(self) -> bool:
+        finished = self.finished == self.chats or not self.every_chat_done
+        return self.lost == 0 and self.terminal == self.chats and finished
 
 
 @dataclass
@@ -66,9 +75,15 @@ class Bench:
         return worker_process(self.deployment, self.logs, name, env=env)
 
     async def ask(self, message: str, **extra: Any) -> dict[str, Any]:
-        response = await self.http.post("/v1/chat", json={"message": message, **extra})
-        response.raise_for_status()
-        return dict(response.json())
+        """Submit as a client would: a 503 (no worker seen alive on a busy machine) is tried
+        again after its Retry-After, for up to a minute."""
+        give_up = time.monotonic() + 60
+        while True:
+            response = await self.http.post("/v1/chat", json={"message": message, **extra})
+            if response.status_code != 503 or time.monotonic() > give_up:
+                response.raise_for_status()
+                return dict(response.json())
+            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
 
     async def follow(self, url: str, limit: float = 600) -> list[Any]:
         async def read() -> list[Any]:
@@ -76,6 +91,13 @@ class Bench:
 
         try:
             return await asyncio.wait_for(read(), limit)
+        except TimeoutError:
+            return []
+
+    async def follow_resuming(self, url: str, limit: float = 600) -> list[Any]:
+        """A follower that resumes a broken stream (the gateway loses Redis too)."""
+        try:
+            return await asyncio.wait_for(sse_until_terminal(self.http, url), limit)
         except TimeoutError:
             return []
 
@@ -100,7 +122,10 @@ def slow_llm(delay: float = 0.3, chunk_delay: float = 0.05) -> Iterator[str]:
 
 @asynccontextmanager
 async def bench(llm_url: str, **env: str) -> AsyncIterator[Bench]:
-    with tempfile.TemporaryDirectory() as folder:
+    # BENCH_FAULTS_LOGS=DIR keeps every scenario's worker and Redis logs (one folder each).
+    keep = os.environ.get("BENCH_FAULTS_LOGS")
+    kept = contextlib.nullcontext(tempfile.mkdtemp(dir=keep)) if keep else None
+    with kept or tempfile.TemporaryDirectory() as folder:
         logs = Path(folder)
         redis = PrivateRedis(logs)
         redis.start()
@@ -321,7 +346,64 @@ async def sse_readers(readers: int) -> Row:
     return tally(f"{readers} SSE readers at once", streams, f"gateway held {held} connections")
 
 
-def show(rows: list[Row]) -> None:
+async def first_delta(b: Bench, job: dict[str, Any], limit: float = 120) -> None:
+    """Wait until the chat streams its answer: chats are running, not queued."""
+
+    async def read() -> None:
+        async for event in sse_events(b.http, job["events_url"]):
+            if event.event in ("delta", "done", "error"):
+                return
+
+    await asyncio.wait_for(read(), limit)
+
+
+def reruns(streams: list[list[Any]]) -> int:
+    return sum(1 for events in streams if any(e.data.get("attempt", 1) > 1 for e in events))
+
+
+async def redis_outage(llm: str, chats: int, outage: float) -> Row:
+    """Redis stopped and started again with its data (persistence, a failover, a partition)."""
+    async with bench(llm) as b:
+        with b.worker("a") as worker:
+            jobs = [await b.ask(f"유리병 어떻게 버려요? {i}") for i in range(chats)]
+            readers = [asyncio.create_task(b.follow_resuming(j["events_url"])) for j in jobs]
+            await first_delta(b, jobs[0])
+            b.redis.stop(keep_data=True)
+            await asyncio.sleep(outage)
+            b.redis.start()
+            streams = await asyncio.gather(*readers)
+            alive = worker.process.poll() is None
+    row = tally(f"Redis down {outage:.0f} s mid-load, data kept", streams, "")
+    row.figure = f"worker {'alive' if alive else 'DEAD'}; {reruns(streams)} chats re-run"
+    row.every_chat_done = True
+    return row
+
+
+async def postgres_outage(llm: str, chats: int, outage: float) -> Row:
+    """The checkpointer's PostgreSQL unreachable (connections reset, connects refused)."""
+    from tests.support.services import POSTGRES_URL
+    from tests.support.tcp_proxy import cuttable_proxy
+
+    upstream = int(POSTGRES_URL.rsplit(":", 1)[1].split("/", 1)[0])
+    with cuttable_proxy(upstream) as proxy:
+        env = {"APP_CHECKPOINT__BACKEND": "postgres", "POSTGRES_URL": proxy.url_for(POSTGRES_URL)}
+        async with bench(llm, **env) as b:
+            with b.worker("a") as worker:
+                jobs = [await b.ask(f"페트병 어떻게 버려요? {i}") for i in range(chats)]
+                readers = [asyncio.create_task(b.follow_resuming(j["events_url"])) for j in jobs]
+                await first_delta(b, jobs[0])
+                proxy.cut()
+                await asyncio.sleep(outage)
+                proxy.restore()
+                streams = await asyncio.gather(*readers)
+                alive = worker.process.poll() is None
+    row = tally(f"PostgreSQL (checkpointer) down {outage:.0f} s mid-load", streams, "")
+    row.figure = f"worker {'alive' if alive else 'DEAD'}; {reruns(streams)} chats re-run"
+    row.every_chat_done = True
+    return row
+
+
+def show(rows: list[Row]) -> bool:
     header = f"{'scenario':<50} {'chats':>6} {'finished':>9} {'terminal':>9} {'lost':>5}  figure"
     print(header)
     print("-" * len(header))
@@ -329,33 +411,47 @@ def show(rows: list[Row]) -> None:
         print(
             f"{r.scenario:<50} {r.chats:>6} {r.finished:>9} {r.terminal:>9} {r.lost:>5}  {r.figure}"
         )
-    ok = all(r.lost == 0 and r.terminal == r.chats for r in rows)
-    print(f"\n{'every row: 0 lost, one terminal event per chat' if ok else 'FAILED'}")
+    ok = all(r.ok for r in rows)
+    failed = ", ".join(r.scenario for r in rows if not r.ok)
+    print(f"\n{'every row: 0 lost, one terminal event per chat' if ok else 'FAILED: ' + failed}")
+    return ok
 
 
-async def main() -> None:
+SCENARIOS = (
+    "kill_once kill_three_times sigterm redis_restart redis_outage_short redis_outage_long "
+    "postgres_outage planted_pickle malformed_jobs goaway_under_load sse_readers"
+).split()
+
+
+async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chats", type=int, default=40)
     parser.add_argument("--outage", type=float, default=30.0)
+    parser.add_argument("--short-outage", type=float, default=3.0)
+    parser.add_argument("--postgres-outage", type=float, default=20.0)
     parser.add_argument("--readers", type=int, default=2000)
+    parser.add_argument("--only", nargs="*", choices=SCENARIOS, help="these scenarios only")
     args = parser.parse_args()
     rows: list[Row] = []
     with slow_llm() as llm:
-        scenarios: list[Callable[[], Any]] = [
-            lambda: kill_once(llm, args.chats),
-            lambda: kill_three_times(llm),
-            lambda: sigterm(llm, args.chats),
-            lambda: redis_restart(llm, args.chats, args.outage),
-            lambda: planted_pickle(llm),
-            lambda: malformed_jobs(llm),
-            goaway_under_load,
-            lambda: sse_readers(args.readers),
-        ]
-        for scenario in scenarios:
-            rows.append(await scenario())
+        scenarios: dict[str, Callable[[], Any]] = {
+            "kill_once": lambda: kill_once(llm, args.chats),
+            "kill_three_times": lambda: kill_three_times(llm),
+            "sigterm": lambda: sigterm(llm, args.chats),
+            "redis_restart": lambda: redis_restart(llm, args.chats, args.outage),
+            "redis_outage_short": lambda: redis_outage(llm, args.chats, args.short_outage),
+            "redis_outage_long": lambda: redis_outage(llm, args.chats, args.outage),
+            "postgres_outage": lambda: postgres_outage(llm, args.chats, args.postgres_outage),
+            "planted_pickle": lambda: planted_pickle(llm),
+            "malformed_jobs": lambda: malformed_jobs(llm),
+            "goaway_under_load": goaway_under_load,
+            "sse_readers": lambda: sse_readers(args.readers),
+        }
+        for name in args.only or SCENARIOS:
+            rows.append(await scenarios[name]())
             print(f"  … {rows[-1].scenario}", file=sys.stderr, flush=True)
-    show(rows)
+    return 0 if show(rows) else 1
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from app.application.chat.recording import TurnRecorder, persistence, stored_ending
 from app.application.ports.access import UsageLimiterPort
 from app.application.ports.conversations import StoreUnavailable
-from app.application.ports.jobs import JobEventsPort
+from app.application.ports.jobs import JobEventsPort, QueueUnavailable
 from app.application.ports.telemetry import MetricsPort, TracingPort
+from app.application.retry import RetryPolicy
 from app.application.usage import metered
 from app.domain.chat import ChatRequest, ChatResult
 from app.domain.events import ErrorKind, ProgressEvent, ProgressUpdate, failure
@@ -64,9 +65,11 @@ class ChatJobRunner:
         metrics: MetricsPort | None = None,
         tracing: TracingPort | None = None,
         recorder: TurnRecorder | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._chats = chats
         self._recorder = recorder
+        self._retry = retry or RetryPolicy()
         self._publisher = publisher
         self._metrics = metrics
         self._tracing = tracing
@@ -154,18 +157,24 @@ class ChatJobRunner:
     async def _within_budget(self, principal: str, request: ChatRequest, job_id: str) -> ChatResult:
         """The turn, limited by the chat's budget and what is left of the principal's day."""
         limits = self._chat_limits
-        if self._limiter is not None:
-            left = await self._limiter.remaining(principal)
-            limits = limits.tightened(tokens=left.max_tokens, cost_usd=left.max_cost_usd)
         limiter = self._limiter
         if limiter is None:
             with metered(limits):
                 return await self._chats.run(request, job_id=job_id)
+        left = await self._retry.run(
+            lambda: limiter.remaining(principal), transient=QueueUnavailable, what="limits.read"
+        )
+        limits = limits.tightened(tokens=left.max_tokens, cost_usd=left.max_cost_usd)
 
         async def settle(usage: TokenUsage) -> None:
             # Before the terminal event: a client that sees `done` and asks again at once is
-            # held to the day's new total.
-            await limiter.record(principal, usage)
+            # held to the day's new total. (Retried: a reply lost after the count was made
+            # counts it twice, in the principal's disfavour, never a free chat.)
+            await self._retry.run(
+                lambda: limiter.record(principal, usage),
+                transient=QueueUnavailable,
+                what="limits.settle",
+            )
 
         with metered(limits):
             return await self._chats.run(request, job_id=job_id, settle=settle)

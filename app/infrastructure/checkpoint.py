@@ -22,6 +22,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from app.application.chat.state import checkpoint_types
+from app.application.retry import RetryPolicy
 from app.domain.errors import ConfigurationError
 from app.settings import CheckpointSettings, PostgresSettings
 
@@ -85,9 +86,10 @@ async def sqlite_checkpointer(
 
 
 async def postgres_checkpointer(
-    settings: CheckpointSettings, postgres: PostgresSettings
+    settings: CheckpointSettings, postgres: PostgresSettings, retry: RetryPolicy | None = None
 ) -> AsyncIterator[BaseCheckpointSaver[str]]:
-    """A pooled connection set shared by every worker process: threads survive restarts."""
+    """A pooled connection set shared by every worker process: threads survive restarts, and
+    a brief outage is waited out (`retry`)."""
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
@@ -103,8 +105,8 @@ async def postgres_checkpointer(
     )
     await pool.open(wait=True, timeout=10)
     try:
-        # The pool is typed for tuple rows, but `row_factory=dict_row` above makes them dicts.
-        saver = LatestOnlyPostgresSaver(pool, serde=state_serializer())  # type: ignore[arg-type]
+        # (The pool is typed for tuple rows, but `row_factory=dict_row` above makes them dicts.)
+        saver = LatestOnlyPostgresSaver(pool, serde=state_serializer(), retry=retry)
         await saver.setup()
         await saver.expire_idle(settings.ttl_days)
         log.info("checkpoint.opened", backend="postgres", pool_size=settings.postgres_pool_size)

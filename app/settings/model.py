@@ -176,9 +176,12 @@ class WorkerSettings(Section):
     lost_after: float = Field(default=30.0, gt=0)
     # Stage and delta events gathered this long and written in one round trip (0: each alone).
     progress_coalesce_ms: float = Field(default=25.0, ge=0, le=1000)
-    # A turn's ending (answer, needs_input, done, error) is retried this long through a Redis
-    # outage; after that the queue's finish step ends the turn (from the conversation store).
-    ending_retry_seconds: float = Field(default=60.0, gt=0)
+    # A chat rides out an outage of Redis or PostgreSQL this long: each step that touches one
+    # is tried again, backing off from retry_first_delay (doubling) to retry_max_delay; then
+    # the chat ends with an error. The same policy everywhere (app/application/retry.py).
+    retry_deadline: float = Field(default=60.0, gt=0)
+    retry_first_delay: float = Field(default=0.1, gt=0)
+    retry_max_delay: float = Field(default=2.0, gt=0)
 
 
 class GatewaySettings(Section):

@@ -272,7 +272,7 @@ async def test_an_ending_redis_could_not_take_is_published_from_the_store_once_i
     """Redis stays away longer than the worker retries a turn's ending (`answer` and `done`
     are given up): the queue's finish step, once Redis is back, finds the turn recorded and
     ends it `done` from what the store holds, rather than `error` or nothing."""
-    deployment.env["APP_WORKER__ENDING_RETRY_SECONDS"] = "1"
+    deployment.env["APP_WORKER__RETRY_DEADLINE"] = "1"
     with worker_process(deployment, logs) as worker:
         chat_id = await new_chat(http)
         job_id = await send(http, chat_id, "페트병 어떻게 버려요?")
@@ -407,10 +407,12 @@ async def test_postgres_down_at_the_end_of_a_turn_ends_it_with_store_unavailable
     postgres_proxy: tuple[str, str, CuttableProxy],
     logs: Path,
 ) -> None:
-    """The worker tries the write a few times (TurnRecorder), then ends the turn `error`
-    (`store_unavailable`): no answer the history would not show, nothing half-written."""
+    """The worker retries the write for `worker.retry_deadline` (the chat's retry policy), then
+    ends the turn `error` (`store_unavailable`): no answer the history would not show, nothing
+    half-written."""
     direct, _, proxy = postgres_proxy
     http = pg_http
+    deployment.env["APP_WORKER__RETRY_DEADLINE"] = "3"
     with worker_process(deployment, logs) as worker:
         chat_id = await new_chat(http)
         job_id = await send(http, chat_id, "페트병 어떻게 버려요?")
@@ -423,14 +425,16 @@ async def test_postgres_down_at_the_end_of_a_turn_ends_it_with_store_unavailable
             written_while_down = pg_messages(direct)
         finally:
             proxy.restore()
-        retries = worker.text().count('"conversation.record_retry"')
+        log = worker.text()
+        gave_up = [line for line in log.splitlines() if '"outage.gave_up"' in line]
         again = await send(http, chat_id, "캔은요?")
         again_events = await collect(http, again)
     ends = terminal(events)
     assert [e.event for e in ends] == ["error"]
     assert ends[0].data["data"]["kind"] == "store_unavailable"
     assert not [e for e in events if e.event == "answer"]  # never told an answer
-    assert written_while_down == [] and retries == 3
+    assert written_while_down == []
+    assert len(gave_up) == 1 and '"conversation.record"' in gave_up[0]
     assert [e.event for e in terminal(again_events)] == ["done"]
     assert sorted(pg_messages(direct)) == [(again, "assistant"), (again, "user")]
     print(f"store down at the end of a turn: error after {ended_after:.1f} s")

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from app.application.chat.recording import TurnRecorder
 from app.application.jobs import ChatJobRunner
 from app.application.ports.conversations import ConversationStore
+from app.application.retry import RetryPolicy
 from app.domain.chat import ChatRequest, ChatResult, Intent
 from app.domain.conversations import MessageDraft
 from app.domain.events import ErrorKind, ProgressEvent, failure
@@ -56,7 +57,7 @@ async def store(tmp_path: Path) -> AsyncIterator[ConversationStore]:
 @pytest.fixture
 def runner(redis: Redis, store: ConversationStore) -> ChatJobRunner:
     publisher = RedisStreamProgressNotifier(redis, ttl_seconds=60)
-    recorder = TurnRecorder(store, attempts=1)
+    recorder = TurnRecorder(store, retry=RetryPolicy(attempts=1))
     return ChatJobRunner(UnusedTurns(), publisher, recorder=recorder)
 
 

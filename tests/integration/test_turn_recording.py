@@ -12,6 +12,7 @@ import pytest
 
 from app.application.chat.recording import TurnRecorder
 from app.application.ports.conversations import ConversationStore, StoreUnavailable
+from app.application.retry import RetryPolicy
 from app.domain.chat import ChatRequest
 from app.domain.conversations import Conversation, MessageDraft, RecordedTurn
 from app.domain.events import ProgressEvent
@@ -144,7 +145,8 @@ async def test_a_store_that_stays_down_ends_the_turn_with_an_error(
     async def no_wait(_: float) -> None:
         return None
 
-    recorder = TurnRecorder(down, attempts=3, sleep=no_wait)  # type: ignore[arg-type]
+    retry = RetryPolicy(attempts=3, sleep=no_wait)
+    recorder = TurnRecorder(down, retry=retry)  # type: ignore[arg-type]
     async with chat_kit(recorder=recorder) as (service, notifier, _):
         with pytest.raises(StoreUnavailable):
             await service.run(request, job_id="job-4")

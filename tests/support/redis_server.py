@@ -19,7 +19,8 @@ def free_port() -> int:
 
 
 class PrivateRedis:
-    """`redis-server` with no persistence, as the shared one: a restart loses every key."""
+    """`redis-server` with no persistence, as the shared one: a restart loses every key,
+    unless it was stopped with `keep_data` (as a server with persistence restarting)."""
 
     def __init__(self, directory: Path, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -37,18 +38,32 @@ class PrivateRedis:
         with (self._directory / f"redis-{self.port}.log").open("ab") as log:
             self._process = subprocess.Popen(
                 [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(self._directory)],
+                 "--appendonly", "no", "--dir", str(self._directory),
+                 "--dbfilename", self._dump.name],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
         self._wait(up=True)
 
-    def stop(self) -> None:
-        """SIGKILL, as a crash or an OOM kill would: nothing is saved."""
+    @property
+    def _dump(self) -> Path:
+        return self._directory / f"redis-{self.port}.rdb"
+
+    def stop(self, *, keep_data: bool = False) -> None:
+        """SIGKILL, as a crash or an OOM kill would: nothing is saved, and the next start is
+        empty. `keep_data`: SHUTDOWN SAVE, atomically (no write acknowledged after the save is
+        lost), so the next start loads every key the server held."""
+        self._dump.unlink(missing_ok=True)
         if self._process is not None and self._process.poll() is None:
-            self._process.kill()
+            if keep_data:
+                with self.client() as client:
+                    client.shutdown(save=True)
+            else:
+                self._process.kill()
             self._process.wait(10)
         self._wait(up=False)
+        if keep_data and not self._dump.exists():
+            raise RuntimeError(f"redis on {self.port} saved nothing to {self._dump}")
 
     def pause(self) -> None:
         """SIGSTOP: Redis stops answering but keeps every key (a stall, not a crash)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,3 +41,22 @@ async def sse_events(
             else:
                 name, _, value = line.partition(":")
                 fields[name] = value.removeprefix(" ")
+
+
+async def sse_until_terminal(
+    client: httpx.AsyncClient, url: str, *, terminal: tuple[str, ...] = ("done", "error")
+) -> list[SSEEvent]:
+    """As a browser's EventSource: a stream that breaks or is refused (the gateway lost Redis
+    too) is opened again with the last id seen, until a terminal event. Bound it with
+    `asyncio.wait_for`."""
+    events: list[SSEEvent] = []
+    while True:
+        last = events[-1].id if events else None
+        try:
+            async for event in sse_events(client, url, last_event_id=last):
+                events.append(event)
+                if event.event in terminal:
+                    return events
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.5)

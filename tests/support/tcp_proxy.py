@@ -1,85 +1,103 @@
-"""A loopback TCP proxy, in a thread of its own, that a test can cut and restore: the server
-behind it going down (connections reset, new ones refused) without touching the server itself."""
+"""A loopback TCP proxy a test cuts and restores: in front of a shared server (PostgreSQL) it is
+that server going away for the processes behind it, and coming back on the same address.
+
+Threads, not the test's event loop: the processes it serves are other processes, and the test's
+loop may be busy (or blocked) while they talk through it.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support.redis_server import free_port
-
 
 class CuttableProxy:
-    """Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream`. `cut()` closes the listening socket
-    and every open connection (clients see a reset, then "connection refused"); `restore()`
-    listens again on the same port."""
+    """Forwards 127.0.0.1:`port` to 127.0.0.1:`upstream_port`. `cut()` resets every open
+    connection and stops listening (a connect is refused); `restore()` listens again."""
 
-    def __init__(self, upstream: int) -> None:
-        self.upstream = upstream
-        self.port = free_port()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self.accepted = 0
 
-    def start(self) -> None:
-        self._thread.start()
-        self.restore()
-
-    def cut(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._cut(), self._loop).result(10)
+    def url_for(self, url: str) -> str:
+        """`url` (postgresql://user@127.0.0.1:5432/db) through this proxy."""
+        return url.replace(f":{self.upstream_port}/", f":{self.port}/", 1)
 
     def restore(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(10)
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(128)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
-    def close(self) -> None:
-        self.cut()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            sockets, self._open = self._open, set()
+        for sock in sockets:
+            _reset(sock)
 
-    async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # cut: the listener is closed
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:
+                _reset(client)
+                continue
+            with self._lock:
+                if self._listener is not listener:  # cut while connecting
+                    _reset(client)
+                    _reset(upstream)
+                    continue
+                self._open |= {client, upstream}
+                self.accepted += 1
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-    async def _cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()  # a reset, as a server that died would leave
-        self._writers.clear()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+            while data := source.recv(65536):
+                sink.sendall(data)
         except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}
+            pass
+        for sock in (source, sink):
+            with self._lock:
+                self._open.discard(sock)
+            _reset(sock)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, asyncio.CancelledError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
+def _reset(sock: socket.socket) -> None:
+    """Close with RST (linger 0): the peer sees the connection broken, as when a server dies;
+    the shutdown wakes the pump thread blocked reading it."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
 
 
 @contextmanager
-def cuttable_proxy(upstream: int) -> Iterator[CuttableProxy]:
-    proxy = CuttableProxy(upstream)
-    proxy.start()
+def cuttable_proxy(upstream_port: int) -> Iterator[CuttableProxy]:
+    proxy = CuttableProxy(upstream_port)
+    proxy.restore()
     try:
         yield proxy
     finally:
-        proxy.close()
+        proxy.cut()

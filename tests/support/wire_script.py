@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ class Script:
     chunk_delay: float = 0.0  # between the chunks of a streamed answer
     requests: list[dict[str, Any]] = field(default_factory=list)
     reply_text: str | None = None
+    # Set: requests are answered; clear: each waits for it (a test holds chats mid-call).
+    gate: threading.Event | None = None
 
     def fail(
         self,
@@ -49,6 +52,8 @@ class Script:
             self.failures.append("hang")
 
     async def next_failure(self) -> Failure | None:
+        if self.gate is not None and not self.gate.is_set():
+            await asyncio.to_thread(self.gate.wait)  # set by the test's thread
         if self.delay:
             await asyncio.sleep(self.delay)
         if not self.failures:

@@ -3,45 +3,36 @@ out, so the conversation's detail has both messages by the time a client sees `d
 
 Exactly once per job (the turn key): a re-run of the job, a worker killed after the write, a
 second delivery, all find the turn recorded and get the same messages back. A store that is
-briefly unreachable is tried again for a few seconds; after that the turn ends `error`
+briefly unreachable is tried again by the chat's retry policy; after that the turn ends `error`
 (`store_unavailable`) rather than answering something history will not show.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 
 from app.application.ports.conversations import ConversationStore, StoreUnavailable
+from app.application.retry import RetryPolicy
 from app.domain.chat import ChatRequest, ChatResult, InputRequest
 from app.domain.conversations import ConversationNotFound, MessageDraft, RecordedTurn
 from app.domain.events import ProgressUpdate
 
 log = structlog.get_logger(__name__)
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class TurnRecorder:
-    def __init__(
-        self,
-        store: ConversationStore,
-        *,
-        attempts: int = 4,
-        backoff_seconds: float = 0.5,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
+    def __init__(self, store: ConversationStore, *, retry: RetryPolicy | None = None) -> None:
         self._store = store
-        self._attempts = attempts
-        self._backoff = backoff_seconds
-        self._sleep = sleep
+        self._retry = retry or RetryPolicy()
 
     @classmethod
-    def over(cls, store: ConversationStore | None) -> TurnRecorder | None:
+    def over(
+        cls, store: ConversationStore | None, retry: RetryPolicy | None = None
+    ) -> TurnRecorder | None:
         """A recorder over the store, or none where the process keeps no conversations."""
-        return None if store is None else cls(store)
+        return None if store is None else cls(store, retry=retry)
 
     async def answered(
         self, job_id: str, request: ChatRequest, result: ChatResult
@@ -81,25 +72,19 @@ class TurnRecorder:
         if owner is None:
             return None
         user = MessageDraft(content=request.message, image_url=request.image_url)
-        for attempt in range(1, self._attempts + 1):
-            try:
-                turn = await self._store.record_turn(
-                    owner, request.thread_id, job_id, user, assistant
-                )
-            except ConversationNotFound:
-                # Deleted while the turn ran: the answer still goes out, and history has none.
-                log.info("conversation.deleted_mid_turn", job_id=job_id)
-                return None
-            except StoreUnavailable as exc:
-                if attempt == self._attempts:
-                    raise
-                log.warning("conversation.record_retry", attempt=attempt, error=str(exc))
-                await self._sleep(self._backoff * 2 ** (attempt - 1))
-            else:
-                if not turn.created:
-                    log.info("conversation.turn_recorded_before", job_id=job_id)
-                return turn
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:  # idempotent by the turn key: safe to try again
+            turn = await self._retry.run(
+                lambda: self._store.record_turn(owner, request.thread_id, job_id, user, assistant),
+                transient=StoreUnavailable,
+                what="conversation.record",
+            )
+        except ConversationNotFound:
+            # Deleted while the turn ran: the answer still goes out, and history has none.
+            log.info("conversation.deleted_mid_turn", job_id=job_id)
+            return None
+        if not turn.created:
+            log.info("conversation.turn_recorded_before", job_id=job_id)
+        return turn
 
 
 def persistence(owner: str, turn: RecordedTurn) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.jobs import ProgressNotifierPort
+from app.application.retry import RetryPolicy
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.infrastructure.redis_jobs import keys, lua
 
@@ -38,9 +39,10 @@ MAX_BATCH = 64  # events; a coalesced flush this size goes out at once
 class RedisStreamProgressNotifier(ProgressNotifierPort):
     """The stream entry id is the SSE event id: a reconnecting browser resumes exactly.
 
-    Stage and delta events are best effort (one try); answer, needs_input and terminal events
-    are retried with backoff for up to `durable_seconds`, so a chat that finishes during a
-    Redis outage still delivers its ending once Redis is back.
+    Stage and delta events are best effort (one try); answer, needs_input and terminal events,
+    an attempt's first event and the job's terminal marker are retried through a Redis outage
+    by the retry policy, so a chat that finishes during one still delivers its ending once
+    Redis is back. (The publish step is idempotent for answer and terminal events.)
     """
 
     def __init__(
@@ -49,12 +51,12 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
         *,
         maxlen: int = 2000,
         ttl_seconds: int = 3600,
-        durable_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._redis = redis
         self._maxlen = maxlen
         self._ttl = ttl_seconds
-        self._durable = durable_seconds
+        self._retry = retry or RetryPolicy()
         self._script = redis.register_script(lua.script("publish"))
 
     @property
@@ -71,20 +73,15 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
     async def publish_attempt(
         self, job_id: str, update: ProgressUpdate, *, attempt: int
     ) -> ProgressEvent | None:
-        """Publish, and (attempt > 0) make `attempt` the job's current one from this event on."""
-        if update.type not in DURABLE:
+        """Publish, and (attempt > 0) make `attempt` the job's current one from this event on:
+        that one is not best effort, readers must learn to drop the earlier attempt's text."""
+        if update.type not in DURABLE and not attempt:
             return await self._publish_once(job_id, update, attempt)
-        deadline = time.monotonic() + self._durable
-        delay = 0.1
-        while True:
-            try:
-                return await self._publish_once(job_id, update, attempt)
-            except REDIS_DOWN as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("progress.retrying", job_id=job_id, type=update.type, error=str(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        return await self._retry.run(
+            lambda: self._publish_once(job_id, update, attempt),
+            transient=REDIS_DOWN,
+            what=f"progress.{update.type}",
+        )
 
     async def publish_many(self, job_id: str, updates: list[ProgressUpdate]) -> None:
         """Best-effort events in one round trip (a pipeline of the same atomic step each)."""
@@ -134,7 +131,11 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
 
     async def terminal(self, job_id: str) -> str | None:
         """`done` or `error` once the job has ended, else None."""
-        value: Any = await self._redis.hget(keys.meta_key(job_id), "terminal")  # type: ignore[misc]
+
+        async def read() -> Any:
+            return await self._redis.hget(keys.meta_key(job_id), "terminal")  # type: ignore[misc]
+
+        value = await self._retry.run(read, transient=REDIS_DOWN, what="progress.terminal")
         return _text(value) if value is not None else None
 
     async def keep_alive(self, job_ids: Iterable[str], seconds: float) -> None:

@@ -14,8 +14,10 @@ from typing import Any
 import structlog
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.worker import Worker, func
+from redis.exceptions import WatchError
 
 from app.application.jobs import WAITING_INPUT, ChatJobRunner, JobResult
+from app.application.retry import RetryPolicy
 from app.domain.events import ErrorKind, failure
 from app.infrastructure.redis_jobs import keys, serialization
 from app.infrastructure.redis_jobs.liveness import expire_waiting
@@ -57,10 +59,13 @@ def arq_redis_settings(settings: RedisSettings) -> ArqRedisSettings:
     return arq
 
 
-def worker_options(settings: Settings, *, on_startup: Hook, on_shutdown: Hook) -> dict[str, Any]:
-    """arq Worker arguments from our settings."""
+def worker_options(
+    settings: Settings, *, on_startup: Hook, on_shutdown: Hook, retry: RetryPolicy | None = None
+) -> dict[str, Any]:
+    """arq Worker arguments from our settings (and the process's retry policy)."""
     worker = settings.worker
     return {
+        "retry": retry or RetryPolicy(),
         "functions": [func(chat, name=JOB_NAME)],  # the name submissions use
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
@@ -91,7 +96,10 @@ class ChatWorker(Worker):
       unreadable or expired job, timeout, a crash of the function): arq's two finish steps
       publish an `error` when the job's stream has no terminal event yet;
     - Redis outages: the poll loop waits for Redis with backoff instead of exiting, and finish
-      steps are retried, so in-flight chats finish (or end with an error) once Redis is back.
+      steps are retried (the retry policy), so in-flight chats finish once Redis is back; the
+      first thing a worker does then is claim its running jobs again (their leases lapsed
+      meanwhile), and it never starts a job it is running already, so an outage longer than
+      the lease does not run a chat twice.
 
     It overrides arq's public steps and one private one, `_poll_iteration` (the only place
     that can catch a Redis error of the poll itself); arq is pinned to a minor version and
@@ -99,10 +107,16 @@ class ChatWorker(Worker):
     """
 
     def __init__(
-        self, *, lease_seconds: float = 10.0, idle_wait: float = 1.0, **options: Any
+        self,
+        *,
+        lease_seconds: float = 10.0,
+        idle_wait: float = 1.0,
+        retry: RetryPolicy | None = None,
+        **options: Any,
     ) -> None:
         # arq sleeps poll_delay between polls; we wait on a wake-up list instead (below).
         super().__init__(**{**options, "poll_delay": 0})
+        self.retry = retry or RetryPolicy()
         self.lease = lease_seconds
         self.in_progress_timeout_s = lease_seconds
         self._idle_wait = idle_wait
@@ -115,6 +129,9 @@ class ChatWorker(Worker):
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         self._found_nothing = not job_ids
+        # arq would start a job again whose claim lapsed while this worker still runs it.
+        running = {job_id for job_id, task in self.tasks.items() if not task.done()}
+        job_ids = [job_id for job_id in job_ids if job_id.decode() not in running]
         known = set(self.tasks.values())
         await super().start_jobs(job_ids)
         for task in self.tasks.values():
@@ -138,18 +155,22 @@ class ChatWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         try:
+            if self._down_since is not None:
+                await self._redis_back(self._down_since)
             await self._wait_for_work()
             await super()._poll_iteration()
             await self._renew_leases()
             await self._expire_questions()
-            if self._down_since is not None:
-                await self._redis_back(self._down_since)
-        except REDIS_DOWN as exc:
+        except (*REDIS_DOWN, WatchError) as exc:
+            # redis-py raises WatchError for a connection lost during WATCH (arq's claim of a
+            # job): an outage as well, which would otherwise end arq's loop and the process.
             await self._wait_for_redis(exc)
 
     async def _redis_back(self, since: float) -> None:
-        # Say we are alive at once, for the gateway (Redis may have lost the keys), without
-        # waiting for arq's next health record; down still, if that fails.
+        # Before any poll: claim the running jobs again (their leases lapsed during a longer
+        # outage, and any worker's poll would start them a second time), then say we are alive
+        # at once, for the gateway (Redis may have lost the keys); down still, if that fails.
+        await self._renew_leases(reclaim=True)
         await self._report_alive(queue_wide=True)
         log.info("worker.redis_back", down_s=round(time.monotonic() - since, 1))
         self._down_since = None
@@ -181,16 +202,21 @@ class ChatWorker(Worker):
         self._swept = time.monotonic()
         await expire_waiting(self.pool, self.publisher)
 
-    async def _renew_leases(self) -> None:
-        if time.monotonic() - self._renewed < self.lease / 3:
+    async def _renew_leases(self, *, reclaim: bool = False) -> None:
+        """Extend the running jobs' claims; `reclaim`: set them again, lapsed or not."""
+        if not reclaim and time.monotonic() - self._renewed < self.lease / 3:
             return
         self._renewed = time.monotonic()
         running = [job_id for job_id, task in self.tasks.items() if not task.done()]
         if not running:
             return
+        lease_ms = int(self.lease * 1000)
         async with self.pool.pipeline(transaction=False) as pipe:
             for job_id in running:
-                pipe.pexpire(keys.arq_in_progress_key(job_id), int(self.lease * 1000))
+                if reclaim:  # arq's own claim value
+                    pipe.set(keys.arq_in_progress_key(job_id), b"1", px=lease_ms)
+                else:
+                    pipe.pexpire(keys.arq_in_progress_key(job_id), lease_ms)
             await pipe.execute()
         await self.publisher.keep_alive(running, self.lease)
 
@@ -205,14 +231,21 @@ class ChatWorker(Worker):
     async def finish_job(
         self, job_id: str, finish: bool, result_data: bytes | None, *args: Any
     ) -> None:
-        await _retrying(
-            lambda: super(ChatWorker, self).finish_job(job_id, finish, result_data, *args)
+        # arq's bookkeeping after a job (one transaction: safe to repeat).
+        await self.retry.run(
+            lambda: super(ChatWorker, self).finish_job(job_id, finish, result_data, *args),
+            transient=REDIS_DOWN,
+            what="job.finish",
         )
         if finish:
             await self._end_unless_ended(job_id, result_data)
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
-        await _retrying(lambda: Worker.finish_failed_job(self, job_id, result_data))
+        await self.retry.run(
+            lambda: Worker.finish_failed_job(self, job_id, result_data),
+            transient=REDIS_DOWN,
+            what="job.finish",
+        )
         await self._end_unless_ended(job_id, result_data)
 
     async def _end_unless_ended(self, job_id: str, result_data: bytes | None) -> None:
@@ -263,18 +296,3 @@ def _failure(result_data: bytes | None) -> tuple[ErrorKind, str]:
     except ValueError:
         error = None
     return FAILURES.get(str(error), (ErrorKind.FAILED, "the chat could not be completed"))
-
-
-async def _retrying(step: Callable[[], Awaitable[None]], deadline: float = 60.0) -> None:
-    """arq's bookkeeping after a job, retried through a Redis outage of up to `deadline` s."""
-    give_up = time.monotonic() + deadline
-    delay = 0.1
-    while True:
-        try:
-            await step()
-            return
-        except REDIS_DOWN:
-            if time.monotonic() + delay > give_up:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)

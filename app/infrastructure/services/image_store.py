@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.application.ports.stores import OwnedPhotoStorePort, PhotoStorePort
+from app.application.retry import RetryPolicy
 from app.infrastructure.redis_jobs import keys
+from app.infrastructure.redis_jobs.publisher import REDIS_DOWN
 from app.settings.services import ImageServiceSettings
 
 NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpeg|webp)$")
@@ -43,22 +45,41 @@ class LocalImageStore:
 
 class RedisImageStore(PhotoStorePort):
     """Images in Redis with a TTL: generated ones (eco2:image:) and uploaded photos
-    (eco2:upload:), which the gateway and the workers both reach wherever they run."""
+    (eco2:upload:), which the gateway and the workers both reach wherever they run.
 
-    def __init__(self, redis: Any, ttl_seconds: int, *, prefix: str = keys.IMAGES) -> None:
+    In a chat (`retry` given) a Redis outage is waited out: both steps are safe to repeat (a
+    write under a new name, a read). The gateway answers at once instead (no `retry`)."""
+
+    def __init__(
+        self,
+        redis: Any,
+        ttl_seconds: int,
+        *,
+        prefix: str = keys.IMAGES,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
         self._prefix = prefix
+        self._retry = retry or RetryPolicy(attempts=1)
 
     async def save(self, data: bytes, mime: str) -> str:
         name = f"{uuid.uuid4().hex}.{EXTENSIONS.get(mime, 'png')}"
-        await self._redis.set(f"{self._prefix}{name}", data, ex=self._ttl)
+        await self._retry.run(
+            lambda: self._redis.set(f"{self._prefix}{name}", data, ex=self._ttl),
+            transient=REDIS_DOWN,
+            what="images.save",
+        )
         return name
 
     async def load(self, name: str) -> tuple[bytes, str] | None:
         if not NAME.match(name):
             return None
-        data = await self._redis.get(f"{self._prefix}{name}")
+        data = await self._retry.run(
+            lambda: self._redis.get(f"{self._prefix}{name}"),
+            transient=REDIS_DOWN,
+            what="images.load",
+        )
         return (bytes(data), f"image/{name.rsplit('.', 1)[1]}") if data else None
 
 
@@ -92,11 +113,13 @@ class RedisOwnedPhotos(RedisImageStore, OwnedPhotoStorePort):
         return channel, principal
 
 
-def photo_store(redis: Any, ttl_seconds: int) -> PhotoStorePort:
-    return RedisImageStore(redis, ttl_seconds, prefix=keys.UPLOADS)
+def photo_store(redis: Any, ttl_seconds: int, retry: RetryPolicy | None = None) -> PhotoStorePort:
+    return RedisImageStore(redis, ttl_seconds, prefix=keys.UPLOADS, retry=retry)
 
 
-def image_store(settings: ImageServiceSettings, redis: Any) -> ImageStore:
+def image_store(
+    settings: ImageServiceSettings, redis: Any, retry: RetryPolicy | None = None
+) -> ImageStore:
     if settings.storage == "redis":
-        return RedisImageStore(redis, settings.ttl)
+        return RedisImageStore(redis, settings.ttl, retry=retry)
     return LocalImageStore(settings.directory)
