@@ -205,6 +205,10 @@ class GatewaySettings(Section):
     # a browser sends cookies only to a named origin, and any page could otherwise act as a guest.
     cors_origins: list[str] = Field(default_factory=list)
     behind_tls: bool = False  # cookies get `Secure` (production: TLS ends in front of us)
+    # A slow client is cut off: its request's head within this long of its first byte, its
+    # body within body_timeout_seconds of the head (a 5 MB photo at 100 KB/s takes 50 s).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=120.0, gt=0)
     guest_cookie_days: int = Field(default=365, gt=0)  # a browser's guest identity lives this long
 
     @field_validator("cors_origins")

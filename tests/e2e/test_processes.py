@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -267,3 +268,39 @@ def lines(path: Path) -> list[str]:
 
 def once(records: list[dict[str, Any]], logger: str, event: str) -> bool:
     return sum(1 for r in records if r["logger"] == logger and r["event"] == event) == 1
+
+
+def test_slow_clients_are_cut_off_and_the_gateway_keeps_serving(tmp_path: Path) -> None:
+    """Heads sent a byte at a time, silent connections and bodies that never end are closed
+    after their deadlines; a normal request meanwhile is served."""
+    deployment = Deployment()
+    deployment.env |= {
+        "APP_GATEWAY__HEADER_TIMEOUT_SECONDS": "1",
+        "APP_GATEWAY__BODY_TIMEOUT_SECONDS": "2",
+    }
+    port = free_port()
+    with app_process(deployment, tmp_path, "gateway", "--port", str(port)) as (_, g_out, g_err):
+        wait_for(lambda: any(map(LISTENING.match, lines(g_out))), "the listening line")
+        slow: list[socket.socket] = []
+        for i in range(30):
+            sock = socket.create_connection(("127.0.0.1", port))
+            if i % 3 == 1:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # a head never ended
+            elif i % 3 == 2:
+                sock.sendall(
+                    b"POST /v1/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 1000\r\n\r\n{"  # a body that never ends
+                )
+            slow.append(sock)  # i % 3 == 0: connected, silent
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            assert http.get("/healthz").status_code == 200
+        try:
+            for sock in slow:  # each is closed by the gateway: recv sees the end (b"")
+                sock.settimeout(PROCESS_SECONDS)
+                while sock.recv(4096):
+                    pass
+        finally:
+            for sock in slow:
+                sock.close()
+    cut = [r for r in json_records(g_err) if r["event"] == "gateway.slow_client"]
+    assert sorted({r["part"] for r in cut}) == ["body", "head"] and len(cut) == 30

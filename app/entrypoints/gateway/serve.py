@@ -11,6 +11,7 @@ import uvicorn
 
 from app.containers_core import Startup
 from app.entrypoints.gateway.app import create_app
+from app.entrypoints.gateway.read_deadlines import read_deadlines
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,5 +44,8 @@ def serve(settings: Settings) -> None:
         port=settings.gateway.port,
         log_config=None,  # uvicorn's records go through our root handler, once
         access_log=False,  # ours (AccessLog) leaves the query string, and its tokens, out
+        http=read_deadlines(
+            settings.gateway.header_timeout_seconds, settings.gateway.body_timeout_seconds
+        ),
     )
     ListeningServer(config).run()
