@@ -121,7 +121,7 @@ def create_app(settings: Settings) -> ASGIApp:
     app.include_router(client_api.router)
     app.include_router(client_images.router)
     errors.install(app)
-    docs.install(app)
+    docs.install(app, allow_http_image_urls=settings.gateway.allow_http_image_urls)
 
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:

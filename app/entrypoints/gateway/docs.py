@@ -11,13 +11,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.domain.chat import IMAGE_URL
 from app.entrypoints.gateway import event_schema
 
 ASSETS = "/docs/assets"
 OPENAPI_URL = "/openapi.json"
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, allow_http_image_urls: bool = False) -> None:
     """/docs (Swagger UI), /redoc and their assets; the app must be made with docs_url and
     redoc_url None so FastAPI does not add its CDN pages."""
     app.mount(ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
@@ -54,10 +55,26 @@ def install(app: FastAPI) -> None:
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(event_schema.components())
             _our_validation_errors(schema)
+            if not allow_http_image_urls:
+                _https_image_urls(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook
+
+
+def _https_image_urls(node: Any) -> None:
+    """The domain's image_url pattern takes http too (a deployment may allow it); where this one
+    does not, the document says https, so a client (or a fuzzer) that keeps to the document is
+    not refused for a scheme it was told is fine."""
+    if isinstance(node, dict):
+        if node.get("pattern") == IMAGE_URL:
+            node["pattern"] = IMAGE_URL.replace("https?://", "https://", 1)
+        for value in node.values():
+            _https_image_urls(value)
+    elif isinstance(node, list):
+        for value in node:
+            _https_image_urls(value)
 
 
 def _our_validation_errors(schema: dict[str, Any]) -> None:
