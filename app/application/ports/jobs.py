@@ -50,9 +50,7 @@ class ChatJobsPort(Protocol):
         """The thread the job belongs to, or None when no such job exists (or it expired)."""
 
     @abstractmethod
-    async def status(
-        self, job_id: str, *, issued_at: float | None = None
-    ) -> ChatJobStatus | None:
+    async def status(self, job_id: str, *, issued_at: float | None = None) -> ChatJobStatus | None:
         """Where the job stands, or None when no such job exists (or it expired).
 
         `issued_at` (when the job's id was handed out, from its signed token) lets a job the

@@ -175,9 +175,7 @@ class ArqChatJobs(ChatJobsPort):
             and last.data.get("kind") == ErrorKind.INPUT_EXPIRED
         )
 
-    async def status(
-        self, job_id: str, *, issued_at: float | None = None
-    ) -> ChatJobStatus | None:
+    async def status(self, job_id: str, *, issued_at: float | None = None) -> ChatJobStatus | None:
         try:
             await self._expire_waiting()
             events = await read_events(self._redis, job_id)

@@ -25,7 +25,14 @@ def dumps(value: Any) -> bytes:
 # arithmetic on `et` and `t` before it runs the job (the max-tries check, the job's context):
 # a string there raised inside arq on every try, so the job was picked again each time its
 # lease lapsed (every 10 s for as long as the job key lived) and max tries never applied.
-ENVELOPE: dict[str, type | tuple[type, ...]] = {"f": str, "a": list, "k": dict, "t": int, "et": int}
+# (`t` is None in a job nobody gave a try count.)
+ENVELOPE: dict[str, type | tuple[type, ...]] = {
+    "f": str,
+    "a": list,
+    "k": dict,
+    "t": (int, type(None)),
+    "et": int,
+}
 
 
 def loads(raw: bytes) -> Any:

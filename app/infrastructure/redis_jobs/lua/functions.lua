@@ -17,20 +17,24 @@ local function expect(name, kind)
   return false
 end
 
--- A job's meta, checked: a dropped (corrupt) one starts again after its stream's last seq, so
--- seq still grows.
+-- A job's meta, checked: a dropped (corrupt) one is rebuilt from the job's stream, so seq
+-- still grows and a job that had ended stays ended (no second terminal event).
 local function meta_of(id)
   local meta = key('meta', id)
   if not expect(meta, 'hash') then
     local stream = key('events', id)
     local seq = 0
     if expect(stream, 'stream') then
+      seq = redis.call('XLEN', stream)
       local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
       local fields = last and last[2] or {}
       for i = 1, #fields - 1, 2 do
-        if fields[i] == 'seq' then seq = tonumber(fields[i + 1]) or 0 end
+        local value = fields[i + 1]
+        if fields[i] == 'seq' then seq = math.max(seq, tonumber(value) or 0) end
+        if fields[i] == 'type' and (value == 'done' or value == 'error' or value == 'resumed') then
+          redis.call('HSET', meta, 'terminal', value)
+        end
       end
-      seq = math.max(seq, redis.call('XLEN', stream))
     end
     redis.call('HSET', meta, 'seq', seq)
   end
