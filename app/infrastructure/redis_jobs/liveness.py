@@ -96,12 +96,17 @@ class Reaper:
         (an unknown id planted in the list, a turn Redis lost) ends `lost` and leaves the
         list, which releases the next turn (lua/reconcile.lua). At most `most` dead heads per
         thread and call; the next call goes on."""
-        for job_id in job_ids:
-            meta = keys.meta_key(job_id)
-            turns = await typed(self._redis.hget(meta, "turns"), default=None, key=meta)  # type: ignore[arg-type]
-            if turns is None or not await self._redis.exists(keys.pending_key(job_id)):
+        if not job_ids:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:  # one round trip for all: the hub asks every few seconds
+                pipe.exists(keys.pending_key(job_id))
+                pipe.hget(keys.meta_key(job_id), "turns")
+            found = replies(await pipe.execute(raise_on_error=False), default=None)
+        for job_id, pending, listed in zip(job_ids, found[::2], found[1::2], strict=True):
+            if not pending or listed is None:
                 continue  # not waiting behind another turn
-            turns = _text(turns)
+            turns = _text(listed)
             for _ in range(most):
                 head = await typed(self._redis.lindex(turns, 0), default=None, key=turns)  # type: ignore[arg-type]
                 if head is None or _text(head) == job_id:
