@@ -245,6 +245,49 @@ async def redis_restart(llm: str, chats: int, outage: float) -> Row:
     return row
 
 
+async def redis_restart_empty(llm: str, chats: int) -> Row:
+    """Redis restarted empty (no persistence) under load: half the followers stay connected,
+    half read `queued`, go away and come back with Last-Event-ID after the restart."""
+    async with bench(llm, APP_WORKER__LOST_AFTER="10") as b:
+        with b.worker("a"):
+            jobs = [await b.ask(f"유리병 어떻게 버려요? {i}") for i in range(chats)]
+            staying, leaving = jobs[: chats // 2], jobs[chats // 2 :]
+            readers = [asyncio.create_task(b.follow(j["events_url"])) for j in staying]
+            last_ids = [await _first_id(b, j["events_url"]) for j in leaving]
+            await asyncio.sleep(1.0)
+            b.redis.stop()
+            b.redis.start()
+            codes = [(await b.http.get(j["result_url"])).status_code for j in leaving]
+            returning = [
+                asyncio.create_task(_resume(b, j["events_url"], last))
+                for j, last in zip(leaving, last_ids, strict=True)
+            ]
+            streams = await asyncio.gather(*readers, *returning)
+    row = tally("Redis restarted empty mid-load, half reconnect", streams, "")
+    kinds = [e.data["data"].get("kind") for s in streams for e in s if e.event == "error"]
+    row.figure = (
+        f"{kinds.count('lost')} ended lost, {row.finished} done; status on reconnect: "
+        f"{sum(c == 200 for c in codes)}/{len(codes)} 200"
+    )
+    return row
+
+
+async def _first_id(b: Bench, url: str) -> str | None:
+    async for event in sse_events(b.http, url):
+        return event.id
+    return None
+
+
+async def _resume(b: Bench, url: str, last: str | None, limit: float = 600) -> list[Any]:
+    async def read() -> list[Any]:
+        return [e async for e in sse_events(b.http, url, last_event_id=last)]
+
+    try:
+        return await asyncio.wait_for(read(), limit)
+    except (TimeoutError, httpx.HTTPStatusError):
+        return []
+
+
 async def _when_ready(b: Bench, deadline: float = 120) -> dict[str, Any]:
     started = time.monotonic()
     while time.monotonic() - started < deadline:
@@ -418,7 +461,8 @@ def show(rows: list[Row]) -> bool:
 
 
 SCENARIOS = (
-    "kill_once kill_three_times sigterm redis_restart redis_outage_short redis_outage_long "
+    "kill_once kill_three_times sigterm redis_restart redis_restart_empty redis_outage_short "
+    "redis_outage_long "
     "postgres_outage planted_pickle malformed_jobs goaway_under_load sse_readers"
 ).split()
 
@@ -439,6 +483,7 @@ async def main() -> int:
             "kill_three_times": lambda: kill_three_times(llm),
             "sigterm": lambda: sigterm(llm, args.chats),
             "redis_restart": lambda: redis_restart(llm, args.chats, args.outage),
+            "redis_restart_empty": lambda: redis_restart_empty(llm, args.chats),
             "redis_outage_short": lambda: redis_outage(llm, args.chats, args.short_outage),
             "redis_outage_long": lambda: redis_outage(llm, args.chats, args.outage),
             "postgres_outage": lambda: postgres_outage(llm, args.chats, args.postgres_outage),

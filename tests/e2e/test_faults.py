@@ -363,3 +363,121 @@ async def test_reject_refuses_and_interrupt_replaces_a_running_turn(
     ended = terminal(first_events)
     assert [e.event for e in ended] == ["error"] and ended[0].data["data"]["kind"] == "interrupted"
     assert [e.event for e in terminal(second_events)] == ["done"]
+
+
+# Planted junk (issue 20): data anything with write access to Redis can leave behind must not
+# turn into a 5xx, block a thread, retry without end or read as the queue being down.
+
+
+async def test_a_malformed_entry_in_a_chat_s_stream_is_skipped(
+    http: httpx.AsyncClient, deployment: Deployment, redis_server: PrivateRedis, logs: Path
+) -> None:
+    with worker_process(deployment, logs), redis_server.client() as raw:
+        job = await ask(http, "캔 어떻게 버려요?")
+        stream = f"chat:{job['job_id']}:events"
+        raw.xadd(stream, {"junk": "x"})  # while it is followed: the hub steps past it
+        raw.xadd(stream, {"seq": "2", "job_id": "another", "type": "done", "ts": "1"})
+        events = await collect(http, job["events_url"])
+        raw.xadd(stream, {"seq": "nan", "type": "done"})
+        status = await http.get(job["result_url"])
+        again = await collect(http, job["events_url"])
+    assert status.status_code == 200 and status.json()["state"] == "done"
+    assert [e.event for e in terminal(events)] == ["done"]
+    assert [e.event for e in terminal(again)] == ["done"] and len(again) == len(events)
+
+
+async def test_keys_of_the_wrong_type_are_corrupt_data_not_an_outage(
+    http: httpx.AsyncClient, deployment: Deployment, redis_server: PrivateRedis, logs: Path
+) -> None:
+    with worker_process(deployment, logs), redis_server.client() as raw:
+        first = await ask(http, "캔 어떻게 버려요?")
+        await collect(http, first["events_url"])
+        thread = first["thread_id"]
+        raw.delete(f"chat:{first['job_id']}:meta")
+        raw.set(f"chat:{first['job_id']}:meta", "not a hash")
+        status = await http.get(first["result_url"])
+        raw.set(f"chat:thread:{thread}:turns", "not a list")
+        second = await ask(http, "병은요?", thread_id=thread)
+        second_events = await collect(http, second["events_url"])
+        other = await ask(http, "종이는요?")
+        raw.delete(f"chat:thread:{other['thread_id']}:owner")
+        raw.hset(f"chat:thread:{other['thread_id']}:owner", "not", "a string")
+        refused = await http.post(
+            "/v1/chat", json={"message": "또요?", "thread_id": other["thread_id"]}
+        )
+    assert status.status_code == 200 and status.json()["state"] == "done"
+    assert [e.event for e in terminal(second_events)] == ["done"]
+    # Nobody owns a thread whose owner is unreadable: not found, not "the queue is down".
+    assert refused.status_code == 404 and refused.json()["error"] == "thread_not_found"
+
+
+async def test_unknown_job_ids_in_a_thread_s_turns_do_not_block_it(
+    http: httpx.AsyncClient, deployment: Deployment, redis_server: PrivateRedis, logs: Path
+) -> None:
+    ghosts = [uuid.uuid4().hex for _ in range(3)]
+    with worker_process(deployment, logs), redis_server.client() as raw:
+        first = await ask(http, "캔 어떻게 버려요?")
+        await collect(http, first["events_url"])
+        raw.rpush(f"chat:thread:{first['thread_id']}:turns", *ghosts)
+        blocked = await ask(http, "병은요?", thread_id=first["thread_id"])
+        events = await collect(http, blocked["events_url"])
+        ghost = await http.get(f"/v1/chat/{ghosts[0]}?token={JobTokens(SECRET).sign(ghosts[0])}")
+    assert events[0].data["data"]["ahead"] == 3
+    assert [e.event for e in terminal(events)] == ["done"]
+    assert ghost.json()["state"] == "failed" and ghost.json()["error"]["kind"] == "lost"
+
+
+async def test_a_job_whose_enqueue_time_is_not_a_number_ends_at_once(
+    http: httpx.AsyncClient, deployment: Deployment, redis_server: PrivateRedis, logs: Path
+) -> None:
+    job_id = uuid.uuid4().hex
+    planted = {"t": 1, "f": "chat", "a": [{"message": "캔?"}], "k": {}, "et": "soon"}
+    with worker_process(deployment, logs), redis_server.client() as raw:
+        raw.set(f"arq:job:{job_id}", serialization.dumps(planted))
+        raw.zadd(deployment.queue, {job_id: int(time.time() * 1000)})
+        events = await collect(http, events_url(job_id))
+        left = raw.exists(f"arq:job:{job_id}", f"arq:in-progress:{job_id}", f"arq:retry:{job_id}")
+        queued = raw.zscore(deployment.queue, job_id)
+    assert [e.event for e in events] == ["error"]
+    assert events[0].data["data"]["kind"] == "invalid_request"
+    assert left == 0 and queued is None  # nothing left to run again
+
+
+@pytest.mark.timeout(600)
+async def test_a_redis_restart_that_loses_its_data_ends_every_follower_once(
+    http: httpx.AsyncClient, deployment: Deployment, redis_server: PrivateRedis, logs: Path
+) -> None:
+    """Redis restarted empty under 40 chats (issue 20, finding 2). Half the followers stay
+    connected; the other half had read their `queued` event, went away, and come back with
+    Last-Event-ID after the restart (as a browser's EventSource does). Every one gets exactly
+    one terminal event: `done` for the chats a worker was running (it carries on into a new
+    stream), `lost` for the queued ones Redis forgot; none gets 404."""
+    chats = 40
+    with worker_process(deployment, logs):
+        jobs = [await ask(http, f"유리병 어떻게 버려요? {i}") for i in range(chats)]
+        staying, leaving = jobs[: chats // 2], jobs[chats // 2 :]
+        followers = [asyncio.create_task(collect(http, j["events_url"], 300)) for j in staying]
+        last_ids = [(await _first(http, j["events_url"], "queued")).id for j in leaving]
+        await asyncio.wait_for(_first(http, jobs[0]["events_url"], "delta"), 60)
+        redis_server.stop()
+        redis_server.start()  # empty: no persistence
+        statuses = [await http.get(j["result_url"]) for j in leaving]
+        returning = [
+            asyncio.create_task(_resume(http, j["events_url"], last))
+            for j, last in zip(leaving, last_ids, strict=True)
+        ]
+        results = await asyncio.gather(*followers, *returning)
+    assert [s.status_code for s in statuses] == [200] * len(leaving)
+    ends = [terminal(events) for events in results]
+    assert [len(e) for e in ends] == [1] * chats, [[x.event for x in e] for e in ends]
+    kinds = [e[0].data["data"].get("kind", "done") if e[0].event == "error" else "done"
+             for e in ends]  # fmt: skip
+    assert set(kinds) <= {"done", "lost"} and kinds.count("lost") >= chats // 2
+    print(f"\n40-chat restart: {kinds.count('done')} done, {kinds.count('lost')} lost")
+
+
+async def _resume(http: httpx.AsyncClient, url: str, last: str | None) -> list[SSEEvent]:
+    async def read() -> list[SSEEvent]:
+        return [event async for event in sse_events(http, url, last_event_id=last)]
+
+    return await asyncio.wait_for(read(), 300)

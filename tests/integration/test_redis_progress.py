@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from app.domain.events import ProgressUpdate
 from app.domain.jobs import JobState, fold_events
-from app.infrastructure.redis_jobs.keys import stream_key
+from app.infrastructure.redis_jobs.keys import meta_key, stream_key
 from app.infrastructure.redis_jobs.publisher import (
     CoalescingProgressNotifier,
     RedisStreamProgressNotifier,
@@ -112,3 +112,40 @@ async def test_a_quiet_buffer_flushes_on_its_own(redis: Redis) -> None:
             break
         await asyncio.sleep(0.01)
     assert [e.data["text"] for e in await read_events(redis, job)] == ["on its own"]
+
+
+async def test_entries_that_are_not_events_are_skipped(redis: Redis) -> None:
+    """Planted junk in a chat's stream (issue 20): readers skip it instead of failing."""
+    job = f"job-{uuid.uuid4().hex[:8]}"
+    notifier = RedisStreamProgressNotifier(redis)
+    await notifier.publish(job, delta("before"))
+    await redis.xadd(stream_key(job), {"junk": "x"})
+    await redis.xadd(stream_key(job), {"seq": "9", "job_id": "another", "type": "done", "ts": "1"})
+    await redis.xadd(stream_key(job), {"seq": "x", "job_id": job, "type": "done", "ts": "1"})
+    await redis.xadd(stream_key(job), {"seq": "3", "job_id": job, "type": "nope", "ts": "1"})
+    await notifier.publish(job, delta("after"))
+    events = await read_events(redis, job)
+    assert [e.data["text"] for e in events] == ["before", "after"]
+
+
+async def test_a_meta_of_the_wrong_type_is_rebuilt_and_an_ended_job_stays_ended(
+    redis: Redis,
+) -> None:
+    job = f"job-{uuid.uuid4().hex[:8]}"
+    notifier = RedisStreamProgressNotifier(redis)
+    await notifier.publish(job, delta("text"))
+    await notifier.publish(job, ProgressUpdate(type="done"))
+    await redis.delete(meta_key(job))
+    await redis.set(meta_key(job), "not a hash")
+    assert await notifier.terminal(job) is None  # unreadable: as if absent, no WRONGTYPE
+    # What a worker's finish step publishes after every job: dropped, the job had ended.
+    assert await notifier.publish(job, ProgressUpdate(type="error")) is None
+    assert [e.type for e in await read_events(redis, job)] == ["delta", "done"]
+    assert await notifier.terminal(job) == "done"
+
+    running = f"job-{uuid.uuid4().hex[:8]}"
+    await notifier.publish(running, delta("a"))
+    await redis.delete(meta_key(running))
+    await redis.set(meta_key(running), "not a hash")
+    later = await notifier.publish(running, delta("b"))
+    assert later is not None and later.seq == 2  # seq goes on from the stream

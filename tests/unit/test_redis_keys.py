@@ -8,8 +8,10 @@ import re
 import uuid
 from pathlib import Path
 
+import pytest
+
 import app
-from app.infrastructure.redis_jobs import keys, lua
+from app.infrastructure.redis_jobs import keys, lua, serialization
 
 # A key literal: a quoted 'chat:' or 'arq:' prefix, or a formatted key's suffix.
 KEY_LITERAL = re.compile(
@@ -44,3 +46,14 @@ def test_each_step_is_its_shared_functions_then_its_own_file() -> None:
         assert source.index("local function takeover") < source.index(
             "redis.call('EXPIRE', KEYS[1]"
         )
+
+
+def test_an_arq_job_whose_fields_have_the_wrong_types_is_unreadable() -> None:
+    """arq does arithmetic on `et` and `t` before it runs a job: a string there failed every
+    try and the job ran again each lease (issue 20). Unreadable, arq ends it at once."""
+    good = {"t": 1, "f": "chat", "a": [{}], "k": {}, "et": 1}
+    assert serialization.loads(serialization.dumps(good)) == good
+    assert serialization.loads(serialization.dumps({**good, "t": None}))["t"] is None
+    for field, value in (("et", "soon"), ("et", True), ("t", "1"), ("a", 3), ("k", []), ("f", 1)):
+        with pytest.raises(ValueError, match=field):
+            serialization.loads(serialization.dumps({**good, field: value}))

@@ -43,6 +43,16 @@ class JobTokens:
     def sign(self, job_id: str) -> str:
         return self._serializer.dumps(job_id)
 
+    def issued_at(self, job_id: str, token: str | None) -> float | None:
+        """When a valid token for this job was signed (whole seconds), else None."""
+        if not token:
+            return None
+        try:
+            signed, when = self._serializer.loads(token, max_age=self._ttl, return_timestamp=True)
+        except BadSignature:
+            return None
+        return float(when.timestamp()) if signed == job_id else None
+
     def verify(self, job_id: str, token: str | None) -> bool:
         if not token:
             return False

@@ -50,8 +50,11 @@ class ChatJobsPort(Protocol):
         """The thread the job belongs to, or None when no such job exists (or it expired)."""
 
     @abstractmethod
-    async def status(self, job_id: str) -> ChatJobStatus | None:
-        """Where the job stands, or None when no such job exists (or it expired)."""
+    async def status(self, job_id: str, *, issued_at: float | None = None) -> ChatJobStatus | None:
+        """Where the job stands, or None when no such job exists (or it expired).
+
+        `issued_at` (when the job's id was handed out, from its signed token) lets a job the
+        queue lost with its data be told from one that never was: it ends `lost` instead."""
 
     @abstractmethod
     async def events(self, job_id: str) -> list[ProgressEvent]:

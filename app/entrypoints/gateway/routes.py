@@ -130,7 +130,17 @@ def authorised(
     # Every credential presented must hold: a bad one is refused, never silently ignored.
     if not presented or not all(tokens(request).verify(job_id, c) for c in presented):
         raise HTTPException(status_code=403, detail="token does not grant access to this job")
+    # When the id was handed out: a job the queue forgot after that was lost (see status).
+    request.state.job_issued_at = min(
+        (t for c in presented if (t := tokens(request).issued_at(job_id, c)) is not None),
+        default=None,
+    )
     return job_id
+
+
+def issued_at(request: Request) -> float | None:
+    """When the job's token was signed (set by `authorised`)."""
+    return getattr(request.state, "job_issued_at", None)
 
 
 Authorised = Annotated[str, Depends(authorised)]
@@ -232,7 +242,7 @@ async def events(
     """Server-sent events: each has the stream entry id as its `id`, so a reconnect with
     `Last-Event-ID` resumes with the next event, none lost or repeated. Ends after `done`
     or `error`."""
-    if await port.status(job_id) is None:
+    if await port.status(job_id, issued_at=issued_at(request)) is None:
         raise HTTPException(status_code=404, detail="no such job (or it expired)")
     followed = port.follow(job_id, last_event_id, stop=request.is_disconnected)
     return EventSourceResponse(
@@ -258,9 +268,9 @@ async def _sse(followed: AsyncIterator[ProgressEvent]) -> AsyncIterator[ServerSe
     tags=["chat"],
     responses=errors(403, 404, 422, 503),
 )
-async def status(job_id: Authorised, port: Jobs) -> ChatStatus:
+async def status(request: Request, job_id: Authorised, port: Jobs) -> ChatStatus:
     """Where the job is, and its answer (so far, or whole once it is done)."""
-    found = await port.status(job_id)
+    found = await port.status(job_id, issued_at=issued_at(request))
     if found is None:
         raise HTTPException(status_code=404, detail="no such job (or it expired)")
     return ChatStatus.of(found)

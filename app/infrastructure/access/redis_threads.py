@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from app.application.ports.access import ThreadRegistryPort
 from app.application.ports.jobs import QueueUnavailable
 from app.infrastructure.redis_jobs.keys import owner_key
+from app.infrastructure.redis_jobs.typed import typed
 
 
 class RedisThreadRegistry(ThreadRegistryPort):
@@ -28,7 +29,9 @@ class RedisThreadRegistry(ThreadRegistryPort):
 
     async def owner(self, thread_id: str) -> str | None:
         try:
-            value: Any = await self._redis.getex(owner_key(thread_id), ex=self._ttl)
+            # An owner of the wrong type is corrupt: nobody owns the thread (404, not 503).
+            key = owner_key(thread_id)
+            value: Any = await typed(self._redis.getex(key, ex=self._ttl), default=None, key=key)
         except RedisError as exc:
             raise QueueUnavailable("threads (Redis) are unreachable", provider="redis") from exc
         return value.decode() if isinstance(value, bytes) else value

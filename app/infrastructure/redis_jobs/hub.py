@@ -153,8 +153,13 @@ class StreamHub:
             if name == self._wake_key:
                 self._wake_cursor = _id(entries[-1][0])
                 continue
+            job_id = keys.job_of_stream(name)
             for entry_id, fields in entries:
-                self._dispatch(parse_entry(entry_id, fields))
+                event = parse_entry(entry_id, fields, job_id)
+                if event is not None:
+                    self._dispatch(event)
+                elif job_id in self._cursors:  # junk: step past it, or every read returns it
+                    self._cursors[job_id] = _id(entry_id)
 
     def _dispatch(self, event: ProgressEvent) -> None:
         job_id = event.job_id

@@ -27,6 +27,10 @@ UPLOADS = "eco2:upload:"  # uploaded photos, read by the gateway and the workers
 UPLOAD_OWNERS = "eco2:upload-owner:"  # "<channel> <principal>" of a photo kept for its owner
 LIMITS = "eco2:limits"  # rate limits and budgets (the `limits` library adds its own parts)
 
+# STRING: the time (ms) this Redis's data began, set (NX) by every submission: gone with the
+# data when Redis restarts empty or is flushed, so a job issued before it that Redis does not
+# know any more was lost, not never issued (see ArqChatJobs.status).
+RUN = "chat:run"
 # ZSET: jobs paused on a question, scored by the time (ms) the question expires.
 WAITING = "chat:waiting"
 # arq's ZSET of jobs to abort: a running one is cancelled on its worker's next poll.
@@ -36,6 +40,11 @@ ARQ_ABORTS = abort_jobs_ss
 def stream_key(job_id: str) -> str:
     """The job's events (a Redis Stream): the single home of its answer."""
     return f"chat:{job_id}:events"
+
+
+def job_of_stream(key: str) -> str:
+    """The job id in a `stream_key`."""
+    return key.removeprefix("chat:").removesuffix(":events")
 
 
 def meta_key(job_id: str) -> str:

@@ -15,8 +15,9 @@ import structlog
 from redis.asyncio import Redis
 
 from app.domain.events import ErrorKind, failure
-from app.infrastructure.redis_jobs import keys
+from app.infrastructure.redis_jobs import keys, lua
 from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier
+from app.infrastructure.redis_jobs.typed import replies, typed
 
 log = structlog.get_logger(__name__)
 LOST = failure(ErrorKind.LOST, "the chat was lost (the queue lost its data); send it again")
@@ -29,7 +30,11 @@ async def expire_waiting(
     """End the chats paused on a question past its time, with an `input_expired` error (its
     PUBLISH step takes the job out of the waiting set and releases its thread's next turn).
     Cheap when none is due: one ZRANGEBYSCORE."""
-    due = await redis.zrangebyscore(keys.WAITING, 0, int(time.time() * 1000), start=0, num=batch)
+    due = await typed(
+        redis.zrangebyscore(keys.WAITING, 0, int(time.time() * 1000), start=0, num=batch),
+        default=[],
+        key=keys.WAITING,
+    )
     ended = []
     for raw in due:
         job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -47,19 +52,28 @@ class Reaper:
         self._redis = redis
         self._publisher = publisher
         self.grace = grace_seconds
+        self._reconcile = redis.register_script(lua.script("reconcile"))
 
     async def alive(self, job_ids: Sequence[str]) -> list[bool]:
+        """Whether each job has ended or something still holds it."""
+        return [ended or held for ended, held in await self._states(job_ids)]
+
+    async def _states(self, job_ids: Sequence[str]) -> list[tuple[bool, bool]]:
+        """(ended, held) for each job: held while queued, pending, renewed or paused."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
                 pipe.hmget(keys.meta_key(job_id), ["terminal", "alive_until", "waiting"])
                 pipe.exists(keys.arq_job_key(job_id), keys.pending_key(job_id))
-            replies = await pipe.execute()
+            # A meta of the wrong type is corrupt: read as absent, so the job counts as held
+            # only by its queue entries (and ends `lost` when it has none).
+            found_replies = replies(await pipe.execute(raise_on_error=False), default=None)
         now = time.time()
         found = []
-        for (terminal, until, waiting), queued in zip(replies[::2], replies[1::2], strict=True):
-            renewed = until is not None and float(until) > now
+        for meta, queued in zip(found_replies[::2], found_replies[1::2], strict=True):
+            terminal, until, waiting = meta or (None, None, None)
+            renewed = _seconds(until) > now
             # A chat paused on a question is held by its expiry, not by a worker.
-            found.append(terminal is not None or bool(queued) or renewed or waiting is not None)
+            found.append((terminal is not None, bool(queued) or renewed or waiting is not None))
         return found
 
     async def reap(self, job_ids: Sequence[str], idle_since: Sequence[float]) -> list[str]:
@@ -73,4 +87,48 @@ class Reaper:
         for job_id in lost:
             if await self._publisher.publish(job_id, LOST) is not None:
                 log.warning("chat.lost", job_id=job_id)
+        waiting = [job_id for (job_id, _), ok in zip(quiet, alive, strict=True) if ok]
+        await self._unblock(waiting)
         return lost
+
+    async def _unblock(self, job_ids: Sequence[str], *, most: int = 16) -> None:
+        """Quiet jobs waiting behind an earlier turn of their thread: a head turn nothing holds
+        (an unknown id planted in the list, a turn Redis lost) ends `lost` and leaves the
+        list, which releases the next turn (lua/reconcile.lua). At most `most` dead heads per
+        thread and call; the next call goes on."""
+        if not job_ids:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:  # one round trip for all: the hub asks every few seconds
+                pipe.exists(keys.pending_key(job_id))
+                pipe.hget(keys.meta_key(job_id), "turns")
+            found = replies(await pipe.execute(raise_on_error=False), default=None)
+        for job_id, pending, listed in zip(job_ids, found[::2], found[1::2], strict=True):
+            if not pending or listed is None:
+                continue  # not waiting behind another turn
+            turns = _text(listed)
+            for _ in range(most):
+                head = await typed(self._redis.lindex(turns, 0), default=None, key=turns)  # type: ignore[arg-type]
+                if head is None or _text(head) == job_id:
+                    break
+                [(ended, held)] = await self._states([_text(head)])
+                if held and not ended:
+                    break
+                dead = _text(head)
+                if await self._publisher.publish(dead, LOST) is not None:
+                    log.warning("chat.lost", job_id=dead, blocked=job_id)
+                await self._reconcile(
+                    keys=[turns], args=[dead, int(time.time() * 1000), keys.lua_templates()]
+                )
+
+
+def _seconds(value: object) -> float:
+    """A stored time; one that is not a number (corrupt) is long past."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

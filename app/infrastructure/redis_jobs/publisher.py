@@ -28,6 +28,7 @@ from app.application.ports.jobs import ProgressNotifierPort
 from app.application.retry import RetryPolicy
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.infrastructure.redis_jobs import keys, lua
+from app.infrastructure.redis_jobs.typed import replies, typed
 
 log = structlog.get_logger(__name__)
 REDIS_DOWN = (RedisConnectionError, RedisTimeout, OSError)
@@ -131,9 +132,11 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
 
     async def terminal(self, job_id: str) -> str | None:
         """`done` or `error` once the job has ended, else None."""
+        meta = keys.meta_key(job_id)
 
         async def read() -> Any:
-            return await self._redis.hget(keys.meta_key(job_id), "terminal")  # type: ignore[misc]
+            # A meta of the wrong type reads as none (corrupt data, not an outage).
+            return await typed(self._redis.hget(meta, "terminal"), default=None, key=meta)  # type: ignore[arg-type]
 
         value = await self._retry.run(read, transient=REDIS_DOWN, what="progress.terminal")
         return _text(value) if value is not None else None
@@ -146,30 +149,49 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
             for job_id in job_ids:
                 pipe.hset(keys.meta_key(job_id), "alive_until", until)
                 pipe.expire(keys.meta_key(job_id), self._ttl)
-            await pipe.execute()
+            # A corrupt meta (planted as another type) must not stop the worker's lease loop:
+            # that job goes unrenewed and ends `lost`; the others are renewed.
+            replies(await pipe.execute(raise_on_error=False))
 
 
-def parse_entry(entry_id: bytes | str, fields: dict[Any, Any]) -> ProgressEvent:
-    """A stream entry as a ProgressEvent carrying its stream id."""
-    text = {_text(k): _text(v) for k, v in fields.items()}
-    return ProgressEvent(
-        id=_text(entry_id),
-        seq=int(text["seq"]),
-        job_id=text["job_id"],
-        type=text["type"],
-        stage=text["stage"] or None,
-        status=text["status"] or None,
-        data=json.loads(text["data"]),
-        ts=float(text["ts"]),
-        attempt=int(text.get("attempt") or 1),
-    )
+def parse_entry(
+    entry_id: bytes | str, fields: dict[Any, Any], job_id: str | None = None
+) -> ProgressEvent | None:
+    """A stream entry as a ProgressEvent carrying its stream id, or None when the entry is not
+    one of ours (fields missing or malformed, or another job's id in `job_id`'s stream).
+
+    Anything with write access to Redis can add an entry to a chat's stream: a reader skips
+    what it cannot read (and logs it) instead of failing every status and stream of the chat.
+    """
+    try:
+        text = {_text(k): _text(v) for k, v in fields.items()}
+        event = ProgressEvent(
+            id=_text(entry_id),
+            seq=int(text["seq"]),
+            job_id=text["job_id"],
+            type=text["type"],  # validated by the model
+            stage=text.get("stage") or None,
+            status=text.get("status") or None,
+            data=json.loads(text.get("data") or "{}"),
+            ts=float(text["ts"]),
+            attempt=int(text.get("attempt") or 1),
+        )
+    except (KeyError, ValueError, TypeError, RecursionError) as exc:  # ValidationError too
+        log.warning("progress.entry_skipped", entry=_text(entry_id), error=type(exc).__name__)
+        return None
+    if job_id is not None and event.job_id != job_id:
+        log.warning("progress.entry_skipped", entry=event.id, error="another job's entry")
+        return None
+    return event
 
 
 async def read_events(redis: Redis, job_id: str, after: str = "-") -> list[ProgressEvent]:
-    """The events the job's stream holds after the id `after` (all by default), oldest first."""
+    """The events the job's stream holds after the id `after` (all by default), oldest first;
+    entries that are not events are skipped (see `parse_entry`)."""
     start = after if after == "-" else f"({after}"
-    entries = await redis.xrange(keys.stream_key(job_id), min=start)
-    return [parse_entry(entry_id, fields) for entry_id, fields in entries]
+    entries = await typed(redis.xrange(keys.stream_key(job_id), min=start), default=[])
+    events = (parse_entry(entry_id, fields, job_id) for entry_id, fields in entries)
+    return [event for event in events if event is not None]
 
 
 def _keys(job_id: str) -> list[str]:

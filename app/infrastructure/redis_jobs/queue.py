@@ -28,6 +28,7 @@ from app.infrastructure.redis_jobs import keys, lua, serialization
 from app.infrastructure.redis_jobs.hub import StreamHub
 from app.infrastructure.redis_jobs.liveness import Reaper, expire_waiting
 from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier, read_events
+from app.infrastructure.redis_jobs.typed import typed
 
 log = structlog.get_logger(__name__)
 JOB_NAME = "chat"  # the arq function the worker registers
@@ -110,6 +111,7 @@ class ArqChatJobs(ChatJobsPort):
             keys.queue_health_key(self._queue),
             keys.wake_key(self._queue),
             keys.WAITING,
+            keys.RUN,
         ]
 
     def _submit_args(
@@ -144,7 +146,8 @@ class ArqChatJobs(ChatJobsPort):
 
     async def _interrupt_earlier(self, thread_id: str, job_id: str) -> None:
         """`interrupt`: every earlier unfinished turn of the thread ends, so this one runs next."""
-        listed: list[Any] = await self._redis.lrange(keys.turns_key(thread_id), 0, -1)  # type: ignore[misc]
+        turns = keys.turns_key(thread_id)
+        listed: list[Any] = await typed(self._redis.lrange(turns, 0, -1), default=[], key=turns)  # type: ignore[arg-type]
         earlier = [_text(j) for j in listed]
         for other in earlier[: earlier.index(job_id) if job_id in earlier else None]:
             await self._end(
@@ -153,7 +156,8 @@ class ArqChatJobs(ChatJobsPort):
 
     async def thread_of(self, job_id: str) -> str | None:
         try:
-            thread = await self._redis.hget(keys.meta_key(job_id), "thread")  # type: ignore[misc]
+            meta = keys.meta_key(job_id)
+            thread = await typed(self._redis.hget(meta, "thread"), default=None, key=meta)  # type: ignore[arg-type]
         except RedisError as exc:
             raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
         return _text(thread) if thread is not None else None
@@ -171,13 +175,15 @@ class ArqChatJobs(ChatJobsPort):
             and last.data.get("kind") == ErrorKind.INPUT_EXPIRED
         )
 
-    async def status(self, job_id: str) -> ChatJobStatus | None:
+    async def status(self, job_id: str, *, issued_at: float | None = None) -> ChatJobStatus | None:
         try:
             await self._expire_waiting()
             events = await read_events(self._redis, job_id)
             if not events:  # queued by other means than submit, or unknown
                 known = await self._redis.exists(keys.arq_job_key(job_id), keys.pending_key(job_id))
-                return fold_events(job_id, []) if known else None
+                if known:
+                    return fold_events(job_id, [])
+                return await self._forgotten(job_id, issued_at)
             found = fold_events(job_id, events)
             if not found.terminal and await self._reaper.reap([job_id], [events[-1].ts]):
                 found = fold_events(job_id, await read_events(self._redis, job_id))
@@ -198,6 +204,35 @@ class ArqChatJobs(ChatJobsPort):
         except RedisError as exc:
             raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
         return None if rank is None else int(rank)
+
+    async def _forgotten(self, job_id: str, issued_at: float | None) -> ChatJobStatus | None:
+        """A job Redis does not know. Issued (its token says when) before Redis lost its data,
+        it was lost with the data, not never issued: it is a job nothing holds, ended `lost`
+        once quiet for the reaper's grace (counted from the loss; till then it reads as
+        queued, so a worker still running it after the loss can carry on). Otherwise it never
+        was or it expired: None."""
+        if issued_at is None:
+            return None
+        since = await self._data_since()
+        if issued_at >= since:
+            return None
+        if await self._reaper.reap([job_id], [since]):
+            return fold_events(job_id, await read_events(self._redis, job_id))
+        return fold_events(job_id, [])
+
+    async def _data_since(self) -> float:
+        """When the data this Redis holds began: its start (a restart that reloaded an older
+        snapshot lost what came after it) or, if later, the first submission after it lost its
+        keys (a restart without persistence, a flush), from `keys.RUN`."""
+        await typed(self._redis.set(keys.RUN, int(time.time() * 1000), nx=True), default=None)
+        marker = await typed(self._redis.get(keys.RUN), default=None, key=keys.RUN)
+        server = await self._redis.info("server")
+        started = time.time() - float(server.get("uptime_in_seconds", 0))
+        try:
+            marked = int(marker) / 1000 if marker is not None else 0.0
+        except ValueError:  # corrupt: the server's start still bounds it
+            marked = 0.0
+        return max(marked, started)
 
     async def cancel(self, job_id: str) -> bool:
         try:

@@ -227,6 +227,10 @@ class ChatWorker(Worker):
             log.warning("chat.finish_deferred", job_id=job_id, error=str(exc))
         except Exception:  # a bug in one job must not stop the worker
             log.exception("chat.run_job_failed", job_id=job_id)
+            # Nor run the job again each time its lease lapses, past max tries (arq counts
+            # tries only in the code that just failed): it ends here, once.
+            with contextlib.suppress(*REDIS_DOWN):
+                await self.finish_failed_job(job_id, UNRUNNABLE)
 
     async def finish_job(
         self, job_id: str, finish: bool, result_data: bytes | None, *args: Any
@@ -267,6 +271,10 @@ FAILURES = {
     "SerializationError": (ErrorKind.INVALID_REQUEST, "the job is unreadable"),
     "DeserializationError": (ErrorKind.INVALID_REQUEST, "the job is unreadable"),
 }
+
+
+# The result recorded for a job arq's own steps failed on (read back by `_failure`).
+UNRUNNABLE = serialization.dumps({"r": {"error": "JobExecutionFailed"}})
 
 
 def _paused(result_data: bytes | None) -> bool:

@@ -1,4 +1,4 @@
-"""The protocol's Lua steps (`publish`, `submit`), shipped as package data.
+"""The protocol's Lua steps (`publish`, `submit`, `reconcile`), shipped as package data.
 
 Each runs atomically in Redis. Keys of a job known only inside a step (the thread's next turn)
 are built there from `keys.lua_templates()`, which standalone Redis allows; Cluster would not.

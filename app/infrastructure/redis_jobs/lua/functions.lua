@@ -7,11 +7,45 @@ local function key(name, id)
   return string.format(templates[name], id)
 end
 
+-- A key of the wrong type (planted, corrupt) is dropped rather than failing the step with
+-- WRONGTYPE (which every client would see as the queue being down). False when it was dropped.
+local function expect(name, kind)
+  local found = redis.call('TYPE', name)['ok']
+  if found == kind or found == 'none' then return true end
+  redis.log(redis.LOG_WARNING, 'eco2: dropped ' .. name .. ' (a ' .. found .. ', not a ' .. kind .. ')')
+  redis.call('DEL', name)
+  return false
+end
+
+-- A job's meta, checked: a dropped (corrupt) one is rebuilt from the job's stream, so seq
+-- still grows and a job that had ended stays ended (no second terminal event).
+local function meta_of(id)
+  local meta = key('meta', id)
+  if not expect(meta, 'hash') then
+    local stream = key('events', id)
+    local seq = 0
+    if expect(stream, 'stream') then
+      seq = redis.call('XLEN', stream)
+      local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+      local fields = last and last[2] or {}
+      for i = 1, #fields - 1, 2 do
+        local value = fields[i + 1]
+        if fields[i] == 'seq' then seq = math.max(seq, tonumber(value) or 0) end
+        if fields[i] == 'type' and (value == 'done' or value == 'error' or value == 'resumed') then
+          redis.call('HSET', meta, 'terminal', value)
+        end
+      end
+    end
+    redis.call('HSET', meta, 'seq', seq)
+  end
+  return meta
+end
+
 -- A paused job handing its turn to the job that answers it: its stream ends with `resumed`
 -- (naming the new job), it leaves the thread's turn list and the expiry set. Used by publish
 -- (a turn queued behind the job when it paused) and submit (a message for a paused thread).
 local function takeover(paused, successor, turns, waiting, ts, maxlen, ttl)
-  local meta = key('meta', paused)
+  local meta = meta_of(paused)
   local stream = key('events', paused)
   local seq = redis.call('HINCRBY', meta, 'seq', 1)
   local attempt = redis.call('HGET', meta, 'attempt') or '1'
@@ -30,13 +64,14 @@ end
 -- queue (and its workers woken).
 local function release(nxt, now)
   local pending = key('pending', nxt)
-  local payload = redis.call('GET', pending)
-  local queue = redis.call('HGET', key('meta', nxt), 'queue')
+  local payload = expect(pending, 'string') and redis.call('GET', pending)
+  local queue = redis.call('HGET', meta_of(nxt), 'queue')
   if payload and queue then
     redis.call('SET', key('job', nxt), payload, 'PX', redis.call('PTTL', pending))
     redis.call('ZADD', queue, now, nxt)
     redis.call('DEL', pending)
     local wake = key('wake', queue)
+    expect(wake, 'list')
     redis.call('LPUSH', wake, 1)
     redis.call('LTRIM', wake, 0, 99)
     redis.call('EXPIRE', wake, 60)

@@ -6,6 +6,10 @@
 -- event, or a second `answer`). A terminal event also ends the job's turn on its thread and
 -- releases the thread's next turn into arq's queue.
 local kind = ARGV[1]
+-- Keys of the wrong type are dropped (a planted string where the meta hash belongs...).
+expect(KEYS[1], 'stream')
+meta_of(ARGV[8])
+expect(KEYS[3], 'zset')
 if redis.call('HEXISTS', KEYS[2], 'terminal') == 1 then return {0, '', 0} end
 if kind == 'answer' and redis.call('HEXISTS', KEYS[2], 'answered') == 1 then
   return {0, '', 0}
@@ -27,7 +31,7 @@ if kind == 'needs_input' then
   redis.call('HSET', KEYS[2], 'waiting', expires)
   redis.call('ZADD', KEYS[3], expires, ARGV[8])
   local turns = redis.call('HGET', KEYS[2], 'turns')
-  local nxt = turns and redis.call('LINDEX', turns, 1)
+  local nxt = turns and expect(turns, 'list') and redis.call('LINDEX', turns, 1)
   if nxt and redis.call('LINDEX', turns, 0) == ARGV[8] then
     -- A message queued behind this turn while it ran: it is the answer (or the next turn).
     takeover(ARGV[8], nxt, turns, KEYS[3], ARGV[5], ARGV[6], ARGV[7])
@@ -40,7 +44,7 @@ if kind == 'done' or kind == 'error' then
   redis.call('ZREM', KEYS[3], ARGV[8])
   redis.call('DEL', KEYS[4])
   local turns = redis.call('HGET', KEYS[2], 'turns')
-  if turns then
+  if turns and expect(turns, 'list') then
     local head = redis.call('LINDEX', turns, 0)
     redis.call('LREM', turns, 0, ARGV[8])
     local nxt = redis.call('LINDEX', turns, 0)

@@ -1,7 +1,7 @@
 -- A submission, atomically: its `queued` event, its place in its thread's turn order, and
 -- (when no earlier turn of the thread is unfinished) its arq job.
 -- KEYS: stream, meta, the thread's turn list, arq job key, arq queue, pending payload,
---       the queue's worker health key, the queue's wake-up list, the waiting set
+--       the queue's worker health key, the queue's wake-up list, the waiting set, the run marker
 -- ARGV: job_id, arq job payload, now (ms), job ttl (ms), mode, maxlen, ttl seconds, ts,
 --       turns ttl seconds, require a live worker ('1'/'0'), queue cap (0: none), the paused
 --       job this one answers ('' for a plain message), the thread id, key templates
@@ -16,12 +16,20 @@ if cap > 0 then
   local depth = redis.call('ZCARD', KEYS[5])
   if depth >= cap then return {'full', '', depth, ''} end
 end
+-- Keys of the wrong type are dropped (a planted string where the turn list belongs...).
+expect(KEYS[1], 'stream')
+expect(KEYS[2], 'hash')
+expect(KEYS[3], 'list')
+expect(KEYS[8], 'list')
+expect(KEYS[9], 'zset')
+-- When this Redis's data began: kept from the first submission after it was empty.
+if expect(KEYS[10], 'string') then redis.call('SET', KEYS[10], ARGV[3], 'NX') end
 local ahead = redis.call('LLEN', KEYS[3])
 local head = redis.call('LINDEX', KEYS[3], 0) or ''
-local paused = head ~= '' and redis.call('HEXISTS', key('meta', head), 'waiting') == 1
-  and redis.call('HEXISTS', key('meta', head), 'terminal') == 0
+local paused = head ~= '' and redis.call('HEXISTS', meta_of(head), 'waiting') == 1
+  and redis.call('HEXISTS', meta_of(head), 'terminal') == 0
 if ARGV[12] ~= '' and (head ~= ARGV[12] or not paused) then
-  local ended = redis.call('HGET', key('meta', ARGV[12]), 'terminal') or ''
+  local ended = redis.call('HGET', meta_of(ARGV[12]), 'terminal') or ''
   return {'not_waiting', '', ahead, ended}
 end
 if ARGV[5] == 'reject' and ahead > 0 and not paused then return {'busy', '', ahead, head} end

@@ -1,0 +1,47 @@
+"""A job arq's own steps fail on ends once, not each time its lease lapses (issue 20)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from arq.connections import ArqRedis
+from arq.worker import func
+
+from app.infrastructure.redis_jobs import keys, serialization
+from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier, read_events
+from app.infrastructure.redis_jobs.worker import PUBLISHER, ChatWorker, chat
+from tests.support.services import REDIS_URL
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[ArqRedis]:
+    redis = ArqRedis.from_url(REDIS_URL)
+    yield redis
+    await redis.aclose()
+
+
+async def test_a_job_arq_fails_on_before_it_runs_ends_with_one_error(pool: ArqRedis) -> None:
+    # arq's plain JSON reader (no envelope check): its max-tries check then does arithmetic
+    # on the planted string and raises inside arq, on every try.
+    queue = f"eco2:test:{uuid.uuid4().hex[:8]}"
+    worker = ChatWorker(
+        functions=[func(chat, name="chat")],
+        queue_name=queue,
+        redis_pool=pool,
+        job_deserializer=json.loads,
+        job_serializer=serialization.dumps,
+    )
+    worker.ctx[PUBLISHER] = RedisStreamProgressNotifier(pool)
+    job_id = uuid.uuid4().hex
+    planted = {"t": 1, "f": "chat", "a": [{"message": "캔?"}], "k": {}, "et": "soon"}
+    await pool.set(keys.arq_job_key(job_id), serialization.dumps(planted))
+    await pool.zadd(queue, {job_id: int(time.time() * 1000)})
+    await worker.run_job(job_id, int(time.time() * 1000))
+    events = await read_events(pool, job_id)
+    assert [(e.type, e.data["kind"]) for e in events] == [("error", "failed")]
+    assert await pool.exists(keys.arq_job_key(job_id)) == 0  # nothing left to run again
+    assert await pool.zscore(queue, job_id) is None
