@@ -6,15 +6,25 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
 from arq.worker import func
 
+from app.application.jobs import ChatJobRunner
+from app.domain.chat import ChatRequest, ChatResult
 from app.infrastructure.redis_jobs import keys, serialization
 from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier, read_events
-from app.infrastructure.redis_jobs.worker import PUBLISHER, ChatWorker, chat
+from app.infrastructure.redis_jobs.worker import PUBLISHER, RUNNER, ChatWorker, chat
 from tests.support.services import REDIS_URL
+
+
+class NeverRuns:
+    """The chats: a job arq fails on before it runs never reaches them."""
+
+    async def run(self, request: ChatRequest, job_id: str | None = None, **_: Any) -> ChatResult:
+        raise AssertionError("the job ran")
 
 
 @pytest.fixture
@@ -35,7 +45,9 @@ async def test_a_job_arq_fails_on_before_it_runs_ends_with_one_error(pool: ArqRe
         job_deserializer=json.loads,
         job_serializer=serialization.dumps,
     )
-    worker.ctx[PUBLISHER] = RedisStreamProgressNotifier(pool)
+    publisher = RedisStreamProgressNotifier(pool)
+    worker.ctx[PUBLISHER] = publisher
+    worker.ctx[RUNNER] = ChatJobRunner(NeverRuns(), publisher)  # the queue's ending goes here
     job_id = uuid.uuid4().hex
     planted = {"t": 1, "f": "chat", "a": [{"message": "캔?"}], "k": {}, "et": "soon"}
     await pool.set(keys.arq_job_key(job_id), serialization.dumps(planted))
