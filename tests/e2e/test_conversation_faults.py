@@ -94,6 +94,19 @@ async def send(http: httpx.AsyncClient, chat_id: str, message: str) -> str:
     return str(response.json()["job_id"])
 
 
+async def send_once_back(http: httpx.AsyncClient, chat_id: str, message: str) -> str:
+    """`send` as a client does right after an outage: a 503 says when to try again (the store's
+    pool reconnects with its own backoff, so the first request after PostgreSQL returns may
+    still find no connection)."""
+    started = asyncio.get_running_loop().time()
+    while True:
+        response = await http.post(f"/api/v1/chat/{chat_id}/messages", json={"message": message})
+        if response.status_code != 503 or asyncio.get_running_loop().time() - started > 120:
+            assert response.status_code == 202, response.text
+            return str(response.json()["job_id"])
+        await asyncio.sleep(float(response.headers["retry-after"]))
+
+
 def events_url(job_id: str) -> str:
     """The /v1 view of the job's stream: our own event schema, with `persistence` and the
     attempt of each event (the /api/v1 view is the same stream under the client's names)."""
@@ -386,7 +399,7 @@ async def test_postgres_down_at_send_is_a_503_and_nothing_is_queued_or_written(
         finally:
             proxy.restore()
         written_while_down = pg_messages(direct)
-        job_id = await send(http, chat_id, "페트병 어떻게 버려요?")
+        job_id = await send_once_back(http, chat_id, "페트병 어떻게 버려요?")
         events = await collect(http, job_id)
         after = await http.get(f"/api/v1/chat/{chat_id}")
         listed_after = await http.get("/api/v1/chat")
@@ -427,7 +440,7 @@ async def test_postgres_down_at_the_end_of_a_turn_ends_it_with_store_unavailable
             proxy.restore()
         log = worker.text()
         gave_up = [line for line in log.splitlines() if '"outage.gave_up"' in line]
-        again = await send(http, chat_id, "캔은요?")
+        again = await send_once_back(http, chat_id, "캔은요?")
         again_events = await collect(http, again)
     ends = terminal(events)
     assert [e.event for e in ends] == ["error"]
