@@ -32,6 +32,7 @@ from app.infrastructure.observability.prometheus import NoMetrics, prometheus_me
 from app.infrastructure.progress.terminal import terminal_view
 from app.infrastructure.reachability import require_reachable
 from app.infrastructure.redis import redis_resource
+from app.infrastructure.redis_jobs.admission import slots_for as admission_slots
 from app.infrastructure.redis_jobs.hub import stream_hub_resource
 from app.infrastructure.redis_jobs.liveness import Reaper
 from app.infrastructure.redis_jobs.publisher import (
@@ -187,7 +188,13 @@ class Jobs(containers.DeclarativeContainer):
         window_ms=settings.provided.worker.progress_coalesce_ms,
     )
     # One reader for every followed stream of this process (lazy: opened on first use).
-    hub = providers.Resource(stream_hub_resource, redis=redis, reaper=reaper)
+    hub = providers.Resource(
+        stream_hub_resource,
+        redis=redis,
+        reaper=reaper,
+        slots=providers.Callable(admission_slots, settings.provided.redis.max_connections),
+        wait_seconds=settings.provided.redis.follow_wait,
+    )
     chat_jobs = providers.Singleton(
         ArqChatJobs,
         redis=redis,
