@@ -5,8 +5,9 @@
 Prints one row per scenario: chats submitted, chats that finished (`done`), terminal events
 (must equal chats: exactly one each), chats lost (no terminal event by the deadline), and the
 scenario's own figure (re-run delay, outage length, connections held...). Every row must show
-0 lost and terminal == chats. The quick versions of these run in `make test`
-(tests/e2e/test_faults.py).
+0 lost and terminal == chats (and meet its own bound, where it has one); the exit status is 1
+when a row does not, so CI and a shell loop see it. The quick versions of these run in
+`make test` (tests/e2e/test_faults.py, tests/e2e/test_stream_faults.py).
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ class Row:
     terminal: int
     lost: int
     figure: str
+    broken: str = ""  # a bound of the scenario's own that did not hold, if any
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.terminal == self.chats and not self.broken
 
 
 @dataclass
@@ -309,16 +315,39 @@ async def goaway_under_load() -> Row:
     )
 
 
-async def sse_readers(readers: int) -> Row:
+async def sse_readers(readers: int, pool: int = 50) -> Row:
+    """`readers` streams opened at once on a gateway of `pool` Redis connections (the
+    default `redis.max_connections`): each must end with its terminal event, none refused
+    (503) or broken, the pool never exceeded."""
     async with bench("http://127.0.0.1:9/v1", LLM_DEFAULT_PROVIDER="offline") as b:
         with b.worker("a", WORKER_CONCURRENCY="4", APP_REDIS__CLIENT_NAME="eco2-worker"):
             jobs = [await b.ask(f"캔 어떻게 버려요? {i}") for i in range(readers)]
+            opened = time.monotonic()
             tasks = [asyncio.create_task(b.follow(j["events_url"])) for j in jobs]
-            await asyncio.sleep(3)
-            with b.redis.client() as raw:
-                held = sum(1 for c in raw.client_list() if c.get("name") == "eco2-chat")
-            streams = await asyncio.gather(*tasks)
-    return tally(f"{readers} SSE readers at once", streams, f"gateway held {held} connections")
+            spread = time.monotonic() - opened
+            seen: list[int] = []
+            sampler = asyncio.create_task(_sample_connections(b.redis, seen))
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            sampler.cancel()
+    most = max(seen, default=0)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    streams = [r for r in results if not isinstance(r, BaseException)]
+    row = tally(f"{readers} SSE readers at once", streams + [[] for _ in errors], "")
+    kinds = sorted({type(e).__name__ for e in errors})
+    row.figure = (
+        f"opened in {spread:.2f} s; gateway held at most {most} Redis connections; "
+        f"{len(errors)} errors{' ' + str(kinds) if kinds else ''}"
+    )
+    row.broken = f"more than {pool} connections" if most > pool else ""
+    return row
+
+
+async def _sample_connections(redis: PrivateRedis, seen: list[int]) -> None:
+    """The connections the gateway holds, every quarter second until cancelled."""
+    while True:
+        with redis.client() as raw:
+            seen.append(sum(1 for c in raw.client_list() if c.get("name") == "eco2-chat"))
+        await asyncio.sleep(0.25)
 
 
 def show(rows: list[Row]) -> None:
@@ -329,33 +358,41 @@ def show(rows: list[Row]) -> None:
         print(
             f"{r.scenario:<50} {r.chats:>6} {r.finished:>9} {r.terminal:>9} {r.lost:>5}  {r.figure}"
         )
-    ok = all(r.lost == 0 and r.terminal == r.chats for r in rows)
-    print(f"\n{'every row: 0 lost, one terminal event per chat' if ok else 'FAILED'}")
+    failed = [r.scenario + (f" ({r.broken})" if r.broken else "") for r in rows if not r.ok]
+    print("\nevery row: 0 lost, one terminal event per chat" if not failed else "\nFAILED:")
+    for scenario in failed:
+        print(f"  {scenario}")
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chats", type=int, default=40)
     parser.add_argument("--outage", type=float, default=30.0)
     parser.add_argument("--readers", type=int, default=2000)
+    parser.add_argument(
+        "--only", default="", help="run the scenarios whose name contains this (e.g. SSE)"
+    )
     args = parser.parse_args()
     rows: list[Row] = []
     with slow_llm() as llm:
-        scenarios: list[Callable[[], Any]] = [
-            lambda: kill_once(llm, args.chats),
-            lambda: kill_three_times(llm),
-            lambda: sigterm(llm, args.chats),
-            lambda: redis_restart(llm, args.chats, args.outage),
-            lambda: planted_pickle(llm),
-            lambda: malformed_jobs(llm),
-            goaway_under_load,
-            lambda: sse_readers(args.readers),
+        scenarios: list[tuple[str, Callable[[], Any]]] = [
+            ("kill once", lambda: kill_once(llm, args.chats)),
+            ("kill three times", lambda: kill_three_times(llm)),
+            ("sigterm", lambda: sigterm(llm, args.chats)),
+            ("redis restart", lambda: redis_restart(llm, args.chats, args.outage)),
+            ("planted pickle", lambda: planted_pickle(llm)),
+            ("malformed jobs", lambda: malformed_jobs(llm)),
+            ("goaway", goaway_under_load),
+            ("SSE readers", lambda: sse_readers(args.readers)),
         ]
-        for scenario in scenarios:
+        for name, scenario in scenarios:
+            if args.only.lower() not in name.lower():
+                continue
             rows.append(await scenario())
             print(f"  … {rows[-1].scenario}", file=sys.stderr, flush=True)
     show(rows)
+    return 0 if rows and all(r.ok for r in rows) else 1
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))
