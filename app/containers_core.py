@@ -32,7 +32,6 @@ from app.infrastructure.observability.prometheus import NoMetrics, prometheus_me
 from app.infrastructure.progress.terminal import terminal_view
 from app.infrastructure.reachability import require_reachable
 from app.infrastructure.redis import redis_resource
-from app.infrastructure.redis_jobs.admission import slots_for as admission_slots
 from app.infrastructure.redis_jobs.hub import stream_hub_resource
 from app.infrastructure.redis_jobs.liveness import Reaper
 from app.infrastructure.redis_jobs.publisher import (
@@ -192,8 +191,7 @@ class Jobs(containers.DeclarativeContainer):
         stream_hub_resource,
         redis=redis,
         reaper=reaper,
-        slots=providers.Callable(admission_slots, settings.provided.redis.max_connections),
-        wait_seconds=settings.provided.redis.follow_wait,
+        open_wait=settings.provided.redis.follow_wait,
     )
     chat_jobs = providers.Singleton(
         ArqChatJobs,

@@ -17,7 +17,6 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from app.domain.errors import UnknownEventId
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.infrastructure.redis_jobs import keys
-from app.infrastructure.redis_jobs.admission import Admission
 from app.infrastructure.redis_jobs.hub import StreamHub, UnreadableStream
 from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier
 from tests.support.services import REDIS_URL
@@ -43,7 +42,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def hub(redis: Redis) -> AsyncIterator[StreamHub]:
-    hub = StreamHub(redis, block_ms=200, poll_seconds=0.2, admission=Admission(4, 60))
+    hub = StreamHub(redis, block_ms=200, poll_seconds=0.2, open_wait=60)
     yield hub
     await hub.aclose()
 

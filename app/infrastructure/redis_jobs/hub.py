@@ -11,7 +11,7 @@ No follower can stall the others. A resume point is checked before it joins the 
 (`resume_rule`: the one rule both SSE views get through `follow`), the shared cursor of a job
 is the lowest its followers need, and a read that Redis refuses (a stream key of another type)
 ends the followers of the stream at fault, not the reader; anything else the reader trips on
-is logged and the read starts again. Openings take turns (`Admission`).
+is logged and the read starts again. Openings share round trips (`Admission`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from app.domain.errors import UnknownEventId
 from app.domain.events import TERMINAL_TYPES, ProgressEvent
 from app.infrastructure.redis_jobs import keys
-from app.infrastructure.redis_jobs.admission import Admission
+from app.infrastructure.redis_jobs.admission import Admission, Command
 from app.infrastructure.redis_jobs.publisher import REDIS_DOWN, parse_entry
 
 log = structlog.get_logger(__name__)
@@ -95,11 +95,11 @@ class StreamHub:
         block_ms: int = 1000,
         check_every: float = 5.0,
         poll_seconds: float = 2.0,
-        admission: Admission | None = None,
+        open_wait: float = 60.0,
     ) -> None:
         self._redis = redis
         self._reaper = reaper
-        self._admission = admission or Admission(slots=8, wait_seconds=60.0)
+        self._admission = Admission(redis, open_wait)
         self._block_ms = block_ms
         self._check_every = check_every
         self._poll = poll_seconds
@@ -120,10 +120,12 @@ class StreamHub:
         """Whether the job exists (False: no event, no queued payload) and `after` is a resume
         point of its stream (else UnknownEventId): one round trip, in its turn."""
         cursor = resume_point(after)
-        async with self._admission.turn(), self._redis.pipeline(transaction=False) as pipe:
-            pipe.xrevrange(keys.stream_key(job_id), count=1)
-            pipe.exists(keys.arq_job_key(job_id), keys.pending_key(job_id))
-            newest, queued = await pipe.execute()
+        newest, queued = await self._admission.run(
+            [
+                ("xrevrange", (keys.stream_key(job_id),), {"count": 1}),
+                ("exists", (keys.arq_job_key(job_id), keys.pending_key(job_id)), {}),
+            ]
+        )
         last = _entry_head(newest)
         if last is None and not queued:
             return False
@@ -142,8 +144,7 @@ class StreamHub:
         inbox: Inbox = asyncio.Queue()
         woke = self._register(job_id, inbox, cursor or "0-0")
         try:
-            async with self._admission.turn():
-                backlog, last = await self._open(job_id, cursor, wake=woke)
+            backlog, last = await self._open(job_id, cursor, wake=woke)
             last_id = cursor or "0-0"
             for event in backlog:
                 yield event
@@ -170,12 +171,13 @@ class StreamHub:
         """The backlog after `cursor` and the stream's last entry, in one round trip (with
         the wake-up of the hub's read when this job just joined it)."""
         stream = keys.stream_key(job_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            if wake:
-                pipe.xadd(self._wake_key, {"j": job_id}, maxlen=100)
-            pipe.xrange(stream, min=f"({cursor}" if cursor else "-")
-            pipe.xrevrange(stream, count=1)
-            *_, entries, newest = await pipe.execute()
+        commands: list[Command] = [
+            ("xrange", (stream,), {"min": f"({cursor}" if cursor else "-"}),
+            ("xrevrange", (stream,), {"count": 1}),
+        ]
+        if wake:
+            commands.append(("xadd", (self._wake_key, {"j": job_id}), {"maxlen": 100}))
+        entries, newest, *_ = await self._admission.run(commands)
         return [parse_entry(i, f) for i, f in entries], _entry_head(newest)
 
     async def _next(
@@ -329,10 +331,10 @@ def _refused(reply: object) -> bool:
 
 
 async def stream_hub_resource(
-    redis: Redis, reaper: Reaps | None, *, slots: int = 8, wait_seconds: float = 60.0
+    redis: Redis, reaper: Reaps | None, *, open_wait: float = 60.0
 ) -> AsyncIterator[StreamHub]:
     """Container Resource: the process's one hub, its reader stopped at shutdown."""
-    hub = StreamHub(redis, reaper, admission=Admission(slots, wait_seconds))
+    hub = StreamHub(redis, reaper, open_wait=open_wait)
     try:
         yield hub
     finally:
