@@ -197,7 +197,12 @@ class Jobs(containers.DeclarativeContainer):
         window_ms=settings.provided.worker.progress_coalesce_ms,
     )
     # One reader for every followed stream of this process (lazy: opened on first use).
-    hub = providers.Resource(stream_hub_resource, redis=redis, reaper=reaper)
+    hub = providers.Resource(
+        stream_hub_resource,
+        redis=redis,
+        reaper=reaper,
+        open_wait=settings.provided.redis.follow_wait,
+    )
     chat_jobs = providers.Singleton(
         ArqChatJobs,
         redis=redis,

@@ -35,6 +35,11 @@ class BudgetExceeded(DomainError):
         self.limit = limit  # "tokens", "cost", "daily_tokens" or "daily_cost"
 
 
+class UnknownEventId(DomainError):
+    """A resume point (`Last-Event-ID`) that is not an id of the job's stream: malformed, out
+    of range, or past its last event while the job still runs."""
+
+
 class Unauthorized(DomainError):
     """No valid credentials: an unknown, revoked or missing API key."""
 

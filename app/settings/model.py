@@ -151,6 +151,9 @@ class RedisSettings(Section):
     max_connections: int = Field(default=50, gt=0)
     socket_timeout: float = 5.0
     pool_timeout: float = Field(default=10.0, gt=0)  # waiting for a free pooled connection
+    # An SSE reader opening its stream waits this long at most for Redis (openings share one
+    # pipelined round trip); then 503 busy, never a stream broken after its 200.
+    follow_wait: float = Field(default=60.0, gt=0)
 
 
 class PostgresSettings(Section):

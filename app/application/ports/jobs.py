@@ -26,6 +26,11 @@ class QueueFull(ProviderUnavailable):
     """The queue holds as many chats as it may: nothing was queued."""
 
 
+class FollowersBusy(ProviderUnavailable):
+    """So many readers are opening streams at once that this one waited its longest for a
+    turn at the queue: nothing is wrong with the job; try again shortly."""
+
+
 class ChatJobsPort(Protocol):
     """The job side of the service, as the gateway, `submit` and the tests see it."""
 
@@ -72,6 +77,12 @@ class ChatJobsPort(Protocol):
         """End the job with an `error` of kind `cancelled`; False if it had ended already."""
 
     @abstractmethod
+    async def check_follow(self, job_id: str, after: str | None = None) -> bool:
+        """Whether `follow(job_id, after)` can start, for a view to answer before its response
+        does: False when no such job exists (or it expired). Raises UnknownEventId as `follow`
+        would, or FollowersBusy when it waited its longest for a turn at the queue."""
+
+    @abstractmethod
     def follow(
         self,
         job_id: str,
@@ -81,7 +92,12 @@ class ChatJobsPort(Protocol):
     ) -> AsyncIterator[ProgressEvent]:
         """Events after the event id `after` as they arrive, ending with the terminal one.
 
-        `stop` is asked whenever no event came for a while (the reader went away).
+        `after` must be an id of the job's stream (one it issued, or any id up to its last
+        event); at or past the terminal event the iteration ends at once, with no event. Any
+        other id raises UnknownEventId before an event is yielded. Every reader waits its turn
+        at the queue for a bounded time (FollowersBusy after it) instead of failing when the
+        queue's connections are all busy. `stop` is asked whenever no event came for a while
+        (the reader went away).
         """
 
     @abstractmethod

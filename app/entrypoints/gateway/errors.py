@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from app.application.photo_uploads import PhotoAlreadyUploaded, PhotoRefused, UploadNotGranted
 from app.application.photos import PhotoUnavailable
 from app.application.ports.conversations import StoreUnavailable
-from app.application.ports.jobs import NoWorkerAvailable, QueueFull
+from app.application.ports.jobs import FollowersBusy, NoWorkerAvailable, QueueFull
 from app.application.ports.llm import ProviderUnavailable
 from app.domain.conversations import ConversationInputError, ConversationNotFound
 from app.domain.errors import (
@@ -26,6 +26,7 @@ from app.domain.errors import (
     ThreadBusy,
     ThreadNotFound,
     Unauthorized,
+    UnknownEventId,
 )
 
 log = structlog.get_logger(__name__)
@@ -89,6 +90,12 @@ HANDLERS: dict[type[Exception], Handler] = {
         "budget_exceeded" if e.limit == "daily_budget" else "rate_limited",
         retry_after=e.retry_after,
         limit=e.limit,
+    ),
+    UnknownEventId: lambda e: error_body(
+        422, "the request is invalid", problems=[f"Last-Event-ID: {e}"]
+    ),
+    FollowersBusy: lambda e: error_body(
+        503, "too many streams are opening at once; try again shortly", "busy"
     ),
     NoWorkerAvailable: lambda e: error_body(
         503, "no worker is running to answer; try again shortly", "no_worker"

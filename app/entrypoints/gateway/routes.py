@@ -83,7 +83,8 @@ DESCRIPTIONS = {
     410: "the question expired unanswered (input_expired)",
     413: "the request body is too large",
     415: "not a png, jpeg or webp photo (by its bytes and its Content-Type)",
-    422: "the request is invalid: `problems` says how",
+    422: "the request is invalid (or `Last-Event-ID` names no event of the job): "
+    "`problems` says how",
     429: "a rate limit or budget of this principal; see Retry-After",
     503: "the queue is unreachable or full, or no worker is running; see Retry-After",
 }
@@ -241,9 +242,15 @@ async def events(
 ) -> EventSourceResponse:
     """Server-sent events: each has the stream entry id as its `id`, so a reconnect with
     `Last-Event-ID` resumes with the next event, none lost or repeated. Ends after `done`
-    or `error`."""
-    if await port.status(job_id, issued_at=issued_at(request)) is None:
-        raise HTTPException(status_code=404, detail="no such job (or it expired)")
+    or `error`; a resume at or past that event ends at once, and an id the stream never
+    issued is 422."""
+    # Answered before the 200: no such job, an id the stream never issued (422), no turn.
+    if not await port.check_follow(job_id, last_event_id):
+        # Redis does not know the job. One issued before Redis lost its data ends `lost`
+        # (status tells); its events before the loss are gone, so it is followed from the start.
+        if await port.status(job_id, issued_at=issued_at(request)) is None:
+            raise HTTPException(status_code=404, detail="no such job (or it expired)")
+        last_event_id = None
     followed = port.follow(job_id, last_event_id, stop=request.is_disconnected)
     return EventSourceResponse(
         _sse(followed),

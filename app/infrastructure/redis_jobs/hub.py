@@ -6,24 +6,34 @@ events from the hub, dropping any id it already has: no gap, no repeat. The hub'
 covers every followed stream plus a wake stream of its own, so a new follower's stream joins
 the read at once. Quiet jobs are checked for liveness (see `Reaper`), so a follower of a job
 that nothing holds any more gets a terminal event instead of waiting for ever.
+
+No follower can stall the others. A resume point is checked before it joins the shared read
+(`resume_rule`: the one rule both SSE views get through `follow`), the shared cursor of a job
+is the lowest its followers need, and a read that Redis refuses (a stream key of another type)
+ends the followers of the stream at fault, not the reader; anything else the reader trips on
+is logged and the read starts again. Openings share round trips (`Admission`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from app.domain.errors import UnknownEventId
 from app.domain.events import TERMINAL_TYPES, ProgressEvent
 from app.infrastructure.redis_jobs import keys
-from app.infrastructure.redis_jobs.publisher import REDIS_DOWN, parse_entry, read_events
+from app.infrastructure.redis_jobs.admission import Admission, Command
+from app.infrastructure.redis_jobs.publisher import REDIS_DOWN, parse_entry
 
 log = structlog.get_logger(__name__)
 
@@ -32,11 +42,48 @@ class Reaps(Protocol):
     async def reap(self, job_ids: list[str], idle_since: list[float]) -> list[str]: ...
 
 
+STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+LARGEST = 2**64 - 1  # each part of a Redis stream id is an unsigned 64-bit number
+
+
+class UnreadableStream(RuntimeError):
+    """Redis refused to read this job's stream (its key holds something else): its followers
+    end with this, the other followers read on."""
+
+
+def _parts(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def _after(a: str, b: str) -> bool:
     """Stream id `a` comes after `b` ('ms-seq', compared as numbers)."""
-    ams, _, aseq = a.partition("-")
-    bms, _, bseq = b.partition("-")
-    return (int(ams), int(aseq or 0)) > (int(bms), int(bseq or 0))
+    return _parts(a) > _parts(b)
+
+
+def resume_point(after: str | None) -> str | None:
+    """`after` as Redis spells an entry id; UnknownEventId for anything Redis would refuse."""
+    if after is None:
+        return None
+    if STREAM_ID.fullmatch(after) is None or max(_parts(after)) > LARGEST:
+        raise UnknownEventId(f"{after[:48]!r} is not an event id of this stream")
+    ms, seq = _parts(after)
+    return f"{ms}-{seq}"
+
+
+def resume_rule(after: str, last: tuple[str, str] | None) -> Literal["end", "live"]:
+    """Where a follower resuming after `after` stands when no event of the stream comes after
+    it, given the stream's last entry (id, type): the job ended, so it ends at once; or it
+    waits for the next event. An id past the last event of a running job (or of a stream with
+    none) is one the stream never issued: UnknownEventId."""
+    if last is not None and last[1] in TERMINAL_TYPES:
+        return "end"
+    if last is None or _after(after, last[0]):
+        raise UnknownEventId(f"no event {after} in this job's stream")
+    return "live"
+
+
+Inbox = asyncio.Queue[ProgressEvent | Exception]
 
 
 class StreamHub:
@@ -48,13 +95,15 @@ class StreamHub:
         block_ms: int = 1000,
         check_every: float = 5.0,
         poll_seconds: float = 2.0,
+        open_wait: float = 60.0,
     ) -> None:
         self._redis = redis
         self._reaper = reaper
+        self._admission = Admission(redis, open_wait)
         self._block_ms = block_ms
         self._check_every = check_every
         self._poll = poll_seconds
-        self._followers: defaultdict[str, set[asyncio.Queue[ProgressEvent]]] = defaultdict(set)
+        self._followers: defaultdict[str, set[Inbox]] = defaultdict(set)
         self._cursors: dict[str, str] = {}
         self._last_seen: dict[str, float] = {}
         self._wake_key = keys.hub_wake_key(uuid.uuid4().hex)
@@ -67,6 +116,23 @@ class StreamHub:
     def followed(self) -> int:
         return sum(len(queues) for queues in self._followers.values())
 
+    async def check(self, job_id: str, after: str | None) -> bool:
+        """Whether the job exists (False: no event, no queued payload) and `after` is a resume
+        point of its stream (else UnknownEventId): one round trip, in its turn."""
+        cursor = resume_point(after)
+        newest, queued = await self._admission.run(
+            [
+                ("xrevrange", (keys.stream_key(job_id),), {"count": 1}),
+                ("exists", (keys.arq_job_key(job_id), keys.pending_key(job_id)), {}),
+            ]
+        )
+        last = _entry_head(newest)
+        if last is None and not queued:
+            return False
+        if cursor is not None:
+            resume_rule(cursor, last)
+        return True
+
     async def follow(
         self,
         job_id: str,
@@ -74,49 +140,75 @@ class StreamHub:
         *,
         stop: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[ProgressEvent]:
-        queue: asyncio.Queue[ProgressEvent] = asyncio.Queue()
-        await self._register(job_id, queue, after or "0-0")
+        cursor = resume_point(after)  # before the hub's read ever sees it
+        inbox: Inbox = asyncio.Queue()
+        woke = self._register(job_id, inbox, cursor or "0-0")
         try:
-            last = after or "0-0"
-            for event in await read_events(self._redis, job_id, after or "-"):
+            backlog, last = await self._open(job_id, cursor, wake=woke)
+            last_id = cursor or "0-0"
+            for event in backlog:
                 yield event
-                last = event.id or last
+                last_id = event.id or last_id
                 if event.type in TERMINAL_TYPES:
                     return
-            while (live := await self._next(queue, stop)) is not None:
-                if live.id is None or not _after(live.id, last):
+            if cursor is not None and not backlog and resume_rule(cursor, last) == "end":
+                return
+            while (live := await self._next(inbox, stop)) is not None:
+                if isinstance(live, Exception):
+                    raise live
+                if live.id is None or not _after(live.id, last_id):
                     continue  # already sent from the backlog
                 yield live
-                last = live.id
+                last_id = live.id
                 if live.type in TERMINAL_TYPES:
                     return
         finally:
-            self._unregister(job_id, queue)
+            self._unregister(job_id, inbox)
+
+    async def _open(
+        self, job_id: str, cursor: str | None, *, wake: bool
+    ) -> tuple[list[ProgressEvent], tuple[str, str] | None]:
+        """The backlog after `cursor` and the stream's last entry, in one round trip (with
+        the wake-up of the hub's read when this job just joined it)."""
+        stream = keys.stream_key(job_id)
+        commands: list[Command] = [
+            ("xrange", (stream,), {"min": f"({cursor}" if cursor else "-"}),
+            ("xrevrange", (stream,), {"count": 1}),
+        ]
+        if wake:
+            commands.append(("xadd", (self._wake_key, {"j": job_id}), {"maxlen": 100}))
+        entries, newest, *_ = await self._admission.run(commands)
+        parsed = (parse_entry(i, f, job_id) for i, f in entries)  # junk: skipped
+        return [event for event in parsed if event is not None], _entry_head(newest)
 
     async def _next(
-        self, queue: asyncio.Queue[ProgressEvent], stop: Callable[[], Awaitable[bool]] | None
-    ) -> ProgressEvent | None:
+        self, inbox: Inbox, stop: Callable[[], Awaitable[bool]] | None
+    ) -> ProgressEvent | Exception | None:
         while True:
             try:
-                return await asyncio.wait_for(queue.get(), self._poll)
+                return await asyncio.wait_for(inbox.get(), self._poll)
             except TimeoutError:
+                self._ensure_running()  # a reader that ended for any reason starts again
                 if stop is not None and await stop():
                     return None
 
-    async def _register(self, job_id: str, queue: asyncio.Queue[ProgressEvent], at: str) -> None:
-        self._followers[job_id].add(queue)
-        if job_id not in self._cursors:
-            self._cursors[job_id] = at
+    def _register(self, job_id: str, inbox: Inbox, at: str) -> bool:
+        """Join the hub's read; True when the job is new to it (its read must wake up)."""
+        self._followers[job_id].add(inbox)
+        known = self._cursors.get(job_id)
+        # The lowest cursor any follower needs: one resuming further on (even past the end,
+        # until its point is checked) never makes the hub skip what another one waits for.
+        self._cursors[job_id] = at if known is None or _after(known, at) else known
+        if known is None:
             self._last_seen[job_id] = time.time()
             self._ensure_running()
-            with contextlib.suppress(*REDIS_DOWN):  # the hub picks it up on its next read
-                await self._redis.xadd(self._wake_key, {"j": job_id}, maxlen=100)
+        return known is None
 
-    def _unregister(self, job_id: str, queue: asyncio.Queue[ProgressEvent]) -> None:
+    def _unregister(self, job_id: str, inbox: Inbox) -> None:
         followers = self._followers.get(job_id)
         if followers is None:
             return
-        followers.discard(queue)
+        followers.discard(inbox)
         if not followers:
             del self._followers[job_id]
             self._cursors.pop(job_id, None)
@@ -135,7 +227,6 @@ class StreamHub:
         while not self._closed:
             try:
                 await self._read_once()
-                await self._check_quiet_jobs()
                 delay = 0.1
             except REDIS_DOWN as exc:
                 log.warning("progress.hub_read_failed", error=type(exc).__name__, retry_in=delay)
@@ -143,39 +234,73 @@ class StreamHub:
                 delay = min(delay * 2, 2.0)
                 now = time.time()  # quiet time starts again once Redis is back
                 self._last_seen = dict.fromkeys(self._last_seen, now)
+                continue
+            except RedisError as exc:  # refused, not down: find the stream at fault
+                if not await self._isolate(exc):
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+            except Exception as exc:  # our own bug: every other follower still needs the read
+                log.exception("progress.hub_read_crashed", error=type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            await self._check_quiet_jobs()
 
     async def _read_once(self) -> None:
+        jobs = {keys.stream_key(job): job for job in self._cursors}
         streams = {self._wake_key: self._wake_cursor}
-        streams.update({keys.stream_key(job): cursor for job, cursor in self._cursors.items()})
+        streams.update({key: self._cursors[job] for key, job in jobs.items()})
         replies = await self._redis.xread(streams, block=self._block_ms, count=256)  # type: ignore[arg-type]
         for key, entries in replies or []:
-            name = key.decode() if isinstance(key, bytes) else str(key)
+            name = _id(key)
             if name == self._wake_key:
                 self._wake_cursor = _id(entries[-1][0])
-                continue
-            job_id = keys.job_of_stream(name)
-            for entry_id, fields in entries:
-                event = parse_entry(entry_id, fields, job_id)
-                if event is not None:
-                    self._dispatch(event)
-                elif job_id in self._cursors:  # junk: step past it, or every read returns it
-                    self._cursors[job_id] = _id(entry_id)
+            elif name in jobs:
+                for entry_id, fields in entries:
+                    self._dispatch(jobs[name], _id(entry_id), fields)
 
-    def _dispatch(self, event: ProgressEvent) -> None:
-        job_id = event.job_id
+    def _dispatch(self, job_id: str, entry_id: str, fields: dict[Any, Any]) -> None:
         if job_id not in self._cursors:
             return
-        self._cursors[job_id] = event.id or self._cursors[job_id]
+        # Past this entry whatever it holds: one that does not parse is never read again.
+        self._cursors[job_id] = entry_id
         self._last_seen[job_id] = time.time()
-        for queue in self._followers.get(job_id, ()):
-            queue.put_nowait(event)
+        event = parse_entry(entry_id, fields, job_id)  # None: junk, skipped (and logged)
+        if event is None:
+            return
+        for inbox in self._followers.get(job_id, ()):
+            inbox.put_nowait(event)
+
+    async def _isolate(self, refused: RedisError) -> bool:
+        """Read each followed stream alone; end the followers of those Redis refuses. True
+        when one was at fault (the shared read can go on at once)."""
+        jobs = list(self._cursors)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job in jobs:
+                    pipe.xread({keys.stream_key(job): self._cursors[job]}, count=1)
+                replies = await pipe.execute(raise_on_error=False)
+        except RedisError as exc:  # down now: the next read says so
+            log.warning("progress.hub_probe_failed", error=type(exc).__name__)
+            return False
+        guilty = [job for job, reply in zip(jobs, replies, strict=True) if _refused(reply)]
+        log.warning("progress.hub_read_refused", error=str(refused), streams=guilty)
+        for job in guilty:
+            failure = UnreadableStream(f"the stream of job {job} cannot be read: {refused}")
+            for inbox in self._followers.pop(job, ()):
+                inbox.put_nowait(failure)
+            self._cursors.pop(job, None)
+            self._last_seen.pop(job, None)
+        return bool(guilty)
 
     async def _check_quiet_jobs(self) -> None:
         if self._reaper is None or time.monotonic() - self._checked < self._check_every:
             return
         self._checked = time.monotonic()
         jobs = list(self._last_seen)
-        await self._reaper.reap(jobs, [self._last_seen[job] for job in jobs])
+        try:
+            await self._reaper.reap(jobs, [self._last_seen[job] for job in jobs])
+        except Exception as exc:  # checked again next time; the read must go on meanwhile
+            log.warning("progress.hub_reap_failed", error=type(exc).__name__)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -191,9 +316,24 @@ def _id(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def stream_hub_resource(redis: Redis, reaper: Reaps | None) -> AsyncIterator[StreamHub]:
+def _entry_head(newest: list[Any]) -> tuple[str, str] | None:
+    """(id, type) of an XREVRANGE ... COUNT 1 reply, whatever else its entry holds."""
+    if not newest:
+        return None
+    entry_id, fields = newest[0]
+    kind = fields.get(b"type", fields.get("type", b""))
+    return _id(entry_id), _id(kind)
+
+
+def _refused(reply: object) -> bool:
+    return isinstance(reply, RedisError) and not isinstance(reply, REDIS_DOWN)
+
+
+async def stream_hub_resource(
+    redis: Redis, reaper: Reaps | None, *, open_wait: float = 60.0
+) -> AsyncIterator[StreamHub]:
     """Container Resource: the process's one hub, its reader stopped at shutdown."""
-    hub = StreamHub(redis, reaper)
+    hub = StreamHub(redis, reaper, open_wait=open_wait)
     try:
         yield hub
     finally:

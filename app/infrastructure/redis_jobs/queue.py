@@ -247,6 +247,12 @@ class ArqChatJobs(ChatJobsPort):
         await self._redis.zadd(keys.ARQ_ABORTS, {job_id: int(time.time() * 1000)})
         return ended is not None
 
+    async def check_follow(self, job_id: str, after: str | None = None) -> bool:
+        try:
+            return await self._hub.check(job_id, after)
+        except RedisError as exc:
+            raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
+
     def follow(
         self,
         job_id: str,
