@@ -67,4 +67,28 @@ def translated(event: ProgressEvent) -> list[tuple[str, dict[str, Any]]]:
         ]
     if event.type == "error":
         return [("error", {**base, **event.data})]
+    if event.type == "needs_input":
+        return _asked(event, base)
     return []
+
+
+def _asked(event: ProgressEvent, base: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A question back: `needs_input` for a client that can answer it, then a `done` whose
+    answer is the question (with its options) for the eco2 client, which knows no such event."""
+    data = event.data
+    options = data.get("options") or []
+    question = str(data.get("question", ""))
+    answer = f"{question}\n({', '.join(options)})" if options else question
+    asked: dict[str, Any] = {
+        k: data[k] for k in ("field", "question", "options", "expires_at") if k in data
+    }
+    result: dict[str, Any] = {"intent": "", "answer": answer}
+    if "persistence" in data:
+        result["persistence"] = data["persistence"]
+    return [
+        ("needs_input", {**base, **asked}),
+        (
+            "done",
+            {**base, "stage": "done", "status": "completed", "progress": 100, "result": result},
+        ),
+    ]
