@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
@@ -194,14 +195,34 @@ def chat_items(browser: webdriver.Chrome) -> list[WebElement]:
 
 
 def chat_titles(browser: webdriver.Chrome) -> list[str]:
-    return [
-        li.find_element(By.CSS_SELECTOR, ".title").get_attribute("textContent") or ""
-        for li in chat_items(browser)
-    ]
+    # Read in one script: the list is drawn anew whenever it changes.
+    script = (
+        "return [...document.querySelectorAll('#chat-list > li .title')].map((e) => e.textContent)"
+    )
+    return list(browser.execute_script(script))
+
+
+def chat_ids(browser: webdriver.Chrome) -> list[str]:
+    script = "return [...document.querySelectorAll('#chat-list > li')].map((e) => e.dataset.id)"
+    return list(browser.execute_script(script))
 
 
 def chat_item(browser: webdriver.Chrome, chat_id: str) -> WebElement:
     return browser.find_element(By.CSS_SELECTOR, f"#chat-list > li[data-id='{chat_id}']")
+
+
+def click_chat(browser: webdriver.Chrome, chat_id: str, part: str = "open") -> None:
+    """Click a part of a listed conversation (open, rename, delete); an item drawn anew as
+    the click lands (the list refreshed when a turn ended) is found again."""
+
+    def clicked(d: webdriver.Chrome) -> bool:
+        try:
+            chat_item(d, chat_id).find_element(By.CSS_SELECTOR, f".{part}").click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        return True
+
+    wait_until(browser, clicked, f"a click on {part} of {chat_id}")
 
 
 def answers(browser: webdriver.Chrome) -> list[str]:
@@ -389,8 +410,11 @@ def test_new_chat_starts_an_empty_conversation_on_the_server(
         wait_until(browser, lambda d: len(chat_items(d)) == 2, "both conversations listed")
         shot()
         asked = questions(browser)
-        listed = [li.get_attribute("data-id") for li in chat_items(browser)]
-        current = [li.get_attribute("aria-current") for li in chat_items(browser)]
+        listed = chat_ids(browser)
+        current = browser.execute_script(
+            "return [...document.querySelectorAll('#chat-list > li')]"
+            ".map((e) => e.getAttribute('aria-current'))"
+        )
     assert empty_shown and focused == "message"
     assert kept_none is None  # a new chat has no conversation until its first message
     assert first and second and first != second
@@ -642,18 +666,25 @@ def test_the_page_fits_390_px_without_sideways_scrolling(
         folded = not browser.find_element(By.ID, "chats").is_displayed()
         toggle = browser.find_element(By.ID, "toggle-chats")
         toggle.click()
-        item = wait_until(browser, lambda d: chat_items(d) and chat_items(d)[0], "the list")
-        unfolded = (item.is_displayed(), toggle.get_attribute("aria-expanded"))
+
+        def shown_item(d: webdriver.Chrome) -> dict[str, Any] | None:
+            try:
+                items = chat_items(d)
+                return dict(items[0].rect) if items and items[0].is_displayed() else None
+            except StaleElementReferenceException:
+                return None
+
+        item_box = wait_until(browser, shown_item, "the list unfolded")
+        unfolded = toggle.get_attribute("aria-expanded")
         with_list = browser.execute_script(fits)
-        item_box = item.rect
         shot()
-        item.find_element(By.CSS_SELECTOR, ".open").click()  # the open one: the list folds
+        click_chat(browser, chat_ids(browser)[0])  # the open one: the list folds
         wait_until(browser, lambda d: not d.find_element(By.ID, "chats").is_displayed(), "fold")
         refolded = toggle.get_attribute("aria-expanded")
     assert asking[0] == 390 and asking[1] <= 390
     assert answered[1] <= 390
     assert composer["x"] + composer["width"] <= 390
-    assert folded and unfolded == (True, "true") and refolded == "false"
+    assert folded and unfolded == "true" and refolded == "false"
     assert with_list[1] <= 390 and item_box["x"] + item_box["width"] <= 390
 
 
@@ -695,10 +726,22 @@ def test_labels_live_regions_and_the_keyboard(
         missing_with_list = browser.execute_script(unlabelled)
         nav = browser.find_element(By.ID, "chats")
         nav_name = browser.find_element(By.ID, nav.get_attribute("aria-labelledby") or "x").text
-        rename = chat_items(browser)[0].find_element(By.CSS_SELECTOR, ".rename")
-        rename_name = rename.get_attribute("aria-label")
-        rename.send_keys(Keys.ENTER)  # by keyboard: the field takes the focus
-        editing = browser.switch_to.active_element
+
+        def rename_by_keyboard(d: webdriver.Chrome) -> str | None:
+            try:
+                button = chat_items(d)[0].find_element(By.CSS_SELECTOR, ".rename")
+                name = button.get_attribute("aria-label")
+                button.send_keys(Keys.ENTER)  # by keyboard: the field takes the focus
+            except (StaleElementReferenceException, IndexError):
+                return None
+            return name
+
+        rename_name = str(wait_until(browser, rename_by_keyboard, "the rename button"))
+        editing = wait_until(
+            browser,
+            lambda d: (e := d.switch_to.active_element).tag_name == "input" and e,
+            "the name field focused",
+        )
         edit_label = browser.find_element(
             By.CSS_SELECTOR, f"label[for='{editing.get_attribute('id')}']"
         ).get_attribute("textContent")
@@ -829,18 +872,20 @@ def test_the_sidebar_lists_conversations_page_by_page_and_opens_one(
     more_after = browser.find_element(By.ID, "more-chats").is_displayed()
     blank = (len(turns(browser)), browser.find_element(By.ID, "chat-title").text)
     assert answered
-    chat_item(browser, answered).find_element(By.CSS_SELECTOR, ".open").click()
+    click_chat(browser, answered)
     wait_until(browser, lambda d: len(turns(d)) == 1, "the conversation's history")
     shot()
     opened = (questions(browser), answers(browser), turn_state(browser))
     sources = turns(browser)[0].find_elements(By.CSS_SELECTOR, ".sources li")
     heading = browser.find_element(By.ID, "chat-title").text
-    current = chat_item(browser, answered).get_attribute("aria-current")
+    current = browser.execute_script(
+        "return document.querySelector('#chat-list > li[aria-current=true]')?.dataset.id"
+    )
     assert len(first_page) == 2 and more_shown and not more_after
     assert sorted(all_titles) == sorted(["페트병 어떻게 버려요?", "종이컵 메모", "스티로폼 메모"])
     assert blank == (0, "새 대화")  # nothing was open: a new chat
     assert opened == (["페트병 어떻게 버려요?"], [answer], "done") and sources
-    assert heading == "페트병 어떻게 버려요?" and current == "true"
+    assert heading == "페트병 어떻게 버려요?" and current == answered
     assert open_chat(browser) == answered
 
 
@@ -851,9 +896,9 @@ def test_a_conversation_is_renamed_in_the_sidebar(
     status, created = api(browser, "POST", "/api/v1/chat", {"title": "이름 전"})
     assert status == 201
     load(browser, f"{gateway.url}/")
-    chat_item(browser, created["id"]).find_element(By.CSS_SELECTOR, ".open").click()
+    click_chat(browser, created["id"])
     wait_until(browser, lambda d: d.find_element(By.ID, "chat-title").text == "이름 전", "open")
-    chat_item(browser, created["id"]).find_element(By.CSS_SELECTOR, ".rename").click()
+    click_chat(browser, created["id"], "rename")
     field = chat_item(browser, created["id"]).find_element(By.CSS_SELECTOR, "input")
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(Keys.DELETE)
@@ -885,14 +930,14 @@ def test_a_conversation_is_deleted_after_a_confirmation(
         ids.append(created["id"])
     keep, doomed = ids
     load(browser, f"{gateway.url}/")
-    chat_item(browser, doomed).find_element(By.CSS_SELECTOR, ".open").click()
+    click_chat(browser, doomed)
     wait_until(browser, lambda d: open_chat(d) == doomed, "the conversation opened")
-    chat_item(browser, doomed).find_element(By.CSS_SELECTOR, ".delete").click()
+    click_chat(browser, doomed, "delete")
     prompt = wait_until(browser, alert_is_present(), "the confirmation")
     asked = prompt.text
     prompt.dismiss()  # not confirmed: nothing happens
     still = len(chat_items(browser))
-    chat_item(browser, doomed).find_element(By.CSS_SELECTOR, ".delete").click()
+    click_chat(browser, doomed, "delete")
     wait_until(browser, alert_is_present(), "the confirmation").accept()
     wait_until(browser, lambda d: len(chat_items(d)) == 1, "the conversation gone from the list")
     shot()
@@ -900,7 +945,7 @@ def test_a_conversation_is_deleted_after_a_confirmation(
     said = browser.find_element(By.ID, "chats-status").text
     status, _ = api(browser, "GET", f"/api/v1/chat/{doomed}")
     load(browser, f"{gateway.url}/")
-    left = [li.get_attribute("data-id") for li in chat_items(browser)]
+    left = chat_ids(browser)
     assert "지울 대화" in asked and still == 2
     assert heading == "새 대화" and open_chat(browser) is None  # the open one went: a new chat
     assert "지웠어요" in said and status == 404
@@ -935,8 +980,8 @@ def test_a_fresh_browser_with_only_the_cookie_gets_the_conversation_back(
         fresh.add_cookie({"name": "eco2_guest", "value": cookie["value"], "path": "/"})
         load(fresh, f"{gateway.url}/?history_page=2")
         nothing_kept = local_storage(fresh)
-        listed = [li.get_attribute("data-id") for li in chat_items(fresh)]
-        chat_item(fresh, chat).find_element(By.CSS_SELECTOR, ".open").click()
+        listed = chat_ids(fresh)
+        click_chat(fresh, chat)
         wait_until(fresh, lambda d: len(turns(d)) == 1, "the newest page of the history")
         newest = questions(fresh)
         fresh.find_element(By.ID, "older").click()  # the older page, above it

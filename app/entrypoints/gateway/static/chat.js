@@ -639,8 +639,22 @@
     return true;
   };
 
+  // Items are kept while they show the same thing (a focus, a rename under way, survive a
+  // refresh of the list).
+  const drawn = new Map();
   const renderChats = () => {
-    els.chatList.replaceChildren(...chats.items.map(chatItem));
+    const nodes = chats.items.map((chat) => {
+      const look = JSON.stringify([chatName(chat), chat.preview, chat.id === current.id]);
+      const kept = drawn.get(chat.id);
+      if (kept && (kept.li.dataset.editing || kept.look === look)) return kept.li;
+      const li = chatItem(chat);
+      drawn.set(chat.id, { li, look });
+      return li;
+    });
+    for (const id of drawn.keys()) {
+      if (!chats.items.some((chat) => chat.id === id)) drawn.delete(id);
+    }
+    els.chatList.replaceChildren(...nodes);
     els.moreChats.hidden = !chats.cursor;
     if (chats.loaded && !chats.items.length) chatsSay(EMPTY_LIST);
     else if (els.chatsStatus.textContent === EMPTY_LIST) chatsSay("");
@@ -688,7 +702,12 @@
     const cancel = element("button", { type: "button", class: "secondary" }, "취소");
     form.append(element("label", { for: id, class: "sr-only" }, "대화 이름"), input,
       element("button", { type: "submit" }, "저장"), cancel);
-    const back = () => { renderChats(); focusItem(chat.id, "rename"); };
+    const back = () => {
+      delete li.dataset.editing;
+      drawn.delete(chat.id);
+      renderChats();
+      focusItem(chat.id, "rename");
+    };
     cancel.addEventListener("click", back);
     input.addEventListener("keydown", (event) => {
       if (event.key === "Escape") { event.preventDefault(); back(); }
@@ -712,6 +731,7 @@
       back();
       chatsSay("대화 이름을 바꿨어요.");
     });
+    li.dataset.editing = "true";
     li.replaceChildren(form);
     input.focus();
     input.select();
