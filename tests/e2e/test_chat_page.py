@@ -118,7 +118,9 @@ def turn_state(browser: webdriver.Chrome, index: int = -1) -> str | None:
     return found[index].get_attribute("data-state")
 
 
-def until_state(browser: webdriver.Chrome, *states: str, index: int = -1, limit: float = 60) -> str:
+def until_state(
+    browser: webdriver.Chrome, *states: str, index: int = -1, limit: float = 120
+) -> str:
     return str(
         wait_until(
             browser,
@@ -133,7 +135,7 @@ def notice(browser: webdriver.Chrome, index: int = -1) -> WebElement:
     return turns(browser)[index].find_element(By.CSS_SELECTOR, ".notice")
 
 
-def until_notice(browser: webdriver.Chrome, kind: str, limit: float = 60) -> WebElement:
+def until_notice(browser: webdriver.Chrome, kind: str, limit: float = 120) -> WebElement:
     def shown(d: webdriver.Chrome) -> WebElement | None:
         found = turns(d)
         if not found:

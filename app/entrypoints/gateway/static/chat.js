@@ -115,6 +115,7 @@ import {
     id: null, title: null, messages: [], cursor: null, hasMore: false, carry: null, turns: [],
   });
   let current = blank();
+  let booting = Promise.resolve();  // the start: the list, then the conversation that was open
   let opening = 0;  // the latest open; one that answers after a later choice is dropped
   const lastMessage = () => current.messages.at(-1)?.id ?? null;
   const newTurn = (question, photo) => ({
@@ -687,6 +688,8 @@ import {
     setStatus(turn, "sending");
     render(turn);
     controls();
+    // A new browser's first request issues its guest cookie: two at once would be two guests.
+    await booting;
     let response;
     try {
       if (!turn.chat) {  // a new chat is created with its first message
@@ -1169,5 +1172,5 @@ import {
     controls();
     document.body.dataset.ready = "true";  // the list and the open conversation are shown
   };
-  start();
+  booting = start();
 })();
