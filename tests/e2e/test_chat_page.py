@@ -1,6 +1,7 @@
 """The chat page in real headless Chromium, against the gateway and real worker processes:
-each state a person can meet (answers, turns, questions back, photos, every failure) is driven
-through the page and checked on the DOM. Screenshots go to artifacts/screenshots/<test>.png."""
+each state a person can meet (answers, turns, questions back, photos, every failure, the
+conversations the server keeps for this browser's guest cookie) is driven through the page and
+checked on the DOM. Screenshots go to artifacts/screenshots/<test>.png."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import alert_is_present
 
 from tests.e2e.conftest import serve_gateway
 from tests.support.artifacts import screenshot_path
@@ -83,6 +86,19 @@ def shot(browser: webdriver.Chrome, request: pytest.FixtureRequest) -> Iterator[
 
 # ---- the page, as a person would use it ----
 
+OPEN = "eco2.chat.open"
+
+
+def load(browser: webdriver.Chrome, url: str) -> None:
+    """Open the page and wait until it has shown the conversation list (and the conversation
+    that was open): the guest cookie is issued by then."""
+    browser.get(url)
+    wait_until(
+        browser,
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready"),
+        "the page",
+    )
+
 
 def ask(browser: webdriver.Chrome, question: str) -> None:
     box = browser.find_element(By.ID, "message")
@@ -102,7 +118,9 @@ def turn_state(browser: webdriver.Chrome, index: int = -1) -> str | None:
     return found[index].get_attribute("data-state")
 
 
-def until_state(browser: webdriver.Chrome, *states: str, index: int = -1, limit: float = 60) -> str:
+def until_state(
+    browser: webdriver.Chrome, *states: str, index: int = -1, limit: float = 120
+) -> str:
     return str(
         wait_until(
             browser,
@@ -117,7 +135,7 @@ def notice(browser: webdriver.Chrome, index: int = -1) -> WebElement:
     return turns(browser)[index].find_element(By.CSS_SELECTOR, ".notice")
 
 
-def until_notice(browser: webdriver.Chrome, kind: str, limit: float = 60) -> WebElement:
+def until_notice(browser: webdriver.Chrome, kind: str, limit: float = 120) -> WebElement:
     def shown(d: webdriver.Chrome) -> WebElement | None:
         found = turns(d)
         if not found:
@@ -136,14 +154,85 @@ def stage_texts(browser: webdriver.Chrome, index: int = -1) -> list[tuple[str, s
     ]
 
 
-def stored(browser: webdriver.Chrome) -> dict[str, Any]:
-    return dict(json.loads(browser.execute_script("return localStorage.getItem('eco2.chat.v1')")))
+def local_storage(browser: webdriver.Chrome) -> dict[str, str]:
+    script = "return Object.fromEntries(Object.entries(localStorage))"
+    return dict(browser.execute_script(script))
 
 
-def current_thread(browser: webdriver.Chrome) -> str | None:
-    saved = stored(browser)
-    thread = saved["conversations"][saved["current"]]["thread"]
-    return str(thread) if thread else None
+def open_chat(browser: webdriver.Chrome) -> str | None:
+    """The conversation the page keeps open (the one thing it keeps in localStorage)."""
+    found = browser.execute_script(f"return localStorage.getItem('{OPEN}')")
+    return str(found) if found else None
+
+
+def api(browser: webdriver.Chrome, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """A request from the page's origin with its cookie, as the page's own script sends it."""
+    result = browser.execute_async_script(
+        """
+        const [method, path, body, done] = arguments;
+        const options = { method, credentials: "same-origin" };
+        if (body !== null) {
+          options.headers = { "Content-Type": "application/json" };
+          options.body = JSON.stringify(body);
+        }
+        fetch(path, options).then(async (r) => done([r.status, await r.text()]))
+          .catch((e) => done([0, String(e)]));
+        """,
+        method,
+        path,
+        body,
+    )
+    status, text = int(result[0]), str(result[1])
+    return status, (json.loads(text) if text and text[0] in "{[" else text)
+
+
+def server_chats(browser: webdriver.Chrome) -> list[dict[str, Any]]:
+    status, page = api(browser, "GET", "/api/v1/chat?limit=100")
+    assert status == 200, page
+    return list(page["chats"])
+
+
+def chat_items(browser: webdriver.Chrome) -> list[WebElement]:
+    return browser.find_elements(By.CSS_SELECTOR, "#chat-list > li.chat-item")
+
+
+def chat_titles(browser: webdriver.Chrome) -> list[str]:
+    # Read in one script: the list is drawn anew whenever it changes.
+    script = (
+        "return [...document.querySelectorAll('#chat-list > li .title')].map((e) => e.textContent)"
+    )
+    return list(browser.execute_script(script))
+
+
+def chat_ids(browser: webdriver.Chrome) -> list[str]:
+    script = "return [...document.querySelectorAll('#chat-list > li')].map((e) => e.dataset.id)"
+    return list(browser.execute_script(script))
+
+
+def chat_item(browser: webdriver.Chrome, chat_id: str) -> WebElement:
+    return browser.find_element(By.CSS_SELECTOR, f"#chat-list > li[data-id='{chat_id}']")
+
+
+def click_chat(browser: webdriver.Chrome, chat_id: str, part: str = "open") -> None:
+    """Click a part of a listed conversation (open, rename, delete); an item drawn anew as
+    the click lands (the list refreshed when a turn ended) is found again."""
+
+    def clicked(d: webdriver.Chrome) -> bool:
+        try:
+            chat_item(d, chat_id).find_element(By.CSS_SELECTOR, f".{part}").click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        return True
+
+    wait_until(browser, clicked, f"a click on {part} of {chat_id}")
+
+
+def answers(browser: webdriver.Chrome) -> list[str]:
+    return [t.find_element(By.CSS_SELECTOR, ".answer").text for t in turns(browser)]
+
+
+def questions(browser: webdriver.Chrome) -> list[str]:
+    return [t.find_element(By.CSS_SELECTOR, ".question p").text for t in turns(browser)]
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -172,7 +261,7 @@ def test_an_answer_streams_with_stage_names_and_sources(
     shot: Shot,
 ) -> None:
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         assert "eco2" in browser.title
         ask(browser, "건전지랑 페트병은 어떻게 버려?")
         until_state(browser, "done")
@@ -182,7 +271,9 @@ def test_an_answer_streams_with_stage_names_and_sources(
         stages = stage_texts(browser)
         sources = [li.text for li in turn.find_elements(By.CSS_SELECTOR, ".sources li")]
         status = browser.find_element(By.ID, "status").text
-        thread = current_thread(browser)
+        chat = open_chat(browser)
+        kept = local_storage(browser)
+        listed = server_chats(browser)
         page_text = browser.find_element(By.TAG_NAME, "body").text
     assert "폐건전지" in answer and "라벨" in answer
     names = [name for name, _ in stages]
@@ -193,7 +284,9 @@ def test_an_answer_streams_with_stage_names_and_sources(
     assert not any(word in page_text for word in ("waste_rag", "intent", " ms", "router"))
     assert "분리배출 안내 · 건전지" in sources and "분리배출 안내 · 투명 페트병" in sources
     assert status == "답변을 마쳤어요."
-    assert thread and thread.startswith("thr_") and thread not in page_text
+    # The conversation is the server's (both messages stored); the page keeps only its id.
+    assert chat and [(c["id"], c["message_count"]) for c in listed] == [(chat, 2)]
+    assert list(kept) == ["eco2.chat.open"] and chat not in page_text
 
 
 def test_two_turns_are_a_conversation_and_a_reload_keeps_it(
@@ -204,28 +297,34 @@ def test_two_turns_are_a_conversation_and_a_reload_keeps_it(
     shot: Shot,
 ) -> None:
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "페트병 어떻게 버려요?")
         until_state(browser, "done")
         first = turns(browser)[0].find_element(By.CSS_SELECTOR, ".answer").text
-        thread = current_thread(browser)
+        chat = open_chat(browser)
         ask(browser, "건전지는 어떻게 버려요?")
         wait_until(browser, lambda d: len(turns(d)) == 2, "a second turn")
         until_state(browser, "done", index=1)
-        before = [t.find_element(By.CSS_SELECTOR, ".answer").text for t in turns(browser)]
+        before = answers(browser)
         browser.refresh()
-        wait_until(browser, lambda d: len(turns(d)) == 2, "the kept turns after a reload")
+        wait_until(
+            browser, lambda d: len(turns(d)) == 2, "the turns from the server after a reload"
+        )
         shot()
-        after = [t.find_element(By.CSS_SELECTOR, ".answer").text for t in turns(browser)]
-        questions = [t.find_element(By.CSS_SELECTOR, ".question p").text for t in turns(browser)]
+        after = answers(browser)
+        asked = questions(browser)
         sources = [len(t.find_elements(By.CSS_SELECTOR, ".sources li")) for t in turns(browser)]
-        same_thread = current_thread(browser)
+        same_chat = open_chat(browser)
+        listed = server_chats(browser)
+        pending = browser.execute_script("return sessionStorage.getItem('eco2.chat.pending')")
     assert "라벨" in first and "건전지" in before[1]
     assert before[0] == first  # the second answer did not replace the first
     assert after == before
-    assert questions == ["페트병 어떻게 버려요?", "건전지는 어떻게 버려요?"]
-    assert all(count > 0 for count in sources)
-    assert same_thread == thread  # both turns on one server-issued thread
+    assert asked == ["페트병 어떻게 버려요?", "건전지는 어떻게 버려요?"]
+    assert all(count > 0 for count in sources)  # the sources the server stored with each answer
+    assert same_chat == chat  # both turns in one server-side conversation
+    assert [(c["id"], c["message_count"]) for c in listed] == [(chat, 4)]
+    assert pending in (None, "{}")  # no turn left unfinished
 
 
 def test_an_english_question_gets_english_stage_names(
@@ -236,7 +335,7 @@ def test_an_english_question_gets_english_stage_names(
     shot: Shot,
 ) -> None:
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "How do I recycle a PET bottle?")
         until_state(browser, "done")
         shot()
@@ -265,7 +364,7 @@ def test_cancel_stops_a_streaming_answer_and_says_so(
     script.chunk_delay = 1.0  # four characters a second: the answer streams for a minute
     use_llm(deployment, server)
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "페트병 어떻게 버려요?")
         partial = wait_until(
             browser,
@@ -288,7 +387,7 @@ def test_cancel_stops_a_streaming_answer_and_says_so(
     assert send_enabled and not cancel_shown
 
 
-def test_new_chat_starts_an_empty_conversation_on_a_new_thread(
+def test_new_chat_starts_an_empty_conversation_on_the_server(
     browser: webdriver.Chrome,
     gateway: RunningServer,
     deployment: Deployment,
@@ -296,24 +395,33 @@ def test_new_chat_starts_an_empty_conversation_on_a_new_thread(
     shot: Shot,
 ) -> None:
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "페트병 어떻게 버려요?")
         until_state(browser, "done")
-        first = current_thread(browser)
+        first = open_chat(browser)
         browser.find_element(By.ID, "new-chat").click()
         wait_until(browser, lambda d: not turns(d), "an empty conversation")
         empty_shown = browser.find_element(By.ID, "empty").is_displayed()
         focused = browser.switch_to.active_element.get_attribute("id")
+        kept_none = open_chat(browser)
         ask(browser, "캔 어떻게 버려요?")
         until_state(browser, "done")
-        second = current_thread(browser)
+        second = open_chat(browser)
         browser.refresh()
         wait_until(browser, lambda d: len(turns(d)) == 1, "the new conversation after a reload")
+        wait_until(browser, lambda d: len(chat_items(d)) == 2, "both conversations listed")
         shot()
-        questions = [t.find_element(By.CSS_SELECTOR, ".question p").text for t in turns(browser)]
+        asked = questions(browser)
+        listed = chat_ids(browser)
+        current = browser.execute_script(
+            "return [...document.querySelectorAll('#chat-list > li')]"
+            ".map((e) => e.getAttribute('aria-current'))"
+        )
     assert empty_shown and focused == "message"
+    assert kept_none is None  # a new chat has no conversation until its first message
     assert first and second and first != second
-    assert questions == ["캔 어떻게 버려요?"]
+    assert asked == ["캔 어떻게 버려요?"]
+    assert listed == [second, first] and current == ["true", None]  # most recent first
 
 
 # ---- asking back ----
@@ -327,7 +435,7 @@ def test_a_question_back_is_answered_on_the_page(
     shot: Shot,
 ) -> None:
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "소파 버리는 비용 얼마야?")
         until_state(browser, "waiting")
         form = wait_until(
@@ -373,7 +481,7 @@ def test_an_uploaded_photo_is_previewed_and_reaches_the_vision_model(
     photo = tmp_path / "bottle.png"
     photo.write_bytes(png(8, 8))
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         browser.find_element(By.ID, "photo").send_keys(str(photo))
         wait_until(
             browser,
@@ -401,7 +509,7 @@ def test_a_file_that_is_no_photo_is_refused_and_not_attached(
 ) -> None:
     fake = tmp_path / "not-a-photo.png"  # named like a photo, so the browser calls it one
     fake.write_text("<?php echo 1; ?>")
-    browser.get(f"{gateway.url}/")
+    load(browser, f"{gateway.url}/")
     browser.find_element(By.ID, "photo").send_keys(str(fake))
     status = wait_until(
         browser,
@@ -428,7 +536,7 @@ def test_no_worker_is_said_at_once_and_retry_works_once_one_runs(
     logs: Path,
     shot: Shot,
 ) -> None:
-    browser.get(f"{gateway.url}/")
+    load(browser, f"{gateway.url}/")
     ask(browser, "페트병 어떻게 버려요?")
     box = until_notice(browser, "no_worker")
     shot()
@@ -451,7 +559,7 @@ def test_a_chat_no_worker_takes_is_said_after_n_seconds(
 ) -> None:
     # A gateway that queues without a worker (as one whose worker just died would).
     with serve_gateway(deployment, monkeypatch, gateway={"require_worker": False}) as gateway:
-        browser.get(f"{gateway.url}/?worker_wait=2")
+        load(browser, f"{gateway.url}/?worker_wait=2")
         ask(browser, "페트병 어떻게 버려요?")
         box = until_notice(browser, "no_worker")
         state = turn_state(browser)
@@ -474,7 +582,7 @@ def test_gateway_down_says_so_and_retry_works_when_it_is_back(
 ) -> None:
     port = int(gateway.url.rsplit(":", 1)[1])
     with switchable_proxy(port) as proxy, worker_process(deployment, logs):
-        browser.get(f"{proxy.url}/?request_timeout=10")
+        load(browser, f"{proxy.url}/?request_timeout=10")
         wait_until(browser, lambda d: d.find_element(By.ID, "send").is_enabled(), "the page")
         proxy.down()
         ask(browser, "페트병 어떻게 버려요?")
@@ -504,7 +612,7 @@ def test_a_timeout_is_said_with_a_retry(
     use_llm(deployment, server)
     deployment.env["APP_WORKER__JOB_TIMEOUT"] = "1"
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "페트병 어떻게 버려요?")
         box = until_notice(browser, "timeout")
         shot()
@@ -522,7 +630,7 @@ def test_a_spent_budget_is_said(
     shot: Shot,
 ) -> None:
     with worker_process(deployment, logs, env={"APP_BUDGET__CHAT_MAX_TOKENS": "5"}):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "페트병 어떻게 버려요?")
         box = until_notice(browser, "budget_exceeded")
         shot()
@@ -547,7 +655,7 @@ def test_the_page_fits_390_px_without_sideways_scrolling(
     )
     fits = "return [window.innerWidth, document.documentElement.scrollWidth]"
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "소파 버리는 비용 얼마야?")
         until_state(browser, "waiting")
         asking = browser.execute_script(fits)
@@ -557,10 +665,29 @@ def test_the_page_fits_390_px_without_sideways_scrolling(
         until_state(browser, "done", index=1)
         answered = browser.execute_script(fits)
         composer = browser.find_element(By.ID, "send").rect
+        folded = not browser.find_element(By.ID, "chats").is_displayed()
+        toggle = browser.find_element(By.ID, "toggle-chats")
+        toggle.click()
+
+        def shown_item(d: webdriver.Chrome) -> dict[str, Any] | None:
+            try:
+                items = chat_items(d)
+                return dict(items[0].rect) if items and items[0].is_displayed() else None
+            except StaleElementReferenceException:
+                return None
+
+        item_box = wait_until(browser, shown_item, "the list unfolded")
+        unfolded = toggle.get_attribute("aria-expanded")
+        with_list = browser.execute_script(fits)
         shot()
+        click_chat(browser, chat_ids(browser)[0])  # the open one: the list folds
+        wait_until(browser, lambda d: not d.find_element(By.ID, "chats").is_displayed(), "fold")
+        refolded = toggle.get_attribute("aria-expanded")
     assert asking[0] == 390 and asking[1] <= 390
     assert answered[1] <= 390
     assert composer["x"] + composer["width"] <= 390
+    assert folded and unfolded == "true" and refolded == "false"
+    assert with_list[1] <= 390 and item_box["x"] + item_box["width"] <= 390
 
 
 def test_labels_live_regions_and_the_keyboard(
@@ -577,7 +704,7 @@ def test_labels_live_regions_and_the_keyboard(
       }).map((el) => el.outerHTML);
     """
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         log = browser.find_element(By.ID, "turns")
         status = browser.find_element(By.ID, "status")
         box = browser.find_element(By.ID, "message")
@@ -597,7 +724,40 @@ def test_labels_live_regions_and_the_keyboard(
         label = browser.find_element(By.CSS_SELECTOR, "label[for='message']")
         label_text = label.get_attribute("textContent")
         photo_label = browser.find_element(By.CSS_SELECTOR, "label[for='photo']").text
+        wait_until(browser, lambda d: chat_items(d), "the conversation in the list")
+        missing_with_list = browser.execute_script(unlabelled)
+        nav = browser.find_element(By.ID, "chats")
+        nav_name = browser.find_element(By.ID, nav.get_attribute("aria-labelledby") or "x").text
+
+        def rename_by_keyboard(d: webdriver.Chrome) -> str | None:
+            try:
+                button = chat_items(d)[0].find_element(By.CSS_SELECTOR, ".rename")
+                name = button.get_attribute("aria-label")
+                button.send_keys(Keys.ENTER)  # by keyboard: the field takes the focus
+            except (StaleElementReferenceException, IndexError):
+                return None
+            return name
+
+        rename_name = str(wait_until(browser, rename_by_keyboard, "the rename button"))
+        editing = wait_until(
+            browser,
+            lambda d: (e := d.switch_to.active_element).tag_name == "input" and e,
+            "the name field focused",
+        )
+        edit_label = browser.find_element(
+            By.CSS_SELECTOR, f"label[for='{editing.get_attribute('id')}']"
+        ).get_attribute("textContent")
+        editing.send_keys(Keys.ESCAPE)  # and Escape gives it back to the button
+        back = wait_until(
+            browser,
+            lambda d: "rename" in (d.switch_to.active_element.get_attribute("class") or ""),
+            "the focus back on the rename button",
+        )
         shot()
+    assert back
+    assert nav.tag_name == "nav" and nav_name == "내 대화"
+    assert missing_with_list == [] and rename_name.endswith("이름 바꾸기")
+    assert edit_label == "대화 이름"
     assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
     assert status.get_attribute("role") == "status"
     assert busy == "true" and done_busy == "false"
@@ -618,7 +778,7 @@ def test_a_stream_cut_off_says_reconnecting_and_the_answer_arrives_whole(
     use_llm(deployment, server)
     port = int(gateway.url.rsplit(":", 1)[1])
     with switchable_proxy(port) as proxy, worker_process(deployment, logs):
-        browser.get(f"{proxy.url}/")
+        load(browser, f"{proxy.url}/")
         ask(browser, "페트병 어떻게 버려요?")
         until_state(browser, "running")
         proxy.down()
@@ -642,7 +802,7 @@ def test_a_gateway_that_never_answers_is_said_after_the_request_timeout(
 ) -> None:
     port = int(gateway.url.rsplit(":", 1)[1])
     with switchable_proxy(port) as proxy, worker_process(deployment, logs):
-        browser.get(f"{proxy.url}/?request_timeout=3")
+        load(browser, f"{proxy.url}/?request_timeout=3")
         wait_until(browser, lambda d: d.find_element(By.ID, "send").is_enabled(), "the page")
         proxy.hang()  # connections are taken and never answered
         ask(browser, "페트병 어떻게 버려요?")
@@ -669,7 +829,7 @@ def test_a_reload_mid_answer_picks_the_turn_up_again(
     script.chunk_delay = 0.5  # still streaming when the page reloads
     use_llm(deployment, server)
     with worker_process(deployment, logs):
-        browser.get(f"{gateway.url}/")
+        load(browser, f"{gateway.url}/")
         ask(browser, "캔 어떻게 버려요?")
         wait_until(
             browser,
@@ -682,3 +842,169 @@ def test_a_reload_mid_answer_picks_the_turn_up_again(
         answer = turns(browser)[-1].find_element(By.CSS_SELECTOR, ".answer").text
         count = len(turns(browser))
     assert answer == script.reply_text and count == 1
+
+
+# ---- conversations from the server ----
+
+
+def test_the_sidebar_lists_conversations_page_by_page_and_opens_one(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    shot: Shot,
+) -> None:
+    with worker_process(deployment, logs):
+        load(browser, f"{gateway.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        until_state(browser, "done")
+        answered = open_chat(browser)
+        answer = answers(browser)[0]
+    for title in ("종이컵 메모", "스티로폼 메모"):  # two more, with no messages
+        status, _ = api(browser, "POST", "/api/v1/chat", {"title": title})
+        assert status == 201
+    browser.find_element(By.ID, "new-chat").click()
+    load(browser, f"{gateway.url}/?chats_page=2")
+    first_page = chat_titles(browser)
+    more = browser.find_element(By.ID, "more-chats")
+    more_shown = more.is_displayed()
+    more.click()
+    wait_until(browser, lambda d: len(chat_items(d)) == 3, "the second page of the list")
+    all_titles = chat_titles(browser)
+    more_after = browser.find_element(By.ID, "more-chats").is_displayed()
+    blank = (len(turns(browser)), browser.find_element(By.ID, "chat-title").text)
+    assert answered
+    click_chat(browser, answered)
+    wait_until(browser, lambda d: len(turns(d)) == 1, "the conversation's history")
+    shot()
+    opened = (questions(browser), answers(browser), turn_state(browser))
+    sources = turns(browser)[0].find_elements(By.CSS_SELECTOR, ".sources li")
+    heading = browser.find_element(By.ID, "chat-title").text
+    current = browser.execute_script(
+        "return document.querySelector('#chat-list > li[aria-current=true]')?.dataset.id"
+    )
+    assert len(first_page) == 2 and more_shown and not more_after
+    assert sorted(all_titles) == sorted(["페트병 어떻게 버려요?", "종이컵 메모", "스티로폼 메모"])
+    assert blank == (0, "새 대화")  # nothing was open: a new chat
+    assert opened == (["페트병 어떻게 버려요?"], [answer], "done") and sources
+    assert heading == "페트병 어떻게 버려요?" and current == answered
+    assert open_chat(browser) == answered
+
+
+def test_a_conversation_is_renamed_in_the_sidebar(
+    browser: webdriver.Chrome, gateway: RunningServer, shot: Shot
+) -> None:
+    load(browser, f"{gateway.url}/")
+    status, created = api(browser, "POST", "/api/v1/chat", {"title": "이름 전"})
+    assert status == 201
+    load(browser, f"{gateway.url}/")
+    click_chat(browser, created["id"])
+    wait_until(browser, lambda d: d.find_element(By.ID, "chat-title").text == "이름 전", "open")
+    click_chat(browser, created["id"], "rename")
+    field = chat_item(browser, created["id"]).find_element(By.CSS_SELECTOR, "input")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)
+    field.send_keys(Keys.ENTER)  # empty: refused on the page, the field stays
+    refused = wait_until(
+        browser, lambda d: d.find_element(By.ID, "chats-status").text, "the refusal"
+    )
+    field.send_keys("페트병 모음", Keys.ENTER)
+    wait_until(browser, lambda d: chat_titles(d) == ["페트병 모음"], "the new name in the list")
+    shot()
+    heading = browser.find_element(By.ID, "chat-title").text
+    said = browser.find_element(By.ID, "chats-status").text
+    on_server = [c["title"] for c in server_chats(browser)]
+    browser.refresh()
+    wait_until(browser, lambda d: chat_titles(d) == ["페트병 모음"], "the name after a reload")
+    assert "입력해 주세요" in refused
+    assert heading == "페트병 모음" and "바꿨어요" in said
+    assert on_server == ["페트병 모음"]
+
+
+def test_a_conversation_is_deleted_after_a_confirmation(
+    browser: webdriver.Chrome, gateway: RunningServer, shot: Shot
+) -> None:
+    load(browser, f"{gateway.url}/")
+    ids = []
+    for title in ("남길 대화", "지울 대화"):
+        status, created = api(browser, "POST", "/api/v1/chat", {"title": title})
+        assert status == 201
+        ids.append(created["id"])
+    keep, doomed = ids
+    load(browser, f"{gateway.url}/")
+    click_chat(browser, doomed)
+    wait_until(browser, lambda d: open_chat(d) == doomed, "the conversation opened")
+    click_chat(browser, doomed, "delete")
+    prompt = wait_until(browser, alert_is_present(), "the confirmation")
+    asked = prompt.text
+    prompt.dismiss()  # not confirmed: nothing happens
+    still = len(chat_items(browser))
+    click_chat(browser, doomed, "delete")
+    wait_until(browser, alert_is_present(), "the confirmation").accept()
+    wait_until(browser, lambda d: len(chat_items(d)) == 1, "the conversation gone from the list")
+    shot()
+    heading = browser.find_element(By.ID, "chat-title").text
+    said = browser.find_element(By.ID, "chats-status").text
+    status, _ = api(browser, "GET", f"/api/v1/chat/{doomed}")
+    load(browser, f"{gateway.url}/")
+    left = chat_ids(browser)
+    assert "지울 대화" in asked and still == 2
+    assert heading == "새 대화" and open_chat(browser) is None  # the open one went: a new chat
+    assert "지웠어요" in said and status == 404
+    assert left == [keep]
+
+
+def test_a_fresh_browser_with_only_the_cookie_gets_the_conversation_back(
+    browser: webdriver.Chrome,
+    gateway: RunningServer,
+    deployment: Deployment,
+    logs: Path,
+    tmp_path: Path,
+    shot: Shot,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The done-when of the page: two turns, then another browser profile (nothing in its
+    localStorage, no other cookie) given only the guest cookie sees the conversation, from
+    the server; a profile without the cookie sees none of it."""
+    with worker_process(deployment, logs):
+        load(browser, f"{gateway.url}/")
+        ask(browser, "페트병 어떻게 버려요?")
+        until_state(browser, "done")
+        ask(browser, "건전지는 어떻게 버려요?")
+        until_state(browser, "done", index=1)
+        asked, answered, chat = questions(browser), answers(browser), open_chat(browser)
+    cookie = browser.get_cookie("eco2_guest")
+    assert cookie and cookie["httpOnly"] and chat
+    shot()
+
+    with chromium(tmp_path / "fresh") as fresh:
+        fresh.get(f"{gateway.url}/healthz")  # on the origin, so the cookie can be set on it
+        fresh.add_cookie({"name": "eco2_guest", "value": cookie["value"], "path": "/"})
+        load(fresh, f"{gateway.url}/?history_page=2")
+        nothing_kept = local_storage(fresh)
+        listed = chat_ids(fresh)
+        click_chat(fresh, chat)
+        wait_until(fresh, lambda d: len(turns(d)) == 1, "the newest page of the history")
+        newest = questions(fresh)
+        fresh.find_element(By.ID, "older").click()  # the older page, above it
+        wait_until(fresh, lambda d: len(turns(d)) == 2, "the whole conversation")
+        fresh.save_screenshot(str(screenshot_path(request.node.name + "-fresh")))
+        restored = (questions(fresh), answers(fresh))
+        older_left = fresh.find_element(By.ID, "older").is_displayed()
+        sources = [len(t.find_elements(By.CSS_SELECTOR, ".sources li")) for t in turns(fresh)]
+
+    with chromium(tmp_path / "stranger") as stranger:
+        load(stranger, f"{gateway.url}/")
+        wait_until(
+            stranger,
+            lambda d: d.find_element(By.ID, "chats-status").text == "아직 대화가 없어요.",
+            "an empty list",
+        )
+        strangers = chat_items(stranger)
+        own = stranger.get_cookie("eco2_guest")
+        status, _ = api(stranger, "GET", f"/api/v1/chat/{chat}")
+    assert nothing_kept == {} and listed == [chat]
+    assert newest == ["건전지는 어떻게 버려요?"] and not older_left
+    assert restored == (asked, answered) and all(sources)
+    assert strangers == [] and own and own["value"] != cookie["value"]
+    assert status == 404  # another guest's conversation does not exist for this one

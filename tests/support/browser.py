@@ -57,7 +57,7 @@ def wait_until(
     driver: webdriver.Chrome,
     condition: Callable[[webdriver.Chrome], Any],
     what: str,
-    limit: float = 60,
+    limit: float = 120,
 ) -> Any:
     """The condition's first truthy value; the deadline is generous (a busy 2-core machine)."""
     return WebDriverWait(driver, limit, poll_frequency=0.1).until(condition, f"waited for {what}")

@@ -137,7 +137,8 @@ def wait_until_started(
     worker: WorkerProcess, deployment: Deployment, deadline: float = PROCESS_SECONDS
 ) -> None:
     """This worker's own readiness (its key, written once startup is done and it polls), not
-    the queue's health key, which any other worker of the queue may have written."""
+    the queue's health key, which any other worker of the queue may have written. The deadline
+    is generous: a worker's imports take a minute on a loaded 2-core machine."""
     key = f"{deployment.queue}:workers:{socket.gethostname()}:{worker.process.pid}"
     client = redis.Redis.from_url(deployment.redis_url)
     started = time.monotonic()

@@ -1,151 +1,44 @@
-// The chat page: the thread's conversation (kept in localStorage), answers streamed over SSE,
-// questions back (needs_input), photos, and a plain message for every way a chat can fail.
-"use strict";
+// The chat page, on the eco2 client API (/api/v1, CLIENT_API.md): the caller's conversations
+// come from the server (a sidebar lists, opens, renames and deletes them), a message goes to
+// its conversation and its answer streams over EventSource (events named after stages), with
+// questions back, photos, and a plain message for every way a chat can fail. The caller is
+// the browser's guest cookie. localStorage keeps only which conversation was open;
+// sessionStorage keeps the turn this tab is waiting on, so a reload picks it up.
+import {
+  FAILURES, OTHER_STAGE, SOURCE_KINDS, STAGES, STATUS_WORDS, TEXT, language,
+} from "/static/chat-words.js";
+
 (() => {
   const $ = (selector) => document.querySelector(selector);
   const params = new URLSearchParams(location.search);
-  // A test (or an operator) can shorten both waits with ?worker_wait= / ?request_timeout=.
-  const seconds = (param, attribute, fallback) => {
+  // A test (or an operator) can shorten the waits and pages with ?worker_wait= etc.
+  const number = (param, attribute, fallback) => {
     const value = Number(params.get(param) ?? document.body.dataset[attribute]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   };
-  const WORKER_WAIT_S = seconds("worker_wait", "workerWait", 20);
-  const REQUEST_TIMEOUT_S = seconds("request_timeout", "requestTimeout", 30);
-  const STORE = "eco2.chat.v1";
-  const KEEP_CONVERSATIONS = 20;
+  const WORKER_WAIT_S = number("worker_wait", "workerWait", 20);
+  const REQUEST_TIMEOUT_S = number("request_timeout", "requestTimeout", 30);
+  const CHATS_PAGE = Math.min(100, Math.round(number("chats_page", "chatsPage", 20)));
+  const HISTORY_PAGE = Math.min(100, Math.round(number("history_page", "historyPage", 20)));
+  const OPEN = "eco2.chat.open";  // the conversation that was open: the only thing kept here
+  const PENDING = "eco2.chat.pending";  // sessionStorage: this tab's unfinished turns
+  const API = "/api/v1/chat";
   const PHOTO_TYPES = ["image/png", "image/jpeg", "image/webp"];
   const ACTIVE = new Set(["sending", "queued", "running", "waiting"]);
 
-  // The server's rule (app/domain/language.py): Korean when Hangul is a quarter of the letters.
-  const language = (text) => {
-    const hangul = (text.match(/[\uac00-\ud7a3\u3131-\u318e]/g) || []).length;
-    const latin = (text.match(/[A-Za-z]/g) || []).length;
-    return hangul && hangul * 3 >= latin ? "ko" : "en";
-  };
-
-  // Stage names a person understands; unknown stages get a neutral name, never the node id.
-  const STAGES = {
-    attempt: ["작업을 다시 시작하기", "Starting over"],
-    intent: ["질문 이해하기", "Understanding the question"],
-    vision: ["사진 살펴보기", "Looking at the photo"],
-    router: ["찾아볼 곳 정하기", "Deciding where to look"],
-    waste_rag: ["분리배출 방법 찾기", "Looking up how to dispose of it"],
-    character: ["캐릭터 찾기", "Finding the character"],
-    location: ["주변 장소 찾기", "Searching places nearby"],
-    bulk_waste: ["대형 폐기물 수수료 확인하기", "Checking bulky-waste fees"],
-    recyclable_price: ["재활용품 시세 확인하기", "Checking recyclable prices"],
-    weather: ["날씨 확인하기", "Checking the weather"],
-    collection_point: ["수거함 위치 찾기", "Finding collection bins"],
-    web_search: ["웹에서 찾아보기", "Searching the web"],
-    image_generation: ["그림 만들기", "Drawing an image"],
-    general: ["안내 준비하기", "Preparing general advice"],
-    answer: ["답변 쓰기", "Writing the answer"],
-    summarize: ["대화 정리하기", "Summarising the conversation"],
-  };
-  const OTHER_STAGE = ["처리하기", "Working"];
-  const STATUS_WORDS = {
-    started: ["진행 중", "in progress"],
-    completed: ["완료", "done"],
-    failed: ["실패", "failed"],
-    waiting: ["답을 기다리는 중", "waiting for you"],
-  };
-  const SOURCE_KINDS = {
-    knowledge_base: ["분리배출 안내", "Disposal guide"],
-    guide: ["안내", "Guide"],
-    map: ["지도", "Map"],
-    collection_point: ["수거함", "Collection bin"],
-    web: ["웹", "Web"],
-    vision: ["사진 분석", "Photo"],
-    character: ["캐릭터", "Character"],
-    bulk_waste: ["대형 폐기물", "Bulky waste"],
-    price: ["시세", "Prices"],
-    weather: ["날씨", "Weather"],
-    image: ["그림", "Image"],
-  };
-  const TEXT = {
-    ko: {
-      you: "질문", assistant: "답변", sources: "출처", answeredWith: "내 답: ",
-      sending: "보내는 중…", queued: "차례를 기다리는 중…", running: "답을 만드는 중…",
-      ahead: (n) => `앞선 질문 ${n}개가 끝나면 시작해요.`,
-      waiting: "질문에 답해 주세요.", done: "답변을 마쳤어요.", stopping: "멈추는 중…",
-      retry: "다시 시도", newChat: "새 대화 시작", send: "보내기", free: "직접 입력",
-      reconnecting: "연결이 끊겼어요. 다시 연결하는 중…",
-      noWorker: (n) => `${n}초가 지나도 답을 만들 서버(워커)가 일을 시작하지 않았어요. ` +
-        "서버가 멈췄을 수 있어요. 계속 기다리거나 ‘멈추기’를 누른 뒤 나중에 다시 물어봐 주세요.",
-      unreachable: "서버에 연결할 수 없어요. 인터넷 연결을 확인한 뒤 ‘다시 시도’를 눌러 주세요.",
-      answeredElsewhere: "이 질문의 답은 다른 창에서 이어졌어요.",
-      notWaiting: "이 질문은 이미 끝났어요.",
-      gone: "이 답변을 더 이상 불러올 수 없어요 (기록이 만료됐어요).",
-    },
-    en: {
-      you: "Question", assistant: "Answer", sources: "Sources", answeredWith: "Your answer: ",
-      sending: "Sending…", queued: "Waiting for its turn…", running: "Working on the answer…",
-      ahead: (n) => `It starts when ${n} earlier question(s) finish.`,
-      waiting: "Please answer the question.", done: "Answered.", stopping: "Stopping…",
-      retry: "Try again", newChat: "Start a new chat", send: "Send", free: "Type it",
-      reconnecting: "The connection dropped. Reconnecting…",
-      noWorker: (n) => `No server (worker) has started on this after ${n} s. ` +
-        "It may be down: keep waiting, or press Stop and ask again later.",
-      unreachable: "Cannot reach the server. Check your connection, then press Try again.",
-      answeredElsewhere: "This question was answered in another window.",
-      notWaiting: "This question has already ended.",
-      gone: "This answer can no longer be loaded (its record expired).",
-    },
-  };
-  // Failure kinds (an `error` event's, or an HTTP error body's): [ko, en, what helps].
-  const FAILURES = {
-    cancelled: ["질문을 멈췄어요.", "You stopped this question.", "retry"],
-    interrupted: ["새 질문이 와서 이 답은 멈췄어요.", "A newer question stopped this one.", "retry"],
-    timeout: ["답을 만드는 데 너무 오래 걸려 멈췄어요. 다시 시도해 주세요.",
-      "This took too long and was stopped. Please try again.", "retry"],
-    provider_timeout: ["언어 모델이 너무 늦게 답해요. 다시 시도해 주세요.",
-      "The language model took too long. Please try again.", "retry"],
-    provider_busy: ["언어 모델이 지금 바빠요. 잠시 후 다시 시도해 주세요.",
-      "The language model is busy. Try again shortly.", "retry"],
-    provider_unavailable: ["언어 모델을 지금 쓸 수 없어요. 잠시 후 다시 시도해 주세요.",
-      "The language model is unavailable. Try again shortly.", "retry"],
-    budget_exceeded: ["이 질문이 쓸 수 있는 한도(토큰·비용)를 넘어서 멈췄어요. 질문을 짧게 나눠 물어봐 주세요.",
-      "This question used up its budget (tokens or cost) and was stopped. Try a shorter question.",
-      "none"],
-    daily_budget: ["오늘 쓸 수 있는 한도를 모두 썼어요. 내일 다시 이용해 주세요.",
-      "Today's budget is used up. Please come back tomorrow.", "none"],
-    lost: ["서버가 이 질문을 놓쳤어요. 다시 시도해 주세요.",
-      "The server lost this question. Please try again.", "retry"],
-    failed: ["이 질문을 처리하지 못했어요. 다시 시도해 주세요.",
-      "This question could not be processed. Please try again.", "retry"],
-    input_expired: ["답할 시간이 지나 질문이 끝났어요. 다시 물어봐 주세요.",
-      "The time to answer ran out. Please ask again.", "retry"],
-    too_long: ["대화가 너무 길어졌어요. 새 대화를 시작해 주세요.",
-      "This chat is too long. Please start a new one.", "new"],
-    misconfigured: ["서비스 설정에 문제가 있어요. 운영자에게 알렸어요.",
-      "The service is misconfigured; the operator has been told.", "none"],
-    no_worker: ["지금 답을 만들 서버(워커)가 없어요. 잠시 후 다시 시도해 주세요.",
-      "No server (worker) is running to answer. Try again shortly.", "retry"],
-    queue_down: ["질문 대기열에 연결할 수 없어요. 잠시 후 다시 시도해 주세요.",
-      "The question queue is unreachable. Try again shortly.", "retry"],
-    queue_full: ["기다리는 질문이 너무 많아요. 잠시 후 다시 시도해 주세요.",
-      "Too many questions are waiting. Try again shortly.", "retry"],
-    rate_limited: ["질문이 너무 잦아요. 잠시 후 다시 시도해 주세요.",
-      "Too many questions at once. Try again shortly.", "retry"],
-    thread_not_found: ["이 대화는 만료됐어요. 새 대화를 시작해 주세요.",
-      "This chat has expired. Please start a new one.", "new"],
-    thread_busy: ["앞선 질문이 아직 진행 중이에요. 잠시 후 다시 시도해 주세요.",
-      "An earlier question is still running. Try again shortly.", "retry"],
-    photo_expired: ["첨부한 사진이 만료됐어요. 사진을 다시 올려 주세요.",
-      "The photo expired. Please attach it again.", "none"],
-    too_large: ["질문이나 사진이 너무 커요.", "The question or photo is too large.", "none"],
-    invalid_request: ["보낼 수 없는 질문이에요. 내용을 확인해 주세요.",
-      "This question cannot be sent. Please check it.", "none"],
-    unauthorized: ["이 서버는 API 키가 있어야 쓸 수 있어요.", "This server needs an API key.", "none"],
-    internal: ["답을 만들지 못했어요. 다시 시도해 주세요.",
-      "Something went wrong. Please try again.", "retry"],
-  };
+  // The stream's event names (CLIENT_API.md): the turn's own, and one per stage.
+  const STREAM_EVENTS = [
+    "queued", "token", "token_recovery", "needs_input", "done", "error", ...Object.keys(STAGES),
+  ];
 
   const els = {
     turns: $("#turns"), empty: $("#empty"), form: $("#ask"), message: $("#message"),
     send: $("#send"), cancel: $("#cancel"), newChat: $("#new-chat"), status: $("#status"),
     photo: $("#photo"), preview: $("#photo-preview"), thumb: $("#photo-thumb"),
     photoStatus: $("#photo-status"), photoRemove: $("#photo-remove"),
+    chats: $("#chats"), chatList: $("#chat-list"), chatsStatus: $("#chats-status"),
+    moreChats: $("#more-chats"), toggleChats: $("#toggle-chats"), title: $("#chat-title"),
+    older: $("#older"),
   };
   const say = (turn, key, ...args) => {
     const entry = TEXT[turn ? turn.lang : "ko"][key];
@@ -156,31 +49,37 @@
   // info; `action` the button it offers (retry: send again, follow: listen again, new chat).
   const note = (turn, kind, key, tone, action = null, ...args) =>
     ({ kind, tone, action, text: say(turn, key, ...args) });
+  const enc = encodeURIComponent;
 
-  // ---- storage: conversations by local id, each with the thread the server issued it ----
-  const store = (() => {
-    try {
-      const saved = JSON.parse(localStorage.getItem(STORE) || "null");
-      if (saved && saved.conversations) return saved;
-    } catch (_) { /* unreadable: start over */ }
-    return { current: null, conversations: {} };
-  })();
-  const newConversation = () => {
-    const id = `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-    store.conversations[id] = { thread: null, turns: [], updated: Date.now() };
-    store.current = id;
-    return store.conversations[id];
+  // ---- storage: which conversation was open (localStorage); this tab's unfinished turns ----
+  const remembered = () => {
+    try { return localStorage.getItem(OPEN); } catch (_) { return null; }
   };
-  let conversation = store.conversations[store.current] || newConversation();
-  const save = () => {
-    conversation.updated = Date.now();
-    const ids = Object.keys(store.conversations)
-      .sort((a, b) => store.conversations[b].updated - store.conversations[a].updated);
-    for (const stale of ids.slice(KEEP_CONVERSATIONS)) delete store.conversations[stale];
+  const remember = (id) => {
     try {
-      localStorage.setItem(STORE, JSON.stringify(store, (key, value) =>
-        (key === "view" || key === "live" ? undefined : value)));
-    } catch (_) { /* storage full or off: the page still works for this visit */ }
+      if (id) localStorage.setItem(OPEN, id);
+      else localStorage.removeItem(OPEN);
+      localStorage.removeItem("eco2.chat.v1");  // the page's former local history: the server keeps it now
+    } catch (_) { /* storage off: the page still works for this visit */ }
+  };
+  const pendingAll = () => {
+    try { return JSON.parse(sessionStorage.getItem(PENDING) || "{}") || {}; } catch (_) { return {}; }
+  };
+  // A turn under way is not in the conversation's history until it ends: the job it waits on
+  // is kept for this tab, with the last message before it (so a reload can tell whether the
+  // history holds the turn by now).
+  const setPending = (chat, turn) => {
+    if (!chat) return;
+    const all = pendingAll();
+    if (turn) {
+      all[chat] = {
+        job: turn.job, question: turn.question, lang: turn.lang, photo: turn.photo,
+        answered: turn.answered, after: turn.after,
+      };
+    } else {
+      delete all[chat];
+    }
+    try { sessionStorage.setItem(PENDING, JSON.stringify(all)); } catch (_) { /* as above */ }
   };
 
   // ---- HTTP: every request has a deadline, so "sending…" can never hang ----
@@ -189,15 +88,16 @@
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_S * 1000);
     try {
-      return await fetch(url, { ...options, signal: controller.signal });
+      // The guest cookie is who we are: sent on every request (same origin).
+      return await fetch(url, { credentials: "same-origin", ...options, signal: controller.signal });
     } catch (error) {
       throw new Unreachable(String(error));
     } finally {
       clearTimeout(timer);
     }
   };
-  const postJson = (url, body) => request(url, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  const sendJson = (method, url, body) => request(url, {
+    method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
   const failureOf = async (response, photo) => {
     let body = {};
@@ -209,6 +109,28 @@
     return { kind };
   };
 
+  // ---- the open conversation: its id (none until its first message creates it), the
+  // messages loaded so far (oldest first), and the turns on the page ----
+  const blank = () => ({
+    id: null, title: null, messages: [], cursor: null, hasMore: false, carry: null, turns: [],
+  });
+  let current = blank();
+  let booting = Promise.resolve();  // the start: the list, then the conversation that was open
+  let opening = 0;  // the latest open; one that answers after a later choice is dropped
+  const lastMessage = () => current.messages.at(-1)?.id ?? null;
+  const newTurn = (question, photo) => ({
+    id: `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+    question, lang: language(question), photo, chat: current.id, job: null, state: "sending",
+    answer: "", sources: [], stages: [], ask: null, answered: null, notice: null, error: null,
+    attempt: 1, after: null,
+  });
+  // A photo as history keeps it: one uploaded here (upload:NAME) is shown from its upload.
+  const photoOf = (url) => {
+    if (!url) return null;
+    const upload = /^upload:([\w.-]+)$/.exec(url);
+    if (upload) return { image_url: url, preview_url: `/v1/uploads/${upload[1]}` };
+    return /^(https?:\/\/|\/)/i.test(url) ? { image_url: url, preview_url: url } : null;
+  };
   // ---- rendering ----
   const element = (tag, attributes = {}, text) => {
     const node = document.createElement(tag);
@@ -222,13 +144,14 @@
     return base[index(turn)] + (number ? ` (${number[1]})` : "");
   };
 
-  const view = (turn) => {
+  const view = (turn, anchor = null) => {
     if (turn.view) return turn.view;
     const item = element("li", { class: "turn", lang: turn.lang });
     const question = element("div", { class: "question" });
+    question.hidden = !turn.question;  // a reply whose question is on a page not loaded
     question.append(element("span", { class: "sr-only" }, `${say(turn, "you")}: `));
     question.append(element("p", {}, turn.question));
-    if (turn.photo) {
+    if (turn.photo?.preview_url) {
       const alt = turn.lang === "en" ? "the photo sent" : "보낸 사진";
       const img = element("img", { src: turn.photo.preview_url, alt });
       img.addEventListener("error", () => img.remove());  // expired upload: drop it quietly
@@ -246,7 +169,7 @@
     const notice = element("div", { class: "notice", hidden: "" });
     reply.append(stages, answered, answer, sources, asking, notice);
     item.append(question, reply);
-    els.turns.append(item);
+    els.turns.insertBefore(item, anchor);
     turn.view = { item, stages, answered, answer, sources, asking, notice };
     return turn.view;
   };
@@ -273,7 +196,7 @@
     renderSources(turn, v.sources);
     renderAsking(turn, v.asking);
     renderNotice(turn, v.notice);
-    els.empty.hidden = conversation.turns.length > 0;
+    els.empty.hidden = current.turns.length > 0;
     if (stick) toEnd();
   };
 
@@ -364,12 +287,366 @@
     els.status.dataset.state = turn ? turn.state : "idle";
     els.status.textContent = key ? say(turn, key, ...args) : "";
   };
+  // A turn of this tab (one with a job, or being sent) holds the composer; a question back
+  // found in history does not: a new message may answer it or move on.
+  const holding = (turn) => ACTIVE.has(turn.state) && (turn.job || turn.state === "sending");
   const controls = () => {
-    const busy = conversation.turns.some((turn) => ACTIVE.has(turn.state));
-    const current = conversation.turns.at(-1);
+    const busy = current.turns.some(holding);
+    const last = current.turns.at(-1);
     els.send.disabled = busy || uploading;
-    els.cancel.hidden = !(busy && current && current.job);
+    els.cancel.hidden = !(busy && last && last.job && holding(last));
     els.cancel.disabled = false;
+  };
+
+  // ---- history: messages to turns (a user message and the reply after it) ----
+  const storedTurn = (user) => {
+    const turn = newTurn(user ? user.content : "", photoOf(user?.image_url));
+    turn.state = "done";
+    turn.stored = true;
+    return turn;
+  };
+  const attachReply = (turn, reply) => {
+    turn.reply = reply;
+    turn.answer = reply.content;
+    turn.sources = Array.isArray(reply.metadata?.sources) ? reply.metadata.sources : [];
+    if (!turn.question) turn.lang = language(reply.content);
+  };
+  // A reply whose question is on an older page waits (current.carry) for that page.
+  const historyTurns = (messages, hasMore) => {
+    let list = messages;
+    current.carry = null;
+    if (hasMore && list.length && list[0].role === "assistant") {
+      current.carry = list[0];
+      list = list.slice(1);
+    }
+    const built = [];
+    for (const message of list) {
+      const last = built.at(-1);
+      if (message.role === "user") built.push(storedTurn(message));
+      else if (last && !last.reply) attachReply(last, message);
+      else {
+        const orphan = storedTurn(null);
+        attachReply(orphan, message);
+        built.push(orphan);
+      }
+    }
+    for (const turn of built) {
+      if (!turn.reply) {  // a turn that failed keeps its question and no answer
+        turn.state = "ended";
+        turn.notice = note(turn, "no_answer", "noAnswer", "info");
+      }
+    }
+    return built;
+  };
+  // The conversation's last reply asked back and nothing came after: it is still open.
+  const reopenQuestion = () => {
+    const last = current.turns.at(-1);
+    const asked = last?.reply?.metadata?.needs_input;
+    if (!last || !asked || last.reply.id !== lastMessage()) return;
+    last.state = "waiting";
+    last.ask = asked;
+    last.answer = "";
+  };
+  // A question back left unanswered in the form is closed by the next message sent.
+  const closeQuestions = () => {
+    for (const turn of current.turns) {
+      if (turn.state === "waiting" && !turn.job && turn.reply) {
+        turn.state = "done";
+        turn.ask = null;
+        turn.answer = turn.reply.content;
+        render(turn);
+      }
+    }
+  };
+  const showTitle = () => {
+    const listed = chats.items.find((chat) => chat.id === current.id);
+    els.title.textContent = current.id
+      ? current.title || listed?.title || listed?.preview || "제목 없는 대화"
+      : "새 대화";
+  };
+  const clearView = () => {
+    els.turns.replaceChildren();
+    els.older.hidden = true;
+    els.empty.hidden = false;
+    setStatus(null, null);
+  };
+
+  const leave = () => {
+    // Its turns carry on on the server and are in its history when it is opened again.
+    for (const turn of current.turns) stopFollowing(turn);
+  };
+
+  const openChat = async (id, { focus = true } = {}) => {
+    closeDrawer();
+    if (id === current.id) { els.message.focus(); return true; }
+    const mine = ++opening;
+    let response;
+    try {
+      response = await request(`${API}/${enc(id)}?limit=${HISTORY_PAGE}`);
+    } catch (_) {
+      if (mine === opening) chatsSay("서버에 연결할 수 없어 대화를 열지 못했어요.");
+      return false;
+    }
+    if (mine !== opening) return false;
+    if (response.status === 404) {
+      dropChat(id);
+      setPending(id, null);
+      if (remembered() === id) remember(null);
+      chatsSay("이 대화는 지워졌거나 찾을 수 없어요.");
+      return false;
+    }
+    if (!response.ok) { chatsSay("대화를 열지 못했어요. 잠시 후 다시 시도해 주세요."); return false; }
+    const page = await response.json();
+    if (mine !== opening) return false;
+    leave();
+    current = blank();
+    current.id = page.id;
+    current.title = page.title;
+    remember(page.id);
+    clearView();
+    current.messages = page.messages.slice();
+    current.cursor = page.next_cursor;
+    current.hasMore = page.has_more;
+    current.turns = historyTurns(page.messages, page.has_more);
+    reopenQuestion();
+    for (const turn of current.turns) render(turn);
+    resumePending();
+    els.older.hidden = !current.cursor;
+    els.empty.hidden = current.turns.length > 0;
+    showTitle();
+    renderChats();
+    controls();
+    toEnd();
+    if (focus) els.message.focus();
+    return true;
+  };
+
+  // The turn this tab was waiting on when the page was left, unless history holds it by now.
+  const resumePending = () => {
+    const saved = pendingAll()[current.id];
+    if (!saved) return;
+    if (!saved.job || lastMessage() !== (saved.after ?? null)) {
+      setPending(current.id, null);
+      return;
+    }
+    let turn = current.turns.at(-1);
+    if (!(saved.answered && turn?.state === "waiting" && !turn.job)) {
+      turn = newTurn(saved.question, saved.photo);
+      turn.lang = saved.lang || turn.lang;
+      current.turns.push(turn);
+    }
+    turn.job = saved.job;
+    turn.answered = saved.answered;
+    turn.ask = null;
+    turn.after = saved.after;
+    turn.chat = current.id;
+    follow(turn);
+  };
+
+  const loadOlder = async () => {
+    if (!current.cursor || !current.id) return;
+    const id = current.id;
+    els.older.disabled = true;
+    let response;
+    try {
+      response = await request(`${API}/${enc(id)}?limit=${HISTORY_PAGE}&cursor=${enc(current.cursor)}`);
+    } catch (_) {
+      response = null;
+    }
+    els.older.disabled = false;
+    if (id !== current.id) return;
+    if (!response || !response.ok) { chatsSay("이전 메시지를 불러오지 못했어요."); return; }
+    const page = await response.json();
+    if (id !== current.id) return;
+    const messages = [...page.messages, ...(current.carry ? [current.carry] : [])];
+    current.messages = [...page.messages, ...current.messages];
+    current.cursor = page.next_cursor;
+    current.hasMore = page.has_more;
+    const older = historyTurns(messages, page.has_more);
+    // Above what is shown, keeping the reader's place.
+    const height = document.documentElement.scrollHeight;
+    const anchor = els.turns.firstChild;
+    for (const turn of older) {
+      view(turn, anchor);
+      render(turn);
+    }
+    current.turns = [...older, ...current.turns];
+    scrollBy(0, document.documentElement.scrollHeight - height);
+    els.older.hidden = !current.cursor;
+    if (els.older.hidden) els.message.focus();
+  };
+
+  // ---- the sidebar: the caller's conversations, most recent first ----
+  const chats = { items: [], cursor: null, loaded: false };
+  const EMPTY_LIST = "아직 대화가 없어요.";
+  const chatsSay = (text) => { els.chatsStatus.textContent = text; };
+  const chatName = (chat) => chat.title || chat.preview || "제목 없는 대화";
+
+  const loadChats = async (more = false) => {
+    const cursor = more && chats.cursor ? `&cursor=${enc(chats.cursor)}` : "";
+    let response;
+    try {
+      response = await request(`${API}?limit=${CHATS_PAGE}${cursor}`);
+    } catch (_) {
+      response = null;
+    }
+    if (!response || !response.ok) {
+      chatsSay("대화 목록을 불러오지 못했어요.");
+      return false;
+    }
+    const page = await response.json();
+    const fresh = new Set(page.chats.map((chat) => chat.id));
+    if (more) {
+      chats.items = [...chats.items.filter((chat) => !fresh.has(chat.id)), ...page.chats];
+      chats.cursor = page.next_cursor;
+    } else {
+      // The first page again (a turn ended): pages loaded with "more" stay below it.
+      const rest = chats.items.slice(page.chats.length).filter((chat) => !fresh.has(chat.id));
+      const beyond = chats.items.length > CHATS_PAGE && chats.cursor !== null;
+      chats.items = [...page.chats, ...(beyond ? rest : [])];
+      if (!beyond) chats.cursor = page.next_cursor;
+    }
+    chats.loaded = true;
+    if ([EMPTY_LIST, "대화 목록을 불러오지 못했어요."].includes(els.chatsStatus.textContent)) chatsSay("");
+    renderChats();
+    return true;
+  };
+
+  // Items are kept while they show the same thing (a focus, a rename under way, survive a
+  // refresh of the list).
+  const drawn = new Map();
+  const renderChats = () => {
+    const nodes = chats.items.map((chat) => {
+      const look = JSON.stringify([chatName(chat), chat.preview, chat.id === current.id]);
+      const kept = drawn.get(chat.id);
+      if (kept && (kept.li.dataset.editing || kept.look === look)) return kept.li;
+      const li = chatItem(chat);
+      drawn.set(chat.id, { li, look });
+      return li;
+    });
+    for (const id of drawn.keys()) {
+      if (!chats.items.some((chat) => chat.id === id)) drawn.delete(id);
+    }
+    els.chatList.replaceChildren(...nodes);
+    els.moreChats.hidden = !chats.cursor;
+    if (chats.loaded && !chats.items.length) chatsSay(EMPTY_LIST);
+    else if (els.chatsStatus.textContent === EMPTY_LIST) chatsSay("");
+  };
+
+  const chatItem = (chat) => {
+    const li = element("li", { class: "chat-item", "data-id": chat.id });
+    if (chat.id === current.id) li.setAttribute("aria-current", "true");
+    const name = chatName(chat);
+    const open = element("button", { type: "button", class: "open" });
+    open.append(element("span", { class: "title" }, name));
+    if (chat.title && chat.preview) open.append(element("span", { class: "preview" }, chat.preview));
+    open.addEventListener("click", () => openChat(chat.id));
+    const actions = element("div", { class: "item-actions" });
+    // Visible words, with the conversation's name for a screen reader's list of buttons.
+    const rename = element("button", {
+      type: "button", class: "rename link", "aria-label": `${name}: 이름 바꾸기`,
+    }, "이름 바꾸기");
+    rename.addEventListener("click", () => startRename(li, chat));
+    const remove = element("button", {
+      type: "button", class: "delete link", "aria-label": `${name}: 지우기`,
+    }, "지우기");
+    remove.addEventListener("click", () => deleteChat(chat));
+    actions.append(rename, remove);
+    li.append(open, actions);
+    return li;
+  };
+  const focusItem = (id, part) => {
+    els.chatList.querySelector(`li[data-id="${CSS.escape(id)}"] .${part}`)?.focus();
+  };
+  const touchChat = (chat) => {
+    chats.items = [chat, ...chats.items.filter((other) => other.id !== chat.id)];
+    renderChats();
+  };
+  const dropChat = (id) => {
+    chats.items = chats.items.filter((chat) => chat.id !== id);
+    renderChats();
+  };
+
+  const startRename = (li, chat) => {
+    const form = element("form", { class: "rename-form" });
+    const id = `rename-${chat.id}`;
+    const input = element("input", { id, type: "text", name: "title", maxlength: "200" });
+    input.value = chat.title || chat.preview || "";
+    const cancel = element("button", { type: "button", class: "secondary" }, "취소");
+    form.append(element("label", { for: id, class: "sr-only" }, "대화 이름"), input,
+      element("button", { type: "submit" }, "저장"), cancel);
+    const back = () => {
+      delete li.dataset.editing;
+      drawn.delete(chat.id);
+      renderChats();
+      focusItem(chat.id, "rename");
+    };
+    cancel.addEventListener("click", back);
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") { event.preventDefault(); back(); }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const title = input.value.trim();
+      if (!title) { chatsSay("대화 이름을 입력해 주세요."); input.focus(); return; }
+      let response;
+      try {
+        response = await sendJson("PATCH", `${API}/${enc(chat.id)}`, { title });
+      } catch (_) {
+        chatsSay("서버에 연결할 수 없어 이름을 바꾸지 못했어요.");
+        return;
+      }
+      if (response.status === 404) { dropChat(chat.id); chatsSay("이 대화는 이미 지워졌어요."); return; }
+      if (!response.ok) { chatsSay("이 이름으로 바꿀 수 없어요 (1-200자)."); input.focus(); return; }
+      chat.title = title;
+      if (chat.id === current.id) current.title = title;
+      showTitle();
+      back();
+      chatsSay("대화 이름을 바꿨어요.");
+    });
+    li.dataset.editing = "true";
+    li.replaceChildren(form);
+    input.focus();
+    input.select();
+  };
+
+  const deleteChat = async (chat) => {
+    if (!confirm(`‘${chatName(chat)}’ 대화를 지울까요? 지운 대화는 되돌릴 수 없어요.`)) return;
+    let response;
+    try {
+      response = await request(`${API}/${enc(chat.id)}`, { method: "DELETE" });
+    } catch (_) {
+      chatsSay("서버에 연결할 수 없어 대화를 지우지 못했어요.");
+      return;
+    }
+    if (!response.ok && response.status !== 404) {
+      chatsSay("대화를 지우지 못했어요. 잠시 후 다시 시도해 주세요.");
+      return;
+    }
+    setPending(chat.id, null);
+    dropChat(chat.id);
+    if (chat.id === current.id) {
+      // Its answer would have nowhere to go: do not let it spend a worker's time.
+      for (const turn of current.turns) {
+        if (turn.job && holding(turn)) cancelJob(turn.job).catch(() => {});
+      }
+      startNewChat();
+    } else {
+      els.message.focus();
+    }
+    chatsSay("대화를 지웠어요.");
+  };
+
+  // Narrow screens: the list opens above the chat from the header's button.
+  const closeDrawer = () => {
+    document.body.classList.remove("chats-open");
+    els.toggleChats.setAttribute("aria-expanded", "false");
+  };
+  const toggleDrawer = () => {
+    const open = !document.body.classList.contains("chats-open");
+    document.body.classList.toggle("chats-open", open);
+    els.toggleChats.setAttribute("aria-expanded", String(open));
+    if (open) (els.chatList.querySelector(".open") || els.newChat).focus();
   };
 
   // ---- a turn's life ----
@@ -385,18 +662,24 @@
     finish(turn);
   };
   const finish = (turn) => {
+    if (left(turn)) return;
     if (turn.state === "done") setStatus(turn, "done");
     else setStatus(turn, null);
     els.status.dataset.state = turn.state;
-    save();
     render(turn);
     controls();
     // The focused control (Stop, an option) may have just gone: give the keyboard a home.
     if (document.activeElement === document.body) els.message.focus();
   };
 
-  // A turn of a conversation the person has left (새 대화) must not touch the new one.
-  const left = (turn) => !conversation.turns.includes(turn);
+  // A turn of a conversation the person has left (another one, or 새 대화) must not touch
+  // the one on the page.
+  const left = (turn) => !current.turns.includes(turn);
+
+  const titleFor = (question) => {
+    const line = question.replace(/\s+/g, " ").trim();
+    return line.length > 40 ? `${line.slice(0, 39)}…` : line;
+  };
 
   const submitTurn = async (turn) => {
     turn.state = "sending";
@@ -405,12 +688,32 @@
     setStatus(turn, "sending");
     render(turn);
     controls();
-    const body = { message: turn.question };
-    if (conversation.thread) body.thread_id = conversation.thread;
-    if (turn.photo) body.image_url = turn.photo.image_url;
+    // A new browser's first request issues its guest cookie: two at once would be two guests.
+    await booting;
     let response;
     try {
-      response = await postJson("/v1/chat", body);
+      if (!turn.chat) {  // a new chat is created with its first message
+        response = await sendJson("POST", API, { title: titleFor(turn.question) });
+        if (response.ok) {
+          const created = await response.json();
+          turn.chat = created.id;
+          touchChat({ ...created, preview: null, message_count: 0, last_message_at: null });
+          if (!left(turn)) {
+            current.id = created.id;
+            current.title = created.title;
+            remember(created.id);
+            showTitle();
+            renderChats();
+          }
+        }
+      }
+      if (turn.chat) {
+        if (left(turn)) return;
+        turn.after = lastMessage();
+        const body = { message: turn.question };
+        if (turn.photo) body.image_url = turn.photo.image_url;
+        response = await sendJson("POST", `${API}/${enc(turn.chat)}/messages`, body);
+      }
     } catch (error) {
       if (!(error instanceof Unreachable)) throw error;
       if (left(turn)) return;
@@ -419,20 +722,17 @@
       finish(turn);
       return;
     }
-    if (left(turn)) return;
+    if (left(turn) && !response.ok) return;
     if (!response.ok) {
       const { kind } = await failureOf(response, turn.photo);
       fail(turn, kind, { state: "refused" });
       return;
     }
     const job = await response.json();
-    if (left(turn)) {  // sent as the person left: nobody will read it
-      cancelJob(job).catch(() => {});
-      return;
-    }
-    conversation.thread = job.thread_id;
-    turn.job = job;
-    save();
+    turn.job = job.job_id;
+    // Kept even if the person has left: opening the conversation again picks the turn up.
+    setPending(turn.chat, turn);
+    if (left(turn)) return;
     follow(turn);
   };
 
@@ -450,8 +750,9 @@
     setStatus(turn, "queued");
     render(turn);
     controls();
-    const source = new EventSource(turn.job.events_url);
-    const live = { source, seen: new Set(), worker: null, job: turn.job.job_id };
+    // The client builds the events URL itself; the guest cookie is the stream's access.
+    const source = new EventSource(`${API}/${enc(turn.job)}/events`);
+    const live = { source, seen: new Set(), worker: null };
     turn.live = live;
     // A queued chat that no worker takes is said so after N s; it keeps waiting all the same.
     live.worker = setTimeout(() => {
@@ -459,17 +760,20 @@
       turn.notice = note(turn, "no_worker", "noWorker", "warning", null, WORKER_WAIT_S);
       render(turn);
     }, WORKER_WAIT_S * 1000);
-    const handle = (message) => {
-      if (turn.live !== live) return;
-      if (!(message instanceof MessageEvent)) { connectionTrouble(turn, live); return; }
-      if (message.lastEventId && live.seen.has(message.lastEventId)) return;
-      live.seen.add(message.lastEventId);
-      let event;
-      try { event = JSON.parse(message.data); } catch (_) { return; }
-      onEvent(turn, live, event);
-    };
-    const types = ["queued", "stage", "delta", "answer", "needs_input", "done", "error", "resumed"];
-    for (const type of types) source.addEventListener(type, handle);
+    for (const name of STREAM_EVENTS) {
+      source.addEventListener(name, (message) => {
+        if (turn.live !== live) return;
+        // `error` is both the server's event (a MessageEvent) and the connection's trouble.
+        if (!(message instanceof MessageEvent)) { connectionTrouble(turn, live); return; }
+        // One frame may carry two events (needs_input, then done): the id and name are the key.
+        const key = `${name} ${message.lastEventId}`;
+        if (message.lastEventId && live.seen.has(key)) return;
+        live.seen.add(key);
+        let data;
+        try { data = JSON.parse(message.data); } catch (_) { return; }
+        onEvent(turn, name, data || {});
+      });
+    }
     source.addEventListener("open", () => {
       if (turn.live === live && turn.notice?.kind === "reconnecting") {
         turn.notice = null;
@@ -493,76 +797,122 @@
     if (turn.notice?.kind === "no_worker") turn.notice = null;
   };
 
-  const onEvent = (turn, live, event) => {
-    if (event.attempt > turn.attempt) {  // a re-run: the earlier attempt's text is void
-      turn.attempt = event.attempt;
-      turn.answer = "";
-    }
-    switch (event.type) {
+  const onEvent = (turn, name, data) => {
+    switch (name) {
       case "queued":
-        if (event.data?.ahead > 0) setStatus(turn, "ahead", event.data.ahead);
-        break;
-      case "stage":
+        if (data.ahead > 0) setStatus(turn, "ahead", data.ahead);
+        return;
+      case "token": {
         started(turn);
-        upsertStage(turn, event);
-        break;
-      case "delta":
+        const stick = nearEnd();
+        turn.answer += data.content || "";
+        turn.view.answer.textContent = turn.answer;  // cheap: no full render per piece
+        if (stick) toEnd();
+        return;
+      }
+      case "token_recovery":  // the text so far, for a late or reconnected listener
         started(turn);
-        if (event.attempt >= turn.attempt) {
-          const stick = nearEnd();
-          turn.answer += event.data?.text || "";
-          turn.view.answer.textContent = turn.answer;  // cheap: no full render per piece
-          if (stick) toEnd();
-          return;
-        }
-        break;
-      case "answer":
-        turn.answer = event.data?.text || "";
-        turn.sources = Array.isArray(event.data?.sources) ? event.data.sources : [];
-        save();
+        turn.answer = data.accumulated || "";
         break;
       case "needs_input":
         turn.state = "waiting";
-        turn.ask = event.data;
+        turn.ask = {
+          field: data.field, question: data.question, options: data.options || [],
+          expires_at: data.expires_at,
+        };
         setStatus(turn, "waiting");
-        save();
         controls();
         break;
       case "done":
-        turn.state = "done";
-        turn.notice = null;
-        stopFollowing(turn);
-        finish(turn);
+        if (turn.state === "waiting") asked(turn);
+        else settle(turn, data.result || {});
         return;
       case "error":
-        fail(turn, event.data?.kind in FAILURES ? event.data.kind : "internal",
-          { state: event.data?.kind === "cancelled" ? "cancelled" : "error" });
+        fail(turn, data.kind in FAILURES ? data.kind : "internal",
+          { state: data.kind === "cancelled" ? "cancelled" : "error" });
+        ended(turn);
         return;
-      case "resumed":  // only reaches us when another window answered the question
-        turn.state = "ended";
-        turn.notice = note(turn, "resumed", "answeredElsewhere", "info");
-        stopFollowing(turn);
-        finish(turn);
-        return;
-      default:
-        return;
+      default:  // a stage
+        started(turn);
+        upsertStage(turn, data.stage || name, data.status || "started");
     }
     render(turn);
   };
 
-  const upsertStage = (turn, event) => {
-    if (event.stage === "attempt") {
+  // A stage that runs twice in a turn (two lookups of one kind) is two entries, numbered; a
+  // re-run ("attempt") starts over, keeping what the earlier attempt completed.
+  const upsertStage = (turn, name, status) => {
+    if (name === "attempt" && status === "started") {
+      turn.attempt += 1;
       turn.answer = "";
       turn.stages = turn.stages.filter((stage) => stage.status === "completed");
     }
-    const key = event.data?.slot || event.stage;
-    const found = turn.stages.find((stage) => stage.key === key);
-    if (found) found.status = event.status;
-    else turn.stages.push({ key, name: event.stage, stage: event.stage, status: event.status });
+    const same = turn.stages.filter((stage) => stage.name === name);
+    if (status === "started") {
+      const earlier = same.find((stage) => stage.attempt < turn.attempt);
+      if (earlier) {
+        earlier.attempt = turn.attempt;
+        earlier.status = status;
+        return;
+      }
+    }
+    if (status === "started" || !same.length) {
+      const key = same.length ? `${name}#${same.length + 1}` : name;
+      turn.stages.push({ key, name, stage: name, status, attempt: turn.attempt });
+      return;
+    }
+    (same.find((stage) => stage.status === "started") || same.at(-1)).status = status;
+  };
+
+  // The conversation's newest page: what the turn that just ended stored (by its id in
+  // `persistence`, else the newest reply not seen before).
+  const syncTail = async (turn) => {
+    let page = null;
+    try {
+      const response = await request(`${API}/${enc(turn.chat)}?limit=${HISTORY_PAGE}`);
+      if (response.ok) page = await response.json();
+    } catch (_) { /* the answer stands without its sources */ }
+    if (!page || left(turn)) return [];
+    const known = new Set(current.messages.map((message) => message.id));
+    const fresh = page.messages.filter((message) => !known.has(message.id));
+    current.messages.push(...fresh);
+    return fresh;
+  };
+
+  // The answer is done: shown with what history stored for it (its text, its sources).
+  const settle = async (turn, result) => {
+    stopFollowing(turn);
+    setPending(turn.chat, null);
+    const fresh = await syncTail(turn);
+    if (left(turn)) return;
+    const wanted = result.persistence?.assistant_message;
+    const reply = fresh.find((message) => message.id === wanted)
+      || fresh.filter((message) => message.role === "assistant").at(-1);
+    if (reply) {
+      attachReply(turn, reply);
+    } else if (!turn.answer && result.answer) {
+      turn.answer = result.answer;
+    }
+    turn.state = "done";
+    turn.notice = null;
+    finish(turn);
+    loadChats();
+  };
+  // A question back ended the job (its `done` carries the question): the form stays open.
+  const asked = (turn) => {
+    stopFollowing(turn);
+    setPending(turn.chat, null);
+    syncTail(turn);
+    loadChats();
+  };
+  const ended = (turn) => {
+    setPending(turn.chat, null);
+    syncTail(turn);
+    loadChats();
   };
 
   // The stream broke. EventSource retries by itself while it can (CONNECTING); once it gives
-  // up (CLOSED: the gateway refused the stream) the chat's status says how it ended.
+  // up (CLOSED: the gateway refused the stream) the conversation says how the turn ended.
   const connectionTrouble = (turn, live) => {
     if (live.source.readyState === EventSource.CONNECTING) {
       turn.notice = note(turn, "reconnecting", "reconnecting", "warning");
@@ -570,72 +920,76 @@
       return;
     }
     stopFollowing(turn);
-    checkStatus(turn);
+    checkTurn(turn);
   };
 
-  const checkStatus = async (turn) => {
+  const checkTurn = async (turn) => {
     let response;
     try {
-      response = await request(turn.job.result_url);
+      response = await request(`${API}/${enc(turn.chat)}?limit=${HISTORY_PAGE}`);
     } catch (_) {
       response = null;
     }
-    if (!response || response.status >= 500) {  // the gateway (or its Redis) is away
+    if (left(turn)) return;
+    if (!response || response.status >= 500) {  // the gateway (or its store) is away
       turn.state = "broken";
       turn.notice = note(turn, "unreachable", "unreachable", "failure", "follow");
       finish(turn);
       return;
     }
-    if (!response.ok) {  // the job's record (or its token) expired
+    setPending(turn.chat, null);
+    if (response.status === 404) { fail(turn, "conversation_not_found"); return; }
+    const page = response.ok ? await response.json() : { messages: [] };
+    const known = new Set(current.messages.map((message) => message.id));
+    const fresh = page.messages.filter((message) => !known.has(message.id));
+    current.messages.push(...fresh);
+    const reply = fresh.filter((message) => message.role === "assistant").at(-1);
+    if (reply) {
+      attachReply(turn, reply);
+      turn.state = "done";
+      turn.notice = null;
+      finish(turn);
+    } else if (fresh.length) {  // stored with no answer: the turn failed
+      fail(turn, "failed");
+    } else {
       turn.state = "ended";
       turn.notice = note(turn, "gone", "gone", "failure", "retry");
       finish(turn);
-      return;
-    }
-    const status = await response.json();
-    if (status.state === "done") {
-      turn.answer = status.answer;
-      turn.state = "done";
-      finish(turn);
-    } else if (status.state === "failed") {
-      fail(turn, status.error?.kind in FAILURES ? status.error.kind : "internal",
-        { state: status.error?.kind === "cancelled" ? "cancelled" : "error" });
-    } else if (status.state === "resumed") {
-      turn.state = "ended";
-      turn.notice = note(turn, "resumed", "answeredElsewhere", "info");
-      finish(turn);
-    } else {
-      follow(turn);  // still going: listen again
     }
   };
 
   const answerQuestion = async (turn, value) => {
-    if (turn.state !== "waiting" || !turn.ask || turn.live?.answering) return;
-    const live = turn.live;
-    if (live) live.answering = true;  // one answer: a second click would only meet a 409
-    const url = `${turn.ask.input_url}?token=${encodeURIComponent(turn.job.token)}`;
+    if (turn.state !== "waiting" || !turn.ask || turn.answering) return;
+    turn.answering = true;  // one answer: a second click would only meet a 409
     setStatus(turn, "sending");
+    const input = turn.ask.field === "district"
+      ? { type: "location", data: { district: value } }
+      : { type: "confirmation", data: { value } };
     let response;
     try {
-      response = await postJson(url, { value });
+      // The paused turn's job takes the answer; a question found in history (no job here)
+      // is answered by the conversation's next message, which names what was asked.
+      response = turn.job
+        ? await sendJson("POST", `${API}/${enc(turn.job)}/input`, input)
+        : await sendJson("POST", `${API}/${enc(turn.chat)}/messages`, { message: value });
     } catch (error) {
       if (!(error instanceof Unreachable)) throw error;
-      if (live) live.answering = false;
+      turn.answering = false;
       turn.notice = note(turn, "unreachable", "unreachable", "failure");
       setStatus(turn, "waiting");
       render(turn);
       return;
     }
+    turn.answering = false;
     if (left(turn)) return;
     if (response.status === 410) { fail(turn, "input_expired"); return; }
     if (response.status === 409) {
+      turn.state = "ended";
       turn.notice = note(turn, "not_waiting", "notWaiting", "info");
-      stopFollowing(turn);
-      checkStatus(turn);
+      finish(turn);
       return;
     }
     if (!response.ok) {
-      if (live) live.answering = false;
       const { kind } = await failureOf(response, null);
       turn.notice = { kind, text: FAILURES[kind][index(turn)], action: null, tone: "failure" };
       setStatus(turn, "waiting");
@@ -643,17 +997,17 @@
       return;
     }
     const job = await response.json();
-    stopFollowing(turn);  // the paused job's stream ends with `resumed`: nothing left in it
     turn.answered = value;
     turn.ask = null;
     turn.notice = null;
-    turn.job = job;
-    save();
+    turn.job = job.job_id;
+    turn.after = lastMessage();
+    setPending(turn.chat, turn);
     follow(turn);
   };
 
   const retry = (turn) => {
-    if (conversation.turns.some((other) => other !== turn && ACTIVE.has(other.state))) return;
+    if (current.turns.some((other) => other !== turn && holding(other))) return;
     turn.answered = null;
     turn.ask = null;
     turn.job = null;
@@ -663,17 +1017,21 @@
     submitTurn(turn);
   };
 
-  const cancelJob = (job) => request(
-    `/v1/chat/${job.job_id}/cancel?token=${encodeURIComponent(job.token)}`, { method: "POST" });
+  const cancelJob = (job) => sendJson("POST", `${API}/${enc(job)}/input`, { type: "cancel" });
 
   const cancel = async () => {
-    const turn = conversation.turns.find((t) => ACTIVE.has(t.state) && t.job);
+    const turn = current.turns.find((t) => holding(t) && t.job);
     if (!turn) return;
     els.cancel.disabled = true;
     setStatus(turn, "stopping");
+    if (turn.state === "waiting") {  // the job already ended with its question: just close it
+      cancelJob(turn.job).catch(() => {});
+      fail(turn, "cancelled", { state: "cancelled" });
+      return;
+    }
     try {
       const response = await cancelJob(turn.job);
-      if (!response.ok) checkStatus(turn);
+      if (!response.ok) { stopFollowing(turn); checkTurn(turn); }
       // The stream's `error` (kind cancelled) ends the turn.
     } catch (_) {
       turn.notice = note(turn, "unreachable", "unreachable", "failure");
@@ -683,27 +1041,20 @@
   };
 
   const startNewChat = () => {
-    if (!conversation.turns.length) { els.message.focus(); return; }  // already a new one
-    for (const turn of conversation.turns) {
-      if (ACTIVE.has(turn.state)) {
-        // Nobody will see this answer any more: do not let it spend a worker's time.
-        if (turn.job) cancelJob(turn.job).catch(() => {});
-        turn.state = "cancelled";
-      }
-      stopFollowing(turn);
-    }
-    save();
-    conversation = newConversation();
-    save();
-    els.turns.replaceChildren();
+    closeDrawer();
+    if (!current.id && !current.turns.length) { els.message.focus(); return; }  // already one
+    leave();
+    opening += 1;  // an open still under way must not replace the new chat
+    current = blank();
+    remember(null);
+    clearView();
     clearPhoto();
     els.message.value = "";
-    els.empty.hidden = false;
-    setStatus(null, null);
+    showTitle();
+    renderChats();
     controls();
     els.message.focus();
   };
-
   // ---- photo: uploaded when chosen, so a bad file is refused before the question is sent ----
   let photo = null;
   let uploading = false;
@@ -775,19 +1126,16 @@
     event.preventDefault();
     const question = els.message.value.trim();
     if (!question || els.send.disabled) return;
-    const turn = {
-      id: `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-      question, lang: language(question), photo, job: null, state: "sending", answer: "",
-      sources: [], stages: [], ask: null, answered: null, notice: null, error: null, attempt: 1,
-    };
-    conversation.turns.push(turn);
+    closeQuestions();
+    const turn = newTurn(question, photo);
+    current.turns.push(turn);
     els.message.value = "";
     clearPhoto();
-    save();
     submitTurn(turn);
   };
 
-  // ---- start: show the kept conversation; pick up a turn that was still going ----
+  // ---- start: the list first (a new browser gets its guest cookie from that one request,
+  // before any other is sent), then the conversation that was open ----
   els.form.addEventListener("submit", ask);
   els.message.addEventListener("keydown", (event) => {
     // Enter sends, except while an IME composes Hangul (its Enter commits the syllable).
@@ -800,19 +1148,29 @@
   els.newChat.addEventListener("click", startNewChat);
   els.photo.addEventListener("change", choosePhoto);
   els.photoRemove.addEventListener("click", () => { clearPhoto(); els.message.focus(); });
-
-  for (const turn of conversation.turns) {
-    render(turn);
-    if (ACTIVE.has(turn.state)) {
-      if (turn.job) follow(turn);
-      else {
-        turn.state = "unsent";
-        turn.notice = note(turn, "unreachable", "unreachable", "failure", "retry");
-        render(turn);
-      }
+  els.moreChats.addEventListener("click", async () => {
+    els.moreChats.disabled = true;
+    await loadChats(true);
+    els.moreChats.disabled = false;
+    els.chatList.querySelector("li:last-child .open")?.focus();
+  });
+  els.older.addEventListener("click", loadOlder);
+  els.toggleChats.addEventListener("click", toggleDrawer);
+  els.chats.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.body.classList.contains("chats-open")) {
+      closeDrawer();
+      els.toggleChats.focus();
     }
-  }
-  els.empty.hidden = conversation.turns.length > 0;
-  controls();
-  save();
+  });
+
+  const start = async () => {
+    controls();
+    await loadChats();
+    const id = remembered();
+    if (id) await openChat(id, { focus: false });
+    showTitle();
+    controls();
+    document.body.dataset.ready = "true";  // the list and the open conversation are shown
+  };
+  booting = start();
 })();
