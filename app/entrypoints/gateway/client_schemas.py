@@ -35,10 +35,21 @@ class ChatList(BaseModel):
     next_cursor: str | None = Field(description="send as `cursor` for the next page")
 
 
+# A title the store keeps: 1-200 characters with one that is neither a space nor a control
+# character (the store trims the ends), said in the schema so a schema-valid title is accepted.
+TITLE = r"^[\s\S]*[^\s\x00-\x1f\x7f][\s\S]*$"
+
+
 class NewChat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, description="1-200 characters; omit: untitled")
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=TITLE,
+        description="1-200 characters, not only spaces; omit: untitled",
+    )
 
 
 class ChatCreated(BaseModel):
@@ -92,7 +103,9 @@ class ChatDetail(BaseModel):
 class Rename(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(description="1-200 characters")
+    title: str = Field(
+        min_length=1, max_length=200, pattern=TITLE, description="1-200 characters, not only spaces"
+    )
 
 
 class SendMessage(BaseModel):

@@ -3,6 +3,7 @@ upstream's), with Retry-After where waiting helps."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -137,6 +138,19 @@ def install(app: FastAPI) -> None:
         async def handle(
             request: Request, exc: Exception, handler: Handler = handler
         ) -> JSONResponse:
+            if isinstance(exc, HTTPException) and exc.status_code == 405:
+                return _not_allowed(request, exc)
             return handler(exc)
 
         app.add_exception_handler(kind, handle)
+
+
+def _not_allowed(request: Request, exc: HTTPException) -> JSONResponse:
+    """405 with every method the path takes, as the API's document lists them: Starlette names
+    only the first route that matched the path (GET of /api/v1/chat, not its POST)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), request.url.path):
+            methods |= {method.upper() for method in operations}
+    allow = ", ".join(sorted(methods)) or (exc.headers or {}).get("Allow", "")
+    return error_body(405, "Method Not Allowed", headers={"Allow": allow})
