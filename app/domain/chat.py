@@ -70,8 +70,9 @@ def clean_text(value: str) -> str:
 class Location(BaseModel):
     model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
-    latitude: float = Field(ge=-90, le=90, description="WGS84 degrees north")
-    longitude: float = Field(ge=-180, le=180, description="WGS84 degrees east")
+    # strict: a number, never `true` read as 1 (the schema says number; so does the check)
+    latitude: float = Field(ge=-90, le=90, strict=True, description="WGS84 degrees north")
+    longitude: float = Field(ge=-180, le=180, strict=True, description="WGS84 degrees east")
     address: str | None = Field(
         default=None,
         max_length=300,

@@ -136,7 +136,7 @@ async def chat_detail(
     "/chat/{chat_id}",
     status_code=204,
     response_class=Response,
-    responses=errors(401, 404, 422, 503),
+    responses=errors(400, 401, 404, 422, 503),
 )
 async def rename_chat(chat_id: str, body: Rename, caller: Caller, conversations: Store) -> None:
     await conversations.rename(caller.id, _chat_id(chat_id), body.title)
