@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -57,3 +58,20 @@ async def test_a_job_arq_fails_on_before_it_runs_ends_with_one_error(pool: ArqRe
     assert [(e.type, e.data["kind"]) for e in events] == [("error", "failed")]
     assert await pool.exists(keys.arq_job_key(job_id)) == 0  # nothing left to run again
     assert await pool.zscore(queue, job_id) is None
+
+
+async def test_a_worker_starved_for_two_beats_still_reads_as_running(pool: ArqRedis) -> None:
+    # Under load 12-16 a worker's poll took longer than arq's one second of slack and the
+    # gateway answered 503 no_worker while the worker was running chats (issue 20).
+    queue = f"eco2:test:{uuid.uuid4().hex[:8]}"
+    worker = ChatWorker(
+        functions=[func(chat, name="chat")],
+        queue_name=queue,
+        redis_pool=pool,
+        health_check_interval=1,
+    )
+    await worker.record_health()
+    for key in (keys.queue_health_key(queue), keys.worker_key(queue, os.getpid())):
+        lives_ms = await pool.pttl(key)
+        assert lives_ms > 2 * 1000 + 500, (key, lives_ms)  # two missed beats and some
+        await pool.delete(key)

@@ -30,6 +30,9 @@ Hook = Callable[[dict[str, Any]], Awaitable[None]]
 RUNNER = "chat_runner"  # where startup leaves the job policy in arq's ctx
 PUBLISHER = "chat_publisher"  # and the job streams' publisher (leases, endings by arq)
 EXPIRY_SWEEP_SECONDS = 1.0
+# A worker is taken for gone once it misses this many health beats in a row (not one): the
+# gateway refuses chats while no worker reports, and a slow worker still runs them.
+MISSED_BEATS = 3
 
 
 async def chat(
@@ -177,15 +180,26 @@ class ChatWorker(Worker):
 
     async def record_health(self) -> None:
         """arq's queue-wide health key, and this worker's own (how many workers are alive)."""
+        wrote = self._last_health_check
         await super().record_health()
-        if time.monotonic() - self._reported >= self.health_check_interval:
+        if self._last_health_check != wrote or (
+            time.monotonic() - self._reported >= self.health_check_interval
+        ):
             await self._report_alive()
 
     async def _report_alive(self, *, queue_wide: bool = False) -> None:
-        ttl = int((self.health_check_interval + 1) * 1000)
-        await self.pool.psetex(keys.worker_key(self.queue_name, os.getpid()), ttl, b"1")
-        if queue_wide:
-            await self.pool.psetex(keys.queue_health_key(self.queue_name), ttl, b"redis back")
+        # arq keeps its key one second past the interval: a worker starved of CPU for longer
+        # (a busy host) would read as gone and the gateway would refuse chats it would run.
+        # Both keys outlive MISSED_BEATS beats instead; one round trip.
+        ttl = int((self.health_check_interval * MISSED_BEATS + 1) * 1000)
+        health = keys.queue_health_key(self.queue_name)
+        async with self.pool.pipeline(transaction=False) as pipe:
+            pipe.psetex(keys.worker_key(self.queue_name, os.getpid()), ttl, b"1")
+            if queue_wide:
+                pipe.psetex(health, ttl, b"redis back")
+            else:
+                pipe.pexpire(health, ttl)
+            await pipe.execute()
         self._reported = time.monotonic()
 
     async def _wait_for_redis(self, exc: BaseException) -> None:
