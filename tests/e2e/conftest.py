@@ -13,7 +13,9 @@ import pytest
 from app.entrypoints.gateway.app import create_app
 from app.settings import load_settings
 from tests.support.asgi_server import RunningServer, serve_in_thread
+from tests.support.openai_wire import OpenAIWire
 from tests.support.services import Deployment
+from tests.support.wire_script import Script
 
 
 @pytest.fixture
@@ -57,3 +59,11 @@ async def ask(http: httpx.AsyncClient, message: str, **extra: Any) -> dict[str, 
     response = await http.post("/v1/chat", json={"message": message, **extra})
     assert response.status_code == 202, response.text
     return dict(response.json())
+
+
+@pytest.fixture
+def vision_llm() -> Iterator[tuple[RunningServer, Script]]:
+    """An OpenAI-compatible model on loopback (it reads the photos it is sent)."""
+    script = Script()
+    with serve_in_thread(OpenAIWire(script)) as server:
+        yield server, script

@@ -22,7 +22,7 @@ from app.application.access.job_tokens import JobTokens
 from tests.e2e.conftest import serve_gateway
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.deadlines import PROCESS_SECONDS
-from tests.support.openai_wire import OpenAIWire
+from tests.support.openai_wire import OpenAIWire, openai_env
 from tests.support.services import POSTGRES_URL, Deployment, require_postgres, worker_process
 from tests.support.sse import sse_events
 from tests.support.wire_script import Script
@@ -178,13 +178,10 @@ def priced_llm() -> Iterator[tuple[RunningServer, Script]]:
         yield server, script
 
 
-def openai_env(server: RunningServer) -> dict[str, str]:
+def priced_openai_env(server: RunningServer) -> dict[str, str]:
     return {
-        "LLM_DEFAULT_PROVIDER": "openai",
+        **openai_env(server.url),
         "LLM_DEFAULT_MODEL": "gpt-4o-mini",  # priced in the table: 0.15 / 0.60 USD per 1M
-        "OPENAI_API_KEY": "sk-test-0123456789",
-        "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-        "APP_LLM__MAX_RETRIES": "0",
     }
 
 
@@ -195,7 +192,7 @@ async def test_cost_is_reported_and_budgets_end_chats(
     priced_llm: tuple[RunningServer, Script],
 ) -> None:
     server, _ = priced_llm
-    deployment.env.update(openai_env(server))
+    deployment.env.update(priced_openai_env(server))
     with serve_gateway(deployment, monkeypatch) as gateway:
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
             with worker_process(deployment, logs, "free"):
@@ -228,7 +225,7 @@ async def test_a_principal_s_day_runs_out_of_budget(
     priced_llm: tuple[RunningServer, Script],
 ) -> None:
     server, _ = priced_llm
-    deployment.env.update(openai_env(server))
+    deployment.env.update(priced_openai_env(server))
     deployment.env["APP_AUTH__KEYS_FILE"] = str(tmp_path / "keys.json")
     deployment.env["APP_BUDGET__PRINCIPAL_DAILY_COST_USD"] = "0.000001"  # one chat's worth
     spender = keys_cli(
@@ -251,7 +248,7 @@ async def test_upstream_error_text_never_reaches_a_client(
     priced_llm: tuple[RunningServer, Script],
 ) -> None:
     server, script = priced_llm
-    deployment.env.update(openai_env(server))
+    deployment.env.update(priced_openai_env(server))
     echo = {"error": {"message": "Incorrect API key provided: sk-test-0123456789", "code": "x"}}
     script.fail(401, echo, times=10)
     with serve_gateway(deployment, monkeypatch) as gateway, worker_process(deployment, logs):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,8 @@ from tests.e2e.conftest import serve_gateway
 from tests.support.artifacts import screenshot_path
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.browser import chromium, chromium_installed, switchable_proxy, wait_until
-from tests.support.openai_wire import OpenAIWire
+from tests.support.images import png
+from tests.support.openai_wire import OpenAIWire, openai_env
 from tests.support.services import Deployment, worker_process
 from tests.support.wire_script import Script
 
@@ -51,10 +50,7 @@ def llm() -> Iterator[tuple[RunningServer, Script]]:
 def use_llm(deployment: Deployment, server: RunningServer) -> None:
     deployment.env.update(
         {
-            "LLM_DEFAULT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test-0123456789",
-            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-            "APP_LLM__MAX_RETRIES": "0",
+            **openai_env(server.url),
         }
     )
 
@@ -233,21 +229,6 @@ def answers(browser: webdriver.Chrome) -> list[str]:
 
 def questions(browser: webdriver.Chrome) -> list[str]:
     return [t.find_element(By.CSS_SELECTOR, ".question p").text for t in turns(browser)]
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\x4c\xaf\x50" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 # ---- answers ----

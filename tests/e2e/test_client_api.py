@@ -23,7 +23,7 @@ from tests.support.eco2_client import (
     StreamRefused,
     read_all,
 )
-from tests.support.openai_wire import OpenAIWire
+from tests.support.openai_wire import OpenAIWire, openai_env
 from tests.support.services import Deployment, worker_process
 from tests.support.wire_script import Script
 
@@ -141,10 +141,7 @@ def slow_llm() -> Iterator[RunningServer]:
 def on_slow_llm(deployment: Deployment, server: RunningServer) -> None:
     deployment.env.update(
         {
-            "LLM_DEFAULT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test-0123456789",
-            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-            "APP_LLM__MAX_RETRIES": "0",
+            **openai_env(server.url),
         }
     )
 

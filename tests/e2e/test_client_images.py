@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,17 +15,12 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import serve_gateway
-from tests.e2e.test_photos import png
-from tests.support.asgi_server import RunningServer, serve_in_thread
-from tests.support.openai_wire import OpenAIWire
+from tests.support.asgi_server import RunningServer
+from tests.support.images import jpeg, png
+from tests.support.openai_wire import openai_env
 from tests.support.services import Deployment, worker_process
 from tests.support.sse import sse_events
 from tests.support.wire_script import Script
-
-
-def jpeg() -> bytes:
-    """Enough of a JPEG to be one by its first bytes (the gateway sniffs, it does not decode)."""
-    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(64) + b"\xff\xd9"
 
 
 async def granted(
@@ -179,21 +173,11 @@ async def test_the_day_byte_quota_counts_bytes(
 
 
 @pytest.fixture
-def vision_llm() -> Iterator[tuple[RunningServer, Script]]:
-    script = Script()
-    with serve_in_thread(OpenAIWire(script)) as server:
-        yield server, script
-
-
-@pytest.fixture
 def vision_deployment(vision_llm: tuple[RunningServer, Script]) -> Deployment:
     server, _ = vision_llm
     return Deployment(
         env={
-            "LLM_DEFAULT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test-0123456789",
-            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-            "APP_LLM__MAX_RETRIES": "0",
+            **openai_env(server.url),
         }
     )
 

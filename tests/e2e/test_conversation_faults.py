@@ -31,7 +31,7 @@ from app.settings import ConversationSettings, PostgresSettings
 from tests.e2e.conftest import serve_gateway
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.conversation_stores import postgres_reason, postgres_schema
-from tests.support.openai_wire import OpenAIWire
+from tests.support.openai_wire import OpenAIWire, openai_env
 from tests.support.redis_server import PrivateRedis
 from tests.support.services import Deployment, WorkerProcess, worker_process
 from tests.support.sse import SSEEvent, sse_events
@@ -64,10 +64,7 @@ def slow_llm() -> Iterator[RunningServer]:
 
 def llm_env(server: RunningServer) -> dict[str, str]:
     return {
-        "LLM_DEFAULT_PROVIDER": "openai",
-        "OPENAI_API_KEY": "sk-test-0123456789",
-        "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-        "APP_LLM__MAX_RETRIES": "0",
+        **openai_env(server.url),
         "APP_WORKER__LEASE_SECONDS": "3",
         "APP_WORKER__LOST_AFTER": "20",
         "APP_GRAPH__INTENT_CACHE": "false",

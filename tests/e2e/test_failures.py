@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import ask
 from tests.support.asgi_server import RunningServer, serve_in_thread
-from tests.support.openai_wire import OpenAIWire
+from tests.support.openai_wire import OpenAIWire, openai_env
 from tests.support.services import Deployment, worker_process
 from tests.support.sse import SSEEvent, sse_events
 from tests.support.wire_script import Script
@@ -31,10 +31,7 @@ def deployment(slow_llm: tuple[RunningServer, Script]) -> Deployment:
     server, _ = slow_llm
     return Deployment(
         env={
-            "LLM_DEFAULT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test-0123456789",
-            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-            "APP_LLM__MAX_RETRIES": "0",
+            **openai_env(server.url),
             "APP_WORKER__JOB_TIMEOUT": "8",
         }
     )

@@ -31,7 +31,7 @@ from app.infrastructure.redis_jobs import serialization
 from app.settings import load_settings
 from tests.e2e.conftest import ask
 from tests.support.asgi_server import RunningServer, serve_in_thread
-from tests.support.openai_wire import OpenAIWire
+from tests.support.openai_wire import OpenAIWire, openai_env
 from tests.support.redis_server import PrivateRedis
 from tests.support.services import Deployment, WorkerProcess, worker_process
 from tests.support.sse import SSEEvent, sse_events
@@ -63,10 +63,7 @@ def deployment(redis_server: PrivateRedis, slow_llm: tuple[RunningServer, Script
     return Deployment(
         redis_url=redis_server.url,
         env={
-            "LLM_DEFAULT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test-0123456789",
-            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-            "APP_LLM__MAX_RETRIES": "0",
+            **openai_env(server.url),
             "APP_WORKER__LEASE_SECONDS": "3",
             "APP_WORKER__LOST_AFTER": "5",
             "WORKER_CONCURRENCY": "4",

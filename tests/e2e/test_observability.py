@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.conftest import ask, serve_gateway
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.langsmith_wire import LangSmithWire
-from tests.support.openai_wire import OpenAIWire, _usage
+from tests.support.openai_wire import OpenAIWire, _usage, openai_env
 from tests.support.otlp_wire import OtlpWire
 from tests.support.redis_server import free_port
 from tests.support.services import Deployment, worker_process
@@ -57,10 +57,7 @@ def deployment(
 ) -> Deployment:
     return Deployment(
         env={
-            "LLM_DEFAULT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test-0123456789",
-            "APP_LLM__OPENAI__BASE_URL": f"{llm[0].url}/v1",
-            "APP_LLM__MAX_RETRIES": "0",
+            **openai_env(llm[0].url),
             "APP_METRICS__WORKER_PORT": str(free_port()),
             "APP_TELEMETRY__ENABLED": "true",
             "APP_TELEMETRY__OTLP_ENDPOINT": f"{otlp[0].url}/v1/traces",

@@ -28,7 +28,7 @@ from app.settings import load_settings
 from tests.e2e.conftest import ask
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.conversation_stores import postgres_reason
-from tests.support.openai_wire import OpenAIWire
+from tests.support.openai_wire import OpenAIWire, openai_env
 from tests.support.redis_server import PrivateRedis
 from tests.support.services import POSTGRES_URL, Deployment, WorkerProcess, worker_process
 from tests.support.sse import SSEEvent, sse_until_terminal
@@ -93,10 +93,7 @@ def deployment(
     return Deployment(
         redis_url=redis_server.url,
         env={
-            "LLM_DEFAULT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test-0123456789",
-            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-            "APP_LLM__MAX_RETRIES": "0",
+            **openai_env(server.url),
             "APP_LOGGING__LEVEL": "INFO",
             "APP_WORKER__LEASE_SECONDS": str(LEASE),
             "WORKER_CONCURRENCY": str(CHATS + 2),  # free slots: a lapsed claim could be re-run

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import struct
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,35 +12,12 @@ import redis
 
 from app.infrastructure.redis_jobs import keys
 from tests.e2e.conftest import ask, serve_gateway
-from tests.support.asgi_server import RunningServer, serve_in_thread
-from tests.support.openai_wire import OpenAIWire
+from tests.support.asgi_server import RunningServer
+from tests.support.images import png
+from tests.support.openai_wire import openai_env
 from tests.support.services import Deployment, worker_process
 from tests.support.sse import sse_events
 from tests.support.wire_script import Script
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A real PNG, built by hand (no imaging library in the test's way)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\x4c\xaf\x50" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-@pytest.fixture
-def vision_llm() -> Iterator[tuple[RunningServer, Script]]:
-    script = Script()
-    with serve_in_thread(OpenAIWire(script)) as server:
-        yield server, script
 
 
 @pytest.fixture
@@ -51,10 +25,7 @@ def deployment(vision_llm: tuple[RunningServer, Script]) -> Deployment:
     server, _ = vision_llm
     return Deployment(
         env={
-            "LLM_DEFAULT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test-0123456789",
-            "APP_LLM__OPENAI__BASE_URL": f"{server.url}/v1",
-            "APP_LLM__MAX_RETRIES": "0",
+            **openai_env(server.url),
         }
     )
 

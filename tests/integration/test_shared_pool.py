@@ -113,13 +113,20 @@ async def test_anthropic_keeps_its_own_pool_on_httpx() -> None:
             assert await claude.generate("병뚜껑") == "echo: 병뚜껑"
 
 
-async def _failures_of_plain_httpx(url: str, tls: TLSFiles, count: int) -> Counter[str]:
-    """The baseline: a plain httpx client fails under this server. Under load it can also
-    leave a socket of a failed connection unclosed (httpcore's, not ours); those are collected
-    here, so a ResourceWarning later in the test is the pool under test's own."""
+async def _failures_of_plain_httpx(tls: TLSFiles, count: int) -> Counter[str]:
+    """The baseline: a plain httpx client fails under a server that recycles connections.
+    Under load httpcore can also abandon a connection without closing it, and the server
+    then holds its end until it stops; so the baseline has a server and an event loop of its
+    own, both ended here and their leftovers collected, so that a ResourceWarning later in the
+    test is the pool under test's own."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
-        failures = await _plain_httpx_calls(url, tls, count)
+        with serve_in_thread(
+            ProvidersApp(), tls=tls, keep_alive_max_requests=RECYCLE_EVERY
+        ) as server:
+            failures = await asyncio.to_thread(
+                asyncio.run, _plain_httpx_calls(server.url, tls, count)
+            )
         gc.collect()
     return failures
 
@@ -160,12 +167,11 @@ def raw_call(http_client: SharedClient, url: str) -> Any:
 async def survive_recycling(tls: TLSFiles, library: str, counts: dict[str, int]) -> None:
     """`counts` calls of each kind at once, with every core busy on purpose: a loss that needs
     an idle machine to stay away is a loss."""
+    # The same load through a plain httpx HTTP/2 client fails: the server is harsh enough.
+    plain_failures = await _failures_of_plain_httpx(tls, 600)
+    assert sum(plain_failures.values()) > 0, "server did not recycle connections"
     app = ProvidersApp()
     with serve_in_thread(app, tls=tls, keep_alive_max_requests=RECYCLE_EVERY) as server:
-        # The same load through a plain httpx HTTP/2 client fails: the server is harsh enough.
-        plain_failures = await _failures_of_plain_httpx(server.url, tls, 600)
-        assert sum(plain_failures.values()) > 0, "server did not recycle connections"
-
         settings = all_providers(server.url, tls, library)
         async with running(CliContainer(settings=settings)) as container:
             openai_llm, gemini_llm, http_client = await build_clients(container, settings)

@@ -189,3 +189,14 @@ def hashed_embedding(text: str, dimensions: int = 64) -> list[float]:
         digest = hashlib.blake2s(compact[i : i + 2].encode(), digest_size=4).digest()
         vector[int.from_bytes(digest, "big") % dimensions] += 1.0
     return vector
+
+
+def openai_env(url: str) -> dict[str, str]:
+    """A deployment's settings for chats through an OpenAIWire server at `url`: the SDK's own
+    retries off, so what a test sees is the service's policy."""
+    return {
+        "LLM_DEFAULT_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test-0123456789",
+        "APP_LLM__OPENAI__BASE_URL": f"{url}/v1",
+        "APP_LLM__MAX_RETRIES": "0",
+    }
