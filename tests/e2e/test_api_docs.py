@@ -87,7 +87,9 @@ async def test_the_sse_event_schema_is_documented(http: httpx.AsyncClient) -> No
     for ref in chat_event["discriminator"]["mapping"].values():
         assert ref.removeprefix("#/components/schemas/") in document["components"]["schemas"]
     ok = document["paths"]["/v1/chat/{job_id}/events"]["get"]["responses"]["200"]
-    assert ok["content"]["text/event-stream"]["schema"] == {
+    frame = ok["content"]["text/event-stream"]["schema"]
+    assert frame["properties"]["data"]["contentMediaType"] == "application/json"
+    assert frame["properties"]["data"]["contentSchema"] == {
         "$ref": "#/components/schemas/ChatEvent"
     }
 

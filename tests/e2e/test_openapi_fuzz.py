@@ -11,9 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.application.access.api_keys import issue
+from app.entrypoints.gateway.browsers import GUEST_COOKIE
 from app.infrastructure.access.file_keys import FileApiKeyStore
 from tests.e2e.conftest import serve_gateway
 from tests.support.services import Deployment, worker_process
@@ -40,10 +42,8 @@ def test_schemathesis_finds_nothing(
         deployment.env |= {"APP_AUTH__KEYS_FILE": str(keys), "APP_AUTH__ALLOW_ANONYMOUS": "false"}
         credentials = ["--header", f"Authorization: Bearer {key.key}"]
     else:
-        # No cookie jar: every request is a new guest from one address, and those are
-        # rate-limited like one principal; lifted here so the fuzzer reaches past the 429.
         deployment.env |= {"APP_AUTH__ALLOW_ANONYMOUS": "true"}
-        limits["requests_per_minute"] = None
+        limits["requests_per_minute"] = None  # one guest (and one address) sends every case
     # A fuzzer's image URLs name hosts that resolve nowhere: the address policy has its own
     # tests (test_access); here the schema's promise is what is checked.
     gateway = {"allow_private_image_urls": True, "allow_http_image_urls": True}
@@ -51,6 +51,9 @@ def test_schemathesis_finds_nothing(
         serve_gateway(deployment, monkeypatch, gateway=gateway, limits=limits) as server,
         worker_process(deployment, logs),
     ):
+        if profile == "guests":  # a browser: the cookie its first request got, on every request
+            cookie = httpx.get(f"{server.url}/api/v1/chat").cookies[GUEST_COOKIE]
+            credentials = ["--header", f"Cookie: {GUEST_COOKIE}={cookie}"]
         result = subprocess.run(
             [
                 str(Path(sys.executable).with_name("schemathesis")),

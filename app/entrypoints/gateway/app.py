@@ -121,7 +121,11 @@ def create_app(settings: Settings) -> ASGIApp:
     app.include_router(client_api.router)
     app.include_router(client_images.router)
     errors.install(app)
-    docs.install(app, allow_http_image_urls=settings.gateway.allow_http_image_urls)
+    docs.install(
+        app,
+        allow_http_image_urls=settings.gateway.allow_http_image_urls,
+        allow_anonymous=settings.auth.allow_anonymous,
+    )
 
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:

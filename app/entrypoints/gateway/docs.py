@@ -16,9 +16,12 @@ from app.entrypoints.gateway import event_schema
 
 ASSETS = "/docs/assets"
 OPENAPI_URL = "/openapi.json"
+PRINCIPAL_SCHEMES = {"HTTPBearer", "APIKeyHeader"}  # FastAPI's names for routes' BEARER, API_KEY
 
 
-def install(app: FastAPI, *, allow_http_image_urls: bool = False) -> None:
+def install(
+    app: FastAPI, *, allow_http_image_urls: bool = False, allow_anonymous: bool = False
+) -> None:
     """/docs (Swagger UI), /redoc and their assets; the app must be made with docs_url and
     redoc_url None so FastAPI does not add its CDN pages."""
     app.mount(ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
@@ -57,6 +60,8 @@ def install(app: FastAPI, *, allow_http_image_urls: bool = False) -> None:
             _our_validation_errors(schema)
             if not allow_http_image_urls:
                 _https_image_urls(schema)
+            if allow_anonymous:
+                _credentials_optional(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -75,6 +80,18 @@ def _https_image_urls(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _https_image_urls(value)
+
+
+def _credentials_optional(schema: dict[str, Any]) -> None:
+    """Where anonymous use is allowed, a request without credentials is served (on /api/v1 a
+    browser becomes a guest by cookie): each operation's security takes `{}`, OpenAPI's "no
+    credentials" alternative, so the document does not promise a 401 the server never gives.
+    A job's own operations keep asking for its token: that is not a principal's credential."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            security = operation.get("security")
+            if security and all(set(one) <= PRINCIPAL_SCHEMES for one in security):
+                security.append({})
 
 
 def _our_validation_errors(schema: dict[str, Any]) -> None:

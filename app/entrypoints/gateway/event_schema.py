@@ -188,3 +188,26 @@ def components() -> dict[str, Any]:
         "entry id). Exactly one terminal event (done, error or resumed) ends each stream."
     )
     return {**defs, SCHEMA_NAME: schema}
+
+
+def sse_frame() -> dict[str, Any]:
+    """One frame of the events stream, as OpenAPI 3.1 describes a text/event-stream item: its
+    `data` is a ChatEvent in JSON (contentMediaType/contentSchema), so a client generator or a
+    fuzzer checks the event itself, not the frame's text."""
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "description": TYPE},
+            "id": {
+                "type": "string",
+                "description": "the stream entry id; send it back as "
+                "Last-Event-ID to resume after this event",
+            },
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": REF_TEMPLATE.format(model=SCHEMA_NAME)},
+            },
+        },
+    }

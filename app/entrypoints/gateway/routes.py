@@ -42,7 +42,6 @@ from app.entrypoints.gateway.schemas import (
 from app.settings import GatewaySettings
 
 router = APIRouter()
-EVENT_REF = event_schema.REF_TEMPLATE.format(model=event_schema.SCHEMA_NAME)
 JOB_ID = r"^[0-9a-f]{32}$"  # what POST /v1/chat issues
 PHOTOS = ("image/png", "image/jpeg", "image/webp")
 STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"  # a Redis Stream entry id, as SSE sends it
@@ -226,7 +225,7 @@ def _resolver() -> Callable[[str], Awaitable[list[str]]]:
         200: {
             "description": "SSE frames: `id` the stream entry id, `event` the event's type, "
             "`data` one ChatEvent as JSON; comment lines are heartbeats",
-            "content": {"text/event-stream": {"schema": {"$ref": EVENT_REF}}},
+            "content": {"text/event-stream": {"schema": event_schema.sse_frame()}},
         },
         **errors(403, 404, 422, 503),
     },
