@@ -174,31 +174,32 @@ class ChatWorker(Worker):
         # outage, and any worker's poll would start them a second time), then say we are alive
         # at once, for the gateway (Redis may have lost the keys); down still, if that fails.
         await self._renew_leases(reclaim=True)
-        await self._report_alive(queue_wide=True)
+        await self._report_alive()
         log.info("worker.redis_back", down_s=round(time.monotonic() - since, 1))
         self._down_since = None
 
     async def record_health(self) -> None:
-        """arq's queue-wide health key, and this worker's own (how many workers are alive)."""
-        wrote = self._last_health_check
-        await super().record_health()
-        if self._last_health_check != wrote or (
-            time.monotonic() - self._reported >= self.health_check_interval
-        ):
-            await self._report_alive()
+        """arq's queue-wide health key (its text, which `arq --check` prints) and this worker's
+        own (how many workers are alive), written here rather than by arq: arq keeps its key
+        one second past the interval, and a worker starved of CPU for longer (a busy host)
+        would read as gone, so the gateway would refuse chats it would run. Both keys outlive
+        MISSED_BEATS beats instead."""
+        if time.monotonic() - self._reported < self.health_check_interval:
+            return
+        running = sum(not task.done() for task in self.tasks.values())
+        queued = await self.pool.zcard(self.queue_name)
+        info = (
+            f"{datetime.now():%b-%d %H:%M:%S} j_complete={self.jobs_complete} "
+            f"j_failed={self.jobs_failed} j_retried={self.jobs_retried} "
+            f"j_ongoing={running} queued={queued}"
+        )
+        await self._report_alive(info.encode())
 
-    async def _report_alive(self, *, queue_wide: bool = False) -> None:
-        # arq keeps its key one second past the interval: a worker starved of CPU for longer
-        # (a busy host) would read as gone and the gateway would refuse chats it would run.
-        # Both keys outlive MISSED_BEATS beats instead; one round trip.
+    async def _report_alive(self, info: bytes = b"redis back") -> None:
         ttl = int((self.health_check_interval * MISSED_BEATS + 1) * 1000)
-        health = keys.queue_health_key(self.queue_name)
         async with self.pool.pipeline(transaction=False) as pipe:
             pipe.psetex(keys.worker_key(self.queue_name, os.getpid()), ttl, b"1")
-            if queue_wide:
-                pipe.psetex(health, ttl, b"redis back")
-            else:
-                pipe.pexpire(health, ttl)
+            pipe.psetex(keys.queue_health_key(self.queue_name), ttl, info)
             await pipe.execute()
         self._reported = time.monotonic()
 
