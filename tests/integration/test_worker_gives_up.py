@@ -35,17 +35,23 @@ async def pool() -> AsyncIterator[ArqRedis]:
     await redis.aclose()
 
 
-async def test_a_job_arq_fails_on_before_it_runs_ends_with_one_error(pool: ArqRedis) -> None:
-    # arq's plain JSON reader (no envelope check): its max-tries check then does arithmetic
-    # on the planted string and raises inside arq, on every try.
+def worker_on(pool: ArqRedis, **options: Any) -> tuple[str, ChatWorker]:
+    """A worker of a queue of its own (not started: the test calls its steps)."""
     queue = f"eco2:test:{uuid.uuid4().hex[:8]}"
     worker = ChatWorker(
         functions=[func(chat, name="chat")],
         queue_name=queue,
         redis_pool=pool,
-        job_deserializer=json.loads,
         job_serializer=serialization.dumps,
+        **options,
     )
+    return queue, worker
+
+
+async def test_a_job_arq_fails_on_before_it_runs_ends_with_one_error(pool: ArqRedis) -> None:
+    # arq's plain JSON reader (no envelope check): its max-tries check then does arithmetic
+    # on the planted string and raises inside arq, on every try.
+    queue, worker = worker_on(pool, job_deserializer=json.loads)
     publisher = RedisStreamProgressNotifier(pool)
     worker.ctx[PUBLISHER] = publisher
     worker.ctx[RUNNER] = ChatJobRunner(NeverRuns(), publisher)  # the queue's ending goes here
@@ -63,13 +69,7 @@ async def test_a_job_arq_fails_on_before_it_runs_ends_with_one_error(pool: ArqRe
 async def test_a_worker_starved_for_two_beats_still_reads_as_running(pool: ArqRedis) -> None:
     # Under load 12-16 a worker's poll took longer than arq's one second of slack and the
     # gateway answered 503 no_worker while the worker was running chats (issue 20).
-    queue = f"eco2:test:{uuid.uuid4().hex[:8]}"
-    worker = ChatWorker(
-        functions=[func(chat, name="chat")],
-        queue_name=queue,
-        redis_pool=pool,
-        health_check_interval=1,
-    )
+    queue, worker = worker_on(pool, health_check_interval=1)
     await worker.record_health()
     for key in (keys.queue_health_key(queue), keys.worker_key(queue, os.getpid())):
         lives_ms = await pool.pttl(key)
