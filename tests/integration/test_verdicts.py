@@ -22,7 +22,7 @@ def items() -> dict[str, WasteItem]:
         ("신문지는 종이류 맞지?", "신문지", "네, 신문지는 종이류로"),
         ("택배 상자 테이프 떼야 돼?", "택배 상자", "네"),  # the step says 떼어 냅니다
         ("냉장고 같은 큰 가전은 무료로 수거해 가?", "냉장고", "네"),
-        ("Can I put a milk carton in with paper?", "우유팩", "No, milk carton"),
+        ("Can I put a milk carton in with paper?", "우유팩", "No, the milk carton"),
         (
             "치킨 뼈도 음식물 쓰레기로 버려?",
             "닭뼈",
@@ -35,7 +35,7 @@ def items() -> dict[str, WasteItem]:
         ("에어컨 무상방문수거 신청할 수 있어?", "폐가전 무상방문수거", "네"),
         ("냉장고 버릴 때 수거비 내야 돼?", "냉장고", "아니요"),
         ("Can I get a deposit back for empty beer bottles?", "맥주병", "Yes"),
-        ("Can I put an old laptop in the general trash?", "노트북", "No, laptop"),
+        ("Can I put an old laptop in the general trash?", "노트북", "No, the laptop"),
         ("우유팩 헹궈야 돼?", "우유팩", "네, 내용물을 비우고 물로 헹굽니다"),  # with its step
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app.application.chat import follow_ups, render
 from app.application.chat.compound import companions
+from app.application.chat.conditions import settle
 from app.application.chat.registry import Lookup
 from app.application.chat.routing import Route
 from app.application.chat.state import BranchInput, NodeResult
@@ -35,6 +36,16 @@ def the_item_first(hits: list[RetrievedItem], question: str) -> list[RetrievedIt
     return hits
 
 
+def as_the_question_has_it(hits: list[RetrievedItem], question: str) -> list[RetrievedItem]:
+    """The top item in the state the question puts it in: '깨진 유리병' leads with broken
+    glass, '안 깨진 형광등' found as the broken lamp leads with the lamp."""
+    item, _ = settle(hits[0].item, question)
+    if item.id == hits[0].item.id:
+        return hits
+    rest = [h for h in hits if h.item.id != item.id]
+    return [hits[0].model_copy(update={"item": item}), *rest]
+
+
 def _named(hit: RetrievedItem, words: set[str]) -> bool:
     item = hit.item
     return any(w in (item.name_ko, *item.aliases_ko) for w in words)
@@ -55,6 +66,7 @@ def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
         hits = the_item_first(await search(retriever, branch.route, k), branch.route.query)
         if not hits:
             return found(branch, ())
+        hits = as_the_question_has_it(hits, asked(branch))
         language = detect_language(branch.route.query)
         sources = [Source(title=h.item.name_ko, kind="knowledge_base") for h in hits[:2]]
         entries = render.waste_items(hits, language)

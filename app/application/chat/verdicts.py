@@ -1,48 +1,57 @@
-"""Yes or no first: "도자기 그릇도 유리병으로 버려도 돼?" → "아니요, 도자기 그릇은 유리병으로
-버리지 않습니다." Decided from the item the knowledge base found, never guessed: a question
-that names a stream is answered by whether the item goes there; one about a fee, a refund or a
-step by the item's own text; otherwise no verdict is given."""
+"""Yes or no first: "도자기 그릇도 유리병으로 버려도 돼?" → "아니요, 도자기 그릇은 유리병류로
+버리지 않고 종량제 봉투(일반 쓰레기)로 배출합니다." Decided from the facts the item carries
+(its bins, the conditions that change them, the parts that come off), with the state the
+question puts it in: a broken bottle is broken glass, a greasy box is not paper. Only a
+question that names no bin, state or part falls back to the item's own text (a fee, a refund,
+a step); where nothing decides, no verdict is given."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from app.application.chat.conditions import part_asked, settle
 from app.domain.language import Language
 from app.domain.llm import ContextEntry
-from app.domain.waste import WasteCategory, WasteItem
+from app.domain.waste import (
+    CATEGORY_BIN,
+    RECYCLING,
+    Bin,
+    Condition,
+    ItemState,
+    Part,
+    WasteItem,
+)
 
-C = WasteCategory
-# stream → (how the question may name it, in Korean and English), the Korean name to say
+# bin → (how a question may name it), what to call it in Korean and in English
 STREAMS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "paper_pack": (("종이팩", "paper pack", "carton"), "종이팩", "paper packs"),
-    "glass": (("유리병", "유리", "glass"), "유리병류", "glass"),
-    "paper": (("종이류", "종이", "폐지", "paper"), "종이류", "paper"),
+    Bin.PAPER_PACK: (("종이팩", "paper pack", "carton"), "종이팩", "the paper-pack bin"),
+    Bin.GLASS: (("유리병", "유리", "glass"), "유리병류", "glass recycling"),
+    Bin.PAPER: (("종이류", "종이", "폐지", "paper"), "종이류", "paper recycling"),
     # Not ' can': 'Can I put…' names no stream.
-    "can": (("캔류", "캔", "cans", "can bin", "tin can", "metal can"), "캔류", "cans"),
-    "metal": (("고철", "금속", "scrap", "metal"), "고철", "scrap metal"),
-    "pet": (("투명 페트병 전용", "페트병 전용", "페트병 수거함", "clear pet bin", "pet bin"),
-            "투명 페트병 전용 수거함", "the clear-PET bin"),
-    "plastic": (("플라스틱", "plastic"), "플라스틱류", "plastics"),
-    "vinyl": (("비닐", "vinyl", "plastic film"), "비닐류", "vinyl"),
-    "styrofoam": (("스티로폼", "styrofoam", "polystyrene"), "스티로폼", "styrofoam"),
-    "food": (("음식물", "음쓰", "food waste", "compost"), "음식물 쓰레기", "food waste"),
-    "general": (("일반쓰레기", "일반 쓰레기", "종량제", "general waste", "trash", "garbage"),
-                "종량제 봉투(일반 쓰레기)", "general waste"),
-    "clothing": (("의류수거함", "헌옷 수거함", "헌옷수거함", "의류 수거함", "clothing bin",
-                  "clothes bin"), "의류수거함", "the clothing bin"),
+    Bin.CAN: (("캔류", "캔", "cans", "can bin", "tin can", "metal can"), "캔류", "can recycling"),
+    Bin.METAL: (("고철", "금속", "scrap", "metal"), "고철", "scrap metal"),
+    Bin.PET: (("투명 페트병 전용", "페트병 전용", "페트병 수거함", "clear pet bin", "pet bin"),
+              "투명 페트병 전용 수거함", "the clear-PET bin"),
+    Bin.PLASTIC: (("플라스틱", "plastic"), "플라스틱류", "plastic recycling"),
+    Bin.VINYL: (("비닐", "vinyl", "plastic film"), "비닐류", "vinyl (plastic film) recycling"),
+    Bin.STYROFOAM: (("스티로폼", "styrofoam", "polystyrene"), "스티로폼", "styrofoam recycling"),
+    Bin.FOOD: (("음식물", "음쓰", "food waste", "compost"), "음식물 쓰레기", "food waste"),
+    Bin.GENERAL: (("일반쓰레기", "일반 쓰레기", "종량제", "general waste", "trash", "garbage"),
+                  "종량제 봉투(일반 쓰레기)", "general waste (a 종량제 bag)"),
+    Bin.CLOTHING: (("의류수거함", "헌옷 수거함", "헌옷수거함", "의류 수거함", "clothing bin",
+                    "clothes bin"), "의류수거함", "the clothing bin"),
+    Bin.LAMP: (("형광등 수거함", "폐형광등 수거함", "lamp bin", "lamp collection"),
+               "폐형광등 수거함", "the fluorescent-lamp collection box"),
+    Bin.BATTERY: (("건전지 수거함", "배터리 수거함", "battery bin", "battery box"),
+                  "폐건전지 수거함", "the battery collection box"),
+    Bin.MEDICINE: (("의약품 수거함", "약국", "pharmacy", "medicine box"), "폐의약품 수거함",
+                   "a pharmacy's medicine collection box"),
+    Bin.BULKY: (("대형 폐기물", "대형폐기물", "bulky waste"), "대형 폐기물", "bulky waste"),
     # Where nothing goes: asked about, the answer is no.
     "drain": (("하수구", "싱크대", "배수구", "변기", "drain", "sink", "toilet"), "하수구",
               "the drain"),
-    "recyclable": (("재활용", "recycl"), "재활용품", "recycling"),
-}  # fmt: skip
-CATEGORY_STREAM = {
-    C.PET: "pet", C.PLASTIC: "plastic", C.VINYL: "vinyl", C.PAPER: "paper",
-    C.PAPER_PACK: "paper_pack", C.CAN: "can", C.METAL: "metal", C.GLASS: "glass",
-    C.STYROFOAM: "styrofoam", C.CLOTHING: "clothing", C.FOOD_WASTE: "food",
-    C.GENERAL_WASTE: "general",
-}  # fmt: skip
-RECYCLABLE = {
-    "pet", "plastic", "vinyl", "paper", "paper_pack", "can", "metal", "glass", "styrofoam",
+    "recyclable": (("재활용", "분리수거", "recycl"), "재활용품", "recycling"),
 }  # fmt: skip
 YES_NO_KO = re.compile(
     r"(돼|되나요|되나|돼요|되요|되죠|되지|됨|맞아|맞지|맞나요|맞죠|맞아요|가능해|가능한가요|괜찮아|"
@@ -96,28 +105,70 @@ def is_yes_no(question: str) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A yes or a no and what decided it: the item (as the question has it), the condition
+    that moved it, the bin the question named or the part it asked about."""
+
+    yes: bool
+    item: WasteItem
+    condition: Condition | None = None
+    claim: str | None = None
+    part: tuple[Part, bool] | None = None
+    by: str = "text"  # "part", "stream", "as_is" or "text"
+
+
 def verdict(question: str, item: WasteItem, language: Language) -> ContextEntry | None:
-    """The yes or no to open the answer with, or None when the item's text does not decide."""
+    """The yes or no to open the answer with, or None when nothing decides it."""
+    decision = decide(question, item)
+    if decision is None:
+        return None
+    return ContextEntry(lines=(say(decision, question, language),), role="lead")
+
+
+def decide(question: str, item: WasteItem) -> Decision | None:
+    """The yes or no a question gets from the item's facts; None when it asks none or the
+    facts do not decide it."""
     if not is_yes_no(question):
         return None
+    settled, condition = settle(item, question)
+    part = part_asked(question)
+    rule = settled.part(part[0]) if part is not None else None
+    if part is not None and rule is not None:
+        return Decision(rule.remove == part[1], settled, condition, part=part, by="part")
+    claims = [c for c in _claims(question, item) if c not in _claims(settled.name_ko, item)]
+    claims = [c for c in claims if c != "recyclable"] or claims
+    if claims:
+        if condition is not None and not condition.bins:
+            return Decision(False, settled, condition, claims[0], by="as_is")
+        goes = set(condition.bins) if condition is not None else bins(settled)
+        yes = bool(goes & RECYCLING) if claims[0] == "recyclable" else claims[0] in goes
+        if yes and condition is None and _by_steps(question, settled) is False:
+            yes = False  # the right bin, with one of the item's common mistakes
+        return Decision(yes, settled, condition, claims[0], by="stream")
+    if condition is not None and not condition.bins:
+        return Decision(False, settled, condition, by="as_is")
     if AS_IS.search(question) and PREPARES.search(" ".join((*item.steps_ko, *item.steps_en))):
-        answer: bool | None = False
-    elif _claims(question, item):
-        answer = _by_stream(question, item)
-    else:
-        answer = _by_text(question, item)
+        return Decision(False, settled, condition, by="as_is")
+    answer = _by_text(question, settled)
     if answer is None:
         return None
-    return ContextEntry(lines=(_say(answer, question, item, language),), role="lead")
+    return Decision(answer, settled, condition, by="text")
+
+
+BIN_NAME = re.compile(r"수거함|\bbins?\b|collection box", re.I)
 
 
 def _without_names(question: str, item: WasteItem, *, aliases: bool = True) -> str:
     """The question with the item's names taken out, longest first ('우유팩' is no claim).
     Without aliases for comparing steps: an alias like '택배 상자 테이프' holds the very word
-    the question asks about."""
+    the question asks about. A name that is a bin's ('헌옷·의류수거함') stays: it names the
+    bin the question asks about."""
     text = f" {question.lower()} "
     names = (item.name_ko, item.name_en, *((*item.aliases_ko, *item.aliases_en) if aliases else ()))
     for name in sorted(names, key=len, reverse=True):
+        if BIN_NAME.search(name):
+            continue
         text = text.replace(name.lower(), " ")
     return text
 
@@ -134,11 +185,14 @@ def _claims(question: str, item: WasteItem) -> list[str]:
     return found
 
 
-def item_streams(item: WasteItem) -> set[str]:
-    """Where the item goes: its category's stream; for a category with no stream of its own
-    (hazardous, e-waste...), the streams its steps send it to, less those its mistakes name."""
-    if item.category in CATEGORY_STREAM:
-        return {CATEGORY_STREAM[item.category]}
+def bins(item: WasteItem) -> set[str]:
+    """Where the item goes: its own bins, else its category's; for a category with no bin of
+    its own (hazardous, construction), the streams its steps send it to, less those its
+    mistakes name."""
+    if item.bins:
+        return set(item.bins)
+    if item.category in CATEGORY_BIN:
+        return {CATEGORY_BIN[item.category]}
     steps = " ".join((*item.steps_ko, *item.steps_en)).lower()
     mistakes = " ".join((*item.mistakes_ko, *item.mistakes_en)).lower()
     return {
@@ -148,17 +202,6 @@ def item_streams(item: WasteItem) -> set[str]:
         and any(p in steps for p in phrases)
         and not any(p in mistakes for p in phrases)
     }
-
-
-def _by_stream(question: str, item: WasteItem) -> bool:
-    claims = _claims(question, item)
-    goes = item_streams(item)
-    if claims == ["recyclable"]:
-        return bool(goes & RECYCLABLE) and CATEGORY_STREAM.get(item.category) in RECYCLABLE
-    right = any(c in goes for c in claims if c != "recyclable")
-    # The right stream, but what the question adds is one of the item's common mistakes
-    # ("헌옷 수거함에 젖은 옷 넣어도 돼?"): no.
-    return right and _by_steps(question, item) is not False
 
 
 def _by_text(question: str, item: WasteItem) -> bool | None:
@@ -226,26 +269,127 @@ EN_STOP = frozenset(
 )
 
 
-def _say(yes: bool, question: str, item: WasteItem, language: Language) -> str:
-    claims = [c for c in _claims(question, item) if c != "recyclable"] or _claims(question, item)
+STATE_KO = {
+    ItemState.BROKEN: "깨진", ItemState.INTACT: "깨지지 않은", ItemState.SOILED: "오염된",
+    ItemState.CLEAN: "깨끗한", ItemState.CONTENTS_LEFT: "내용물이 남은",
+    ItemState.EMPTY: "다 비운", ItemState.WORN: "낡고 해지거나 오염된",
+}  # fmt: skip
+STATE_EN = {
+    ItemState.BROKEN: "broken", ItemState.INTACT: "intact", ItemState.SOILED: "soiled",
+    ItemState.CLEAN: "clean", ItemState.CONTENTS_LEFT: "not-yet-empty",
+    ItemState.EMPTY: "emptied", ItemState.WORN: "worn-out",
+}  # fmt: skip
+# What to do first when a state keeps the item from its bin as it is.
+FIX_KO = {
+    ItemState.CONTENTS_LEFT: "내용물을 다 비운 뒤 배출합니다",
+    ItemState.SOILED: "깨끗이 씻은 뒤 배출하고, 씻어도 지워지지 않으면 종량제 봉투에 버립니다",
+}
+FIX_EN = {
+    ItemState.CONTENTS_LEFT: "empty it completely first",
+    ItemState.SOILED: "rinse it clean first, and if it will not come clean, it goes in "
+    "general waste",
+}
+PART_KO = {
+    Part.CAP: "뚜껑", Part.LABEL: "라벨", Part.SPRING: "스프링", Part.BATTERY: "건전지",
+    Part.TAPE: "테이프", Part.STRAW: "빨대", Part.CONTENTS: "내용물",
+}  # fmt: skip
+
+
+def say(decision: Decision, question: str, language: Language) -> str:
+    """One whole sentence (two where a step says why), in the asker's language."""
     if language == "en":
-        where = STREAMS[claims[0]][2] if claims else ""
-        if where:
-            if yes:
-                return f"Yes, {item.name_en} goes in {where}."
-            return f"No, {item.name_en} does not go in {where}."
-        return _with_reason("Yes" if yes else "No", question, item, "en", yes)
-    where = STREAMS[claims[0]][1] if claims else ""
-    topic = _particle(item.name_ko, "은", "는")
-    if where:
+        return _say_en(decision, question)
+    item, condition, yes = decision.item, decision.condition, decision.yes
+    named = item.name_ko
+    if condition is not None and condition.item is None:
+        named = f"{STATE_KO[condition.state]} {named}"
+    topic = _particle(named, "은", "는")
+    if decision.by == "part" and decision.part is not None:
+        part = PART_KO[decision.part[0]]
+        step = _step_naming(item, part, "ko")
         if yes:
-            return f"네, {topic} {_ro(where)} 배출합니다."
+            return f"네, {step}" if step else f"네, {_particle(part, '을', '를')} 떼어 냅니다."
+        if decision.part[1]:
+            return f"아니요, {_particle(part, '은', '는')} 빼지 않아도 됩니다." + (
+                f" {step}" if step else ""
+            )
+        return f"아니요, {_particle(part, '은', '는')} 떼어 내고 배출합니다." + (
+            f" {step}" if step else ""
+        )
+    where = STREAMS[decision.claim][1] if decision.claim else ""
+    if decision.by == "as_is" and condition is not None and condition.state in FIX_KO:
+        head = f"아니요, {topic} 그대로 {_ro(where)} 버리지 않고" if where else f"아니요, {topic}"
+        return f"{head} {FIX_KO[condition.state]}."
+    if where and yes:
+        return f"네, {topic} {_ro(where)} 배출합니다."
+    if where:
+        instead = _instead(decision, "ko")
+        if instead:
+            return f"아니요, {topic} {_ro(where)} 버리지 않고 {_ro(instead)} 배출합니다."
         return f"아니요, {topic} {_ro(where)} 버리지 않습니다."
     return _with_reason("네" if yes else "아니요", question, item, "ko", yes)
 
 
+def _say_en(decision: Decision, question: str) -> str:
+    item, condition, yes = decision.item, decision.condition, decision.yes
+    name = item.name_en
+    if condition is not None and condition.item is None:
+        name = f"{STATE_EN[condition.state]} {name}"
+    plural = _plural(item.name_en)
+    subject = name if plural else f"the {name}"
+    go, goes_not = ("go", "do not go") if plural else ("goes", "does not go")
+    if decision.by == "part" and decision.part is not None:
+        part = decision.part[0].value
+        step = _step_naming(item, part, "en")
+        if yes:
+            return f"Yes, {_lower_first(step)}" if step else f"Yes, take the {part} off."
+        if decision.part[1]:
+            return f"No, the {part} can stay on." + (f" {step}" if step else "")
+        return f"No, take the {part} off first." + (f" {step}" if step else "")
+    where = STREAMS[decision.claim][2] if decision.claim else ""
+    if decision.by == "as_is" and condition is not None and condition.state in FIX_EN:
+        return f"No, {FIX_EN[condition.state]}."
+    if where and yes:
+        return f"Yes, {subject} {go} in {where}."
+    if where:
+        instead = _instead(decision, "en")
+        tail = f"; {'they go' if plural else 'it goes'} in {instead}" if instead else ""
+        return f"No, {subject} {goes_not} in {where}{tail}."
+    return _with_reason("Yes" if yes else "No", question, item, "en", yes)
+
+
+def _instead(decision: Decision, language: Language) -> str:
+    """Where the item goes instead, when that is one bin."""
+    condition = decision.condition
+    goes = set(condition.bins) if condition is not None and condition.bins else bins(decision.item)
+    if len(goes) != 1:
+        return ""
+    only = next(iter(goes))
+    return STREAMS[only][2 if language == "en" else 1] if only in STREAMS else ""
+
+
+def _step_naming(item: WasteItem, word: str, language: Language) -> str:
+    """The step that names the part; the first step when the item is the part itself."""
+    steps = item.steps_en if language == "en" else item.steps_ko
+    own_name = item.name_en if language == "en" else item.name_ko
+    first = steps[0] if word.lower() in own_name.lower() else ""
+    found = next((step for step in steps if word.lower() in step.lower()), first)
+    return found if not found or found.endswith(".") else f"{found}."
+
+
+def _plural(name: str) -> bool:
+    words = name.split("(")[0].split()
+    last = words[-1].lower() if words else ""
+    return last.endswith("s") and not last.endswith(("ss", "us", "is"))
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def _with_reason(word: str, question: str, item: WasteItem, language: Language, yes: bool) -> str:
-    """'네, 내용물을 비우고 물로 헹굽니다.': the yes or no with the line that decided it."""
+    """'네, 내용물을 비우고 물로 헹굽니다.': the yes or no with the line that decided it; a
+    common mistake is said as one ('아니요, '…'는 흔히 하는 실수입니다.')."""
     asked = _grams(_without_names(question, item, aliases=False))
     steps = item.steps_en if language == "en" else item.steps_ko
     mistakes = item.mistakes_en if language == "en" else item.mistakes_ko
@@ -254,8 +398,11 @@ def _with_reason(word: str, question: str, item: WasteItem, language: Language, 
     if not best or not asked & _grams(best):
         return f"{word}."
     if not yes and best in mistakes:
-        best = f"{'a common mistake' if language == 'en' else '흔한 실수'}: {best}"
-    return f"{word}, {best[0].lower() + best[1:] if language == 'en' else best}".rstrip(".") + "."
+        best = best.rstrip(".")
+        if language == "en":
+            return f"No, that is a common mistake: {_lower_first(best)}."
+        return f"아니요, '{best}'{'은' if _final(best) else '는'} 흔히 하는 실수입니다."
+    return f"{word}, {_lower_first(best) if language == 'en' else best}".rstrip(".") + "."
 
 
 def _final(word: str) -> int:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from app.domain.waste import WasteItem
+from app.domain.waste import Condition, PartRule, WasteCategory, WasteItem
 
 DATA = Path(__file__).with_name("data") / "waste_items.yaml"
+CONDITIONS = DATA.with_name("conditions.yaml")
 
 # Every item names the guideline its rule comes from, with exactly one of these names (the
 # YAML lists them in its header comment too).
@@ -34,7 +35,7 @@ def load_items(path: Path = DATA) -> tuple[WasteItem, ...]:
     # libyaml's loader when present: ten times the pure-Python one on this file.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-    items = tuple(WasteItem.model_validate(entry) for entry in raw)
+    items = with_conditions(tuple(WasteItem.model_validate(entry) for entry in raw))
     for field, values in (
         ("ids", [i.id for i in items]),
         ("Korean names", [i.name_ko for i in items]),
@@ -47,6 +48,46 @@ def load_items(path: Path = DATA) -> tuple[WasteItem, ...]:
     if unknown:
         raise ValueError(f"{path}: sources outside the vocabulary {unknown}")
     return items
+
+
+def with_conditions(items: tuple[WasteItem, ...], path: Path = CONDITIONS) -> tuple[WasteItem, ...]:
+    """Each item with its category's conditions and parts beside its own, and each `see`
+    resolved to the item it names (a missing one fails loudly)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    defaults = {
+        WasteCategory(category): tuple(Condition.model_validate(c) for c in conditions)
+        for category, conditions in raw["conditions"].items()
+    }
+    part_defaults = {
+        WasteCategory(category): tuple(PartRule.model_validate(r) for r in rules)
+        for category, rules in raw["parts"].items()
+    }
+    by_id = {item.id: item for item in items}
+    missing = sorted(
+        f"{item.id} → {c.see}"
+        for item in items
+        for c in (*item.conditions, *defaults.get(item.category, ()))
+        if c.see is not None and c.see not in by_id
+    )
+    if missing:
+        raise ValueError(f"conditions naming no item: {missing}")
+
+    def completed(item: WasteItem) -> WasteItem:
+        own = {c.state for c in item.conditions}
+        inherited = tuple(c for c in defaults.get(item.category, ()) if c.state not in own)
+        conditions = tuple(
+            c.model_copy(update={"item": by_id[c.see]}) if c.see and c.see != item.id else c
+            for c in (*item.conditions, *inherited)
+        )
+        known = {r.part for r in item.parts}
+        parts = (
+            *item.parts,
+            *(r for r in part_defaults.get(item.category, ()) if r.part not in known),
+        )
+        return item.model_copy(update={"conditions": conditions, "parts": parts})
+
+    return tuple(completed(item) for item in items)
 
 
 def _duplicates(values: Iterable[str]) -> list[str]:

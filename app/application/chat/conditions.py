@@ -1,0 +1,92 @@
+"""What a yes-or-no question says about its item: the state it is in ('깨진', 'greasy', '반쯤
+남은') and the part it asks to take off ('뚜껑 빼야 돼?'). The verdict is decided from these
+and the facts the item carries, not from words the question shares with the item's text."""
+
+from __future__ import annotations
+
+import re
+
+from app.domain.waste import Condition, ItemState, Part, WasteItem
+
+S = ItemState
+# Checked in this order; a state and its opposite together decide nothing ('깨끗한 부분만
+# 잘라 기름 묻은 데는 버리고').
+STATES: tuple[tuple[ItemState, re.Pattern[str]], ...] = tuple(
+    (state, re.compile(pattern, re.I))
+    for state, pattern in (
+        (S.INTACT, r"안 ?깨|깨지지 ?않|멀쩡|온전|\bintact\b|\bunbroken\b|not broken|in one piece"),
+        (S.BROKEN, r"깨진|깨졌|깨져|깨뜨|금 ?(?:이 )?간|금 ?갔|부서|박살|\bbroken\b|\bcracked\b|"
+                   r"\bshattered\b|\bsmashed\b|\bchipped\b"),
+        (S.CLEAN, r"깨끗|씻은|씻었|헹군|헹궜|\bclean\b|\brinsed\b|\bwashed\b"),
+        (S.SOILED, r"기름|묻은|묻어|묻었|오염|더러|흥건|양념|찌든|얼룩|"
+                   r"\bgreasy\b|\bgrease\b|\boily\b|\bdirty\b|\bsoiled\b|\bstained\b|"
+                   r"food (?:on|stuck)|sauce on|with food"),
+        (S.CONTENTS_LEFT, r"남았|남은|남아|들어 ?있|차 ?있|반쯤|덜 ?쓴|"
+                          r"still (?:has|have|full|some)|\bleft in\b|left over|leftover|"
+                          r"half[- ]full|not empty|"
+                          r"some (?:\w+ )?left"),
+        (S.EMPTY, r"다 쓴|다 먹은|비운|비웠|\bempty\b|\bemptied\b|used up"),
+        (S.WORN, r"구멍|찢어|찢긴|해진|늘어난|젖은|젖었|\btorn\b|\bripped\b|\bholes?\b|"
+                 r"worn[- ]out|\bwet\b"),
+    )
+)  # fmt: skip
+OPPOSITES = ((S.INTACT, S.BROKEN), (S.CLEAN, S.SOILED), (S.EMPTY, S.CONTENTS_LEFT))
+# The state that decides when several are said: a broken dirty bottle is broken glass.
+PRECEDENCE = (S.BROKEN, S.SOILED, S.WORN, S.CONTENTS_LEFT, S.INTACT, S.CLEAN, S.EMPTY)
+
+PARTS: tuple[tuple[Part, re.Pattern[str]], ...] = tuple(
+    (part, re.compile(pattern, re.I))
+    for part, pattern in (
+        (Part.CAP, r"뚜껑|마개|\bcaps?\b|\blids?\b"),
+        (Part.LABEL, r"라벨|상표|\blabels?\b"),
+        (Part.SPRING, r"스프링|\bsprings?\b|spiral|coil"),
+        (Part.BATTERY, r"건전지|배터리|\bbatter(?:y|ies)\b"),
+        (Part.TAPE, r"테이프|송장|\btape\b"),
+        (Part.STRAW, r"빨대|\bstraws?\b"),
+    )
+)  # fmt: skip
+REMOVE = re.compile(
+    r"빼|떼|분리|제거|벗겨|벗기|따로|\bremov|take (?:\w+ )?(?:off|out)|taking (?:\w+ )?(?:off|out)|"
+    r"\bdetach|\bseparat|\bpeel",
+    re.I,
+)
+KEEP = re.compile(
+    r"닫아|닫은|닫고|끼운 ?채|붙인 ?채|붙어 ?있|달린 ?채|그대로|통째|with the \w+ on|\bleave\b|"
+    r"\bkeep\b|still (?:on|attached|inside)",
+    re.I,
+)
+
+
+def states_in(question: str) -> list[ItemState]:
+    """The states the question puts its item in, the deciding one first."""
+    found = {state for state, pattern in STATES if pattern.search(question)}
+    if S.INTACT in found:
+        found.discard(S.BROKEN)  # '안 깨진' holds '깨진'
+    for one, other in OPPOSITES:
+        if one in found and other in found:
+            found -= {one, other}
+    return [state for state in PRECEDENCE if state in found]
+
+
+def settle(item: WasteItem, question: str) -> tuple[WasteItem, Condition | None]:
+    """The item as the question has it: a broken bottle is broken glass, an intact tube found
+    as the broken one is the tube. The first state the item has a condition for decides."""
+    for state in states_in(question):
+        condition = item.condition(state)
+        if condition is not None:
+            return (condition.item or item), condition
+        if item.state is state:
+            return item, None
+    return item, None
+
+
+def part_asked(question: str) -> tuple[Part, bool] | None:
+    """The part the question asks about and whether it proposes taking it off (True) or
+    leaving it on (False); None when it names no part or no such step."""
+    for part, pattern in PARTS:
+        if pattern.search(question):
+            if KEEP.search(question):
+                return part, False
+            if REMOVE.search(question):
+                return part, True
+    return None
