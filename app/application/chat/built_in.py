@@ -38,7 +38,7 @@ CHARACTER: Tool[CharacterPort] = Tool(
 )
 LOCATION: Tool[LocationPort] = Tool(
     "location", Labels("지도 검색", "map search"), (Intent.LOCATION,),
-    describes="places on a map near somewhere", kb_stands_in=True,
+    describes="places on a map near somewhere", about_an_item=True, kb_stands_in=True,
     cues=Cues((
         "근처", "가까운", "주변", "어디 있", "위치", "지도", "찾아줘", "near", "nearest",
         "nearby", "around", "where is", "map"), order=60),

@@ -90,3 +90,26 @@ def part_asked(question: str) -> tuple[Part, bool] | None:
             if REMOVE.search(question):
                 return part, True
     return None
+
+
+# Words that say what soils a thing or which one is meant, not what it is ('음식 묻은 건?').
+NOT_A_NAME = frozenset(
+    "그럼 그러면 그건 그 건 거 것 걸 게 음식 음식물 기름 양념 소스 국물 and so what about how the"
+    " one ones with on it food grease sauce oil".split()
+)
+
+
+def names_only_a_state(message: str) -> bool:
+    """Whether a turn says a state and nothing else ('음식 묻은 건?', 'and the broken one?'):
+    it asks about the last item in that state."""
+    if not states_in(message):
+        return False
+    words = re.findall(r"[가-힣]+|[a-z]+", message.lower())
+    rest = [
+        w
+        for w in words
+        if w not in NOT_A_NAME
+        and re.sub(r"(?:은요|는요|이요|요|은|는|이|가|도)$", "", w) not in NOT_A_NAME
+        and not any(pattern.search(w) for _, pattern in STATES)
+    ]
+    return not rest

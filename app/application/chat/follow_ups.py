@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from app.application.chat.conditions import names_only_a_state
 from app.application.chat.verdicts import is_yes_no
 from app.application.ports.tools import RetrieverPort
 from app.domain.chat import Subject
@@ -26,6 +27,14 @@ CONTEXT_CANDIDATES = 30  # the last item's neighbours reach far down its ranking
 CONTEXT_WEIGHT = 0.5  # how much the last item's ranking counts beside the turn's own
 # '그럼 영수증도?', '캔은요?': one noun and a particle, leaning on the whole last question.
 ELLIPTICAL = re.compile(r"^([가-힣]{1,10}?)(?:도|은|는|이|가)(?:요)?\s*[?？]?$")
+# A short question about a fee, a place or a number names no item: it asks about the last one
+# ('얼마야?', '돈 내야 돼?', 'Where is the bin?', 'What number do I call?').
+ABOUT_THE_LAST = re.compile(
+    r"^(?:얼마|돈|비용|요금|수수료|어디|어딨|언제|무료|유료|공짜|전화|번호)"
+    r"|\b(?:how much|what number|which number|the bin|the box|the fee|the cost|the number|"
+    r"is it free|do i pay|does it cost)\b",
+    re.I,
+)
 EN_PRONOUN = re.compile(r"\b(?:it|they|them|this|that|these|those)\b", re.I)
 EN_FILLER = re.compile(r"\b(?:the|its|it's|their|a|an|one|ones)\b\s*", re.I)
 
@@ -54,6 +63,15 @@ def _same_particle(suffix: str, noun: str) -> str:
         if suffix in (consonant, vowel):
             return consonant if final else vowel
     return suffix
+
+
+def asks_only_about_the_last(message: str) -> bool:
+    """A short question about a fee, a place or a number, or a state and nothing else: it
+    names no item, it asks about the last one."""
+    stripped = message.strip()
+    if len(stripped.split()) <= 6 and ABOUT_THE_LAST.search(stripped):
+        return True
+    return names_only_a_state(stripped)
 
 
 def mentions(query: str, subject: Subject) -> bool:
@@ -103,14 +121,18 @@ async def follow_up_hits(
 
     The turn's words choose among its own candidates ('뚜껑은요?' → caps), the last item
     breaks the tie towards its neighbours (a glass bottle → the metal cap, not the plastic
-    one), and a turn that names no item of its own stays on the last item ('어디에 버려?').
+    one), and a turn that names no item of its own stays on the last item ('어디에 버려?',
+    '음식 묻은 건?').
     Each ranking is scaled by its best score, so a short English turn counts as much as a
     long Korean one; a turn with no confident hit names nothing, and counts for nothing.
     """
     own = await retriever.search(original, OWN_CANDIDATES)
     context = await retriever.search(subject.name(detect_language(original)), CONTEXT_CANDIDATES)
     fused: dict[str, tuple[float, RetrievedItem]] = {}
-    own_weight = 1.0 if any(hit.confident for hit in own) else 0.0
+    # '얼마야?' or '음식 묻은 건?' names nothing, whatever fee or stain words it shares with
+    # other items: it stays on the last item.
+    names = any(hit.confident for hit in own) and not asks_only_about_the_last(original)
+    own_weight = 1.0 if names else 0.0
     for hits, weight in ((own, own_weight), (context, CONTEXT_WEIGHT)):
         top = max((hit.score for hit in hits), default=1.0) or 1.0
         for hit in hits:

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.application.chat.compound import split_items
+from app.application.chat.follow_ups import asks_only_about_the_last
 from app.application.chat.registry import Tool
 from app.domain.chat import Intent, IntentClassification, IntentScore, intent_named
 
 FOLLOW_UP = re.compile(
     r"^(그럼|그러면|그리고|또|and|what about|how about|also)\b"
-    r"|(은요|는요|이요|요\?|도\?|는\?|은\?)\s*$",
+    r"|(은요|는요|이요|요\?|도\?|는\?|은\?|\s(?:건|거|것|거는|건요)\?)\s*$",
     re.I,
 )
 EN_PRONOUN = re.compile(r"\b(it|they|them|this|that|these|those|one)\b", re.I)
@@ -71,6 +72,8 @@ def looks_like_follow_up(message: str) -> bool:
     previous turn."""
     stripped = message.strip()
     if FOLLOW_UP.search(stripped) or (len(stripped.split()) <= 2 and len(stripped) <= 12):
+        return True
+    if asks_only_about_the_last(stripped):
         return True
     return len(stripped.split()) <= 5 and bool(EN_PRONOUN.search(stripped))
 

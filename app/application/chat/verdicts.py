@@ -115,7 +115,8 @@ class Decision:
     condition: Condition | None = None
     claim: str | None = None
     part: tuple[Part, bool] | None = None
-    by: str = "text"  # "part", "stream", "as_is" or "text"
+    by: str = "text"  # "part", "stream", "as_is", "money" or "text"
+    reason: str = ""  # the item's own sentence that decided a fee or refund
 
 
 def verdict(question: str, item: WasteItem, language: Language) -> ContextEntry | None:
@@ -142,15 +143,19 @@ def decide(question: str, item: WasteItem) -> Decision | None:
         if condition is not None and not condition.bins:
             return Decision(False, settled, condition, claims[0], by="as_is")
         goes = set(condition.bins) if condition is not None else bins(settled)
-        yes = bool(goes & RECYCLING) if claims[0] == "recyclable" else claims[0] in goes
+        right = [c for c in claims if c in goes or (c == "recyclable" and goes & RECYCLING)]
+        yes = bool(right)
         if yes and condition is None and _by_steps(question, settled) is False:
             yes = False  # the right bin, with one of the item's common mistakes
-        return Decision(yes, settled, condition, claims[0], by="stream")
+        return Decision(yes, settled, condition, (right or claims)[0], by="stream")
     if condition is not None and not condition.bins:
         return Decision(False, settled, condition, by="as_is")
     if AS_IS.search(question) and PREPARES.search(" ".join((*item.steps_ko, *item.steps_en))):
         return Decision(False, settled, condition, by="as_is")
-    answer = _by_text(question, settled)
+    money = _by_money(question, settled)
+    if money is not None:
+        return Decision(money[0], settled, condition, by="money", reason=money[1])
+    answer = _by_steps(question, settled)
     if answer is None:
         return None
     return Decision(answer, settled, condition, by="text")
@@ -173,16 +178,23 @@ def _without_names(question: str, item: WasteItem, *, aliases: bool = True) -> s
     return text
 
 
+PHRASES = sorted(
+    ((phrase, stream) for stream, (phrases, _, _) in STREAMS.items() for phrase in phrases),
+    key=lambda pair: -len(pair[0]),
+)
+
+
 def _claims(question: str, item: WasteItem) -> list[str]:
-    """The streams the question names, outside the item's own names."""
+    """The streams the question names, outside the item's own names, in the order it names
+    them; the longest phrase wins ('plastic film' is vinyl, not plastic; '종이팩' not paper)."""
     text = _without_names(question, item)
-    found = []
-    for stream, (phrases, _, _) in STREAMS.items():
-        if any(phrase in text for phrase in phrases) and not (
-            stream == "paper" and "paper_pack" in found
-        ):
-            found.append(stream)
-    return found
+    found: dict[str, int] = {}
+    for phrase, stream in PHRASES:
+        at = text.find(phrase)
+        if at >= 0:
+            found.setdefault(stream, at)
+            text = text.replace(phrase, " " * len(phrase))
+    return sorted(found, key=found.__getitem__)
 
 
 def bins(item: WasteItem) -> set[str]:
@@ -204,17 +216,33 @@ def bins(item: WasteItem) -> set[str]:
     }
 
 
-def _by_text(question: str, item: WasteItem) -> bool | None:
+def _by_money(question: str, item: WasteItem) -> tuple[bool, str] | None:
+    """A refund, 'is it free' or 'do I pay': decided by whether the item's text says so, with
+    the sentence that says it (in the question's language)."""
+    language = "en" if question.isascii() else "ko"
+    sentences = [
+        sentence
+        for line in (
+            *(item.steps_en if language == "en" else item.steps_ko),
+            item.notes_en if language == "en" else item.notes_ko,
+        )
+        for sentence in re.split(r"(?<=[.!?])\s+", line)
+        if sentence
+    ]
+
+    def saying(pattern: re.Pattern[str]) -> str:
+        return next((s for s in sentences if pattern.search(s)), "")
+
     text = " ".join(
         (item.name_ko, item.name_en, *item.steps_ko, *item.steps_en, item.notes_ko, item.notes_en)
     )
     if REFUND.search(question):
-        return bool(REFUND.search(text))
+        return bool(REFUND.search(text)), saying(REFUND)
     if FREE.search(question):
-        return bool(FREE_IN_TEXT.search(text))
+        return bool(FREE_IN_TEXT.search(text)), saying(FREE_IN_TEXT)
     if FEE.search(question):
-        return not FREE_IN_TEXT.search(text)
-    return _by_steps(question, item)
+        return not FREE_IN_TEXT.search(text), saying(FREE_IN_TEXT) or saying(FEE)
+    return None
 
 
 def _by_steps(question: str, item: WasteItem) -> bool | None:
@@ -295,6 +323,35 @@ PART_KO = {
 }  # fmt: skip
 
 
+def condition_lead(question: str, item: WasteItem, language: Language) -> ContextEntry | None:
+    """For a question that is not yes or no, what the state it names changes: '오염된
+    비닐봉지는 깨끗이 씻은 뒤 배출하고, …'. None when the state's own item is shown instead."""
+    settled, condition = settle(item, question)
+    if condition is None or condition.item is not None:
+        return None
+    en = language == "en"
+    state = (STATE_EN if en else STATE_KO)[condition.state]
+    name = f"{state} {settled.name_en if en else settled.name_ko}"
+    if condition.bins:
+        where = " / ".join(STREAMS[b][2 if en else 1] for b in condition.bins if b in STREAMS)
+        if not where:
+            return None
+        line = (
+            f"A {name} goes in {where}."
+            if en
+            else f"{_particle(name, '은', '는')} {_ro(where)} 배출합니다."
+        )
+    elif condition.state in FIX_KO:
+        line = (
+            f"For a {name}: {FIX_EN[condition.state]}."
+            if en
+            else f"{_particle(name, '은', '는')} {FIX_KO[condition.state]}."
+        )
+    else:
+        return None
+    return ContextEntry(lines=(line,), role="lead")
+
+
 def say(decision: Decision, question: str, language: Language) -> str:
     """One whole sentence (two where a step says why), in the asker's language."""
     if language == "en":
@@ -305,17 +362,9 @@ def say(decision: Decision, question: str, language: Language) -> str:
         named = f"{STATE_KO[condition.state]} {named}"
     topic = _particle(named, "은", "는")
     if decision.by == "part" and decision.part is not None:
-        part = PART_KO[decision.part[0]]
-        step = _step_naming(item, part, "ko")
-        if yes:
-            return f"네, {step}" if step else f"네, {_particle(part, '을', '를')} 떼어 냅니다."
-        if decision.part[1]:
-            return f"아니요, {_particle(part, '은', '는')} 빼지 않아도 됩니다." + (
-                f" {step}" if step else ""
-            )
-        return f"아니요, {_particle(part, '은', '는')} 떼어 내고 배출합니다." + (
-            f" {step}" if step else ""
-        )
+        return _part_ko(decision, decision.part)
+    if decision.by == "money":
+        return _money_ko(decision, question)
     where = STREAMS[decision.claim][1] if decision.claim else ""
     if decision.by == "as_is" and condition is not None and condition.state in FIX_KO:
         head = f"아니요, {topic} 그대로 {_ro(where)} 버리지 않고" if where else f"아니요, {topic}"
@@ -328,6 +377,30 @@ def say(decision: Decision, question: str, language: Language) -> str:
             return f"아니요, {topic} {_ro(where)} 버리지 않고 {_ro(instead)} 배출합니다."
         return f"아니요, {topic} {_ro(where)} 버리지 않습니다."
     return _with_reason("네" if yes else "아니요", question, item, "ko", yes)
+
+
+def _part_ko(decision: Decision, asked: tuple[Part, bool]) -> str:
+    item, yes = decision.item, decision.yes
+    part = PART_KO[asked[0]]
+    step = _step_naming(item, part, "ko")
+    if yes:
+        return f"네, {step}" if step else f"네, {_particle(part, '을', '를')} 떼어 냅니다."
+    if asked[1]:
+        return f"아니요, {_particle(part, '은', '는')} 빼지 않아도 됩니다." + (
+            f" {step}" if step else ""
+        )
+    return f"아니요, {_particle(part, '은', '는')} 떼어 내고 배출합니다." + (
+        f" {step}" if step else ""
+    )
+
+
+def _money_ko(decision: Decision, question: str) -> str:
+    word = "네" if decision.yes else "아니요"
+    if decision.reason:
+        return f"{word}, {decision.reason}"
+    if FEE.search(question) and not (FREE.search(question) or REFUND.search(question)):
+        return f"{word}, 수수료가 {'있습니다' if decision.yes else '없습니다'}."
+    return f"{word}."
 
 
 def _say_en(decision: Decision, question: str) -> str:
@@ -346,6 +419,9 @@ def _say_en(decision: Decision, question: str) -> str:
         if decision.part[1]:
             return f"No, the {part} can stay on." + (f" {step}" if step else "")
         return f"No, take the {part} off first." + (f" {step}" if step else "")
+    if decision.by == "money":
+        word = "Yes" if yes else "No"
+        return f"{word}, {_lower_first(decision.reason)}" if decision.reason else f"{word}."
     where = STREAMS[decision.claim][2] if decision.claim else ""
     if decision.by == "as_is" and condition is not None and condition.state in FIX_EN:
         return f"No, {FIX_EN[condition.state]}."
