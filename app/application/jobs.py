@@ -152,6 +152,8 @@ class ChatJobRunner:
             cost_usd=result.usage.cost_usd,
             failed_stages=result.failed_stages,
         )
+        if self._metrics is not None and result.grade is not None:
+            self._metrics.answer_graded(result.grade.by, result.grade.passed, result.grade.score)
         return {"status": "done"}
 
     async def _within_budget(self, principal: str, request: ChatRequest, job_id: str) -> ChatResult:

@@ -204,6 +204,20 @@ class Source(BaseModel):
     url: str | None = None
 
 
+class Grade(BaseModel):
+    """How an answer held up to the grader's checks: every part answered, the yes or no
+    agreeing with the rule of the item it cites, every figure from a source, the asker's
+    language. `by`: the rules, or a model where the rules could not decide."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float = Field(ge=0.0, le=1.0)
+    passed: bool
+    by: Literal["rules", "model"] = "rules"
+    findings: tuple[str, ...] = ()
+    revised: bool = False  # the answer was rewritten (or marked uncertain) after a low grade
+
+
 class ChatResult(BaseModel):
     """The answer to one turn, and what went into it."""
 
@@ -215,3 +229,4 @@ class ChatResult(BaseModel):
     usage: TokenUsage = TokenUsage()
     needs_input: InputRequest | None = None  # the turn paused to ask this; `answer` is empty
     model: str | None = None  # the model that wrote the answer (None: no model call)
+    grade: Grade | None = None

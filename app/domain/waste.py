@@ -80,6 +80,7 @@ class ItemState(StrEnum):
     CONTENTS_LEFT = "contents_left"  # not empty: sauce, gas, pills still in it
     EMPTY = "empty"
     WORN = "worn"  # clothing torn, wet or stained beyond wearing
+    COLORED = "colored"  # a green or brown PET bottle is no clear PET
 
 
 class Condition(BaseModel):
@@ -104,6 +105,7 @@ class Part(StrEnum):
     BATTERY = "battery"
     TAPE = "tape"
     STRAW = "straw"
+    PACKAGING = "packaging"  # a pill's blister pack, a product's wrapping
     CONTENTS = "contents"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.application.chat.follow_ups import follow_up_hits, mentions, rewrite
+from app.application.chat.knowledge_base import as_the_question_has_it
 from app.application.chat.verdicts import is_yes_no
 from app.domain.chat import ChatRequest, Intent, Subject
 from app.infrastructure.morphology.base import Morphology
@@ -45,7 +46,8 @@ def retriever(morphology: Morphology) -> BM25Retriever:
 async def test_a_follow_up_lands_on_the_right_item(
     retriever: BM25Retriever, subject: Subject, turn: str, expected: str
 ) -> None:
-    hits = await follow_up_hits(retriever, turn, subject, 3)
+    # The hits, then the item in the state the turn names ('깨진 건' → broken glass).
+    hits = as_the_question_has_it(await follow_up_hits(retriever, turn, subject, 3), turn)
     assert hits[0].item.id == expected, [h.item.id for h in hits]
 
 

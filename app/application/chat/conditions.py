@@ -20,19 +20,37 @@ STATES: tuple[tuple[ItemState, re.Pattern[str]], ...] = tuple(
         (S.CLEAN, r"깨끗|씻은|씻었|헹군|헹궜|\bclean\b|\brinsed\b|\bwashed\b"),
         (S.SOILED, r"기름|묻은|묻어|묻었|오염|더러|흥건|양념|찌든|얼룩|"
                    r"\bgreasy\b|\bgrease\b|\boily\b|\bdirty\b|\bsoiled\b|\bstained\b|"
-                   r"food (?:on|stuck)|sauce on|with food"),
+                   r"\bstains?\b|food (?:on|stuck)|sauce on|with food"),
         (S.CONTENTS_LEFT, r"남았|남은|남아|들어 ?있|차 ?있|반쯤|덜 ?쓴|"
                           r"still (?:has|have|full|some)|\bleft in\b|left over|leftover|"
-                          r"half[- ]full|not empty|"
+                          r"half[- ]full|not empty|still in (?:it|them|there)|"
+                          r"(?:gas|liquid|fuel|contents?) (?:is |are )?still|"
                           r"some (?:\w+ )?left"),
         (S.EMPTY, r"다 쓴|다 먹은|비운|비웠|\bempty\b|\bemptied\b|used up"),
+        (S.COLORED, r"초록|녹색|유색|갈색|파란색|색깔 ?있는|색 ?있는|\bgreen\b|\bbrown\b|"
+                    r"\bcolou?red\b|\btinted\b"),
         (S.WORN, r"구멍|찢어|찢긴|해진|늘어난|젖은|젖었|\btorn\b|\bripped\b|\bholes?\b|"
                  r"worn[- ]out|\bwet\b"),
     )
 )  # fmt: skip
+# Washing decides between soiled and clean: '씻으면 돼?' asks about it washed, a stain that
+# 'won't wash off' stays.
+STAYS_SOILED = re.compile(
+    r"안 ?지워|지워지지 ?않|안 ?씻기|씻어도 안|안 ?빠지|won'?t (?:wash|come) off|"
+    r"(?:doesn'?t|does not|won'?t) come (?:off|out|clean)|can'?t (?:be )?(?:wash|clean)",
+    re.I,
+)
+ONCE_WASHED = re.compile(
+    r"씻으면|헹구면|닦으면|씻어서|헹궈서|씻은 ?뒤|헹군 ?뒤|"
+    r"if (?:i |you |we )?(?:rinse|wash|clean)|after (?:rinsing|washing|cleaning)|"
+    r"once (?:it'?s |they'?re )?(?:rinsed|washed|cleaned)|rinsed (?:it |them )?(?:out|clean)",
+    re.I,
+)
 OPPOSITES = ((S.INTACT, S.BROKEN), (S.CLEAN, S.SOILED), (S.EMPTY, S.CONTENTS_LEFT))
 # The state that decides when several are said: a broken dirty bottle is broken glass.
-PRECEDENCE = (S.BROKEN, S.SOILED, S.WORN, S.CONTENTS_LEFT, S.INTACT, S.CLEAN, S.EMPTY)
+PRECEDENCE = (
+    S.BROKEN, S.SOILED, S.WORN, S.CONTENTS_LEFT, S.COLORED, S.INTACT, S.CLEAN, S.EMPTY,
+)  # fmt: skip
 
 PARTS: tuple[tuple[Part, re.Pattern[str]], ...] = tuple(
     (part, re.compile(pattern, re.I))
@@ -43,6 +61,7 @@ PARTS: tuple[tuple[Part, re.Pattern[str]], ...] = tuple(
         (Part.BATTERY, r"건전지|배터리|\bbatter(?:y|ies)\b"),
         (Part.TAPE, r"테이프|송장|\btape\b"),
         (Part.STRAW, r"빨대|\bstraws?\b"),
+        (Part.PACKAGING, r"포장|껍데기|\bpackag|\bblister|\bwrapp"),
     )
 )  # fmt: skip
 REMOVE = re.compile(
@@ -62,6 +81,10 @@ def states_in(question: str) -> list[ItemState]:
     found = {state for state, pattern in STATES if pattern.search(question)}
     if S.INTACT in found:
         found.discard(S.BROKEN)  # '안 깨진' holds '깨진'
+    if STAYS_SOILED.search(question):
+        found = (found - {S.CLEAN}) | {S.SOILED}
+    elif ONCE_WASHED.search(question):
+        found = (found - {S.SOILED}) | {S.CLEAN}
     for one, other in OPPOSITES:
         if one in found and other in found:
             found -= {one, other}
@@ -80,15 +103,22 @@ def settle(item: WasteItem, question: str) -> tuple[WasteItem, Condition | None]
     return item, None
 
 
-def part_asked(question: str) -> tuple[Part, bool] | None:
+POINTING = re.compile(r"\b(?:them|it|they)\b|그거|이거|그것|이것", re.I)
+
+
+def part_asked(question: str, item: WasteItem | None = None) -> tuple[Part, bool] | None:
     """The part the question asks about and whether it proposes taking it off (True) or
-    leaving it on (False); None when it names no part or no such step."""
+    leaving it on (False); None when it names no part. 'Should I take them out?' of the
+    batteries found asks about the one part that item is."""
     for part, pattern in PARTS:
         if pattern.search(question):
             if KEEP.search(question):
                 return part, False
             if REMOVE.search(question):
                 return part, True
+    pointing = POINTING.search(question) and REMOVE.search(question)
+    if item is not None and len(item.parts) == 1 and pointing:
+        return item.parts[0].part, True
     return None
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from app.application.chat.conditions import names_only_a_state
-from app.application.chat.verdicts import is_yes_no
+from app.application.chat.conditions import names_only_a_state, part_asked
+from app.application.chat.verdicts import is_yes_no, without_bins
 from app.application.ports.tools import RetrieverPort
 from app.domain.chat import Subject
 from app.domain.language import Language, detect_language
@@ -30,9 +30,9 @@ ELLIPTICAL = re.compile(r"^([가-힣]{1,10}?)(?:도|은|는|이|가)(?:요)?\s*[
 # A short question about a fee, a place or a number names no item: it asks about the last one
 # ('얼마야?', '돈 내야 돼?', 'Where is the bin?', 'What number do I call?').
 ABOUT_THE_LAST = re.compile(
-    r"^(?:얼마|돈|비용|요금|수수료|어디|어딨|언제|무료|유료|공짜|전화|번호)"
+    r"^(?:얼마|돈|비용|요금|수수료|어디|어딨|언제|무료|유료|공짜|전화|번호|수거함)"
     r"|\b(?:how much|what number|which number|the bin|the box|the fee|the cost|the number|"
-    r"is it free|do i pay|does it cost)\b",
+    r"is it free|do i pay|(?:need|have) to pay|pay for|does it cost|cost anything|charge)\b",
     re.I,
 )
 EN_PRONOUN = re.compile(r"\b(?:it|they|them|this|that|these|those)\b", re.I)
@@ -126,12 +126,19 @@ async def follow_up_hits(
     Each ranking is scaled by its best score, so a short English turn counts as much as a
     long Korean one; a turn with no confident hit names nothing, and counts for nothing.
     """
-    own = await retriever.search(original, OWN_CANDIDATES)
+    # A bin the turn names is no item ('종이류랑 같이 묶어도 돼?' is about the carton); nor is a
+    # part it asks to take off ('포장은 뜯어야 돼?' is about the pills).
+    own_query = without_bins(original)
+    own = await retriever.search(own_query, OWN_CANDIDATES) if own_query.strip() else []
     context = await retriever.search(subject.name(detect_language(original)), CONTEXT_CANDIDATES)
     fused: dict[str, tuple[float, RetrievedItem]] = {}
     # '얼마야?' or '음식 묻은 건?' names nothing, whatever fee or stain words it shares with
     # other items: it stays on the last item.
-    names = any(hit.confident for hit in own) and not asks_only_about_the_last(original)
+    names = (
+        any(hit.confident for hit in own)
+        and not asks_only_about_the_last(original)
+        and part_asked(original) is None
+    )
     own_weight = 1.0 if names else 0.0
     for hits, weight in ((own, own_weight), (context, CONTEXT_WEIGHT)):
         top = max((hit.score for hit in hits), default=1.0) or 1.0

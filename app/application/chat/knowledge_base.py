@@ -10,7 +10,7 @@ from app.application.chat.registry import Lookup
 from app.application.chat.routing import Route
 from app.application.chat.state import BranchInput, NodeResult
 from app.application.chat.tools import found
-from app.application.chat.verdicts import as_asked, condition_lead, is_yes_no, verdict
+from app.application.chat.verdicts import as_asked, condition_lead, decide, is_yes_no, say
 from app.application.ports.tools import RetrieverPort
 from app.application.prompts import disposal_guide
 from app.domain.chat import Source, Subject
@@ -72,9 +72,9 @@ def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
         language = detect_language(branch.route.query)
         sources = [Source(title=h.item.name_ko, kind="knowledge_base") for h in hits[:2]]
         entries = render.waste_items(hits, language)
-        lead = _lead(asked(branch), hits[0].item, language)
+        lead, yes = _lead(asked(branch), hits[0].item, language)
         result = found(branch, (lead, *entries) if lead else entries, sources, language)
-        return result.model_copy(update={"subject": subject_of(hits[0])})
+        return result.model_copy(update={"subject": subject_of(hits[0]), "verdict": yes})
 
     return lookup
 
@@ -89,18 +89,24 @@ def general(retriever: RetrieverPort) -> Lookup:
             source = Source(title=hits[0].item.name_ko, kind="knowledge_base")
             hits = as_the_question_has_it(hits, asked(branch))
             entry = render.waste_item(hits[0].item, language)
-            lead = _lead(asked(branch), hits[0].item, language)
+            lead, yes = _lead(asked(branch), hits[0].item, language)
             result = found(branch, [lead, entry] if lead else [entry], [source], language)
-            return result.model_copy(update={"subject": subject_of(hits[0])})
+            return result.model_copy(update={"subject": subject_of(hits[0]), "verdict": yes})
         guide = render.reference(disposal_guide())
         return found(branch, [guide], [Source(title="분리배출 가이드", kind="guide")])
 
     return lookup
 
 
-def _lead(question: str, item: WasteItem, language: Language) -> ContextEntry | None:
-    """The yes or no the question asks for, else what the state it names changes."""
-    return verdict(question, item, language) or condition_lead(question, item, language)
+def _lead(
+    question: str, item: WasteItem, language: Language
+) -> tuple[ContextEntry | None, bool | None]:
+    """The yes or no the question asks for (and which), else what the state it names
+    changes."""
+    decision = decide(question, item)
+    if decision is not None:
+        return ContextEntry(lines=(say(decision, question, language),), role="lead"), decision.yes
+    return condition_lead(question, item, language), None
 
 
 def subject_of(hit: RetrievedItem) -> Subject:

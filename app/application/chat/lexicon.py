@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.application.chat.compound import split_items
+from app.application.chat.conditions import part_asked
 from app.application.chat.follow_ups import asks_only_about_the_last
 from app.application.chat.registry import Tool
 from app.domain.chat import Intent, IntentClassification, IntentScore, intent_named
@@ -75,6 +76,8 @@ def looks_like_follow_up(message: str) -> bool:
         return True
     if asks_only_about_the_last(stripped):
         return True
+    if len(stripped.split()) <= 4 and part_asked(stripped) is not None:
+        return True  # '포장은 뜯어야 돼?': a part of the last item
     return len(stripped.split()) <= 5 and bool(EN_PRONOUN.search(stripped))
 
 

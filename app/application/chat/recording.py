@@ -45,6 +45,8 @@ class TurnRecorder:
         }
         if result.failed_stages:
             metadata["failed_stages"] = result.failed_stages
+        if result.grade is not None:
+            metadata["grade"] = result.grade.model_dump(mode="json")
         intent = str(result.intents[0]) if result.intents else None
         assistant = MessageDraft(content=result.answer, intent=intent, metadata=metadata)
         return await self._record(job_id, request, assistant)
@@ -115,5 +117,7 @@ def stored_ending(owner: str, turn: RecordedTurn) -> list[ProgressUpdate] | None
         "model": metadata.get("model"),
         "persistence": persistence(owner, turn),
     }
+    if "grade" in metadata:
+        done["grade"] = metadata["grade"]
     text = {"text": answer.content, "sources": list(metadata.get("sources", []))}
     return [ProgressUpdate(type="answer", data=text), ProgressUpdate(type="done", data=done)]

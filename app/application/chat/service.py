@@ -88,6 +88,8 @@ class ChatService:
             "intents": [str(i) for i in result.intents],
             "model": result.model,
         }
+        if result.grade is not None:
+            done["grade"] = result.grade.model_dump(mode="json")
         if stored is not None and request.conversation_owner is not None:
             done["persistence"] = persistence(request.conversation_owner, stored)
         await self._reporter.emit(job_id, "done", data=done)
@@ -185,6 +187,7 @@ def to_result(request: ChatRequest, state: Mapping[str, Any], usage: TokenUsage)
         failed_stages=failed,
         usage=usage,
         model=state.get("answered_by"),
+        grade=state.get("grade"),
     )
 
 

@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict
 
 from app.application.chat.reachable import reachable_classes
 from app.application.chat.routing import Route
-from app.domain.chat import ChatRequest, IntentClassification, IntentName, Source, Subject
+from app.domain.chat import (
+    ChatRequest,
+    Grade,
+    IntentClassification,
+    IntentName,
+    Source,
+    Subject,
+)
 from app.domain.language import Language
 from app.domain.llm import ChatMessage, ContextBlock, ContextEntry
 from app.domain.tools import VisionResult
@@ -41,6 +48,7 @@ class NodeResult(Frozen):
     sources: tuple[Source, ...] = ()
     error: str = ""
     subject: Subject | None = None  # the item the lookup landed on
+    verdict: bool | None = None  # the yes or no the item's facts give the question, if any
 
     @property
     def failed(self) -> bool:
@@ -168,6 +176,7 @@ class ChatState(TypedDict, total=False):
     contexts: Annotated[dict[str, NodeResult], merge_contexts]
     answer: str
     answered_by: str | None  # the model that wrote `answer` (None: a client that does not say)
+    grade: Grade | None  # the grading step's verdict on `answer`
 
 
 class ChatUpdate(TypedDict, total=False):
@@ -186,6 +195,7 @@ class ChatUpdate(TypedDict, total=False):
     contexts: ContextUpdate
     answer: str
     answered_by: str | None
+    grade: Grade | None
 
 
 def new_turn(request: ChatRequest) -> ChatUpdate:
@@ -196,6 +206,7 @@ def new_turn(request: ChatRequest) -> ChatUpdate:
         "vision": None,
         "routes": [],
         "unavailable": [],
+        "grade": None,
     }
 
 

@@ -25,13 +25,15 @@ from app.domain.waste import (
 
 # bin → (how a question may name it), what to call it in Korean and in English
 STREAMS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    Bin.PAPER_PACK: (("종이팩", "paper pack", "carton"), "종이팩", "the paper-pack bin"),
+    Bin.PAPER_PACK: (("종이팩", "paper pack", "carton"), "종이팩 전용 수거함",
+                     "a separate paper-pack (carton) bin"),
     Bin.GLASS: (("유리병", "유리", "glass"), "유리병류", "glass recycling"),
     Bin.PAPER: (("종이류", "종이", "폐지", "paper"), "종이류", "paper recycling"),
     # Not ' can': 'Can I put…' names no stream.
     Bin.CAN: (("캔류", "캔", "cans", "can bin", "tin can", "metal can"), "캔류", "can recycling"),
     Bin.METAL: (("고철", "금속", "scrap", "metal"), "고철", "scrap metal"),
-    Bin.PET: (("투명 페트병 전용", "페트병 전용", "페트병 수거함", "clear pet bin", "pet bin"),
+    Bin.PET: (("투명 페트병 전용", "페트병 전용", "페트병 수거함", "투명 페트병으로",
+               "투명페트병으로", "투명 페트병 수거", "clear pet bin", "pet bin", "clear pet"),
               "투명 페트병 전용 수거함", "the clear-PET bin"),
     Bin.PLASTIC: (("플라스틱", "plastic"), "플라스틱류", "plastic recycling"),
     Bin.VINYL: (("비닐", "vinyl", "plastic film"), "비닐류", "vinyl (plastic film) recycling"),
@@ -133,11 +135,11 @@ def decide(question: str, item: WasteItem) -> Decision | None:
     if not is_yes_no(question):
         return None
     settled, condition = settle(item, question)
-    part = part_asked(question)
+    part = part_asked(question, settled)
     rule = settled.part(part[0]) if part is not None else None
     if part is not None and rule is not None:
         return Decision(rule.remove == part[1], settled, condition, part=part, by="part")
-    claims = [c for c in _claims(question, item) if c not in _claims(settled.name_ko, item)]
+    claims = _claims(question, item, settled)
     claims = [c for c in claims if c != "recyclable"] or claims
     if claims:
         if condition is not None and not condition.bins:
@@ -184,10 +186,12 @@ PHRASES = sorted(
 )
 
 
-def _claims(question: str, item: WasteItem) -> list[str]:
-    """The streams the question names, outside the item's own names, in the order it names
+def _claims(question: str, item: WasteItem, *others: WasteItem) -> list[str]:
+    """The streams the question names, outside the items' own names, in the order it names
     them; the longest phrase wins ('plastic film' is vinyl, not plastic; '종이팩' not paper)."""
     text = _without_names(question, item)
+    for other in others:
+        text = _without_names(text, other)
     found: dict[str, int] = {}
     for phrase, stream in PHRASES:
         at = text.find(phrase)
@@ -195,6 +199,16 @@ def _claims(question: str, item: WasteItem) -> list[str]:
             found.setdefault(stream, at)
             text = text.replace(phrase, " " * len(phrase))
     return sorted(found, key=found.__getitem__)
+
+
+def without_bins(question: str) -> str:
+    """The question with the bins it names taken out ('종이류랑 같이 묶어도 돼?' → '랑 같이
+    묶어도 돼?'): what is left names the item, if anything does."""
+    text = question.lower()
+    for phrase, stream in PHRASES:
+        if stream != "recyclable":
+            text = text.replace(phrase, " ")
+    return text
 
 
 def bins(item: WasteItem) -> set[str]:
@@ -300,12 +314,12 @@ EN_STOP = frozenset(
 STATE_KO = {
     ItemState.BROKEN: "깨진", ItemState.INTACT: "깨지지 않은", ItemState.SOILED: "오염된",
     ItemState.CLEAN: "깨끗한", ItemState.CONTENTS_LEFT: "내용물이 남은",
-    ItemState.EMPTY: "다 비운", ItemState.WORN: "낡고 해지거나 오염된",
+    ItemState.EMPTY: "다 비운", ItemState.WORN: "낡고 해지거나 오염된", ItemState.COLORED: "유색",
 }  # fmt: skip
 STATE_EN = {
     ItemState.BROKEN: "broken", ItemState.INTACT: "intact", ItemState.SOILED: "soiled",
     ItemState.CLEAN: "clean", ItemState.CONTENTS_LEFT: "not-yet-empty",
-    ItemState.EMPTY: "emptied", ItemState.WORN: "worn-out",
+    ItemState.EMPTY: "emptied", ItemState.WORN: "worn-out", ItemState.COLORED: "colored",
 }  # fmt: skip
 # What to do first when a state keeps the item from its bin as it is.
 FIX_KO = {
@@ -319,7 +333,7 @@ FIX_EN = {
 }
 PART_KO = {
     Part.CAP: "뚜껑", Part.LABEL: "라벨", Part.SPRING: "스프링", Part.BATTERY: "건전지",
-    Part.TAPE: "테이프", Part.STRAW: "빨대", Part.CONTENTS: "내용물",
+    Part.TAPE: "테이프", Part.STRAW: "빨대", Part.PACKAGING: "포장", Part.CONTENTS: "내용물",
 }  # fmt: skip
 
 
@@ -333,7 +347,7 @@ def condition_lead(question: str, item: WasteItem, language: Language) -> Contex
     state = (STATE_EN if en else STATE_KO)[condition.state]
     name = f"{state} {settled.name_en if en else settled.name_ko}"
     if condition.bins:
-        where = " / ".join(STREAMS[b][2 if en else 1] for b in condition.bins if b in STREAMS)
+        where = " / ".join(stream_name(b, language) for b in condition.bins if b in STREAMS)
         if not where:
             return None
         line = (
@@ -360,6 +374,8 @@ def say(decision: Decision, question: str, language: Language) -> str:
     named = item.name_ko
     if condition is not None and condition.item is None:
         named = f"{STATE_KO[condition.state]} {named}"
+    if BIN_NAME.search(named):  # the item found is the bin itself: the thing asked about
+        named = "그런 것"
     topic = _particle(named, "은", "는")
     if decision.by == "part" and decision.part is not None:
         return _part_ko(decision, decision.part)
@@ -380,18 +396,17 @@ def say(decision: Decision, question: str, language: Language) -> str:
 
 
 def _part_ko(decision: Decision, asked: tuple[Part, bool]) -> str:
-    item, yes = decision.item, decision.yes
+    """'네, 뚜껑은 빼서 따로 배출합니다.' with the step that says how, when one does."""
     part = PART_KO[asked[0]]
-    step = _step_naming(item, part, "ko")
-    if yes:
-        return f"네, {step}" if step else f"네, {_particle(part, '을', '를')} 떼어 냅니다."
-    if asked[1]:
-        return f"아니요, {_particle(part, '은', '는')} 빼지 않아도 됩니다." + (
-            f" {step}" if step else ""
-        )
-    return f"아니요, {_particle(part, '은', '는')} 떼어 내고 배출합니다." + (
-        f" {step}" if step else ""
+    step = _step_naming(decision.item, part, "ko")
+    word = "네" if decision.yes else "아니요"
+    comes_off = decision.yes == asked[1]  # the rule: the part comes off
+    said = (
+        f"{_particle(part, '은', '는')} 빼서 따로 배출합니다."
+        if comes_off
+        else f"{_particle(part, '은', '는')} 빼지 않고 함께 배출합니다."
     )
+    return f"{word}, {said}" + (f" {step}" if step and step not in said else "")
 
 
 def _money_ko(decision: Decision, question: str) -> str:
@@ -441,7 +456,12 @@ def _instead(decision: Decision, language: Language) -> str:
     if len(goes) != 1:
         return ""
     only = next(iter(goes))
-    return STREAMS[only][2 if language == "en" else 1] if only in STREAMS else ""
+    return stream_name(only, language) if only in STREAMS else ""
+
+
+def stream_name(stream: str, language: Language) -> str:
+    _, korean, english = STREAMS[stream]
+    return english if language == "en" else korean
 
 
 def _step_naming(item: WasteItem, word: str, language: Language) -> str:

@@ -19,6 +19,9 @@ class MetricsPort(Protocol):
     def chat_picked_up(self, delay_seconds: float) -> None:
         """A worker started a job this long after it was enqueued."""
 
+    def answer_graded(self, by: str, passed: bool, score: float) -> None:
+        """The grading step's verdict on one answer (`by`: `rules` or `model`)."""
+
     def llm_call(
         self, provider: str, model: str, outcome: str, seconds: float, usage: TokenUsage
     ) -> None:

@@ -57,6 +57,18 @@ class PrometheusMetrics:
             buckets=PICKUP_BUCKETS,
             registry=registry,
         )
+        self._grades = Counter(
+            "eco2_answer_grades",
+            "Answers graded, by grader and outcome (passed, failed)",
+            ["by", "outcome"],
+            registry=registry,
+        )
+        self._grade_scores = Histogram(
+            "eco2_answer_grade_score",
+            "The grading step's score of each answer",
+            buckets=(0.25, 0.5, 0.75, 0.9, 1.0),
+            registry=registry,
+        )
         llm = ["provider", "model"]
         self._llm_calls = Counter(
             "eco2_llm_calls", "Model calls, by outcome", [*llm, "outcome"], registry=registry
@@ -89,6 +101,10 @@ class PrometheusMetrics:
 
     def chat_picked_up(self, delay_seconds: float) -> None:
         self._pickup.observe(max(delay_seconds, 0.0))  # clocks of two hosts may disagree
+
+    def answer_graded(self, by: str, passed: bool, score: float) -> None:
+        self._grades.labels(by, "passed" if passed else "failed").inc()
+        self._grade_scores.observe(score)
 
     def llm_call(
         self, provider: str, model: str, outcome: str, seconds: float, usage: TokenUsage
@@ -130,6 +146,9 @@ class NoMetrics:
         return None
 
     def chat_picked_up(self, delay_seconds: float) -> None:
+        return None
+
+    def answer_graded(self, by: str, passed: bool, score: float) -> None:
         return None
 
     def llm_call(

@@ -13,7 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
-from app.application.chat import answer, nodes, tools
+from app.application.chat import answer, grading, nodes, tools
 from app.application.chat.asking import InputNeeded, district_in
 from app.application.chat.built_in import with_knowledge_base
 from app.application.chat.intents import make_intent_classifier
@@ -54,7 +54,8 @@ def create_chat_graph(
     checkpointer: Any = None,
     reporter: StageReporter | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """intent → (vision, with an image) → router → tool nodes in parallel → answer → END.
+    """intent → (vision, with an image) → router → tool nodes in parallel → answer → grade →
+    END.
 
     `tools` are the registered ones (the knowledge base's two are always added); one without a
     lookup is switched off. Compile once per process: it costs about as much as a run.
@@ -103,12 +104,15 @@ def _add_edges(
     else:
         graph.add_edge("intent", "router")
     graph.add_conditional_edges("router", _fan_out, [t.name for t in toolset.enabled])
+    # Every answer is graded before it is final; the summary folds the graded one.
+    _add_node(graph, "grade", grading.grade_node(llm, reporter))
+    graph.add_edge("answer", "grade")
     if options.summarization:
         _add_node(graph, "summarize", answer.summarize_node(llm, reporter))
-        graph.add_edge("answer", "summarize")
+        graph.add_edge("grade", "summarize")
         graph.add_edge("summarize", END)
     else:
-        graph.add_edge("answer", END)
+        graph.add_edge("grade", END)
 
 
 def _asking(node: tools.Node) -> tools.Node:
