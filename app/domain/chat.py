@@ -229,4 +229,5 @@ class ChatResult(BaseModel):
     usage: TokenUsage = TokenUsage()
     needs_input: InputRequest | None = None  # the turn paused to ask this; `answer` is empty
     model: str | None = None  # the model that wrote the answer (None: no model call)
+    provider: str | None = None  # its provider; `offline`: composed without a model
     grade: Grade | None = None

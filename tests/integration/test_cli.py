@@ -35,7 +35,8 @@ def run_app(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_ask_answers_offline_with_no_key() -> None:
     result = run_app("ask", "페트병 어떻게 버려요?")
     assert result.returncode == 0, result.stderr
-    assert "[오프라인 답변" in result.stdout
+    assert "[오프라인 답변" not in result.stdout  # said beside the answer, not in it
+    assert "offline answer" in result.stderr
     for step in ("라벨", "헹굽니다", "찌그러뜨려", "뚜껑"):
         assert step in result.stdout
     for stage in ("✓ intent", "✓ router", "✓ waste_rag", "✓ answer"):
@@ -52,7 +53,8 @@ def test_ask_json_lines() -> None:
     deltas = "".join(e["data"]["text"] for e in events if e["type"] == "delta")
     answer, done = events[-2], events[-1]
     assert answer["type"] == "answer" and answer["data"]["text"] == deltas
-    assert "[Offline answer" in deltas
+    assert "Offline answer" not in deltas
+    assert done["data"]["provider"] == "offline"
     assert done["type"] == "done" and done["data"]["usage"]["calls"] == 2  # intent + answer
 
 

@@ -115,7 +115,7 @@ async def test_a_slow_service_times_out_into_a_note() -> None:
 async def test_an_absent_service_is_named_not_faked() -> None:
     async with chat_kit() as (chat, _, _c):
         result = await chat.run(ask("고철 시세 얼마야?"))
-    assert "재활용품 시세 기능이 꺼져 있습니다" in result.answer
+    assert "재활용품 시세는 여기서 바로 찾아볼 수 없어" in result.answer
 
 
 async def test_long_threads_are_summarised() -> None:

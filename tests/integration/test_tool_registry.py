@@ -100,5 +100,5 @@ async def test_a_new_tool_is_routed_run_streamed_and_answered() -> None:
 async def test_switched_off_it_is_still_recognised_and_named_as_off() -> None:
     chat, notifier = chat_with(None)
     result = await chat.run(ChatRequest(message=QUESTION, thread_id="off"), job_id="d2")
-    assert "수거 요일 기능이 꺼져 있습니다" in result.answer  # its own label, from its row
+    assert "수거 요일은 여기서 바로 찾아볼 수 없어" in result.answer  # its own label, from its row
     assert "collection_days" not in {e.stage for e in notifier.events["d2"]}  # no node

@@ -17,6 +17,7 @@ from app.application.chat.state import (
     ReplaceHistory,
     RunContext,
 )
+from app.application.chat.verdicts import particle
 from app.application.context_window import estimate_tokens
 from app.application.model_choice import recording
 from app.application.photos import PhotoUnavailable, usable_image_url
@@ -65,6 +66,7 @@ def answer_node(
         update: ChatUpdate = {
             "answer": answer,
             "answered_by": answered.model,
+            "answered_provider": answered.provider,
             "history": [ChatMessage.user(request.message), ChatMessage.assistant(answer)],
             "recent_intents": [*state.get("recent_intents", []), first_intent][-3:],
         }
@@ -150,12 +152,13 @@ def missing_note(
             if language == "ko"
             else f"⚠️ I could not look up {what} just now."
         )
-    if unavailable:
+    if unavailable:  # in a resident's words: what they cannot get here, not a setting
         what = named(unavailable)
         lines.append(
-            f"ℹ️ 이 서버에서는 {what} 기능이 꺼져 있습니다."
+            f"ℹ️ {particle(what, '은', '는')} 여기서 바로 찾아볼 수 없어, "
+            "아는 범위에서 안내했습니다."
             if language == "ko"
-            else f"ℹ️ {what} is not enabled on this server."
+            else f"ℹ️ I can't look up {what} here, so I answered from what I know."
         )
     return ("\n\n" + "\n".join(lines)) if lines else ""
 

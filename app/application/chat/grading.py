@@ -35,6 +35,7 @@ from app.domain.language import Language, detect_language
 from app.domain.llm import ChatMessage
 
 THRESHOLD = 0.75
+OFFLINE = "offline"  # the provider that composes answers from the lookups, without a model
 # What each finding costs: a wrong yes or no, or a part left unanswered, fails the answer on
 # its own; an unsourced figure or the wrong language costs a quarter.
 WEIGHTS = {"contradicts": 0.5, "unanswered": 0.5, "no_verdict": 0.25, "unsourced": 0.25,
@@ -170,7 +171,8 @@ def grade_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
     message, the metrics and the trace."""
 
     async def run(state: ChatState, context: RunContext) -> ChatUpdate:
-        by_model = state.get("answered_by") is not None
+        # An answer the offline composer wrote has nothing a second try would change.
+        by_model = state.get("answered_provider") not in (None, OFFLINE)
         async with reporter.stage(context.job_id, "grade") as outcome:
             grade, decided = rules_grade(state)
             if not decided and by_model:
@@ -181,7 +183,12 @@ def grade_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
                 grade = _regraded(state, answer, grade)
             if not grade.passed:
                 language = state["request"].language or detect_language(state["request"].message)
-                answer = f"{answer.rstrip()}\n\n{UNCERTAIN[language]}"
+                uncertain = f"\n\n{UNCERTAIN[language]}"
+                answer += uncertain
+                # Said as the rest of the answer was, so the streamed text is the answer.
+                await reporter.emit(
+                    context.job_id, "delta", stage="answer", data={"text": uncertain}
+                )
                 grade = grade.model_copy(update={"revised": True})
             outcome.note(score=grade.score, passed=grade.passed, by=grade.by)
         log.info("chat.graded", score=grade.score, passed=grade.passed, by=grade.by,

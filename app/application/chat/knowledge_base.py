@@ -28,7 +28,10 @@ async def search(retriever: RetrieverPort, route: Route, k: int) -> list[Retriev
 
 
 def the_item_first(hits: list[RetrievedItem], question: str) -> list[RetrievedItem]:
-    """'우유팩을 신문지랑 같이 버려도 돼?' is about the carton, however well 신문지 scores."""
+    """'우유팩을 신문지랑 같이 버려도 돼?' is about the carton, however well 신문지 scores;
+    '먹다 남은 약' is the pills the question names, not the repellent whose text it matches."""
+    if len(hits) >= 2 and not hits[0].exact and hits[1].exact:
+        hits = [hits[1], hits[0], *hits[2:]]
     beside = companions(question)
     if len(hits) < 2 or not beside or not _named(hits[0], beside):
         return hits

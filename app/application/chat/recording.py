@@ -42,6 +42,7 @@ class TurnRecorder:
             "sources": [s.model_dump(exclude_none=True) for s in result.sources],
             "usage": result.usage.model_dump(),
             "model": result.model,
+            "provider": result.provider,
         }
         if result.failed_stages:
             metadata["failed_stages"] = result.failed_stages
@@ -115,6 +116,7 @@ def stored_ending(owner: str, turn: RecordedTurn) -> list[ProgressUpdate] | None
         "usage": metadata.get("usage", {}),
         "intents": [answer.intent] if answer.intent else [],
         "model": metadata.get("model"),
+        "provider": metadata.get("provider"),
         "persistence": persistence(owner, turn),
     }
     if "grade" in metadata:

@@ -16,14 +16,21 @@ from app.domain.tools import (
 )
 from app.domain.waste import WasteItem
 
-CLOSE_SECOND = 0.85  # a runner-up this close to the top hit is shown in full too
+CLOSE_SECOND = 0.85  # a runner-up this close to an unsure top hit is shown in full too
+RELATED = 0.5  # a hit at least this close to the top one is named as related
 
 
 def waste_items(hits: list[RetrievedItem], language: Language) -> tuple[ContextEntry, ...]:
-    """The top hit (and a close runner-up) in full, most relevant first; the rest by name."""
-    top = hits[0].score
-    shown = [h.item for h in hits if h.score >= top * CLOSE_SECOND][:2]
-    related = [h.item for h in hits if h.item not in shown]
+    """The top hit in full; a close runner-up too when the question names it or does not
+    name the top one (either may be meant); the rest as one line of names."""
+    top = hits[0]
+    shown = [top.item] + [
+        h.item
+        for h in hits[1:2]
+        if h.score >= top.score * CLOSE_SECOND and (h.exact or not top.exact)
+    ]
+    # Only near neighbours are related: a weak match is noise (a sofa's 'related' gypsum board).
+    related = [h.item for h in hits if h.item not in shown and h.score >= top.score * RELATED]
     entries = [waste_item(item, language) for item in shown]
     if related:
         label = "관련 항목" if language == "ko" else "Related"

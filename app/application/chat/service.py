@@ -87,6 +87,7 @@ class ChatService:
             "usage": result.usage.model_dump(),
             "intents": [str(i) for i in result.intents],
             "model": result.model,
+            "provider": result.provider,
         }
         if result.grade is not None:
             done["grade"] = result.grade.model_dump(mode="json")
@@ -187,6 +188,7 @@ def to_result(request: ChatRequest, state: Mapping[str, Any], usage: TokenUsage)
         failed_stages=failed,
         usage=usage,
         model=state.get("answered_by"),
+        provider=state.get("answered_provider"),
         grade=state.get("grade"),
     )
 

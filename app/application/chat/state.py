@@ -176,6 +176,7 @@ class ChatState(TypedDict, total=False):
     contexts: Annotated[dict[str, NodeResult], merge_contexts]
     answer: str
     answered_by: str | None  # the model that wrote `answer` (None: a client that does not say)
+    answered_provider: str | None  # its provider: `offline` composes from the lookups
     grade: Grade | None  # the grading step's verdict on `answer`
 
 
@@ -195,6 +196,7 @@ class ChatUpdate(TypedDict, total=False):
     contexts: ContextUpdate
     answer: str
     answered_by: str | None
+    answered_provider: str | None
     grade: Grade | None
 
 

@@ -353,13 +353,13 @@ def condition_lead(question: str, item: WasteItem, language: Language) -> Contex
         line = (
             f"A {name} goes in {where}."
             if en
-            else f"{_particle(name, '은', '는')} {_ro(where)} 배출합니다."
+            else f"{particle(name, '은', '는')} {_ro(where)} 배출합니다."
         )
     elif condition.state in FIX_KO:
         line = (
             f"For a {name}: {FIX_EN[condition.state]}."
             if en
-            else f"{_particle(name, '은', '는')} {FIX_KO[condition.state]}."
+            else f"{particle(name, '은', '는')} {FIX_KO[condition.state]}."
         )
     else:
         return None
@@ -376,7 +376,7 @@ def say(decision: Decision, question: str, language: Language) -> str:
         named = f"{STATE_KO[condition.state]} {named}"
     if BIN_NAME.search(named):  # the item found is the bin itself: the thing asked about
         named = "그런 것"
-    topic = _particle(named, "은", "는")
+    topic = particle(named, "은", "는")
     if decision.by == "part" and decision.part is not None:
         return _part_ko(decision, decision.part)
     if decision.by == "money":
@@ -402,9 +402,9 @@ def _part_ko(decision: Decision, asked: tuple[Part, bool]) -> str:
     word = "네" if decision.yes else "아니요"
     comes_off = decision.yes == asked[1]  # the rule: the part comes off
     said = (
-        f"{_particle(part, '은', '는')} 빼서 따로 배출합니다."
+        f"{particle(part, '은', '는')} 빼서 따로 배출합니다."
         if comes_off
-        else f"{_particle(part, '은', '는')} 빼지 않고 함께 배출합니다."
+        else f"{particle(part, '은', '는')} 빼지 않고 함께 배출합니다."
     )
     return f"{word}, {said}" + (f" {step}" if step and step not in said else "")
 
@@ -508,7 +508,7 @@ def _final(word: str) -> int:
     return (ord(last) - 0xAC00) % 28 if "가" <= last <= "힣" else 0
 
 
-def _particle(word: str, after_consonant: str, after_vowel: str) -> str:
+def particle(word: str, after_consonant: str, after_vowel: str) -> str:
     return word + (after_consonant if _final(word) else after_vowel)
 
 

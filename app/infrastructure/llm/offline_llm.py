@@ -25,8 +25,6 @@ from app.infrastructure.llm.offline_text import best_passages, is_korean, overla
 
 # Given the messages and the schema asked for (a subclass of the one it was registered for).
 StructuredResponder = Callable[[list[ChatMessage], type[BaseModel]], BaseModel]
-LABEL_KO = "[오프라인 답변 · 언어 모델 없이 참고 자료에서 발췌했습니다]"
-LABEL_EN = "[Offline answer · extracted from reference material, no language model used]"
 
 
 class OfflineLLMClient(LLMAdapter):
@@ -106,24 +104,23 @@ def compose_answer(messages: list[ChatMessage], context: Sequence[ContextBlock] 
 
     Lookups are the context blocks and tool messages: what was found for this question is kept
     whole, a reference (a guide) gives only its passages that match the question. The system
-    prompt instructs a model; it is never quoted.
+    prompt instructs a model; it is never quoted. That no model wrote it is said beside the
+    text (the `done` event's and the stored message's `provider`), not in it.
     """
     question = _question(messages)
     korean = is_korean(question)
     found = [
         line for material in materials(messages, context) for line in material.extract(question)
     ]
-    label = LABEL_KO if korean else LABEL_EN
     if not found:
-        missing = (
+        return (
             "참고 자료에서 이 질문에 맞는 내용을 찾지 못했습니다. 실제 언어 모델을 쓰려면 "
             "llm.provider를 openai 또는 gemini로 설정하세요."
             if korean
             else "The reference material holds nothing that matches this question. To use a real "
             "language model, set llm.provider to openai or gemini."
         )
-        return f"{label}\n{missing}"
-    return label + "\n" + "\n".join(dict.fromkeys(found))
+    return "\n".join(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,8 @@ class LiveTerminalView:
             if event.type == "error":
                 self._console.print(Text(error_line(event), style="red"))
             if event.type == "done":
-                self._console.print(Text(closing_line(self._sources, self._thread), style="dim"))
+                closing = closing_line(self._sources, self._thread, event.data.get("provider"))
+                self._console.print(Text(closing, style="dim"))
             return
         self._refresh()
 

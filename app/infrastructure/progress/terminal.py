@@ -42,10 +42,15 @@ def stage_name(event: ProgressEvent) -> str:
     return str(event.data.get("slot") or event.stage)
 
 
-def closing_line(sources: list[Any], thread_id: str) -> str:
-    """The last line of a turn, the same for `ask` and `submit`."""
+OFFLINE_NOTE = "  [offline answer · 오프라인 답변: composed from the guidelines, no language model]"
+
+
+def closing_line(sources: list[Any], thread_id: str, provider: Any = None) -> str:
+    """The last line of a turn, the same for `ask` and `submit`; an offline answer says so
+    here, beside the text rather than in it."""
     titles = ", ".join(str(s.get("title", "")) for s in sources if isinstance(s, dict))
-    return f"  sources: {titles or '-'} · thread: {thread_id} (continue with --thread {thread_id})"
+    line = f"  sources: {titles or '-'} · thread: {thread_id} (continue with --thread {thread_id})"
+    return f"{OFFLINE_NOTE}\n{line}" if provider == "offline" else line
 
 
 def error_line(event: ProgressEvent) -> str:
@@ -90,7 +95,7 @@ class TerminalView:
             if event.type == "error":
                 print(error_line(event), file=self._err, flush=True)
             if event.type == "done":
-                self.note(closing_line(self._sources, self._thread))
+                self.note(closing_line(self._sources, self._thread, event.data.get("provider")))
 
     def note(self, text: str) -> None:
         self._end_line()
