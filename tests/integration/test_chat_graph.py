@@ -189,6 +189,7 @@ def test_topology_follows_the_ports() -> None:
         "waste_rag",
         "general",
         "answer",
+        "grade",
         "__end__",
     }
     llm: Any = object()

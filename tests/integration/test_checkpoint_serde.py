@@ -186,6 +186,7 @@ def test_the_allow_list_is_the_state_types_exactly() -> None:
         ("app.application.chat.state", "ReplaceHistory"),
         ("app.application.chat.state", "Reset"),
         ("app.domain.chat", "ChatRequest"),
+        ("app.domain.chat", "Grade"),
         ("app.domain.chat", "Intent"),
         ("app.domain.chat", "IntentClassification"),
         ("app.domain.chat", "IntentScore"),

@@ -73,4 +73,4 @@ def test_ask_answers_the_item(choice: str, question: str, answer: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[1].startswith(answer), result.stdout
+    assert result.stdout.splitlines()[0].startswith(answer), result.stdout

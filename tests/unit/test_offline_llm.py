@@ -8,7 +8,7 @@ from app.application.context_window import ContextBudget
 from app.application.prompts import ASSISTANT_ROLE, disposal_guide
 from app.application.usage import metered
 from app.domain.llm import ChatMessage, ContextBlock, ContextEntry, ToolSpec
-from app.infrastructure.llm.offline_llm import LABEL_EN, LABEL_KO, OfflineLLMClient
+from app.infrastructure.llm.offline_llm import OfflineLLMClient
 
 GUIDE_ENTRY = ContextEntry(lines=tuple(disposal_guide().splitlines()), role="reference")
 BUDGET = ContextBudget(window=32768, reserved_output=1024)
@@ -57,13 +57,12 @@ def offline(**kwargs: object) -> OfflineLLMClient:
 
 async def test_answers_korean_question_from_the_reference_steps() -> None:
     answer = await offline().generate("페트병 어떻게 버려요?", context=GUIDE)
-    assert answer.startswith(LABEL_KO)
+    assert not answer.startswith("[")  # that no model wrote it is metadata, not text
     assert "라벨" in answer and "헹굽니다" in answer and "뚜껑" in answer
 
 
-async def test_answers_english_question_and_labels_it() -> None:
+async def test_answers_english_question() -> None:
     answer = await offline().generate("how do I throw away a broken umbrella?", context=GUIDE)
-    assert answer.startswith(LABEL_EN)
     assert "fabric" in answer and "metal frame" in answer
     assert "glass" not in answer
 
@@ -80,7 +79,7 @@ async def test_tool_results_are_context_too() -> None:
 async def test_without_matching_context_it_says_so_rather_than_inventing() -> None:
     cans = ContextEntry(lines=("Cans: crush them.",), role="reference")
     answer = await offline().generate("what is the capital of France?", context=[block(cans)])
-    assert answer.startswith(LABEL_EN) and "holds nothing that matches" in answer
+    assert answer.startswith("The reference material holds nothing that matches")
     assert "Paris" not in answer
 
 
@@ -88,7 +87,6 @@ async def test_context_blocks_are_the_answer_and_the_reference_text_is_not() -> 
     system = f"{ASSISTANT_ROLE}\n\n{disposal_guide()}"
     answer = await offline().generate("페트병 어떻게 버려요?", system=system, context=[block(PET)])
     assert answer.splitlines() == [
-        LABEL_KO,
         "투명 페트병 (clear PET bottle):",
         "- 내용물을 비우고 헹굽니다.",
         "- 라벨을 떼어 냅니다.",
@@ -114,7 +112,7 @@ async def test_a_lead_opens_the_answer() -> None:
     answer = await offline().generate(
         "도자기 유리병으로 버려도 돼?", context=[block(PET), block(lead)]
     )
-    assert answer.splitlines()[1] == "아니요, 도자기는 유리병이 아닙니다."
+    assert answer.splitlines()[0] == "아니요, 도자기는 유리병이 아닙니다."
 
 
 async def test_empty_blocks_leave_the_reference_text_to_answer_from() -> None:
@@ -126,7 +124,7 @@ async def test_empty_blocks_leave_the_reference_text_to_answer_from() -> None:
 async def test_the_system_prompt_is_an_instruction_and_never_quoted() -> None:
     system = f"{ASSISTANT_ROLE}\n\nAnswer from the context blocks below; do not invent fees."
     answer = await offline().generate("Can I pour ice pack gel down the drain?", system=system)
-    assert answer.startswith(LABEL_EN) and "holds nothing that matches" in answer
+    assert answer.startswith("The reference material holds nothing that matches")
     assert "context blocks" not in answer and "invent" not in answer
 
 
