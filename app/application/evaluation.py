@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-YES = re.compile(r"^\s*(네|예|yes)\b", re.I)
-NO = re.compile(r"^\s*(아니요|아니오|아뇨|아니에요|no)\b", re.I)
+from app.application.chat.grading import NO, YES, first_line
+from app.domain.chat import Grade
 
 
 class EvalCase(BaseModel):
@@ -40,26 +40,28 @@ class Verdict(BaseModel):
     answer: str
     missing: list[list[str]]
     yes_no_ok: bool = True
+    grade: Grade | None = None  # the grading step's, as the service graded its own answer
+
+    @property
+    def contradicts(self) -> bool:
+        """The grader found the yes or no against the rule of the item it cites."""
+        return self.grade is not None and any(
+            f.startswith("contradicts") for f in self.grade.findings
+        )
 
     @property
     def hit(self) -> bool:
         return not self.missing and self.yes_no_ok
 
 
-def first_line(answer: str) -> str:
-    """The answer's first line of substance (an offline label in brackets is not one)."""
-    lines = [line for line in answer.splitlines() if line.strip()]
-    return next((line for line in lines if not line.lstrip().startswith("[")), "")
-
-
-def judge(case: EvalCase, answer: str) -> Verdict:
+def judge(case: EvalCase, answer: str, grade: Grade | None = None) -> Verdict:
     plain = _plain(answer)
     missing = [group for group in case.expect if not any(_plain(a) in plain for a in group)]
     yes_no_ok = True
     if case.yes_no is not None:
         opening = first_line(answer)
         yes_no_ok = bool((YES if case.yes_no else NO).match(opening))
-    return Verdict(case=case, answer=answer, missing=missing, yes_no_ok=yes_no_ok)
+    return Verdict(case=case, answer=answer, missing=missing, yes_no_ok=yes_no_ok, grade=grade)
 
 
 def _plain(text: str) -> str:
@@ -84,7 +86,17 @@ def report(verdicts: Sequence[Verdict]) -> Iterable[str]:
         if key in table:
             hits, total = table[key]
             yield f"{key.removeprefix('kind:'):<12} {hits / total:6.1%}  ({hits}/{total})"
+    graded = [v.grade for v in verdicts if v.grade is not None]
+    if graded:
+        passed = sum(g.passed for g in graded)
+        contradictions = sum(v.contradicts for v in verdicts)
+        yield (
+            f"graded       {passed}/{len(graded)} passed the grader; "
+            f"contradictions: {contradictions}"
+        )
     for verdict in verdicts:
+        if verdict.contradicts:
+            yield f"  contradicts {verdict.case.id} {verdict.case.question!r}"
         if not verdict.hit:
             why = "; ".join("/".join(group) for group in verdict.missing)
             if not verdict.yes_no_ok:

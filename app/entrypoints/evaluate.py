@@ -38,7 +38,7 @@ async def answer_all(settings: Settings, cases: list[EvalCase]) -> list[Verdict]
             for earlier in case.history:
                 await service.run(ChatRequest(message=earlier, thread_id=thread))
             result = await service.run(ChatRequest(message=case.question, thread_id=thread))
-            verdicts.append(judge(case, result.answer))
+            verdicts.append(judge(case, result.answer, result.grade))
     return verdicts
 
 
@@ -59,4 +59,6 @@ async def evaluate(
     table = accuracy(verdicts)
     overall = table["overall"][0] / table["overall"][1]
     kinds = [hits / total for key, (hits, total) in table.items() if key.startswith("kind:")]
-    return 0 if overall >= min_overall and min(kinds, default=1.0) >= min_kind else 1
+    # A yes or no against the rule of the item the answer cites fails the set, whatever the rest.
+    consistent = not any(v.contradicts for v in verdicts)
+    return 0 if consistent and overall >= min_overall and min(kinds, default=1.0) >= min_kind else 1

@@ -15,8 +15,8 @@ STATES: tuple[tuple[ItemState, re.Pattern[str]], ...] = tuple(
     (state, re.compile(pattern, re.I))
     for state, pattern in (
         (S.INTACT, r"안 ?깨|깨지지 ?않|멀쩡|온전|\bintact\b|\bunbroken\b|not broken|in one piece"),
-        (S.BROKEN, r"깨진|깨졌|깨져|깨뜨|금 ?(?:이 )?간|금 ?갔|부서|박살|\bbroken\b|\bcracked\b|"
-                   r"\bshattered\b|\bsmashed\b|\bchipped\b"),
+        (S.BROKEN, r"깨진|깨졌|깨져|깨뜨|께진|께졌|금 ?(?:이 )?간|금 ?갔|부서|박살|"
+                   r"\bbroken\b|\bcracked\b|\bshattered\b|\bsmashed\b|\bchipped\b"),
         (S.CLEAN, r"깨끗|씻은|씻었|헹군|헹궜|\bclean\b|\brinsed\b|\bwashed\b"),
         (S.SOILED, r"기름|묻은|묻어|묻었|오염|더러|흥건|양념|찌든|얼룩|"
                    r"\bgreasy\b|\bgrease\b|\boily\b|\bdirty\b|\bsoiled\b|\bstained\b|"

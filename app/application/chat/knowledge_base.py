@@ -10,7 +10,14 @@ from app.application.chat.registry import Lookup
 from app.application.chat.routing import Route
 from app.application.chat.state import BranchInput, NodeResult
 from app.application.chat.tools import found
-from app.application.chat.verdicts import as_asked, condition_lead, decide, is_yes_no, say
+from app.application.chat.verdicts import (
+    as_asked,
+    condition_lead,
+    decide,
+    is_yes_no,
+    say,
+    without_bins,
+)
 from app.application.ports.tools import RetrieverPort
 from app.application.prompts import disposal_guide
 from app.domain.chat import Source, Subject
@@ -21,17 +28,19 @@ from app.domain.waste import WasteItem
 
 
 async def search(retriever: RetrieverPort, route: Route, k: int) -> list[RetrievedItem]:
-    """The route's hits; a follow-up's joined query may yield to the item the turn names."""
+    """The route's hits; a follow-up's joined query may yield to the item the turn names. A
+    yes-or-no question is searched without the bin it names: '남은 약 변기에 버려도 돼?' asks
+    about the pills, not the toilet, '먹다 남은 약 일반쓰레기로' not about what goes there."""
     if route.subject is None:
-        return await retriever.search(route.query, k)
+        query = route.query
+        if is_yes_no(as_asked(query, query)) and without_bins(query, whole=True).strip():
+            query = without_bins(query, whole=True)
+        return await retriever.search(query, k)
     return await follow_ups.follow_up_hits(retriever, route.original, route.subject, k)
 
 
 def the_item_first(hits: list[RetrievedItem], question: str) -> list[RetrievedItem]:
-    """'우유팩을 신문지랑 같이 버려도 돼?' is about the carton, however well 신문지 scores;
-    '먹다 남은 약' is the pills the question names, not the repellent whose text it matches."""
-    if len(hits) >= 2 and not hits[0].exact and hits[1].exact:
-        hits = [hits[1], hits[0], *hits[2:]]
+    """'우유팩을 신문지랑 같이 버려도 돼?' is about the carton, however well 신문지 scores."""
     beside = companions(question)
     if len(hits) < 2 or not beside or not _named(hits[0], beside):
         return hits

@@ -21,13 +21,17 @@ RELATED = 0.5  # a hit at least this close to the top one is named as related
 
 
 def waste_items(hits: list[RetrievedItem], language: Language) -> tuple[ContextEntry, ...]:
-    """The top hit in full; a close runner-up too when the question names it or does not
-    name the top one (either may be meant); the rest as one line of names."""
+    """The top hit in full; a close runner-up too where it may be what was meant: the question
+    names it, or does not name the top one, or it is another kind of thing ('스티커': a
+    parcel's label or the bulky-waste sticker). A close variant of the item the question
+    names (a carton with a cap, for a milk carton) is only named. The rest: one line of
+    names."""
     top = hits[0]
     shown = [top.item] + [
         h.item
         for h in hits[1:2]
-        if h.score >= top.score * CLOSE_SECOND and (h.exact or not top.exact)
+        if h.score >= top.score * CLOSE_SECOND
+        and (h.exact or not top.exact or h.item.category != top.item.category)
     ]
     # Only near neighbours are related: a weak match is noise (a sofa's 'related' gypsum board).
     related = [h.item for h in hits if h.item not in shown and h.score >= top.score * RELATED]

@@ -201,14 +201,28 @@ def _claims(question: str, item: WasteItem, *others: WasteItem) -> list[str]:
     return sorted(found, key=found.__getitem__)
 
 
-def without_bins(question: str) -> str:
+def without_bins(question: str, *, whole: bool = False) -> str:
     """The question with the bins it names taken out ('종이류랑 같이 묶어도 돼?' → '랑 같이
-    묶어도 돼?'): what is left names the item, if anything does."""
+    묶어도 돼?'): what is left names the item, if anything does. `whole`: only a bin's own
+    words, standing alone ('변기에', '일반쓰레기로', 'the glass bin'), never part of an item's
+    name ('종이컵', 'plastic bottle')."""
     text = question.lower()
     for phrase, stream in PHRASES:
-        if stream != "recyclable":
+        if stream == "recyclable":
+            continue
+        if not whole:
             text = text.replace(phrase, " ")
+        elif BIN_WORDS.search(phrase):
+            text = re.sub(rf"(?<![\w가-힣]){re.escape(phrase)}(?={PARTICLE})", " ", text)
     return text
+
+
+# Phrases that name only a bin, never an item ('유리' may be a glass pot; '유리병 수거함' is not).
+BIN_WORDS = re.compile(
+    r"류$|수거함|종량제|쓰레기|음식물|음쓰|하수구|싱크대|배수구|변기|bin|recycling|waste|trash|"
+    r"garbage|drain|sink|toilet|compost"
+)
+PARTICLE = r"(?:으로|로|에다|에는|에|이랑|랑|과|와|은|는|이|가|을|를)?(?:[\s?？.!,]|$)"
 
 
 def bins(item: WasteItem) -> set[str]:
