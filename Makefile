@@ -44,9 +44,12 @@ architecture: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
-# The answer-level gate: the blind set, offline, fails under 95% overall or 90% in any kind.
+# The answer-level gates, offline: the tuned set (97% overall, 93% in every kind) and blind set
+# 4, written by someone who saw neither the code nor the knowledge base (88%, 75%); either fails
+# on any yes or no that contradicts the rule of the item it cites. Figures: docs/answers.md.
 answers: $(STAMP)
-	$(BIN)/python -m app eval tests/data/answer_eval.yaml --min-overall 0.95 --min-kind 0.90
+	$(BIN)/python -m app eval tests/data/answer_eval.yaml --min-overall 0.97 --min-kind 0.93
+	$(BIN)/python -m app eval tests/data/answer_eval_blind4.yaml --min-overall 0.88 --min-kind 0.75
 
 wheel-check: $(STAMP) services
 	PYTHON=$(PYTHON) bash .ci/wheel_check.sh
@@ -62,6 +65,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/breaker.py
 	$(BIN)/python bench/observability.py
 	$(BIN)/python bench/conversations.py
+	$(BIN)/python bench/grader.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

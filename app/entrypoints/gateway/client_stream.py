@@ -196,6 +196,8 @@ class ClientView:
             "answer": self._answer,  # None when the stream no longer holds it: see `_filled`
             "sources": self._sources,
             "model": event.data.get("model"),
+            "provider": event.data.get("provider"),
+            "grade": event.data.get("grade"),
             "usage": event.data.get("usage"),
             "persistence": event.data.get("persistence"),
         }

@@ -126,11 +126,25 @@ class Usage(BaseModel):
     cost_usd: float = Field(description="USD, from llm.prices (0 for an unlisted model)")
 
 
+class AnswerGrade(BaseModel):
+    score: float = Field(description="0-1, from the grading step's findings")
+    passed: bool = Field(description="at or above the threshold (0.75)")
+    by: Literal["rules", "model"] = Field(description="the rules, or a model where they could not")
+    findings: list[str] = Field(description="what the checks found (a contradiction, a part left)")
+    revised: bool = Field(description="rewritten, or marked uncertain, after a low grade")
+
+
 class Done(BaseModel):
     failed_stages: list[str] = Field(description="lookups that failed; the answer says so")
     usage: Usage = Field(description="what the chat used")
     intents: list[str] = Field(default_factory=list, description="what the question asked")
     model: str | None = Field(default=None, description="the model that wrote the answer")
+    provider: str | None = Field(
+        default=None,
+        description="its provider; `offline`: composed from the guidelines without a language "
+        "model (a UI labels such answers)",
+    )
+    grade: AnswerGrade | None = Field(default=None, description="the grading step's verdict")
     persistence: Persistence | None = Field(
         default=None, description="a stored conversation's turn (`/api/v1` messages only)"
     )
