@@ -5,15 +5,22 @@ and the facts the item carries, not from words the question shares with the item
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from app.domain.waste import Condition, ItemState, Part, WasteItem
 
 S = ItemState
+K = TypeVar("K")
+
+
+def _compiled(pairs: tuple[tuple[K, str], ...]) -> tuple[tuple[K, re.Pattern[str]], ...]:
+    return tuple((key, re.compile(pattern, re.I)) for key, pattern in pairs)
+
+
 # Checked in this order; a state and its opposite together decide nothing ('깨끗한 부분만
 # 잘라 기름 묻은 데는 버리고').
-STATES: tuple[tuple[ItemState, re.Pattern[str]], ...] = tuple(
-    (state, re.compile(pattern, re.I))
-    for state, pattern in (
+STATES = _compiled(
+    (
         (S.INTACT, r"안 ?깨|깨지지 ?않|멀쩡|온전|\bintact\b|\bunbroken\b|not broken|in one piece"),
         (S.BROKEN, r"깨진|깨졌|깨져|깨뜨|께진|께졌|금 ?(?:이 )?간|금 ?갔|부서|박살|"
                    r"\bbroken\b|\bcracked\b|\bshattered\b|\bsmashed\b|\bchipped\b"),
@@ -52,9 +59,8 @@ PRECEDENCE = (
     S.BROKEN, S.SOILED, S.WORN, S.CONTENTS_LEFT, S.COLORED, S.INTACT, S.CLEAN, S.EMPTY,
 )  # fmt: skip
 
-PARTS: tuple[tuple[Part, re.Pattern[str]], ...] = tuple(
-    (part, re.compile(pattern, re.I))
-    for part, pattern in (
+PARTS = _compiled(
+    (
         (Part.CAP, r"뚜껑|마개|\bcaps?\b|\blids?\b"),
         (Part.LABEL, r"라벨|상표|\blabels?\b"),
         (Part.SPRING, r"스프링|\bsprings?\b|spiral|coil"),
