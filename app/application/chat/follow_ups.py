@@ -66,12 +66,28 @@ def _same_particle(suffix: str, noun: str) -> str:
 
 
 def asks_only_about_the_last(message: str) -> bool:
-    """A short question about a fee, a place or a number, or a state and nothing else: it
-    names no item, it asks about the last one."""
+    """A short question about a fee, a place or a number, a state and nothing else, or a
+    yes or no that names only a bin ('종이랑 같이 내도 돼?'): it names no item, it asks about
+    the last one."""
     stripped = message.strip()
     if len(stripped.split()) <= 6 and ABOUT_THE_LAST.search(stripped):
         return True
-    return names_only_a_state(stripped)
+    return names_only_a_state(stripped) or names_only_a_bin(stripped)
+
+
+# What is left of a question that names only a bin: particles, adverbs, the verb.
+TOGETHER = re.compile(r"같이|함께|랑 |이랑|하고|\bwith\b|together")
+FILLER = frozenset("그냥 같이 함께 다 또 랑 이랑 하고 and with together the a".split())
+VERB_END = re.compile(r"(?:도|돼|요|까|나|니|지|죠|냐|됨|음)$")
+
+
+def names_only_a_bin(message: str) -> bool:
+    """'종이랑 같이 내도 돼?', '그냥 종이류랑 같이 묶어도 돼?': a yes or no whose words, less the
+    bin, are particles and a verb."""
+    if len(message.split()) > 6 or not is_yes_no(message) or not TOGETHER.search(message):
+        return False
+    words = re.findall(r"[가-힣]+|[a-z]+", without_bins(message))
+    return all(w in FILLER or VERB_END.search(w) for w in words)
 
 
 def mentions(query: str, subject: Subject) -> bool:

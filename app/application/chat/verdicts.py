@@ -208,7 +208,8 @@ def without_bins(question: str, *, whole: bool = False) -> str:
     name ('종이컵', 'plastic bottle')."""
     text = question.lower()
     for phrase, stream in PHRASES:
-        if stream == "recyclable":
+        # Food waste is as often the thing asked about ('음쓰 같이 넣어도 돼?') as the bin.
+        if stream == "recyclable" or (whole and stream == Bin.FOOD):
             continue
         if not whole:
             text = text.replace(phrase, " ")
@@ -219,8 +220,8 @@ def without_bins(question: str, *, whole: bool = False) -> str:
 
 # Phrases that name only a bin, never an item ('유리' may be a glass pot; '유리병 수거함' is not).
 BIN_WORDS = re.compile(
-    r"류$|수거함|종량제|쓰레기|음식물|음쓰|하수구|싱크대|배수구|변기|bin|recycling|waste|trash|"
-    r"garbage|drain|sink|toilet|compost"
+    r"류$|수거함|종량제|쓰레기|하수구|싱크대|배수구|변기|bin|recycling|waste|trash|garbage|drain|"
+    r"sink|toilet"
 )
 PARTICLE = r"(?:으로|로|에다|에는|에|이랑|랑|과|와|은|는|이|가|을|를)?(?:[\s?？.!,]|$)"
 
@@ -404,7 +405,7 @@ def say(decision: Decision, question: str, language: Language) -> str:
     if where:
         instead = _instead(decision, "ko")
         if instead:
-            return f"아니요, {topic} {_ro(where)} 버리지 않고 {_ro(instead)} 배출합니다."
+            return f"아니요, {topic} {_ro(where)} 버리지 않고 따로 {_ro(instead)} 배출합니다."
         return f"아니요, {topic} {_ro(where)} 버리지 않습니다."
     return _with_reason("네" if yes else "아니요", question, item, "ko", yes)
 
