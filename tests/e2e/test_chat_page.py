@@ -251,6 +251,7 @@ def test_an_answer_streams_with_stage_names_and_sources(
         answer = turn.find_element(By.CSS_SELECTOR, ".answer").text
         stages = stage_texts(browser)
         sources = [li.text for li in turn.find_elements(By.CSS_SELECTOR, ".sources li")]
+        offline = turn.find_element(By.CSS_SELECTOR, ".sources .offline").text
         status = browser.find_element(By.ID, "status").text
         chat = open_chat(browser)
         kept = local_storage(browser)
@@ -265,6 +266,8 @@ def test_an_answer_streams_with_stage_names_and_sources(
     assert {s for _, s in stages} == {"completed"}
     assert not any(word in page_text for word in ("waste_rag", "intent", " ms", "router"))
     assert "분리배출 안내 · 건전지" in sources and "분리배출 안내 · 투명 페트병" in sources
+    # That no model wrote it is shown beside the answer, from the stored message, not in it.
+    assert offline.startswith("오프라인 답변") and "오프라인" not in answer
     assert status == "답변을 마쳤어요."
     # The conversation is the server's (both messages stored); the page keeps only its id.
     assert chat and [(c["id"], c["message_count"]) for c in listed] == [(chat, 2)]

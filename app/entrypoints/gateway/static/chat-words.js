@@ -50,6 +50,7 @@ export const SOURCE_KINDS = {
 export const TEXT = {
   ko: {
     you: "질문", assistant: "답변", sources: "출처", answeredWith: "내 답: ",
+    offline: "오프라인 답변 · 언어 모델 없이 분리배출 안내 자료에서 가져왔어요.",
     sending: "보내는 중…", queued: "차례를 기다리는 중…", running: "답을 만드는 중…",
     ahead: (n) => `앞선 질문 ${n}개가 끝나면 시작해요.`,
     waiting: "질문에 답해 주세요.", done: "답변을 마쳤어요.", stopping: "멈추는 중…",
@@ -65,6 +66,7 @@ export const TEXT = {
   },
   en: {
     you: "Question", assistant: "Answer", sources: "Sources", answeredWith: "Your answer: ",
+    offline: "Offline answer · taken from the disposal guidelines without a language model.",
     sending: "Sending…", queued: "Waiting for its turn…", running: "Working on the answer…",
     ahead: (n) => `It starts when ${n} earlier question(s) finish.`,
     waiting: "Please answer the question.", done: "Answered.", stopping: "Stopping…",

@@ -219,7 +219,8 @@ import {
 
   const renderSources = (turn, section) => {
     section.replaceChildren();
-    section.hidden = !turn.sources.length;
+    section.hidden = !turn.sources.length && !turn.offline;
+    if (turn.offline) section.append(element("p", { class: "offline" }, say(turn, "offline")));
     if (!turn.sources.length) return;
     section.append(element("h3", {}, say(turn, "sources")));
     const list = element("ul");
@@ -309,6 +310,8 @@ import {
     turn.reply = reply;
     turn.answer = reply.content;
     turn.sources = Array.isArray(reply.metadata?.sources) ? reply.metadata.sources : [];
+    // No model wrote it: said beside the answer (the stored message's metadata), not in it.
+    turn.offline = reply.metadata?.provider === "offline";
     if (!turn.question) turn.lang = language(reply.content);
   };
   // A reply whose question is on an older page waits (current.carry) for that page.
