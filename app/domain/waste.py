@@ -81,6 +81,7 @@ class ItemState(StrEnum):
     EMPTY = "empty"
     WORN = "worn"  # clothing torn, wet or stained beyond wearing
     COLORED = "colored"  # a green or brown PET bottle is no clear PET
+    COATED = "coated"  # paper coated with vinyl or foil is no paper
 
 
 class Condition(BaseModel):

@@ -36,6 +36,7 @@ STATES = _compiled(
         (S.EMPTY, r"다 쓴|다 먹은|비운|비웠|\bempty\b|\bemptied\b|used up"),
         (S.COLORED, r"초록|녹색|유색|갈색|파란색|색깔 ?있는|색 ?있는|\bgreen\b|\bbrown\b|"
                     r"\bcolou?red\b|\btinted\b"),
+        (S.COATED, r"코팅|은박|\bcoated\b|\blaminated\b|\bglossy\b|\bfoil[- ]lined\b"),
         (S.WORN, r"구멍|찢어|찢긴|해진|늘어난|젖은|젖었|\btorn\b|\bripped\b|\bholes?\b|"
                  r"worn[- ]out|\bwet\b"),
     )
@@ -56,7 +57,8 @@ ONCE_WASHED = re.compile(
 OPPOSITES = ((S.INTACT, S.BROKEN), (S.CLEAN, S.SOILED), (S.EMPTY, S.CONTENTS_LEFT))
 # The state that decides when several are said: a broken dirty bottle is broken glass.
 PRECEDENCE = (
-    S.BROKEN, S.SOILED, S.WORN, S.CONTENTS_LEFT, S.COLORED, S.INTACT, S.CLEAN, S.EMPTY,
+    S.BROKEN, S.SOILED, S.WORN, S.CONTENTS_LEFT, S.COLORED, S.COATED, S.INTACT, S.CLEAN,
+    S.EMPTY,
 )  # fmt: skip
 
 PARTS = _compiled(

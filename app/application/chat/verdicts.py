@@ -77,7 +77,18 @@ AS_IS = re.compile(
 PREPARES = re.compile(
     r"씻|헹|떼어|떼고|비우|비웁|분리|제거|빼|rinse|wash|remove|empty|separate", re.I
 )
-YES_NO_EN = re.compile(r"^\s*(is|are|can|could|do|does|should|may|must|will|would)\b", re.I)
+# 'If I rinse it, can it go…?', 'After eating the meat, can I…?': a leading condition first.
+YES_NO_EN = re.compile(
+    r"^\s*(?:(?:if|after|once|when|now that)\b[^,?]*,\s*)?"
+    r"(is|are|can|could|do|does|should|may|must|will|would)\b",
+    re.I,
+)
+# 'kept separate from paper', '종이류랑 따로': asks whether it stays apart from the bin named.
+APART = re.compile(
+    r"separate(?:ly)? from|apart from|kept? (?:away|apart)|(?:랑|이랑|하고|과|와)\s*(?:는\s*)?"
+    r"(?:따로|별도|구분)",
+    re.I,
+)
 FEE = re.compile(r"돈|비용|유료|요금|수수료|수거비|처리비|\bfee|\bpay|\bcost|\bcharge", re.I)
 FREE = re.compile(r"무상|무료|공짜|\bfree\b", re.I)
 FREE_IN_TEXT = re.compile(
@@ -142,14 +153,7 @@ def decide(question: str, item: WasteItem) -> Decision | None:
     claims = _claims(question, item, settled)
     claims = [c for c in claims if c != "recyclable"] or claims
     if claims:
-        if condition is not None and not condition.bins:
-            return Decision(False, settled, condition, claims[0], by="as_is")
-        goes = set(condition.bins) if condition is not None else bins(settled)
-        right = [c for c in claims if c in goes or (c == "recyclable" and goes & RECYCLING)]
-        yes = bool(right)
-        if yes and condition is None and _by_steps(question, settled) is False:
-            yes = False  # the right bin, with one of the item's common mistakes
-        return Decision(yes, settled, condition, (right or claims)[0], by="stream")
+        return _by_claims(question, settled, condition, claims)
     if condition is not None and not condition.bins:
         return Decision(False, settled, condition, by="as_is")
     if AS_IS.search(question) and PREPARES.search(" ".join((*item.steps_ko, *item.steps_en))):
@@ -161,6 +165,22 @@ def decide(question: str, item: WasteItem) -> Decision | None:
     if answer is None:
         return None
     return Decision(answer, settled, condition, by="text")
+
+
+def _by_claims(
+    question: str, settled: WasteItem, condition: Condition | None, claims: list[str]
+) -> Decision:
+    """A question naming a bin: does the item, in the state asked about, go there?"""
+    if condition is not None and not condition.bins:
+        return Decision(False, settled, condition, claims[0], by="as_is")
+    goes = set(condition.bins) if condition is not None else bins(settled)
+    right = [c for c in claims if c in goes or (c == "recyclable" and goes & RECYCLING)]
+    if APART.search(question):  # apart from the bin named: yes when it goes elsewhere
+        return Decision(not right, settled, condition, claims[0], by="apart")
+    yes = bool(right)
+    if yes and condition is None and _by_steps(question, settled) is False:
+        yes = False  # the right bin, with one of the item's common mistakes
+    return Decision(yes, settled, condition, (right or claims)[0], by="stream")
 
 
 BIN_NAME = re.compile(r"수거함|\bbins?\b|collection box", re.I)
@@ -192,13 +212,26 @@ def _claims(question: str, item: WasteItem, *others: WasteItem) -> list[str]:
     text = _without_names(question, item)
     for other in others:
         text = _without_names(text, other)
-    found: dict[str, int] = {}
+    found: dict[str, tuple[bool, int]] = {}
     for phrase, stream in PHRASES:
         at = text.find(phrase)
         if at >= 0:
-            found.setdefault(stream, at)
+            found.setdefault(stream, (not _as_a_bin(text, at, phrase), at))
             text = text.replace(phrase, " " * len(phrase))
     return sorted(found, key=found.__getitem__)
+
+
+AS_BIN_AFTER = re.compile(r"^(?:류)?(?:으로|로|에|수거함|\s*수거함|\s*통)")
+AS_BIN_BEFORE = re.compile(r"\b(?:in|into|with|to|as)\s+(?:the\s+|a\s+)?(?:\w+\s+)?$")
+
+
+def _as_a_bin(text: str, at: int, phrase: str) -> bool:
+    """Whether the phrase is said as where the thing goes ('종이류로', 'into the paper bin'),
+    not as what it is made of ('비닐 코팅된 전단지'): those count first."""
+    return bool(
+        AS_BIN_AFTER.match(text[at + len(phrase) :])
+        or AS_BIN_BEFORE.search(text[max(0, at - 30) : at])
+    )
 
 
 def without_bins(question: str, *, whole: bool = False) -> str:
@@ -330,11 +363,13 @@ STATE_KO = {
     ItemState.BROKEN: "깨진", ItemState.INTACT: "깨지지 않은", ItemState.SOILED: "오염된",
     ItemState.CLEAN: "깨끗한", ItemState.CONTENTS_LEFT: "내용물이 남은",
     ItemState.EMPTY: "다 비운", ItemState.WORN: "낡고 해지거나 오염된", ItemState.COLORED: "유색",
+    ItemState.COATED: "코팅된",
 }  # fmt: skip
 STATE_EN = {
     ItemState.BROKEN: "broken", ItemState.INTACT: "intact", ItemState.SOILED: "soiled",
     ItemState.CLEAN: "clean", ItemState.CONTENTS_LEFT: "not-yet-empty",
     ItemState.EMPTY: "emptied", ItemState.WORN: "worn-out", ItemState.COLORED: "colored",
+    ItemState.COATED: "coated",
 }  # fmt: skip
 # What to do first when a state keeps the item from its bin as it is.
 FIX_KO = {
@@ -385,29 +420,39 @@ def say(decision: Decision, question: str, language: Language) -> str:
     """One whole sentence (two where a step says why), in the asker's language."""
     if language == "en":
         return _say_en(decision, question)
-    item, condition, yes = decision.item, decision.condition, decision.yes
+    if decision.by == "part" and decision.part is not None:
+        return _part_ko(decision, decision.part)
+    if decision.by == "money":
+        return _money_ko(decision, question)
+    item, condition = decision.item, decision.condition
     named = item.name_ko
     if condition is not None and condition.item is None:
         named = f"{STATE_KO[condition.state]} {named}"
     if BIN_NAME.search(named):  # the item found is the bin itself: the thing asked about
         named = "그런 것"
     topic = particle(named, "은", "는")
-    if decision.by == "part" and decision.part is not None:
-        return _part_ko(decision, decision.part)
-    if decision.by == "money":
-        return _money_ko(decision, question)
     where = STREAMS[decision.claim][1] if decision.claim else ""
     if decision.by == "as_is" and condition is not None and condition.state in FIX_KO:
         head = f"아니요, {topic} 그대로 {_ro(where)} 버리지 않고" if where else f"아니요, {topic}"
         return f"{head} {FIX_KO[condition.state]}."
-    if where and yes:
-        return f"네, {topic} {_ro(where)} 배출합니다."
     if where:
-        instead = _instead(decision, "ko")
-        if instead:
-            return f"아니요, {topic} {_ro(where)} 버리지 않고 따로 {_ro(instead)} 배출합니다."
-        return f"아니요, {topic} {_ro(where)} 버리지 않습니다."
-    return _with_reason("네" if yes else "아니요", question, item, "ko", yes)
+        return _bin_ko(decision, topic, where)
+    return _with_reason("네" if decision.yes else "아니요", question, item, "ko", decision.yes)
+
+
+def _bin_ko(decision: Decision, topic: str, where: str) -> str:
+    """'네, 신문지는 종이류로 배출합니다.', '아니요, … 버리지 않고 따로 …로 배출합니다.'"""
+    instead = _instead(decision, "ko")
+    goes = f" {_ro(instead)} 배출합니다." if instead else " 배출합니다."
+    if decision.by == "apart":
+        if decision.yes:
+            return f"네, {topic} {particle(where, '과', '와')} 따로{goes}"
+        return f"아니요, {topic} {_ro(where)} 함께 배출합니다."
+    if decision.yes:
+        return f"네, {topic} {_ro(where)} 배출합니다."
+    if instead:
+        return f"아니요, {topic} {_ro(where)} 버리지 않고 따로{goes}"
+    return f"아니요, {topic} {_ro(where)} 버리지 않습니다."
 
 
 def _part_ko(decision: Decision, asked: tuple[Part, bool]) -> str:
@@ -435,12 +480,6 @@ def _money_ko(decision: Decision, question: str) -> str:
 
 def _say_en(decision: Decision, question: str) -> str:
     item, condition, yes = decision.item, decision.condition, decision.yes
-    name = item.name_en
-    if condition is not None and condition.item is None:
-        name = f"{STATE_EN[condition.state]} {name}"
-    plural = _plural(item.name_en)
-    subject = name if plural else f"the {name}"
-    go, goes_not = ("go", "do not go") if plural else ("goes", "does not go")
     if decision.by == "part" and decision.part is not None:
         part = decision.part[0].value
         step = _step_naming(item, part, "en")
@@ -452,16 +491,31 @@ def _say_en(decision: Decision, question: str) -> str:
     if decision.by == "money":
         word = "Yes" if yes else "No"
         return f"{word}, {_lower_first(decision.reason)}" if decision.reason else f"{word}."
-    where = STREAMS[decision.claim][2] if decision.claim else ""
     if decision.by == "as_is" and condition is not None and condition.state in FIX_EN:
         return f"No, {FIX_EN[condition.state]}."
-    if where and yes:
-        return f"Yes, {subject} {go} in {where}."
-    if where:
-        instead = _instead(decision, "en")
-        tail = f"; {'they go' if plural else 'it goes'} in {instead}" if instead else ""
-        return f"No, {subject} {goes_not} in {where}{tail}."
+    if decision.claim:
+        return _bin_en(decision, STREAMS[decision.claim][2])
     return _with_reason("Yes" if yes else "No", question, item, "en", yes)
+
+
+def _bin_en(decision: Decision, where: str) -> str:
+    """'No, chicken bones do not go in food waste; they go in general waste (a 종량제 bag).'"""
+    item, condition = decision.item, decision.condition
+    name = item.name_en
+    if condition is not None and condition.item is None:
+        name = f"{STATE_EN[condition.state]} {name}"
+    plural = _plural(item.name_en)
+    subject = name if plural else f"the {name}"
+    go, goes_not = ("go", "do not go") if plural else ("goes", "does not go")
+    instead = _instead(decision, "en")
+    tail = f"; {'they go' if plural else 'it goes'} in {instead}" if instead else ""
+    if decision.by == "apart":
+        if decision.yes:
+            return f"Yes, keep {subject} apart from {where}{tail}."
+        return f"No, {subject} {go} in {where} with the rest."
+    if decision.yes:
+        return f"Yes, {subject} {go} in {where}."
+    return f"No, {subject} {goes_not} in {where}{tail}."
 
 
 def _instead(decision: Decision, language: Language) -> str:
