@@ -13,6 +13,7 @@ import pytest
 from app.entrypoints.gateway.app import create_app
 from app.settings import load_settings
 from tests.support.asgi_server import RunningServer, serve_in_thread
+from tests.support.deadlines import PROCESS_SECONDS
 from tests.support.openai_wire import OpenAIWire
 from tests.support.services import Deployment
 from tests.support.wire_script import Script
@@ -67,3 +68,13 @@ def vision_llm() -> Iterator[tuple[RunningServer, Script]]:
     script = Script()
     with serve_in_thread(OpenAIWire(script)) as server:
         yield server, script
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An end-to-end test starts processes, and a worker alone may take a minute to start on a
+    busy machine: such a test gets the process deadline, not the suite's 120 s, unless it says
+    otherwise. (A test starting several workers in turn says so itself.)"""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(PROCESS_SECONDS))

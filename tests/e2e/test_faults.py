@@ -31,6 +31,7 @@ from app.infrastructure.redis_jobs import serialization
 from app.settings import load_settings
 from tests.e2e.conftest import ask
 from tests.support.asgi_server import RunningServer, serve_in_thread
+from tests.support.deadlines import PROCESS_SECONDS
 from tests.support.openai_wire import OpenAIWire, openai_env
 from tests.support.redis_server import PrivateRedis
 from tests.support.services import Deployment, WorkerProcess, worker_process
@@ -209,6 +210,8 @@ async def test_a_killed_worker_s_chat_runs_again_within_the_lease_and_its_text_i
     assert rerun_after < 120, f"re-run took {rerun_after:.0f} s"  # not the 310 s claim
 
 
+# Four workers start in turn, each up to a minute on a busy machine.
+@pytest.mark.timeout(4 * PROCESS_SECONDS)
 async def test_a_chat_past_its_max_tries_ends_with_an_error(
     http: httpx.AsyncClient, deployment: Deployment, logs: Path
 ) -> None:

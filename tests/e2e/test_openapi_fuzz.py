@@ -24,7 +24,8 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")  # the opaque values' 422
 SEED = 20261201  # fixed: the same cases on every run, so a failure is reproducible
 
 
-@pytest.mark.timeout(600)
+# Six to eight minutes on a busy 2-core machine: the subprocess deadline sits below the test's.
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("profile", ["keys", "guests"])
 def test_schemathesis_finds_nothing(
     deployment: Deployment,
@@ -53,7 +54,12 @@ def test_schemathesis_finds_nothing(
     ):
         if profile == "guests":  # a browser: the cookie its first request got, on every request
             cookie = httpx.get(f"{server.url}/api/v1/chat").cookies[GUEST_COOKIE]
-            credentials = ["--header", f"Cookie: {GUEST_COOKIE}={cookie}"]
+            # Anonymous use is on: a request with a made-up key is a guest's, and answered, by
+            # design. schemathesis reads that as "accepts invalid authentication" (ST401); the
+            # keys profile keeps the check where a key is required.
+            credentials = [
+                "--header", f"Cookie: {GUEST_COOKIE}={cookie}", "--exclude-checks", "ignored_auth",
+            ]  # fmt: skip
         result = subprocess.run(
             [
                 str(Path(sys.executable).with_name("schemathesis")),
@@ -67,7 +73,7 @@ def test_schemathesis_finds_nothing(
             ],
             capture_output=True,
             text=True,
-            timeout=540,
+            timeout=1140,
             check=False,
         )  # fmt: skip
     summary = result.stdout[result.stdout.find("SUMMARY") :]
