@@ -99,6 +99,25 @@ def state_with(answer: str, question: str = "냉장고 버릴 때 돈 들어?") 
     }
 
 
+async def test_the_model_graders_notes_cost_nothing_of_their_own(
+    retriever: BM25Retriever,
+) -> None:
+    verdict = ModelGrade(answers_every_part=True, yes_no_agrees_with_context=False,
+                         invents_nothing=True, problems=["a", "b", "c"])  # fmt: skip
+    llm = FakeLLM(
+        ["Yes, a pizza box can go out on any collection day."],
+        structured={IntentClassification: WASTE, ModelGrade: verdict},
+    )
+    question = "Can I put a pizza box out on a Tuesday?"
+    result = await chat_over(llm, retriever).run(ChatRequest(message=question, thread_id="g4"))
+    assert result.grade is not None and result.grade.by == "model" and result.grade.revised
+    # The contradiction alone decides (0.5), not the three notes that explain it.
+    assert result.grade.score == 0.5 and len(result.grade.findings) == 4
+    # Written once more, graded once more by the model, still failing: said to be uncertain.
+    assert len(llm.prompts) == 5  # intents, answer, grade, second writing, second grade
+    assert result.answer.endswith("please confirm with your district office.")
+
+
 def test_the_rules_find_what_is_wrong() -> None:
     right, decided = check(state_with("아니요, 냉장고는 무상방문수거(1599-0903)로 무료입니다."))
     assert right == [] and decided

@@ -38,8 +38,14 @@ THRESHOLD = 0.75
 OFFLINE = "offline"  # the provider that composes answers from the lookups, without a model
 # What each finding costs: a wrong yes or no, or a part left unanswered, fails the answer on
 # its own; an unsourced figure or the wrong language costs a quarter.
-WEIGHTS = {"contradicts": 0.5, "unanswered": 0.5, "no_verdict": 0.25, "unsourced": 0.25,
-           "language": 0.25}  # fmt: skip
+WEIGHTS = {
+    "contradicts": 0.5,
+    "unanswered": 0.5,
+    "no_verdict": 0.25,
+    "unsourced": 0.25,
+    "language": 0.25,
+    "note": 0.0,
+}  # fmt: skip  (a note: the model grader's own words)
 YES = re.compile(r"^\s*(네|예|yes)\b", re.I)
 NO = re.compile(r"^\s*(아니요|아니오|아뇨|아니에요|no)\b", re.I)
 # A figure an answer must not invent: a phone number, an amount of money, a deposit.
@@ -180,7 +186,7 @@ def grade_node(llm: LLMPort, reporter: StageReporter) -> StateNode:
             answer = state.get("answer", "")
             if not grade.passed and by_model:
                 answer = await _revised(llm, state, grade.findings)
-                grade = _regraded(state, answer, grade)
+                grade = await _regraded(llm, state, answer)
             if not grade.passed:
                 language = state["request"].language or detect_language(state["request"].message)
                 uncertain = f"\n\n{UNCERTAIN[language]}"
@@ -216,11 +222,14 @@ async def _revised(llm: LLMPort, state: ChatState, findings: Sequence[str]) -> s
     return await llm.generate(messages, context=blocks)
 
 
-def _regraded(state: ChatState, answer: str, before: Grade) -> Grade:
+async def _regraded(llm: LLMPort, state: ChatState, answer: str) -> Grade:
+    """The second writing graded as the first was: the rules, and the model where they still
+    cannot decide (a yes or no the facts do not settle is not passed unread)."""
     revised: ChatState = {**state}
     revised["answer"] = answer
-    findings, _ = check(revised)
-    grade = _graded(findings, before.by)
+    grade, decided = rules_grade(revised)
+    if not decided:
+        grade = await model_grade(llm, revised, grade.findings)
     return grade.model_copy(update={"revised": True})
 
 
