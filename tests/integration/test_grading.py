@@ -126,7 +126,19 @@ def test_the_rules_find_what_is_wrong() -> None:
     english, _ = check(state_with("No, the refrigerator is collected for free."))
     assert english == ["language: not in ko"]
     silent, _ = check(state_with("무상방문수거(1599-0903)로 예약하세요."))
-    assert silent == ["unanswered: waste_rag (냉장고)", "no_verdict: waste_rag asks yes or no"]
+    assert silent == ["no_verdict: waste_rag asks yes or no"]
+    both = state_with(
+        "냉장고는 무상방문수거(1599-0903)로 예약합니다.", "냉장고랑 소파 어떻게 버려?"
+    )
+    sofa = both["contexts"]["waste_rag"].model_copy(
+        update={"slot": "waste_rag#2", "verdict": None,
+                "subject": Subject(name_ko="소파", name_en="sofa")}
+    )  # fmt: skip
+    both["contexts"] = {"waste_rag": both["contexts"]["waste_rag"].model_copy(
+        update={"verdict": None}), "waste_rag#2": sofa}  # fmt: skip
+    both["routes"] = [*both["routes"], Route("waste_rag", "waste", "소파", "intent", "waste_rag#2")]
+    left_out, _ = check(both)
+    assert left_out == ["unanswered: waste_rag#2 (소파)"]  # a compound part left out
 
 
 async def test_the_grade_goes_into_done(retriever: BM25Retriever) -> None:

@@ -80,10 +80,13 @@ def check(state: ChatState) -> tuple[list[str], bool]:
         if (result := state.get("contexts", {}).get(route.slot)) is not None
         and result.status is LookupStatus.OK
     ]
+    # Every part of a compound question answered: each lookup's item named. (A one-part
+    # answer may call its item anything; a part left out is what this catches.)
+    parts = [r for r in results if r.subject is not None]
     findings = [
         f"unanswered: {r.slot} ({r.subject.name_ko})"
-        for r in results
-        if r.subject is not None and not _names(answer, r.subject)
+        for r in parts
+        if len(parts) > 1 and r.subject is not None and not _names(answer, r.subject)
     ]
     verdicts = [r for r in results if r.verdict is not None]
     said = opening(answer)
@@ -247,7 +250,7 @@ def _names(answer: str, subject: Subject) -> bool:
         w
         for name in (subject.name_ko, subject.name_en)
         for w in re.split(r"[\s·/(),]+", name.lower())
-        if len(w) >= 2
+        if len(w) >= 2 or re.fullmatch(r"[가-힣]", w)  # '캔', '병': one syllable names a thing
     ]
     return any(w.replace(" ", "") in compact for w in words)
 
