@@ -11,7 +11,13 @@ from app.application.chat.grading import ModelGrade, check
 from app.application.chat.routing import Route
 from app.application.chat.service import ChatService
 from app.application.chat.state import ChatState, LookupStatus, NodeResult
-from app.domain.chat import ChatRequest, IntentClassification, IntentScore, Subject
+from app.domain.chat import (
+    ChatRequest,
+    ChatResult,
+    IntentClassification,
+    IntentScore,
+    Subject,
+)
 from app.domain.llm import ChatMessage, ContextEntry
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.orchestration.langgraph.graph import create_chat_graph
@@ -53,17 +59,24 @@ async def test_a_model_yes_against_the_rule_is_written_once_more(
     assert "contradicts" in llm.prompts[2][0].content  # told what the check found
 
 
-async def test_a_yes_the_rules_cannot_decide_costs_one_model_call(
-    retriever: BM25Retriever,
-) -> None:
-    verdict = ModelGrade(answers_every_part=True, yes_no_agrees_with_context=True,
-                         invents_nothing=True)  # fmt: skip
+async def undecided_yes(
+    retriever: BM25Retriever, verdict: ModelGrade
+) -> tuple[FakeLLM, ChatResult]:
+    """A model's yes to a question the item's facts do not settle, graded as `verdict`."""
     llm = FakeLLM(
         ["Yes, a pizza box can go out on any collection day."],
         structured={IntentClassification: WASTE, ModelGrade: verdict},
     )
     question = "Can I put a pizza box out on a Tuesday?"
-    result = await chat_over(llm, retriever).run(ChatRequest(message=question, thread_id="g2"))
+    return llm, await chat_over(llm, retriever).run(ChatRequest(message=question, thread_id="u"))
+
+
+async def test_a_yes_the_rules_cannot_decide_costs_one_model_call(
+    retriever: BM25Retriever,
+) -> None:
+    verdict = ModelGrade(answers_every_part=True, yes_no_agrees_with_context=True,
+                         invents_nothing=True)  # fmt: skip
+    llm, result = await undecided_yes(retriever, verdict)
     assert result.grade is not None and result.grade.by == "model" and result.grade.passed
     assert len(llm.prompts) == 3  # intents, the answer, the model grader
     assert not result.grade.revised
@@ -104,12 +117,7 @@ async def test_the_model_graders_notes_cost_nothing_of_their_own(
 ) -> None:
     verdict = ModelGrade(answers_every_part=True, yes_no_agrees_with_context=False,
                          invents_nothing=True, problems=["a", "b", "c"])  # fmt: skip
-    llm = FakeLLM(
-        ["Yes, a pizza box can go out on any collection day."],
-        structured={IntentClassification: WASTE, ModelGrade: verdict},
-    )
-    question = "Can I put a pizza box out on a Tuesday?"
-    result = await chat_over(llm, retriever).run(ChatRequest(message=question, thread_id="g4"))
+    llm, result = await undecided_yes(retriever, verdict)
     assert result.grade is not None and result.grade.by == "model" and result.grade.revised
     # The contradiction alone decides (0.5), not the three notes that explain it.
     assert result.grade.score == 0.5 and len(result.grade.findings) == 4
