@@ -27,9 +27,11 @@ answer="$("$work/venv/bin/eco2" ask "페트병 어떻게 버려요?" 2>"$work/as
     cat "$work/ask.err" >&2
     exit 1
 }
-grep -q "오프라인 답변" <<<"$answer" && grep -q "라벨" <<<"$answer" || {
+# The answer is on stdout; the closing line, which says it is offline, on stderr.
+grep -q "라벨" <<<"$answer" && grep -q "오프라인 답변" "$work/ask.err" || {
     echo "wheel check: eco2 ask gave no offline answer:" >&2
     echo "$answer" >&2
+    cat "$work/ask.err" >&2
     exit 1
 }
 echo "wheel check: eco2 ask answered offline from an empty folder"
