@@ -85,6 +85,54 @@ EXAMPLES = {
     ),
     "vacuum flask": Example(("보온병 어떻게 버려?",), "보온병", (), ("텀블러 (",)),
     "misspelt bag": Example(("종양제 봉투 어디서 사?",), "종량제 봉투", ("판매소",)),
+    # Blind set 5's tuning half (2026-12-07): the question's own item, not the look-alike.
+    "mirror beside bottles": Example(
+        ("거울도 유리니까 유리병이랑 같이 버려?",),
+        "아니요, 손거울은",
+        ("종량제",),
+        ("음료 유리병",),
+    ),
+    "glass pot lid": Example(
+        ("유리 냄비 뚜껑은 유리병 수거함에 넣어?",), "아니요, 유리 냄비 뚜껑은", ("종량제",)
+    ),
+    "compared with the fridge": Example(
+        ("소파 버리는 것도 냉장고처럼 무료예요?",), "아니요, ", ("수수료",), ("1599-0903",)
+    ),
+    "a broken TV is the TV": Example(("how do i dispose of a broken TV?",), "television"),
+    "a dead car battery": Example(
+        ("does a dead car battery go in the battery collection box?",), "No,", ("garage",)
+    ),
+    "bones of the leftover chicken": Example(
+        ("치킨 먹고 남은 뼈 음식물쓰레기로 버려도 돼?",), "아니요, 뼈와 기름종이는 종량제"
+    ),
+    "worn clothes": Example(
+        ("구멍 나고 얼룩진 헌 옷도 의류수거함에 넣어도 돼?",), "아니요", ("종량제",)
+    ),
+    "label left on": Example(("투명 페트병 라벨 안 떼고 그냥 내놔도 되나요?",), "아니요"),
+    # A step that is not required, and one that is.
+    "crushing is optional": Example(
+        ("Do I have to crush aluminum cans before putting them out for recycling?",),
+        "No, it is not required: crush it flat if you can.",
+    ),
+    "rinsing is required": Example(("캔 꼭 헹궈야 돼?",), "네, 내용물을 비우고 물로 헹굽니다."),
+    # Money: a refund is not a fee; a collection box costs nothing.
+    "money back for bottles": Example(("맥주병 마트에 가져가면 돈 주나요?",), "네, ", ("보증금",)),
+    "batteries cost nothing": Example(
+        ("폐건전지 버리는 거 돈 들어?",), "아니요, 수거함 배출은 무료"
+    ),
+    # Follow-ups that point back, name a state word, or ask a step.
+    "pointing back in English": Example(
+        ("how do i dispose of a broken TV?", "do they come pick it up from my apartment?"),
+        "",
+        ("1599-0903",),
+    ),
+    "a step of the last item": Example(
+        ("캠핑 가서 부탄가스 다 썼어", "구멍 꼭 뚫어야 돼?"), "네, ", ("부탄가스",), ("양말",)
+    ),
+    "free to drop off": Example(
+        ("I've got a bunch of old phone chargers and cables", "is it free to drop them off?"),
+        "Yes, collection bins are free",
+    ),
 }
 
 

@@ -19,6 +19,7 @@ AFTER_VOWEL = frozenset({"와"})
 ENDS_IN_I = tuple(f"{noun}랑" for noun in ("종이", "오이", "아이", "고양이", "놀이"))
 TOPIC = re.compile(r"[가-힣](은|는|을|를)$")
 # '신문지랑 같이 버려도 돼?' puts two things together; it does not list two questions.
+LIKE = "처럼"  # '냉장고처럼': what the item is compared with
 TOGETHER = frozenset({"같이", "함께", "섞어", "섞어서", "같은", "처럼", "한꺼번에", "together"})
 NOT_JOINING = frozenset({"사과", "효과", "결과", "부과", "통과", "초과", "과", "와"})
 VERB_HADA = re.compile(
@@ -138,12 +139,26 @@ def _split_english(clause: str) -> list[str]:
 
 
 def companions(question: str) -> set[str]:
-    """What a question puts beside its item ('우유팩을 신문지랑 같이' → {'신문지'}): the item
-    asked about is the other one."""
-    words = question.replace("?", " ").split()
-    found = set()
+    """What a question puts beside its item ('우유팩을 신문지랑 같이' → {'신문지'}) or compares
+    it with ('소파도 냉장고처럼 무료야?' → {'냉장고'}): the item asked about is the other one."""
+    return {stem for _, stem in _companion_words(question)}
+
+
+def without_companions(question: str) -> str:
+    """The question without the words naming what it puts beside its item."""
+    words = {word for word, _ in _companion_words(question)}
+    return " ".join(w for w in question.split() if w.rstrip("?？") not in words)
+
+
+def _companion_words(question: str) -> list[tuple[str, str]]:
+    words = question.replace("?", " ").replace("？", " ").split()
+    found = [
+        (word, word[: -len(LIKE)])
+        for word in words
+        if word.endswith(LIKE) and len(word) - len(LIKE) >= 2
+    ]
     for word, following in itertools.pairwise(words):
         stem = _joined(word)
         if stem is not None and following in TOGETHER:
-            found.add(stem)
+            found.append((word, stem))
     return found

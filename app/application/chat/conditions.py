@@ -77,6 +77,12 @@ REMOVE = re.compile(
     r"\bdetach|\bseparat|\bpeel",
     re.I,
 )
+# '라벨 안 떼고', 'without taking the cap off': it proposes leaving the part on.
+NOT_REMOVED = re.compile(
+    r"안 ?(?:떼|빼|벗기|벗겨|분리|제거)|(?:떼|빼|벗기|분리하|제거하)지 ?(?:않|말|마)|"
+    r"without (?:removing|taking|peeling)|(?:not|n't) (?:remov|tak|peel)",
+    re.I,
+)
 KEEP = re.compile(
     r"닫아|닫은|닫고|끼운 ?채|붙인 ?채|붙어 ?있|달린 ?채|그대로|통째|with the \w+ on|\bleave\b|"
     r"\bkeep\b|still (?:on|attached|inside)",
@@ -97,6 +103,13 @@ def states_in(question: str) -> list[ItemState]:
         if one in found and other in found:
             found -= {one, other}
     return [state for state in PRECEDENCE if state in found]
+
+
+def without_states(question: str) -> str:
+    """The question less the words that put its item in a state ('구멍 난', 'greasy')."""
+    for _, pattern in STATES:
+        question = pattern.sub(" ", question)
+    return question
 
 
 def settle(item: WasteItem, question: str) -> tuple[WasteItem, Condition | None]:
@@ -120,7 +133,7 @@ def part_asked(question: str, item: WasteItem | None = None) -> tuple[Part, bool
     batteries found asks about the one part that item is."""
     for part, pattern in PARTS:
         if pattern.search(question):
-            if KEEP.search(question):
+            if KEEP.search(question) or NOT_REMOVED.search(question):
                 return part, False
             if REMOVE.search(question):
                 return part, True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from app.application.chat.conditions import names_only_a_state, part_asked
+from app.application.chat.conditions import names_only_a_state, part_asked, without_states
 from app.application.chat.verdicts import is_yes_no, without_bins
 from app.application.ports.tools import RetrieverPort
 from app.domain.chat import Subject
@@ -36,6 +36,7 @@ ABOUT_THE_LAST = re.compile(
     re.I,
 )
 EN_PRONOUN = re.compile(r"\b(?:it|they|them|this|that|these|those)\b", re.I)
+POINTS_BACK = re.compile(r"\b(?:it|they|them)\b|그거|그것|이거|이것", re.I)
 EN_FILLER = re.compile(r"\b(?:the|its|it's|their|a|an|one|ones)\b\s*", re.I)
 
 
@@ -144,14 +145,18 @@ async def follow_up_hits(
     """
     # A bin the turn names is no item ('종이류랑 같이 묶어도 돼?' is about the carton); nor is a
     # part it asks to take off ('포장은 뜯어야 돼?' is about the pills).
-    own_query = without_bins(original)
+    # Nor is a state: '구멍 꼭 뚫어야 돼?' after butane names nothing, though socks have holes.
+    own_query = without_states(without_bins(original))
     own = await retriever.search(own_query, OWN_CANDIDATES) if own_query.strip() else []
     context = await retriever.search(subject.name(detect_language(original)), CONTEXT_CANDIDATES)
     fused: dict[str, tuple[float, RetrievedItem]] = {}
     # '얼마야?' or '음식 묻은 건?' names nothing, whatever fee or stain words it shares with
     # other items: it stays on the last item.
+    # A turn pointing at the last item ('can someone pick them up?') leaves it only for an
+    # item it names outright.
+    pointing = POINTS_BACK.search(original) is not None
     names = (
-        any(hit.confident for hit in own)
+        any(hit.confident and (hit.exact or not pointing) for hit in own)
         and not asks_only_about_the_last(original)
         and part_asked(original) is None
     )
@@ -160,6 +165,9 @@ async def follow_up_hits(
         top = max((hit.score for hit in hits), default=1.0) or 1.0
         for hit in hits:
             score, first = fused.get(hit.item.id, (0.0, hit))
-            fused[hit.item.id] = (score + weight * hit.score / top, first)
+            # The item's hit as the surer ranking has it: the last item stays confident
+            # where the turn's own words only brushed it.
+            kept = first if first.confident or not hit.confident else hit
+            fused[hit.item.id] = (score + weight * hit.score / top, kept)
     ranked = sorted(fused.values(), key=lambda pair: -pair[0])[:k]
     return [hit.model_copy(update={"score": round(score, 4)}) for score, hit in ranked]

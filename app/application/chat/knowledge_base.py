@@ -4,7 +4,7 @@ no where the question asks one), and the general guide when no tool fits."""
 from __future__ import annotations
 
 from app.application.chat import follow_ups, render
-from app.application.chat.compound import companions
+from app.application.chat.compound import companions, without_companions
 from app.application.chat.conditions import settle
 from app.application.chat.registry import Lookup
 from app.application.chat.routing import Route
@@ -27,16 +27,38 @@ from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
 
 
-async def search(retriever: RetrieverPort, route: Route, k: int) -> list[RetrievedItem]:
+async def search(
+    retriever: RetrieverPort, route: Route, k: int, question: str
+) -> list[RetrievedItem]:
     """The route's hits; a follow-up's joined query may yield to the item the turn names. A
-    yes-or-no question is searched without the bin it names: '남은 약 변기에 버려도 돼?' asks
-    about the pills, not the toilet, '먹다 남은 약 일반쓰레기로' not about what goes there."""
+    yes-or-no `question` is searched without the bin it names: '남은 약 변기에 버려도 돼?' asks
+    about the pills, not the toilet, '먹다 남은 약 일반쓰레기로' not about what goes there; and
+    without what it compares its item with: '거울도 유리병이랑 같이 버려?' asks about the
+    mirror."""
     if route.subject is None:
         query = route.query
-        if is_yes_no(as_asked(query, query)) and without_bins(query, whole=True).strip():
+        if is_yes_no(question):
             query = without_bins(query, whole=True)
-        return await retriever.search(query, k)
+            query = without_companions(query)
+        hits = await retriever.search(query, k) if query.strip() else []
+        return named_first(hits or await retriever.search(route.query, k))
     return await follow_ups.follow_up_hits(retriever, route.original, route.subject, k)
+
+
+NAMED_SHARE = 0.5  # an item the question names leads a state's item scoring up to twice as high
+
+
+def named_first(hits: list[RetrievedItem]) -> list[RetrievedItem]:
+    """An item the question names outranks an item that is a state of something ('깨진
+    형광등', 'broken glass') and only shares the state's word with it: 'a broken TV' is the TV
+    (the state is the TV's). The items of a state are reached from their own item's
+    conditions, as the question has it."""
+    if not hits or hits[0].exact or hits[0].item.state is None:
+        return hits
+    for index, hit in enumerate(hits[1:], 1):
+        if hit.exact and hit.score >= NAMED_SHARE * hits[0].score:
+            return [hit, *hits[:index], *hits[index + 1 :]]
+    return hits
 
 
 def the_item_first(hits: list[RetrievedItem], question: str) -> list[RetrievedItem]:
@@ -77,7 +99,8 @@ def asked(branch: BranchInput) -> str:
 
 def waste_rag(retriever: RetrieverPort, k: int = 3) -> Lookup:
     async def lookup(branch: BranchInput) -> NodeResult:
-        hits = the_item_first(await search(retriever, branch.route, k), branch.route.query)
+        hits = await search(retriever, branch.route, k, asked(branch))
+        hits = the_item_first(hits, branch.route.query)
         if not hits:
             return found(branch, ())
         hits = as_the_question_has_it(hits, asked(branch))
@@ -95,7 +118,7 @@ def general(retriever: RetrieverPort) -> Lookup:
     """No tool fits: an item the question confidently names, else the general rules."""
 
     async def lookup(branch: BranchInput) -> NodeResult:
-        hits = [h for h in await search(retriever, branch.route, 2) if h.confident]
+        hits = [h for h in await search(retriever, branch.route, 2, asked(branch)) if h.confident]
         if hits:
             language = detect_language(branch.route.query)
             source = Source(title=hits[0].item.name_ko, kind="knowledge_base")

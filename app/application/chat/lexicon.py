@@ -12,14 +12,17 @@ from app.application.chat.compound import split_items
 from app.application.chat.conditions import part_asked
 from app.application.chat.follow_ups import asks_only_about_the_last
 from app.application.chat.registry import Tool
+from app.application.chat.verdicts import MUST
 from app.domain.chat import Intent, IntentClassification, IntentScore, intent_named
 
 FOLLOW_UP = re.compile(
     r"^(그럼|그러면|그리고|또|and|what about|how about|also)\b"
-    r"|(은요|는요|이요|요\?|도\?|는\?|은\?|\s(?:건|거|것|거는|건요)\?)\s*$",
+    r"|(은요|는요|이요|요\?|도\?|는\?|은\?|는데\?|인데\?|\s(?:건|거|것|거는|건요)\?)\s*$",
     re.I,
 )
 EN_PRONOUN = re.compile(r"\b(it|they|them|this|that|these|those|one)\b", re.I)
+# Pronouns that never stand before a noun: whatever the length, the turn leans on the last.
+THE_LAST_ONE = re.compile(r"\b(it|they|them)\b", re.I)
 # Between sentences, and before an English clause that asks something else.
 CLAUSE_BREAK = re.compile(
     r"(?<=[?!])\s*|[.]\s+|,?\s+(?:and|but)\s+(?=(?:will|is|are|what|where|how|can|do|does|"
@@ -78,6 +81,10 @@ def looks_like_follow_up(message: str) -> bool:
         return True
     if len(stripped.split()) <= 4 and part_asked(stripped) is not None:
         return True  # '포장은 뜯어야 돼?': a part of the last item
+    if len(stripped.split()) <= 4 and MUST.search(stripped):
+        return True  # '구멍 꼭 뚫어야 돼?': a step for the last item
+    if len(stripped.split()) <= 12 and THE_LAST_ONE.search(stripped):
+        return True  # 'do they come pick it up from my apartment?'
     return len(stripped.split()) <= 5 and bool(EN_PRONOUN.search(stripped))
 
 

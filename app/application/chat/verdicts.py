@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from app.application.chat.conditions import part_asked, settle
-from app.domain.language import Language
+from app.domain.language import Language, detect_language
 from app.domain.llm import ContextEntry
 from app.domain.waste import (
     CATEGORY_BIN,
@@ -89,12 +89,22 @@ APART = re.compile(
     r"(?:따로|별도|구분)",
     re.I,
 )
-FEE = re.compile(r"돈|비용|유료|요금|수수료|수거비|처리비|\bfee|\bpay|\bcost|\bcharge", re.I)
+FEE = re.compile(
+    r"돈|비용|유료|요금|수수료|수거비|처리비|\bfees?\b|\bpa(?:y|id)\b|\bcosts?\b|\bcharges?\b", re.I
+)
 FREE = re.compile(r"무상|무료|공짜|\bfree\b", re.I)
 FREE_IN_TEXT = re.compile(
     r"무상|무료|수수료(?:는|가)? 없|\bfree\b|no (?:fee|charge)|free of charge", re.I
 )
-REFUND = re.compile(r"돌려받|환급|보증금|반환|\brefund|\bdeposit", re.I)
+COLLECTION_BOX = re.compile(
+    r"수거함|회수함|collection (?:bin|box)|(?:appliance|battery|lamp|clothing|clothes|phone) bin",
+    re.I,
+)
+REFUND = re.compile(
+    r"돌려받|환급|보증금|반환|돈\s?(?:을\s?)?(?:주|줘|받|돌려|나와|생기)|\brefund|\bdeposit|"
+    r"give (?:me |you )?(?:money|cash)|get (?:money|cash|paid)|pay (?:me|you) (?:back|for)",
+    re.I,
+)
 
 
 def as_asked(query: str, message: str) -> str:
@@ -128,8 +138,8 @@ class Decision:
     condition: Condition | None = None
     claim: str | None = None
     part: tuple[Part, bool] | None = None
-    by: str = "text"  # "part", "stream", "as_is", "money" or "text"
-    reason: str = ""  # the item's own sentence that decided a fee or refund
+    by: str = "text"  # part, mention, stream, mistake, apart, as_is, must, money or text
+    reason: str = ""  # the item's own sentence that decided a fee, a refund or a must
 
 
 def verdict(question: str, item: WasteItem, language: Language) -> ContextEntry | None:
@@ -152,6 +162,9 @@ def decide(question: str, item: WasteItem) -> Decision | None:
         return Decision(rule.remove == part[1], settled, condition, part=part, by="part")
     claims = _claims(question, item, settled)
     claims = [c for c in claims if c != "recyclable"] or claims
+    said = _by_a_sentence(question, settled, condition, claims)
+    if said is not None:
+        return said
     if claims:
         return _by_claims(question, settled, condition, claims)
     if condition is not None and not condition.bins:
@@ -167,6 +180,23 @@ def decide(question: str, item: WasteItem) -> Decision | None:
     return Decision(answer, settled, condition, by="text")
 
 
+def _by_a_sentence(
+    question: str, settled: WasteItem, condition: Condition | None, claims: list[str]
+) -> Decision | None:
+    """Where one of the item's sentences answers the very thing asked: whether a step must be
+    done ('Do I have to crush cans?'), or where a thing the item speaks of goes ('치킨 뼈')."""
+    if MUST.search(question):
+        step = _step_asked(question, settled)
+        if step is not None:
+            return Decision(not OPTIONAL.search(step), settled, condition, by="must", reason=step)
+    mentioned = _mentioned(question, settled) if claims and condition is None else None
+    if mentioned is None:
+        return None
+    goes, sentence = mentioned
+    right = [c for c in claims if c in goes or (c == "recyclable" and goes & RECYCLING)]
+    return Decision(bool(right), settled, None, claims[0], by="mention", reason=sentence)
+
+
 def _by_claims(
     question: str, settled: WasteItem, condition: Condition | None, claims: list[str]
 ) -> Decision:
@@ -177,10 +207,117 @@ def _by_claims(
     right = [c for c in claims if c in goes or (c == "recyclable" and goes & RECYCLING)]
     if APART.search(question):  # apart from the bin named: yes when it goes elsewhere
         return Decision(not right, settled, condition, claims[0], by="apart")
-    yes = bool(right)
-    if yes and condition is None and _by_steps(question, settled) is False:
-        yes = False  # the right bin, with one of the item's common mistakes
-    return Decision(yes, settled, condition, (right or claims)[0], by="stream")
+    if right and condition is None and _by_steps(question, settled) is False:
+        # The right bin, the way the item's common mistakes put it ('뚜껑 닫은 채로').
+        return Decision(False, settled, condition, right[0], by="mistake")
+    return Decision(bool(right), settled, condition, (right or claims)[0], by="stream")
+
+
+# 'Do I have to crush cans?', '꼭 헹궈야 돼?': whether a step is required, not where it goes.
+MUST = re.compile(
+    r"\b(?:have to|has to|need to|needs to|must|required|necessary)\b|꼭|반드시|필수|"
+    r"[어아여해]야 ?(?:돼|되|하|해|됨|함)",
+    re.I,
+)
+# A step said as optional: not having to do it is the answer.
+OPTIONAL = re.compile(
+    r"가능하면|가능한 한|되도록|할 수 있으면|if you can|if possible|where possible|if you like",
+    re.I,
+)
+
+
+KO_PARTICLE = (
+    "까지", "이랑", "에서", "으로", "랑", "과", "와", "는", "를", "가", "도", "만", "로", "에",
+)  # fmt: skip
+KO_PARTICLE_AFTER_NOUN = ("은", "이", "을")  # also a verb's ending ('남은'): after 2+ syllables
+NOT_A_NOUN = re.compile(r"(?:려|어|아|해|돼|되|지|고|서|면|요|까|니|나|데|야|게|죠|음|함)$")
+
+
+def _mentioned(question: str, item: WasteItem) -> tuple[set[str], str] | None:
+    """The item's own sentence about the thing the question asks of it, where that sentence
+    says where it goes: '치킨 뼈 음식물로 버려도 돼?' of leftover chicken is decided by '뼈와
+    기름종이는 종량제 봉투에 버립니다.', not by where the chicken goes."""
+    language = detect_language(question)
+    unnamed = _without_names(question, item)
+    if unnamed.strip() != question.lower().strip():
+        return None  # the question names the item itself: where the item goes decides
+    rest = without_bins(unnamed)
+    # Not a word of the item's own names: '치킨' in '치킨 뼈' is the chicken, not the bones.
+    names = {
+        word
+        for name in (item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en)
+        for word in re.split(r"[\s·/()]+", name.lower())
+    }
+    words = [w for w in _nouns(rest, language) if w.lower() not in names]
+    if not words:
+        return None
+    steps = item.steps_en if language == "en" else item.steps_ko
+    notes = item.notes_en if language == "en" else item.notes_ko
+    sentences = [s for line in (*steps, notes) for s in re.split(r"(?<=[.!?])\s+", line) if s]
+    for sentence in sentences:
+        lowered = sentence.lower()
+        if NOT_THERE.search(lowered) or not any(_names_word(lowered, w, language) for w in words):
+            continue
+        goes = {  # a bin's word where a word starts: '기름종이' is no paper bin
+            stream
+            for phrase, stream in PHRASES
+            if stream not in ("recyclable", "drain")
+            and re.search(rf"(?<![가-힣a-z]){re.escape(phrase)}", lowered)
+        }
+        if len(goes) == 1:
+            return goes, sentence
+    return None
+
+
+# A sentence saying where a thing does not go, or what it spoils, says nothing of where it goes.
+NOT_THERE = re.compile(
+    r"\b(?:not|cannot|can't|never|ruin|spoil)\b|않|없|말고|말아|안 되|안 돼|금지|망칩|못 ",
+)
+
+
+def _nouns(text: str, language: Language) -> list[str]:
+    if language == "en":
+        return [
+            w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+            for w in re.findall(r"[a-z]{3,}", text.lower())
+            if w not in EN_STOP and not YES_NO_WORDS.match(w)
+        ]
+    found = []
+    for word in re.findall(r"[가-힣]+", text):
+        stem = next((word[: -len(p)] for p in KO_PARTICLE if word.endswith(p) and word != p), word)
+        if stem == word and len(word) >= 3 and word.endswith(KO_PARTICLE_AFTER_NOUN):
+            stem = word[:-1]
+        if stem and not NOT_A_NOUN.search(stem) and stem not in KO_NOT_NOUNS:
+            found.append(stem)
+    return found
+
+
+def _names_word(sentence: str, word: str, language: Language) -> bool:
+    if language == "en":
+        return re.search(rf"\b{re.escape(word)}", sentence) is not None
+    return re.search(rf"(?<![가-힣]){re.escape(word)}(?![가-힣]{{2,}})", sentence) is not None
+
+
+YES_NO_WORDS = re.compile(
+    r"^(?:is|are|can|could|do|does|should|may|must|will|would|okay|fine|alright|really|also|too)$"
+)
+KO_NOT_NOUNS = frozenset(
+    "그냥 같이 함께 다 또 꼭 좀 이거 그거 이건 그건 저거 혹시 진짜 정말 먹고 남은"
+    " 쓰레기 분리수거 재활용 수거함 봉투 버리 배출".split()
+)
+
+
+def _step_asked(question: str, item: WasteItem) -> str | None:
+    """The step whose action a must-question asks about ('crush' → 'Crush it flat if you
+    can.'), in the question's language; None when no step shares a word with it beyond the
+    item's name and the bins."""
+    asked = _grams(without_bins(_without_names(question, item, aliases=True)))
+    if not asked:
+        return None
+    steps = item.steps_en if detect_language(question) == "en" else item.steps_ko
+    scored = [(len(asked & _grams(step)), -index, step) for index, step in enumerate(steps)]
+    best = max(scored, default=(0, 0, ""))
+    return best[2] if best[0] else None
 
 
 BIN_NAME = re.compile(r"수거함|\bbins?\b|collection box", re.I)
@@ -196,7 +333,8 @@ def _without_names(question: str, item: WasteItem, *, aliases: bool = True) -> s
     for name in sorted(names, key=len, reverse=True):
         if BIN_NAME.search(name):
             continue
-        text = text.replace(name.lower(), " ")
+        # Not where it starts a bin's name: '의류수거함' keeps '의류', 'glass bin' 'glass'.
+        text = re.sub(rf"{re.escape(name.lower())}(?!\s*(?:수거함|bins?\b|recycling))", " ", text)
     return text
 
 
@@ -248,7 +386,14 @@ def without_bins(question: str, *, whole: bool = False) -> str:
             text = text.replace(phrase, " ")
         elif BIN_WORDS.search(phrase):
             text = re.sub(rf"(?<![\w가-힣]){re.escape(phrase)}(?={PARTICLE})", " ", text)
-    return text
+        else:  # '유리병 수거함에', 'the glass bin': the item word said as a bin
+            text = re.sub(
+                rf"(?<![\w가-힣]){re.escape(phrase)}(?:류)?\s*(?:수거함|{BIN_NOUN})(?={PARTICLE})",
+                " ",
+                text,
+            )
+    # Any '<word> 수거함' or '<word> collection box' is a bin, named or not ('폐건전지 수거함에').
+    return ANY_BIN.sub(" ", text) if whole else text
 
 
 # Phrases that name only a bin, never an item ('유리' may be a glass pot; '유리병 수거함' is not).
@@ -257,6 +402,13 @@ BIN_WORDS = re.compile(
     r"sink|toilet"
 )
 PARTICLE = r"(?:으로|로|에다|에는|에|이랑|랑|과|와|은|는|이|가|을|를)?(?:[\s?？.!,]|$)"
+BIN_NOUN = r"(?:collection |recycling )?(?:bins?|box(?:es)?)\b"
+
+ANY_BIN = re.compile(
+    rf"(?<![\w가-힣])[가-힣]+\s?수거함(?={PARTICLE})|"
+    r"\b[a-z-]+\s+(?:collection |recycling )?bins?\b|"
+    r"\b[a-z-]+\s+(?:collection|recycling) box(?:es)?\b"
+)
 
 
 def bins(item: WasteItem) -> set[str]:
@@ -295,15 +447,31 @@ def _by_money(question: str, item: WasteItem) -> tuple[bool, str] | None:
     def saying(pattern: re.Pattern[str]) -> str:
         return next((s for s in sentences if pattern.search(s)), "")
 
+    def box_is_free() -> str:
+        # Collection boxes (batteries, lamps, small appliances, medicine, clothes) cost nothing.
+        lead = "Collection bins are free:" if language == "en" else "수거함 배출은 무료입니다."
+        said = saying(COLLECTION_BOX)
+        return f"{lead} {_lower_first(said) if language == 'en' else said}"
+
     text = " ".join(
         (item.name_ko, item.name_en, *item.steps_ko, *item.steps_en, item.notes_ko, item.notes_en)
     )
     if REFUND.search(question):
         return bool(REFUND.search(text)), saying(REFUND)
     if FREE.search(question):
-        return bool(FREE_IN_TEXT.search(text)), saying(FREE_IN_TEXT)
+        # Free when the text says so; not free when it says what is paid ('수수료를 냅니다');
+        # undecided when it says neither.
+        if FREE_IN_TEXT.search(text):
+            return True, saying(FREE_IN_TEXT)
+        if FEE.search(text):
+            return False, saying(FEE)
+        return (True, box_is_free()) if saying(COLLECTION_BOX) else None
     if FEE.search(question):
-        return not FREE_IN_TEXT.search(text), saying(FREE_IN_TEXT) or saying(FEE)
+        if FREE_IN_TEXT.search(text):
+            return False, saying(FREE_IN_TEXT)
+        if FEE.search(text):
+            return True, saying(FEE)
+        return (False, box_is_free()) if saying(COLLECTION_BOX) else None
     return None
 
 
@@ -424,6 +592,8 @@ def say(decision: Decision, question: str, language: Language) -> str:
         return _part_ko(decision, decision.part)
     if decision.by == "money":
         return _money_ko(decision, question)
+    if decision.by in ("must", "mention", "mistake"):
+        return _said_by_text(decision, question, language)
     item, condition = decision.item, decision.condition
     named = item.name_ko
     if condition is not None and condition.item is None:
@@ -491,6 +661,8 @@ def _say_en(decision: Decision, question: str) -> str:
     if decision.by == "money":
         word = "Yes" if yes else "No"
         return f"{word}, {_lower_first(decision.reason)}" if decision.reason else f"{word}."
+    if decision.by in ("must", "mention", "mistake"):
+        return _said_by_text(decision, question, "en")
     if decision.by == "as_is" and condition is not None and condition.state in FIX_EN:
         return f"No, {FIX_EN[condition.state]}."
     if decision.claim:
@@ -516,6 +688,31 @@ def _bin_en(decision: Decision, where: str) -> str:
     if decision.yes:
         return f"Yes, {subject} {go} in {where}."
     return f"No, {subject} {goes_not} in {where}{tail}."
+
+
+def _said_by_text(decision: Decision, question: str, language: Language) -> str:
+    """The sentence of the item's that decided: its step, its mention, its common mistake."""
+    if decision.by == "must":
+        return _must(decision, language)
+    word = (
+        ("Yes" if decision.yes else "No")
+        if language == "en"
+        else ("네" if decision.yes else "아니요")
+    )
+    if decision.by == "mention":
+        reason = _lower_first(decision.reason) if language == "en" else decision.reason
+        return f"{word}, {reason}"
+    return _with_reason(word, question, decision.item, language, False)
+
+
+def _must(decision: Decision, language: Language) -> str:
+    """'No, it is not required: crush it flat if you can.', '네, 내용물을 비우고 헹굽니다.'"""
+    step = decision.reason if decision.reason.endswith(".") else f"{decision.reason}."
+    if language == "en":
+        if decision.yes:
+            return f"Yes, {_lower_first(step)}"
+        return f"No, it is not required: {_lower_first(step)}"
+    return f"네, {step}" if decision.yes else f"아니요, 꼭 그래야 하는 것은 아닙니다. {step}"
 
 
 def _instead(decision: Decision, language: Language) -> str:
