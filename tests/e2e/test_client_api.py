@@ -58,9 +58,25 @@ async def send(browser: Browser, chat_id: str, message: str) -> dict[str, Any]:
     return dict(sent.json())
 
 
+# Only tells a hung stream from a slow one (a chat takes seconds; a busy machine makes it more).
+TURN_SECONDS = 300
+
+
 async def whole_turn(browser: Browser, job_id: str) -> list[Frame]:
     source = browser.event_source(f"/api/v1/chat/{job_id}/events")
-    return await asyncio.wait_for(read_all(source), 60)
+    return await asyncio.wait_for(read_all(source), TURN_SECONDS)
+
+
+def derived(frames: list[Frame]) -> list[Frame]:
+    """The frames the stream's entries give, less the `queued` a connection repeats on its own
+    timer while it hears nothing (under load, also after the chat has started): those depend
+    on when a connection waited, not on the stream, and carry the id of the frame before."""
+    kept: list[Frame] = []
+    for frame in frames:
+        repeated = kept and (kept[-1].event, kept[-1].id) == ("queued", frame.id)
+        if not (frame.event == "queued" and repeated):
+            kept.append(frame)
+    return kept
 
 
 def assert_well_formed(frames: list[Frame], job_id: str) -> None:
@@ -169,17 +185,18 @@ async def test_a_reconnect_resumes_exactly_and_a_late_subscriber_gets_the_text_s
             url = f"/api/v1/chat/{job_id}/events"
             whole = asyncio.create_task(read_all(browser.event_source(url)))
             dropping = browser.event_source(url)
-            before = await asyncio.wait_for(until_tokens(dropping, 3), 60)
+            before = await asyncio.wait_for(until_tokens(dropping, 3), TURN_SECONDS)
             late = browser.event_source(url)  # a new tab: no Last-Event-ID
-            late_frames = await asyncio.wait_for(read_all(late), 60)
-            resumed = await asyncio.wait_for(read_all(dropping), 60)  # sends Last-Event-ID
-            reference = await asyncio.wait_for(whole, 60)
-            again = await asyncio.wait_for(read_all(dropping), 10)  # after the terminal frame
+            late_frames = await asyncio.wait_for(read_all(late), TURN_SECONDS)
+            # Sends Last-Event-ID; then once more after the terminal frame (it ends at once).
+            resumed = await asyncio.wait_for(read_all(dropping), TURN_SECONDS)
+            reference = await asyncio.wait_for(whole, TURN_SECONDS)
+            again = await asyncio.wait_for(read_all(dropping), TURN_SECONDS)
     assert_well_formed(reference, job_id)
     # Dropped and resumed: exactly the uninterrupted connection's frames, ids and all.
     assert dropping.connections == 3
-    assert [(f.event, f.id, f.data) for f in before + resumed] == [
-        (f.event, f.id, f.data) for f in reference
+    assert [(f.event, f.id, f.data) for f in derived(before + resumed)] == [
+        (f.event, f.id, f.data) for f in derived(reference)
     ]
     assert again == []
     # Late: the text so far first, then the rest of the tokens, none repeated.
@@ -202,7 +219,7 @@ async def test_a_last_event_id_the_stream_never_issued_is_422(
             chat_id = await new_chat(browser)
             job_id = (await send(browser, chat_id, "페트병 어떻게 버려요?"))["job_id"]
             url = f"/api/v1/chat/{job_id}/events"
-            frames = await whole_turn(browser, job_id)
+            frames = derived(await whole_turn(browser, job_id))
             refused = {}
             for bad in ("1-1", "99999999999999-0", "garbage", f"{frames[0].id}.5"):
                 source = browser.event_source(url)
@@ -214,7 +231,7 @@ async def test_a_last_event_id_the_stream_never_issued_is_422(
             for frame in frames:
                 source = browser.event_source(url)
                 source.last_event_id = str(frame.id)
-                resumed_at[str(frame.id)] = [f.event for f in await read_all(source)]
+                resumed_at[str(frame.id)] = [f.event for f in derived(await read_all(source))]
     assert set(refused.values()) == {422}
     names = [f.event for f in frames]
     for i, frame in enumerate(frames):  # every frame id resumes exactly after itself
