@@ -36,7 +36,9 @@ ABOUT_THE_LAST = re.compile(
     re.I,
 )
 EN_PRONOUN = re.compile(r"\b(?:it|they|them|this|that|these|those)\b", re.I)
-POINTS_BACK = re.compile(r"\b(?:it|they|them)\b|그거|그것|이거|이것", re.I)
+# Pronouns that never stand before a noun: the turn leans on the last item, whatever its length.
+THE_LAST_ONE = re.compile(r"\b(?:it|they|them)\b", re.I)
+POINTS_BACK = re.compile(rf"{THE_LAST_ONE.pattern}|그거|그것|이거|이것", re.I)
 EN_FILLER = re.compile(r"\b(?:the|its|it's|their|a|an|one|ones)\b\s*", re.I)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.application.chat.compound import split_items
 from app.application.chat.conditions import part_asked
-from app.application.chat.follow_ups import asks_only_about_the_last
+from app.application.chat.follow_ups import THE_LAST_ONE, asks_only_about_the_last
 from app.application.chat.registry import Tool
 from app.application.chat.verdicts import MUST
 from app.domain.chat import Intent, IntentClassification, IntentScore, intent_named
@@ -21,8 +21,6 @@ FOLLOW_UP = re.compile(
     re.I,
 )
 EN_PRONOUN = re.compile(r"\b(it|they|them|this|that|these|those|one)\b", re.I)
-# Pronouns that never stand before a noun: whatever the length, the turn leans on the last.
-THE_LAST_ONE = re.compile(r"\b(it|they|them)\b", re.I)
 # Between sentences, and before an English clause that asks something else.
 CLAUSE_BREAK = re.compile(
     r"(?<=[?!])\s*|[.]\s+|,?\s+(?:and|but)\s+(?=(?:will|is|are|what|where|how|can|do|does|"
