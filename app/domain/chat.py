@@ -138,6 +138,9 @@ class ChatRequest(ChatDraft):
     # The thread is a stored conversation of this principal: the turn's messages are recorded
     # (once) before its terminal event. None: a `/v1` thread, kept only as memory.
     conversation_owner: str | None = Field(default=None, max_length=128)
+    # The thread was issued for this turn: it has no memory yet, so the worker reads none (no
+    # checkpoint read, no question to resume). Set by whoever issued the thread, never a client.
+    new_thread: bool = False
 
 
 class InputRequest(BaseModel):

@@ -17,6 +17,7 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
+    CheckpointTuple,
 )
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -27,6 +28,14 @@ from app.domain.errors import ConfigurationError
 from app.settings import CheckpointSettings, PostgresSettings
 
 log = structlog.get_logger(__name__)
+# In a run's `configurable`: the thread was issued for this run, so it has no checkpoint and
+# the savers answer "none" without reading (a round trip, and aiosqlite's thread hop, saved
+# per brand-new thread). "__": LangGraph keeps it out of the checkpoint's metadata.
+NEW_THREAD = "__eco2_new_thread"
+
+
+def is_new_thread(config: RunnableConfig) -> bool:
+    return bool(config.get("configurable", {}).get(NEW_THREAD))
 
 
 def state_serializer() -> JsonPlusSerializer:
@@ -40,6 +49,9 @@ def state_serializer() -> JsonPlusSerializer:
 
 class LatestOnlyMemorySaver(InMemorySaver):
     """InMemorySaver keeping each thread's latest checkpoint, its writes and its blobs."""
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return None if is_new_thread(config) else super().get_tuple(config)
 
     def put(
         self,

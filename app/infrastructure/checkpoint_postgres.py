@@ -25,6 +25,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import OperationalError
 
 from app.application.retry import RetryPolicy
+from app.infrastructure.checkpoint import is_new_thread
 from app.infrastructure.checkpoint_sqlite import _age_days
 
 
@@ -34,6 +35,8 @@ class LatestOnlyPostgresSaver(AsyncPostgresSaver):
         self._retry = retry or RetryPolicy()
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        if is_new_thread(config):
+            return None
         return await self._retry.run(
             lambda: super(LatestOnlyPostgresSaver, self).aget_tuple(config),
             transient=OperationalError,  # psycopg_pool's PoolTimeout is one too

@@ -6,11 +6,23 @@ import time
 import uuid
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from app.infrastructure.checkpoint import is_new_thread
 
 
 class LatestOnlySqliteSaver(AsyncSqliteSaver):
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        if is_new_thread(config):
+            return None
+        return await super().aget_tuple(config)
+
     async def setup(self) -> None:
         await super().setup()
         # WAL with NORMAL: a commit is one write, not an fsync; a power cut can lose the

@@ -3,12 +3,13 @@
 MODE `noop`: each job returns at once. MODE `llm`: each job makes the two SDK calls a chat
 makes (a structured completion, then a streamed one) against LLM_URL, over one shared pool.
 It publishes one event per job to the same stream key a chat would, so the reader side is the
-same. JSON jobs, as ours.
+same. JSON jobs, as ours. REDIS_URL (env) is the Redis to use.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -62,7 +63,9 @@ if __name__ == "__main__":
     Worker(
         functions=[chat],
         queue_name=QUEUE,
-        redis_settings=RedisSettings(),
+        redis_settings=RedisSettings.from_dsn(
+            os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        ),
         on_startup=startup,
         on_shutdown=shutdown,
         max_jobs=CONCURRENCY,

@@ -16,6 +16,7 @@ from app.domain.chat import ChatRequest
 from app.infrastructure.checkpoint import LatestOnlyMemorySaver
 from app.infrastructure.checkpoint_sqlite import LatestOnlySqliteSaver, _age_days
 from tests.support.graph_kit import chat_kit
+from tests.support.services import POSTGRES_URL, require_postgres
 
 TURNS = 30
 
@@ -84,3 +85,30 @@ def test_checkpoint_ids_tell_their_age() -> None:
     from langgraph.checkpoint.base.id import uuid6  # what LangGraph makes its ids with
 
     assert abs(_age_days(str(uuid6()))) < 0.01
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
+async def test_a_thread_issued_for_its_turn_is_not_read(backend: str, tmp_path: Path) -> None:
+    """`new_thread` (the gateway issued the thread for this turn): the saver answers "no
+    checkpoint" without reading. Shown on a thread that does have one: the turn starts from
+    nothing, and the latest-only saver keeps its checkpoint alone."""
+    kit: dict[str, Any] = {"checkpoint": backend}
+    if backend == "sqlite":
+        kit["checkpoint_settings"] = {"sqlite_path": str(tmp_path / "threads.sqlite")}
+    if backend == "postgres":
+        require_postgres()
+        kit["settings"] = {"postgres": {"url": POSTGRES_URL}}
+    thread = f"t-{uuid.uuid4().hex[:8]}"
+    async with chat_kit(**kit) as (chat, _, container):
+        graph = await resolve(container.chat.graph)
+        config = {"configurable": {"thread_id": thread}}
+        await chat.run(ChatRequest(message="페트병 어떻게 버려요?", thread_id=thread))
+        await chat.run(ChatRequest(message="건전지는요?", thread_id=thread))
+        remembered = (await graph.aget_state(config)).values["history"]
+        await chat.run(ChatRequest(message="우산 버리기", thread_id=thread, new_thread=True))
+        fresh = (await graph.aget_state(config)).values["history"]
+        saver = await resolve(container.chat.checkpointer)
+        kept = [c async for c in saver.alist(config)]
+    assert len(remembered) == 4  # two turns remembered...
+    assert fresh[0].content == "우산 버리기" and len(fresh) == 2  # ...and not read
+    assert len(kept) == 1

@@ -96,6 +96,9 @@ async def test_context_blocks_are_sent_in_the_system_message(
     _, script = openai_server
     _ = [c async for c in llm.generate_stream("PET?", system="rules", context=[PET_BLOCK])]
     rendered = "### waste_rag: PET?\nclear PET bottle:\n- Rinse it.\nNote: cap on."
+    sent = script.requests[-1]["json"]  # sent as prepared: every parameter, as we built it
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert sent["model"] == "gpt-4o-mini" and "max_tokens" in sent and "temperature" in sent
     assert script.requests[-1]["json"]["messages"] == [
         {"role": "system", "content": f"rules\n\n{rendered}"},
         {"role": "user", "content": "PET?"},

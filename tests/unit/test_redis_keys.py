@@ -41,11 +41,9 @@ def test_no_module_but_keys_spells_a_protocol_key() -> None:
 
 
 def test_each_step_is_its_shared_functions_then_its_own_file() -> None:
-    for name in ("publish", "submit"):
+    for name, own in (("publish", "'HMGET', meta"), ("submit", "redis.call('EXPIRE', KEYS[1]")):
         source = lua.script(name)
-        assert source.index("local function takeover") < source.index(
-            "redis.call('EXPIRE', KEYS[1]"
-        )
+        assert source.index("local function takeover") < source.index(own)
 
 
 def test_an_arq_job_whose_fields_have_the_wrong_types_is_unreadable() -> None:

@@ -39,9 +39,10 @@ class ChatIntake:
         """Raises LimitExceeded, ThreadNotFound, and what ChatJobsPort.submit raises."""
         await self._limiter.admit(principal.id)
         thread = await self._thread(principal, thread_id)
-        return await self._jobs.submit(
-            draft.for_thread(thread), if_busy=if_busy, principal=principal.id
-        )
+        request = draft.for_thread(thread)
+        if thread_id is None:  # issued just now: nothing to remember
+            request = request.model_copy(update={"new_thread": True})
+        return await self._jobs.submit(request, if_busy=if_busy, principal=principal.id)
 
     async def send(
         self, principal: Principal, conversation_id: str, draft: ChatDraft

@@ -110,6 +110,10 @@ class ChatService:
 
     async def _turn(self, request: ChatRequest, job_id: str) -> Turn:
         """A new turn, or the paused one when this message answers its question."""
+        if request.new_thread:  # issued for this turn: no memory, no question to resume
+            return await self._graph.run(
+                dict(new_turn(request)), request.thread_id, job_id, new_thread=True
+            )
         waiting = await self._graph.waiting_for(request.thread_id)
         if waiting is not None:
             value = (

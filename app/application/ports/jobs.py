@@ -159,8 +159,11 @@ class Turn:
 class ChatGraphPort(Protocol):
     """`job_id` is the run's own: its events are that job's, whichever job paused the turn."""
 
-    async def run(self, update: dict[str, Any], thread_id: str, job_id: str) -> Turn:
-        """A new turn from the thread's last checkpoint (a pending question is dropped)."""
+    async def run(
+        self, update: dict[str, Any], thread_id: str, job_id: str, *, new_thread: bool = False
+    ) -> Turn:
+        """A new turn from the thread's last checkpoint (a pending question is dropped);
+        `new_thread`: the thread has none, and none is read."""
         ...
 
     async def resume(self, value: str, thread_id: str, job_id: str) -> Turn:

@@ -46,19 +46,16 @@ class OpenAILLMClient(LLMAdapter):
         context: Sequence[ContextBlock],
     ) -> tuple[str, TokenUsage]:
         response = await self._client.chat.completions.create(
-            **self._request(messages, temperature, max_tokens)
+            **_prepared(self._request(messages, temperature, max_tokens))
         )
         return response.choices[0].message.content or "", _usage(response.usage)
 
     async def _structured(
         self, messages: list[ChatMessage], schema: type[BaseModel], temperature: float
     ) -> tuple[str | dict[str, Any], TokenUsage]:
-        response = await self._client.chat.completions.create(
-            **self._request(messages, temperature, self._max_output_tokens),
-            # As extra_body: the SDK would otherwise walk the whole schema against its typed
-            # params on every call (a millisecond of CPU for the intent schema), to change nothing.
-            extra_body={"response_format": response_format(schema)},
-        )
+        request = self._request(messages, temperature, self._max_output_tokens)
+        request["response_format"] = response_format(schema)
+        response = await self._client.chat.completions.create(**_prepared(request))
         message = response.choices[0].message
         if getattr(message, "refusal", None):
             raise BadRequest(f"model refused: {message.refusal}", provider=self.provider)
@@ -71,11 +68,9 @@ class OpenAILLMClient(LLMAdapter):
         max_tokens: int,
         context: Sequence[ContextBlock],
     ) -> AsyncIterator[str | TokenUsage]:
-        stream = await self._client.chat.completions.create(
-            **self._request(messages, temperature, max_tokens),
-            stream=True,
-            stream_options={"include_usage": True},
-        )
+        request = self._request(messages, temperature, max_tokens)
+        request["stream_options"] = {"include_usage": True}
+        stream = await self._client.chat.completions.create(**_prepared(request), stream=True)
         async with stream:
             async for chunk in stream:
                 if chunk.usage is not None:
@@ -129,6 +124,16 @@ class OpenAILLMClient(LLMAdapter):
                 f"tool {call.function.name} got non-object arguments", provider=self.provider
             )
         return arguments
+
+
+def _prepared(request: dict[str, Any]) -> dict[str, Any]:
+    """A request the SDK sends as it is: built here from our own types, it goes in
+    `extra_body`, which the SDK merges over the body unchecked. Passed as typed parameters, it
+    would be walked against the SDK's TypedDicts on every call to change nothing: about a
+    millisecond of CPU per call for a prompt with its context (measured: half the SDK's cost
+    of a streamed answer), more for the intent call's JSON schema."""
+    body = dict(request)
+    return {"model": body.pop("model"), "messages": [], "extra_body": body}
 
 
 def _messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:

@@ -1,13 +1,14 @@
 """Progress events on the job's Redis Stream: published idempotently, coalesced, read back.
 
-One Lua step per event makes numbering, the stream entry and the terminal marker atomic, so a
-re-run of the same job (arq is at-least-once) can never add a second `answer` or a second
-terminal event, and readers see a gap-free `seq`. The stream is the single home of a chat's
-answer: status and SSE both read it.
+One Lua step per batch of events makes numbering, the stream entries and the terminal marker
+atomic, so a re-run of the same job (arq is at-least-once) can never add a second `answer` or a
+second terminal event, and readers see a gap-free `seq`. The stream is the single home of a
+chat's answer: status and SSE both read it.
 
 Best-effort events may be gathered for a few milliseconds and written together (consecutive
-answer deltas become one, stage events ride in one pipelined round trip); the stream's contract
-holds: the same order, the same text, every event resumable, one terminal event.
+answer deltas become one; a durable event takes what is buffered along), each batch one script
+call and one round trip, with no read back; the stream's contract holds: the same order, the
+same text, every event resumable, one terminal event.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +45,8 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
     Stage and delta events are best effort (one try); answer, needs_input and terminal events,
     an attempt's first event and the job's terminal marker are retried through a Redis outage
     by the retry policy, so a chat that finishes during one still delivers its ending once
-    Redis is back. (The publish step is idempotent for answer and terminal events.)
+    Redis is back. (The step is idempotent for answer and terminal events, and a retried
+    batch carries a token: a retry after a lost reply writes nothing twice.)
     """
 
     def __init__(
@@ -76,59 +79,56 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
     ) -> ProgressEvent | None:
         """Publish, and (attempt > 0) make `attempt` the job's current one from this event on:
         that one is not best effort, readers must learn to drop the earlier attempt's text."""
-        if update.type not in DURABLE and not attempt:
-            return await self._publish_once(job_id, update, attempt)
-        return await self._retry.run(
-            lambda: self._publish_once(job_id, update, attempt),
-            transient=REDIS_DOWN,
-            what=f"progress.{update.type}",
-        )
+        return await self.publish_batch(job_id, [update], attempt=attempt)
 
     async def publish_many(self, job_id: str, updates: list[ProgressUpdate]) -> None:
-        """Best-effort events in one round trip (a pipeline of the same atomic step each)."""
-        ts = time.time()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for update in updates:
-                await self._script(
-                    keys=_keys(job_id),
-                    args=self._args(job_id, update, 0, ts),
-                    client=pipe,
-                )
-            await pipe.execute()
+        """Events in one round trip (best effort unless one of them is durable)."""
+        await self.publish_batch(job_id, updates)
+
+    async def publish_batch(
+        self, job_id: str, updates: list[ProgressUpdate], *, attempt: int = 0
+    ) -> ProgressEvent | None:
+        """`updates` in order, in one step and one round trip; the last one as published, or
+        None when it was dropped (after the terminal event, a second answer).
+
+        A batch holding a durable event (or starting an attempt) is retried through a Redis
+        outage under a token, so a retry after a lost reply does not write it twice; a
+        best-effort batch gets one try."""
+        if not updates:
+            return None
+        if attempt or any(update.type in DURABLE for update in updates):
+            token = uuid.uuid4().hex
+            return await self._retry.run(
+                lambda: self._publish_once(job_id, updates, attempt, token),
+                transient=REDIS_DOWN,
+                what=f"progress.{updates[-1].type}",
+            )
+        return await self._publish_once(job_id, updates, attempt, "")
 
     async def _publish_once(
-        self, job_id: str, update: ProgressUpdate, attempt: int
+        self, job_id: str, updates: list[ProgressUpdate], attempt: int, token: str
     ) -> ProgressEvent | None:
         ts = time.time()
-        seq, entry_id, current = await self._script(
-            keys=_keys(job_id),
-            args=self._args(job_id, update, attempt, ts),
-        )
-        if not int(seq):
+        args: list[Any] = [job_id, attempt, int(ts * 1000), self._maxlen, self._ttl]
+        args += [f"{ts:.6f}", token]
+        for update in updates:
+            args += [update.type, update.stage or "", update.status or "", _json(update.data)]
+        args.append(keys.lua_templates())
+        seq, entry_id, current, _, place = await self._script(keys=_keys(job_id), args=args)
+        if int(place) != len(updates):  # the last one was dropped
             return None
+        last = updates[-1]
         return ProgressEvent(
             seq=int(seq),
             job_id=job_id,
             ts=ts,
             attempt=int(current),
             id=_text(entry_id),
-            **update.model_dump(),
+            type=last.type,
+            stage=last.stage,
+            status=last.status,
+            data=last.data,
         )
-
-    def _args(self, job_id: str, update: ProgressUpdate, attempt: int, ts: float) -> list[Any]:
-        return [
-            update.type,
-            update.stage or "",
-            update.status or "",
-            json.dumps(update.data, ensure_ascii=False),
-            f"{ts:.6f}",
-            self._maxlen,
-            self._ttl,
-            job_id,
-            attempt,
-            int(ts * 1000),
-            keys.lua_templates(),
-        ]
 
     async def terminal(self, job_id: str) -> str | None:
         """`done` or `error` once the job has ended, else None."""
@@ -199,6 +199,10 @@ def _keys(job_id: str) -> list[str]:
     return [keys.stream_key(job_id), keys.meta_key(job_id), keys.WAITING, keys.pending_key(job_id)]
 
 
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False) if data else "{}"
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -233,8 +237,8 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
 
     async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None:
         if update.type in DURABLE or self._window <= 0:
-            await self.flush(job_id)
-            return await self._inner.publish(job_id, update)
+            # What is buffered goes out with it, in the same step and round trip.
+            return await self._inner.publish_batch(job_id, [*self._take(job_id), update])
         batch = self._batches.get(job_id)
         if batch is None:
             batch = self._batches[job_id] = _Batch()
@@ -248,14 +252,21 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
         await asyncio.sleep(self._window)
         await self.flush(job_id, from_timer=True)
 
-    async def flush(self, job_id: str, *, from_timer: bool = False) -> None:
+    def _take(self, job_id: str, *, from_timer: bool = False) -> list[ProgressUpdate]:
+        """The job's buffered events, its timer stopped (unless the timer is the caller)."""
         batch = self._batches.pop(job_id, None)
-        if batch is None or not batch.updates:
-            return
+        if batch is None:
+            return []
         if batch.timer is not None and not from_timer:
             batch.timer.cancel()
+        return batch.updates
+
+    async def flush(self, job_id: str, *, from_timer: bool = False) -> None:
+        updates = self._take(job_id, from_timer=from_timer)
+        if not updates:
+            return
         try:
-            await self._inner.publish_many(job_id, batch.updates)
+            await self._inner.publish_many(job_id, updates)
         except REDIS_DOWN as exc:  # best effort, as each event alone would be
-            log.warning("progress.batch_dropped", job_id=job_id, events=len(batch.updates),
+            log.warning("progress.batch_dropped", job_id=job_id, events=len(updates),
                         error=type(exc).__name__)  # fmt: skip

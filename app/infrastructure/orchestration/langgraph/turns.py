@@ -11,17 +11,23 @@ from langgraph.types import Command
 from app.application.chat.state import RunContext
 from app.application.ports.jobs import ChatGraphPort, Turn
 from app.domain.chat import InputRequest
+from app.infrastructure.checkpoint import NEW_THREAD
 
 
 class LangGraphTurns(ChatGraphPort):
     def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
         self._graph = graph
 
-    async def run(self, update: dict[str, Any], thread_id: str, job_id: str) -> Turn:
+    async def run(
+        self, update: dict[str, Any], thread_id: str, job_id: str, *, new_thread: bool = False
+    ) -> Turn:
         # A turn is all or nothing: one checkpoint when it ends or pauses, none in between (a
         # re-run after a crash starts the turn over from the previous one).
+        config = _config(thread_id)
+        if new_thread:
+            config["configurable"][NEW_THREAD] = True
         state = await self._graph.ainvoke(
-            update, _config(thread_id), context=RunContext(job_id), durability="exit"
+            update, config, context=RunContext(job_id), durability="exit"
         )
         return _turn(state)
 

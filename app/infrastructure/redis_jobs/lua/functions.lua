@@ -17,6 +17,27 @@ local function expect(name, kind)
   return false
 end
 
+-- The mender of a key that must go when it holds the wrong type (for `checked`).
+local function dropper(name)
+  return function()
+    redis.log(redis.LOG_WARNING, 'eco2: dropped ' .. name .. ' (of the wrong type)')
+    redis.call('DEL', name)
+  end
+end
+
+-- A command on a key that may hold another type, without a TYPE check on the happy path (a
+-- chat's events are most of the protocol's commands): on WRONGTYPE, `mend` repairs the key
+-- (drops it, or rebuilds a meta) and the command is made once more. Other errors are raised.
+local function checked(mend, ...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    if string.sub(reply.err, 1, 9) ~= 'WRONGTYPE' then error(reply) end
+    mend()
+    return redis.call(...)
+  end
+  return reply
+end
+
 -- A job's meta, checked: a dropped (corrupt) one is rebuilt from the job's stream, so seq
 -- still grows and a job that had ended stays ended (no second terminal event).
 local function meta_of(id)

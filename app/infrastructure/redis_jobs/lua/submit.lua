@@ -16,15 +16,11 @@ if cap > 0 then
   local depth = redis.call('ZCARD', KEYS[5])
   if depth >= cap then return {'full', '', depth, ''} end
 end
--- Keys of the wrong type are dropped (a planted string where the turn list belongs...).
-expect(KEYS[1], 'stream')
-expect(KEYS[2], 'hash')
-expect(KEYS[3], 'list')
-expect(KEYS[8], 'list')
-expect(KEYS[9], 'zset')
+-- Keys of the wrong type are dropped where met (a planted string where the turn list
+-- belongs...): `checked`, no TYPE check on the happy path.
 -- When this Redis's data began: kept from the first submission after it was empty.
-if expect(KEYS[10], 'string') then redis.call('SET', KEYS[10], ARGV[3], 'NX') end
-local ahead = redis.call('LLEN', KEYS[3])
+checked(dropper(KEYS[10]), 'SET', KEYS[10], ARGV[3], 'NX')
+local ahead = checked(dropper(KEYS[3]), 'LLEN', KEYS[3])
 local head = redis.call('LINDEX', KEYS[3], 0) or ''
 local paused = head ~= '' and redis.call('HEXISTS', meta_of(head), 'waiting') == 1
   and redis.call('HEXISTS', meta_of(head), 'terminal') == 0
@@ -34,15 +30,16 @@ if ARGV[12] ~= '' and (head ~= ARGV[12] or not paused) then
 end
 if ARGV[5] == 'reject' and ahead > 0 and not paused then return {'busy', '', ahead, head} end
 if paused and ahead == 1 then
+  expect(KEYS[9], 'zset')
   takeover(head, ARGV[1], KEYS[3], KEYS[9], ARGV[8], ARGV[6], ARGV[7])
   ahead = 0
 end
 redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[9])
-redis.call('HSET', KEYS[2], 'seq', 1, 'turns', KEYS[3], 'queue', KEYS[5], 'attempt', 1,
-  'thread', ARGV[13])
+checked(dropper(KEYS[2]), 'HSET', KEYS[2], 'seq', 1, 'turns', KEYS[3], 'queue', KEYS[5],
+  'attempt', 1, 'thread', ARGV[13])
 local data = cjson.encode({ahead = ahead})
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*',
+local id = checked(dropper(KEYS[1]), 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*',
   'seq', 1, 'job_id', ARGV[1], 'type', 'queued', 'stage', '', 'status', '',
   'data', data, 'ts', ARGV[8], 'attempt', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[7])
@@ -50,7 +47,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[7])
 if ahead == 0 then
   redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4])
   redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
-  redis.call('LPUSH', KEYS[8], 1)
+  checked(dropper(KEYS[8]), 'LPUSH', KEYS[8], 1)
   redis.call('LTRIM', KEYS[8], 0, 99)
   redis.call('EXPIRE', KEYS[8], 60)
 else
