@@ -8,6 +8,7 @@ which adds the chat's lease, terminal-event and Redis-outage handling to arq's W
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from app.settings import Settings, load_settings
@@ -42,8 +43,17 @@ class _LazyWorkerSettings(dict[str, Any]):
 WorkerSettings = _LazyWorkerSettings()
 
 
+# Web frameworks dependency_injector's wiring imports when they are installed (to recognise
+# their types), though the worker wires nothing: half a second of start-up CPU and their memory
+# in every worker process. Marked absent here, the import finds none, and any use of them by
+# the worker would fail loudly instead of being paid for silently.
+NOT_IN_THE_WORKER = ("fastapi", "starlette", "werkzeug", "fast_depends", "flask")
+
+
 def run(settings: Settings) -> None:
     """The worker loop (it handles SIGINT/SIGTERM: running jobs get `shutdown_grace`)."""
+    for name in NOT_IN_THE_WORKER:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     from app.containers import WorkerContainer, arq_worker
     from app.containers_core import Startup
 
