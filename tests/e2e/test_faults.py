@@ -481,3 +481,18 @@ async def _resume(http: httpx.AsyncClient, url: str, last: str | None) -> list[S
         return [event async for event in sse_events(http, url, last_event_id=last)]
 
     return await asyncio.wait_for(read(), 300)
+
+
+@pytest.mark.timeout(2 * PROCESS_SECONDS)
+async def test_sigterm_while_redis_is_down_ends_the_worker(
+    deployment: Deployment, redis_server: PrivateRedis, logs: Path
+) -> None:
+    """arq's close deleted its health key before the shutdown: with Redis down that raised,
+    nothing was closed, and the checkpointer's SQLite thread kept the process alive for good
+    (seen: 29 minutes, until killed). Every pool closes now, Redis or not."""
+    with worker_process(deployment, logs) as worker:
+        redis_server.stop()
+        await asyncio.sleep(1)  # the worker meets the outage (or not: either way it must end)
+        code = await asyncio.to_thread(worker.stop, signal.SIGTERM, PROCESS_SECONDS)
+    assert code == 0, worker.text()[-2000:]
+    assert "worker.stopped" in worker.text()

@@ -35,6 +35,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     ),
     "finish_failed_job": ("job_id", "result_data"),
     "record_health": (),
+    "close": (),  # its shutdown also when Redis is down
 }
 # Attributes ChatWorker reads or sets, set by arq's __init__.
 ATTRIBUTES = (
@@ -46,6 +47,8 @@ ATTRIBUTES = (
     "health_check_interval",
     "queue_name",
     "ctx",
+    "on_shutdown",
+    "pool",
 )
 
 

@@ -130,6 +130,20 @@ class ChatWorker(Worker):
         self._found_nothing = False
         self._slot_freed = asyncio.Event()
 
+    async def close(self) -> None:
+        """arq deletes its health key before `on_shutdown`: with Redis down that raised, the
+        shutdown never ran, and the checkpointer's SQLite thread (not a daemon) held the
+        process after SIGTERM for good. Here the key goes if Redis answers; the shutdown and
+        every pool's close happen either way."""
+        try:
+            await super().close()
+        except REDIS_DOWN as exc:
+            log.warning("worker.stopping_without_redis", error=type(exc).__name__)
+            if self.on_shutdown:
+                await self.on_shutdown(self.ctx)
+            with contextlib.suppress(*REDIS_DOWN):
+                await self.pool.close(close_connection_pool=True)
+
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         self._found_nothing = not job_ids
         # arq would start a job again whose claim lapsed while this worker still runs it.
