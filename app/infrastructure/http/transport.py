@@ -157,7 +157,13 @@ class RecyclingSafeTransport(Generic[RequestT, ResponseT]):
         first_lost: float | None = None
         attempt = 1
         while True:
+            queued = time.monotonic()
             await limit.acquire()
+            if first_lost is not None:
+                # Waiting for a slot again is load too: after a loss the cap is halved and a
+                # resend queues behind every other request, which on a busy machine can take
+                # longer than the whole budget. The deadline is for the origin, not the queue.
+                first_lost += time.monotonic() - queued
             try:
                 response = await self._send_once(request)
             except (*self.library.connection_lost, self.library.connect_timeout) as exc:
@@ -194,6 +200,11 @@ class RecyclingSafeTransport(Generic[RequestT, ResponseT]):
             limit = self._attempts
         elapsed = time.monotonic() - started
         if not replayable or attempt >= limit or elapsed >= self._deadline:
+            # Which budget ran out is what an operator needs to tell a dead origin from a slow one.
+            exc.add_note(
+                f"gave up after {attempt} attempt(s), {elapsed:.1f} s since the first lost "
+                f"connection (at most {limit} attempts, {self._deadline:.0f} s)"
+            )
             raise exc
         log.debug(
             "http.resend_after_connection_lost",
