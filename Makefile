@@ -13,10 +13,13 @@ Q ?= 페트병 어떻게 버려요?
 
 .PHONY: ask test lint typecheck architecture pytest answers wheel-check container-check services bench clean
 
+# The first `make ask` installs LangGraph, the SDKs and Kiwi's model: pip names each package
+# as it arrives, so a minute or two of installing is not a minute or two of silence.
 $(RUNTIME): pyproject.toml
+	@echo "make: installing the runtime dependencies into $(VENV) (first run: 1-3 minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --progress-bar off -e .
 	touch $(RUNTIME)
 
 $(STAMP): $(RUNTIME)

@@ -11,7 +11,9 @@ import yaml
 
 from app.entrypoints.cli import main
 from tests.support.asgi_server import serve_in_thread
+from tests.support.conversation_stores import closed_port
 from tests.support.service_wires import CharacterWire, KakaoWire, OpenMeteoWire, TavilyWire
+from tests.support.services import REDIS_URL
 
 
 @pytest.fixture
@@ -25,6 +27,8 @@ def profile(tmp_path: Path) -> Iterator[tuple[Path, dict]]:  # type: ignore[type
     ):
         config = {
             "checkpoint": {"backend": "memory"},
+            "redis": {"url": REDIS_URL},
+            "retrieval": {"morphology": "rules"},  # Kiwi's start-up is not what is checked here
             "services": {
                 "kakao": {"enabled": True, "api_key": kakao.key, "base_url": kakao_url.url},
                 "collection_points": {"enabled": True},
@@ -44,9 +48,48 @@ def test_all_services_answer(
     path, _ = profile
     assert main(["--config", str(path), "doctor"]) == 0
     out = capsys.readouterr().out
-    for name in ("llm:offline", "redis", "kakao", "tavily", "weather:open_meteo", "character:http"):
+    for name in (
+        "llm:offline",
+        "redis",
+        "knowledge:bm25",
+        "conversations:sqlite",
+        "kakao",
+        "tavily",
+        "weather:open_meteo",
+        "character:http",
+    ):
         assert f"OK    {name}" in out
-    assert "6/6 OK" in out
+    assert "8/8 OK" in out
+
+
+def test_an_optional_service_out_of_reach_is_a_warning_not_a_failure(
+    profile: tuple[Path, dict],  # type: ignore[type-arg]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A fresh install with no network: the weather is away, chats still answer: exit 0."""
+    path, config = profile
+    away = f"http://127.0.0.1:{closed_port()}"
+    config["services"]["weather"] = {"base_url": away, "geocoding_url": away}
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    assert main(["--config", str(path), "doctor"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if "weather:open_meteo" in line)
+    assert line.startswith("WARN") and "unreachable from here" in line
+    assert "7/8 OK; unreachable from here (optional): weather:open_meteo" in out
+    assert "FAIL " not in out and "; failing" not in out
+
+
+def test_the_core_out_of_reach_is_a_failure(
+    profile: tuple[Path, dict],  # type: ignore[type-arg]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path, config = profile
+    config["redis"] = {"url": f"redis://127.0.0.1:{closed_port()}/0"}
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    assert main(["--config", str(path), "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert next(line for line in out.splitlines() if " redis " in line).startswith("FAIL")
+    assert "failing: redis" in out
 
 
 def test_a_bad_key_fails_with_a_clear_line(
@@ -81,6 +124,8 @@ def test_a_provider_that_echoes_the_key_does_not_put_it_on_screen(
                     "openai": {"api_key": key, "base_url": f"{server.url}/v1"},
                 },
                 "services": {"weather": {"enabled": False}},
+                "redis": {"url": REDIS_URL},
+                "retrieval": {"morphology": "rules"},
             }
         )
     )
@@ -107,6 +152,8 @@ def test_each_provider_of_the_chain_is_checked_on_its_own(
                     "openai": {"api_key": "sk-test-0123456789", "base_url": f"{server.url}/v1"},
                 },
                 "services": {"weather": {"enabled": False}},
+                "redis": {"url": REDIS_URL},
+                "retrieval": {"morphology": "rules"},
             }
         )
     )
