@@ -19,6 +19,7 @@ from app.settings.sources import FLAT_ENV
 from tests.support.asgi_server import RunningServer, TLSFiles, serve_in_thread
 from tests.support.gemini_wire import GeminiWire
 from tests.support.openai_wire import OpenAIWire
+from tests.support.services import redis_reason
 from tests.support.wire_script import Script
 
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "", None}
@@ -64,6 +65,14 @@ def no_public_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked `redis` (or in tests/e2e, where every test runs the gateway or a worker)
+    needs the Redis at TEST_REDIS_URL: without it, it is skipped with the reason, not failed."""
+    e2e = Path(__file__).parent / "e2e" in item.path.parents
+    if (e2e or item.get_closest_marker("redis")) and (reason := redis_reason()):
+        pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

@@ -62,6 +62,7 @@ async def test_the_same_llm_instance_is_reused() -> None:
         assert await resolve(container.chat.llm) is await resolve(container.chat.llm)
 
 
+@pytest.mark.redis
 async def test_every_pool_is_closed_at_shutdown(gemini_server: Any) -> None:
     server, _ = gemini_server
     name = f"eco2-test-{uuid.uuid4().hex[:8]}"

@@ -15,6 +15,8 @@ from tests.support.conversation_stores import closed_port
 from tests.support.service_wires import CharacterWire, KakaoWire, OpenMeteoWire, TavilyWire
 from tests.support.services import REDIS_URL
 
+pytestmark = pytest.mark.redis  # the core that doctor checks includes the Redis at TEST_REDIS_URL
+
 
 @pytest.fixture
 def profile(tmp_path: Path) -> Iterator[tuple[Path, dict]]:  # type: ignore[type-arg]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from app.containers import CliContainer
@@ -41,6 +42,7 @@ async def test_generated_images_are_stored_and_linked(openai_server: Any, tmp_pa
     }
 
 
+@pytest.mark.redis
 async def test_stores_refuse_names_that_are_not_theirs(tmp_path: Path) -> None:
     local = LocalImageStore(tmp_path)
     name = await local.save(TINY_PNG, "image/png")

@@ -25,6 +25,8 @@ from app.infrastructure.observability.prometheus import prometheus_metrics
 from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier
 from tests.support.services import REDIS_URL
 
+pytestmark = pytest.mark.redis  # every test here reads or writes the Redis at TEST_REDIS_URL
+
 
 class ScriptedTurns:
     """Runs a turn by publishing its terminal event (as the chat service does), or fails."""

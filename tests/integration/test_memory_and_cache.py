@@ -53,6 +53,7 @@ def test_postgres_without_url_is_refused_at_start() -> None:
         load_settings(checkpoint={"backend": "postgres"})
 
 
+@pytest.mark.redis
 async def test_intent_classifications_are_cached_in_redis() -> None:
     from redis.asyncio import Redis
 

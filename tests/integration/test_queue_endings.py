@@ -24,6 +24,8 @@ from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier,
 from tests.support.conversation_stores import sqlite_backend
 from tests.support.services import REDIS_URL
 
+pytestmark = pytest.mark.redis  # every test here reads or writes the Redis at TEST_REDIS_URL
+
 OWNER = "guest-queue-endings"
 TIMEOUT = failure(ErrorKind.TIMEOUT, "the chat took too long")
 

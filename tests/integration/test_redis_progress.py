@@ -20,6 +20,8 @@ from app.infrastructure.redis_jobs.publisher import (
 )
 from tests.support.services import REDIS_URL
 
+pytestmark = pytest.mark.redis  # every test here reads or writes the Redis at TEST_REDIS_URL
+
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:

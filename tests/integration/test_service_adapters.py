@@ -251,6 +251,7 @@ async def test_malformed_json(case: Case, http: httpx.AsyncClient) -> None:
         await case.call(adapter(case, http, server.url))
 
 
+@pytest.mark.redis
 async def test_second_lookup_is_cached_and_ttl_is_honoured(http: httpx.AsyncClient) -> None:
     redis = Redis.from_url(REDIS_URL)
     cache = RedisCache(redis, namespace=f"eco2:test:{uuid.uuid4().hex[:6]}:")

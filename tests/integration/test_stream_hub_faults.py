@@ -21,6 +21,8 @@ from app.infrastructure.redis_jobs.hub import StreamHub, UnreadableStream
 from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier
 from tests.support.services import REDIS_URL
 
+pytestmark = pytest.mark.redis  # every test here reads or writes the Redis at TEST_REDIS_URL
+
 DEADLINE = 60.0
 QUEUED = ProgressUpdate(type="queued", data={"ahead": 0})
 DONE = ProgressUpdate(type="done", data={"answer": "ok"})

@@ -20,6 +20,8 @@ from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier,
 from app.infrastructure.redis_jobs.worker import PUBLISHER, RUNNER, ChatWorker, chat
 from tests.support.services import REDIS_URL
 
+pytestmark = pytest.mark.redis  # every test here reads or writes the Redis at TEST_REDIS_URL
+
 
 class NeverRuns:
     """The chats: a job arq fails on before it runs never reaches them."""

@@ -40,6 +40,16 @@ def postgres_reason() -> str | None:
     return None
 
 
+@functools.cache
+def redis_reason() -> str | None:
+    """Why the tests that need the shared Redis cannot run here, or None when they can."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        return f"no Redis at TEST_REDIS_URL ({REDIS_URL}): {exc}".splitlines()[0]
+    return None
+
+
 def require_postgres() -> None:
     """Skip the calling test, with the reason, when PostgreSQL does not answer."""
     if reason := postgres_reason():
