@@ -10,8 +10,12 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed-dev
 Q ?= 페트병 어떻게 버려요?
+# LangGraph Studio's server (`langgraph dev`) has a venv of its own: its langgraph-api and the
+# tests' schemathesis need jsonschema-rs releases that cannot share one (pyproject.toml).
+STUDIO_VENV := .venv-studio
+STUDIO_STAMP := $(STUDIO_VENV)/.installed-studio
 
-.PHONY: ask test lint typecheck architecture pytest answers wheel-check container-check services bench clean
+.PHONY: ask test lint typecheck architecture pytest answers wheel-check container-check services bench clean studio studio-env
 
 # The first `make ask` installs LangGraph, the SDKs and Kiwi's model: pip names each package
 # as it arrives, so a minute or two of installing is not a minute or two of silence.
@@ -25,6 +29,18 @@ $(RUNTIME): pyproject.toml
 $(STAMP): $(RUNTIME)
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+$(STUDIO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(STUDIO_VENV)
+	$(STUDIO_VENV)/bin/pip install --quiet --upgrade pip
+	$(STUDIO_VENV)/bin/pip install --quiet -e ".[studio]"
+	touch $(STUDIO_STAMP)
+
+studio-env: $(STUDIO_STAMP)
+
+# The chat graph in LangGraph Studio: `langgraph dev` serves langgraph.json on 127.0.0.1:2024.
+studio: $(STUDIO_STAMP)
+	$(STUDIO_VENV)/bin/langgraph dev
 
 ask: $(RUNTIME)
 	$(BIN)/python -m app ask "$(Q)"
@@ -44,7 +60,7 @@ typecheck: $(STAMP)
 architecture: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(STUDIO_STAMP)
 	$(BIN)/python -m pytest
 
 # The answer-level gates, offline: the tuned set (97% overall, 93% in every kind) and blind set
@@ -72,4 +88,4 @@ bench: $(STAMP) services
 	$(BIN)/python bench/grader.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(STUDIO_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,11 +1,11 @@
-"""The composition root: every concrete class of the worker and the CLI is chosen here.
+"""The composition root: every concrete class of the worker, the CLI and Studio is chosen here.
 
 Read it top down: the HTTP pool and SDK clients (`Clients`), the chat runtime (`Chat`: the LLM
 chain, the tools' adapters, retrieval, memory, the compiled graph), then one container per entry
-point (`WorkerContainer`, `CliContainer`), each a few lines composing the parts. What every
-process shares (logging, Redis, jobs, access, telemetry, start/stop) is in `app.containers_core`;
-the gateway's container is `app.containers_gateway`, which never imports this module (it would
-pull LangGraph and the LLM SDKs into the gateway).
+point (`WorkerContainer`, `CliContainer`, `StudioContainer`), each a few lines composing the
+parts. What every process shares (logging, Redis, jobs, access, telemetry, start/stop) is in
+`app.containers_core`; the gateway's container is `app.containers_gateway`, which never
+imports this module (it would pull LangGraph and the LLM SDKs into the gateway).
 
 One mechanism chooses an adapter: a `Selector` keyed by settings, with an explicit `off`.
 """
@@ -341,6 +341,7 @@ class Chat(containers.DeclarativeContainer):
         providers.Callable(built_in.WEB_SEARCH.over, llm, web_search_client),
         providers.Callable(built_in.IMAGE_GENERATION.over, llm, image_generator),
     )
+    message_input = providers.Dependency(instance_of=bool, default=False)
     options = providers.Factory(
         GraphOptions,
         summarization=settings.provided.graph.enable_summarization,
@@ -351,15 +352,19 @@ class Chat(containers.DeclarativeContainer):
         vision=vision_model,
         photos=photos,
         intent_cache=intent_cache,
+        message_input=message_input,
     )
     reporter = providers.Singleton(StageReporter, notifier, telemetry.tracing)
+    # The graph's memory is ours unless its host keeps the threads: LangGraph's server gives
+    # every run its own checkpointer (and its input as JSON: a message, not a ChatRequest).
+    graph_checkpointer: providers.Dependency[Any] = providers.Dependency(default=checkpointer)
     graph = providers.Singleton(
         create_chat_graph,
         llm=llm,
         retriever=retriever,
         tools=tools,
         options=options,
-        checkpointer=checkpointer,
+        checkpointer=graph_checkpointer,
         reporter=reporter,
     )
     turns = providers.Singleton(LangGraphTurns, graph=graph)
@@ -422,6 +427,22 @@ class CliContainer(containers.DeclarativeContainer):
     chat = providers.Container(
         Chat, settings=settings, clients=clients, redis=core.redis, notifier=notifier,
         telemetry=telemetry, retry=core.retry,
+    )  # fmt: skip
+
+
+class StudioContainer(containers.DeclarativeContainer):
+    """LangGraph Studio (`langgraph dev`): the CLI's chat graph, served by LangGraph's server,
+    which keeps the threads, owns the process's logging (nothing here starts ours) and shows
+    every node's update itself (no progress sink)."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    core = providers.Container(Core, settings=settings, role=providers.Object("studio"))
+    clients = providers.Container(Clients, settings=settings, tracer=core.tracer)
+    telemetry = providers.Container(Telemetry, settings=settings, core=core, scraped=False)
+    chat = providers.Container(
+        Chat, settings=settings, clients=clients, redis=core.redis, notifier=OFF,
+        telemetry=telemetry, retry=core.retry, graph_checkpointer=OFF,
+        message_input=providers.Object(True),
     )  # fmt: skip
 
 

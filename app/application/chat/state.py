@@ -3,8 +3,9 @@ of the classes a checkpoint of it may hold."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from functools import cache
 from typing import Annotated, TypedDict
@@ -67,9 +68,12 @@ class NodeResult(Frozen):
 @dataclass(frozen=True)
 class RunContext:
     """Per-run values: they travel with one run of the graph (LangGraph's run context), never
-    in the checkpointed state. A resumed turn runs with the context of the job resuming it."""
+    in the checkpointed state. A resumed turn runs with the context of the job resuming it.
 
-    job_id: str
+    A run started by a host that knows no jobs (LangGraph's server, for Studio) gives none:
+    that run is a job of its own."""
+
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class BranchInput(Frozen):

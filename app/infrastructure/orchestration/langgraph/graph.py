@@ -4,14 +4,18 @@ of them."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.channels import EphemeralValue
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
+from typing_extensions import TypedDict
 
 from app.application.chat import answer, grading, nodes, tools
 from app.application.chat.asking import InputNeeded, district_in
@@ -19,12 +23,13 @@ from app.application.chat.built_in import with_knowledge_base
 from app.application.chat.intents import make_intent_classifier
 from app.application.chat.progress import StageReporter
 from app.application.chat.registry import Tool, Toolset
-from app.application.chat.state import BranchInput, ChatState, ChatUpdate, RunContext
+from app.application.chat.state import BranchInput, ChatState, ChatUpdate, RunContext, new_turn
 from app.application.ports.llm import LLMPort, VisionModelPort
 from app.application.ports.stores import CachePort, PhotoStorePort
 from app.application.ports.tools import RetrieverPort
+from app.domain.chat import ChatDraft
 
-Graph = StateGraph[ChatState, RunContext, ChatState, ChatState]
+Graph = StateGraph[ChatState, RunContext, Any, ChatState]
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,17 @@ class GraphOptions:
     vision: VisionModelPort | None = None
     photos: PhotoStorePort | None = None
     intent_cache: CachePort | None = None
+    # The input is a message as LangGraph's server sends it (Studio, `langgraph dev`), made into
+    # the thread's turn by a first node; otherwise the caller gives the turn (`new_turn`).
+    message_input: bool = False
+
+
+class MessageInput(TypedDict):
+    """A turn as JSON: what a client writes. pydantic needs typing_extensions' TypedDict on
+    Python 3.11 to describe it (Studio draws its input form from that schema). The channel
+    lives for one step, so a turn never inherits the previous one's photo or location."""
+
+    draft: Annotated[ChatDraft, EphemeralValue(ChatDraft)]
 
 
 def create_chat_graph(
@@ -64,7 +80,8 @@ def create_chat_graph(
     reporter = reporter or StageReporter(None)
     toolset = with_knowledge_base(retriever, options.top_k, tuple(tools))
     classify = make_intent_classifier(llm, toolset, cache=options.intent_cache)
-    graph: Graph = StateGraph(ChatState, context_schema=RunContext)
+    inputs: type[Any] = MessageInput if options.message_input else ChatState
+    graph: Graph = StateGraph(ChatState, context_schema=RunContext, input_schema=inputs)
     _add_node(graph, "intent", nodes.intent_node(classify, reporter))
     router = nodes.router_node(
         toolset,
@@ -96,7 +113,13 @@ def _add_edges(
     options: GraphOptions,
     reporter: StageReporter,
 ) -> None:
-    graph.add_edge(START, "intent")
+    if options.message_input:
+        # As in `_add_node`: LangGraph's overloads cannot see that the function is a node.
+        graph.add_node("turn", _turn_of_message, input_schema=MessageInput)  # type: ignore[call-overload]
+        graph.add_edge(START, "turn")
+        graph.add_edge("turn", "intent")
+    else:
+        graph.add_edge(START, "intent")
     if options.vision is not None:
         _add_node(graph, "vision", nodes.vision_node(options.vision, reporter, options.photos))
         graph.add_conditional_edges("intent", _vision_or_router, ["vision", "router"])
@@ -113,6 +136,14 @@ def _add_edges(
         graph.add_edge("summarize", END)
     else:
         graph.add_edge("grade", END)
+
+
+async def _turn_of_message(value: MessageInput, config: RunnableConfig) -> ChatUpdate:
+    """The message, validated where it enters, as a turn of the run's thread (a run with no
+    thread is a conversation of one turn)."""
+    draft = ChatDraft.model_validate(value["draft"])
+    thread = config.get("configurable", {}).get("thread_id") or f"run-{uuid.uuid4().hex[:12]}"
+    return new_turn(draft.for_thread(str(thread)))
 
 
 def _asking(node: tools.Node) -> tools.Node:
