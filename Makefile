@@ -15,7 +15,7 @@ Q ?= 페트병 어떻게 버려요?
 STUDIO_VENV := .venv-studio
 STUDIO_STAMP := $(STUDIO_VENV)/.installed-studio
 
-.PHONY: ask test lint typecheck architecture pytest answers wheel-check container-check services bench clean studio studio-env
+.PHONY: ask test lint typecheck architecture pytest answers index wheel-check container-check services bench clean studio studio-env
 
 # The first `make ask` installs LangGraph, the SDKs and Kiwi's model: pip names each package
 # as it arrives, so a minute or two of installing is not a minute or two of silence.
@@ -70,6 +70,12 @@ answers: $(STAMP)
 	$(BIN)/python -m app eval tests/data/answer_eval.yaml --min-overall 0.97 --min-kind 0.93
 	$(BIN)/python -m app eval tests/data/answer_eval_blind4.yaml --min-overall 0.92 --min-kind 0.85
 	$(BIN)/python -m app eval tests/data/answer_eval_blind5.yaml --min-overall 0.90 --min-kind 0.80
+
+# The keyword indexes shipped beside the knowledge base (and the words Kiwi is taught), built
+# from it: run after editing the knowledge base or the tokeniser, and commit what it writes
+# (tests/integration/test_keyword_index.py fails until then).
+index: $(RUNTIME)
+	$(BIN)/python -m app index
 
 wheel-check: $(STAMP) services
 	PYTHON=$(PYTHON) bash .ci/wheel_check.sh

@@ -35,6 +35,17 @@ grep -q "라벨" <<<"$answer" && grep -q "오프라인 답변" "$work/ask.err" |
     exit 1
 }
 echo "wheel check: eco2 ask answered offline from an empty folder"
+# The keyword indexes ship in the wheel and match it: no index is built at start-up.
+"$work/venv/bin/python" -c "
+from app.infrastructure.retrieval.index import index_path
+assert all(index_path(m).is_file() for m in ('kiwi', 'rules')), 'no keyword index installed'
+" || exit 1
+if grep -q "retrieval.index_rebuilt" "$work/ask.err"; then
+    echo "wheel check: the installed wheel rebuilt its keyword index:" >&2
+    cat "$work/ask.err" >&2
+    exit 1
+fi
+echo "wheel check: the shipped keyword index was used"
 
 port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" APP_GATEWAY__PORT="$port" \

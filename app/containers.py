@@ -5,7 +5,9 @@ chain, the tools' adapters, retrieval, memory, the compiled graph), then one con
 point (`WorkerContainer`, `CliContainer`, `StudioContainer`), each a few lines composing the
 parts. What every process shares (logging, Redis, jobs, access, telemetry, start/stop) is in
 `app.containers_core`; the gateway's container is `app.containers_gateway`, which never
-imports this module (it would pull LangGraph and the LLM SDKs into the gateway).
+imports this module (it would pull LangGraph and the LLM SDKs into the gateway). Kiwi and the
+keyword index are `app.containers_retrieval`'s (`Retrieval`), which a forking worker builds
+before the fork.
 
 One mechanism chooses an adapter: a `Selector` keyed by settings, with an explicit `off`.
 """
@@ -36,6 +38,7 @@ from app.containers_core import (
     start,
     stop,
 )
+from app.containers_retrieval import Retrieval
 from app.infrastructure import checkpoint
 from app.infrastructure.http import http_client_resource
 from app.infrastructure.llm import factories as sdk
@@ -48,7 +51,7 @@ from app.infrastructure.progress.terminal import TerminalProgressNotifier
 from app.infrastructure.redis import RedisCache, ResilientCache
 from app.infrastructure.redis_jobs import keys
 from app.infrastructure.redis_jobs.worker import PUBLISHER, RUNNER, ChatWorker, worker_options
-from app.infrastructure.retrieval import factories as retrieval
+from app.infrastructure.retrieval import factories as retrieval_factories
 from app.infrastructure.services.bulk_waste import CsvBulkWasteFees
 from app.infrastructure.services.characters import (
     CatalogCharacterClient,
@@ -288,20 +291,20 @@ class Chat(containers.DeclarativeContainer):
     )
 
     # --- retrieval, memory, the graph
-    # Kiwi's model takes seconds to load: one per process, built with the graph at start-up.
-    morphology = providers.Selector(
-        providers.Callable(retrieval.morphology_choice, settings.provided.retrieval),
-        kiwi=providers.Singleton(retrieval.kiwi_morphology),
-        rules=providers.Singleton(retrieval.rule_morphology),
-    )
+    retrieval = providers.DependenciesContainer()  # Kiwi and the keyword index (`Retrieval`)
     retriever = providers.Selector(
         providers.Callable(attrgetter("retrieval.backend"), settings),
-        bm25=providers.Singleton(retrieval.bm25_retriever, morphology=morphology),
+        bm25=providers.Singleton(
+            retrieval_factories.bm25_retriever,
+            morphology=retrieval.morphology,
+            index=retrieval.keyword_index,
+        ),
         openai_embeddings=providers.Singleton(
-            retrieval.embedding_retriever,
+            retrieval_factories.embedding_retriever,
             settings=settings.provided.retrieval,
             client=clients.openai_client,
-            morphology=morphology,
+            morphology=retrieval.morphology,
+            index=retrieval.keyword_index,
         ),
     )
     checkpointer = providers.Selector(
@@ -392,9 +395,12 @@ class WorkerContainer(containers.DeclarativeContainer):
     )
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis, retry=core.retry)
     access = providers.Container(Access, settings=settings, redis=core.redis)
+    # `WorkerContainer(settings=..., retrieval=built)`: a forked process takes its parent's.
+    retrieval = providers.Container(Retrieval, settings=settings)
     chat = providers.Container(
         Chat, settings=settings, clients=clients, redis=core.redis, notifier=jobs.coalescing,
         telemetry=telemetry, conversations=access.conversations, retry=core.retry,
+        retrieval=retrieval,
     )  # fmt: skip
     runner = providers.Singleton(
         ChatJobRunner,
@@ -424,9 +430,10 @@ class CliContainer(containers.DeclarativeContainer):
     jobs = providers.Container(Jobs, settings=settings, redis=core.redis, retry=core.retry)
     access = providers.Container(Access, settings=settings, redis=core.redis)
     notifier = providers.Singleton(TerminalProgressNotifier, view=view)
+    retrieval = providers.Container(Retrieval, settings=settings)
     chat = providers.Container(
         Chat, settings=settings, clients=clients, redis=core.redis, notifier=notifier,
-        telemetry=telemetry, retry=core.retry,
+        telemetry=telemetry, retry=core.retry, retrieval=retrieval,
     )  # fmt: skip
 
 

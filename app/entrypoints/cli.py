@@ -24,11 +24,12 @@ EXAMPLES = """examples:
   answer here (offline by default)     %(prog)s ask "페트병 어떻게 버려요?"
   one JSON line per event              %(prog)s ask --json "where do batteries go?"
   answer what a thread waits on        %(prog)s ask --thread cli-1a2b --input 마포구
-  run a worker (needs Redis)           %(prog)s worker --concurrency 4
+  run a worker (needs Redis)           %(prog)s worker --concurrency 4 --processes 2
   serve the HTTP API and chat page     %(prog)s gateway --host 0.0.0.0 --port 8080
   queue a chat for the workers         %(prog)s submit "소파 버리는 비용 얼마야?"
   one live call per service            %(prog)s doctor
   create the conversation tables       %(prog)s migrate
+  rebuild the shipped keyword indexes  %(prog)s index
   effective settings, with sources     %(prog)s config show
   answer accuracy per kind             %(prog)s eval tests/data/answer_eval.yaml
 
@@ -86,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--concurrency", type=int, help="chats at once (default: worker.concurrency, 10)"
     )
+    worker.add_argument(
+        "--processes",
+        type=int,
+        help="worker processes sharing one Kiwi (default: worker.processes, 1)",
+    )
     gateway = commands.add_parser(
         "gateway", parents=[common], help="run the HTTP gateway and chat page"
     )
@@ -108,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         parents=[common],
         help="create the conversation store's tables (conversations.backend); safe to repeat",
+    )
+    commands.add_parser(
+        "index",
+        parents=[common],
+        help="rebuild the keyword indexes shipped with the knowledge base (after editing it)",
     )
     keys = commands.add_parser("keys", parents=[common], help="API keys: create, list, revoke")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -173,6 +184,7 @@ def overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
         ("host", "gateway", "host"),
         ("port", "gateway", "port"),
         ("concurrency", "worker", "concurrency"),
+        ("processes", "worker", "processes"),
     ):
         value = getattr(args, flag, None)
         if value is not None:
@@ -236,6 +248,12 @@ def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | No
 
         argument = getattr(args, "principal", None) or getattr(args, "key_id", None)
         return asyncio.run(keys(quiet(settings), args.keys_command, argument))
+    return upkeep(args, settings, config_file)
+
+
+def upkeep(args: argparse.Namespace, settings: Settings, config_file: str | None) -> int:
+    """The commands that look after the installation rather than answer questions."""
+    command = args.command
     if command == "doctor":
         from app.entrypoints.doctor import run_doctor
 
@@ -244,6 +262,11 @@ def dispatch(args: argparse.Namespace, settings: Settings, config_file: str | No
         from app.entrypoints.migrate import migrate
 
         return asyncio.run(migrate(quiet(settings), sys.stdout))
+    if command == "index":
+        from app.containers_retrieval import BuildSteps
+
+        print("\n".join(BuildSteps().keyword_indexes()))
+        return 0
     from app.entrypoints.config import check_config, show_config
 
     if args.config_command == "show":

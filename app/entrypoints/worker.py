@@ -8,10 +8,20 @@ which adds the chat's lease, terminal-event and Redis-outage handling to arq's W
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import os
+import signal
 import sys
-from typing import Any
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import structlog
 
 from app.settings import Settings, load_settings
+
+log = structlog.get_logger(__name__)
 
 
 def options(settings: Settings) -> dict[str, Any]:
@@ -51,18 +61,112 @@ NOT_IN_THE_WORKER = ("fastapi", "starlette", "werkzeug", "fast_depends", "flask"
 
 
 def run(settings: Settings) -> None:
-    """The worker loop (it handles SIGINT/SIGTERM: running jobs get `shutdown_grace`)."""
+    """The worker loop (it handles SIGINT/SIGTERM: running jobs get `shutdown_grace`); with
+    `worker.processes` above one, that many loops in processes forked once Kiwi is loaded."""
     for name in NOT_IN_THE_WORKER:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
-    from app.containers import WorkerContainer, arq_worker
     from app.containers_core import Startup
 
     startup = Startup(settings=settings)
     startup.logging()  # before arq's first record
-    use_uvloop()
-    # arq would retry its first connection five times, then end in a traceback.
+    # arq would retry its first connection five times, then end in a traceback. (asyncio's
+    # own loop: uvloop's resolver would leave libuv's threads behind before a fork.)
     asyncio.run(startup.require(redis=True, checkpoint=True))
-    arq_worker(WorkerContainer(settings=settings)).run()
+    if settings.worker.processes == 1:
+        serve(settings)
+        return
+    import app.containers  # noqa: F401  (the chat graph's modules, imported once for all)
+    from app.containers_retrieval import Retrieval
+
+    retrieval = Retrieval(settings=settings)
+    retrieval.keyword_index()  # and Kiwi: built once, before the fork, the processes share them
+    retrieval.morphology()
+    status = run_forked(
+        settings.worker.processes, lambda index: serve(for_process(settings, index), retrieval)
+    )
+    if status:
+        sys.exit(status)
+
+
+def serve(settings: Settings, retrieval: Any = None) -> None:
+    """One worker loop; `retrieval`: a `Retrieval` container built already (by the parent)."""
+    from app.containers import WorkerContainer, arq_worker
+
+    use_uvloop()
+    shared = {} if retrieval is None else {"retrieval": retrieval}
+    arq_worker(WorkerContainer(settings=settings, **shared)).run()
+
+
+def for_process(settings: Settings, index: int) -> Settings:
+    """The settings of forked process `index`: its own metrics port (worker_port + index)."""
+    port = settings.metrics.worker_port
+    if not port or not index:  # None: no server; 0: any free port
+        return settings
+    metrics = settings.metrics.model_copy(update={"worker_port": port + index})
+    return settings.model_copy(update={"metrics": metrics})
+
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def run_forked(count: int, serve: Callable[[int], None]) -> int:
+    """`serve(index)` in `count` processes forked from this one, which waits for them. They
+    live and end together: a signal is passed on to each, and when one ends by itself the
+    others are stopped (whatever supervises the worker restarts the whole). The exit status
+    is that of the first to fail."""
+    gc.collect()
+    gc.freeze()  # what the processes inherit stays out of their collections: pages stay shared
+    children: set[int] = set()
+    stopping = False
+
+    def stop(signum: int, frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    # Blocked while forking: a signal then reaches the parent once it can pass it on.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    for index in range(count):
+        pid = os.fork()
+        if pid == 0:
+            _child(serve, index)
+        children.add(pid)
+    before = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    log.info("worker.forked", processes=sorted(children))
+    status = 0
+    try:
+        while children:
+            pid, code = os.wait()
+            children.discard(pid)
+            if not stopping:
+                status = os.waitstatus_to_exitcode(code) or 1
+                log.error("worker.process_ended", pid=pid, status=status, fix="see its log above")
+                stop(signal.SIGTERM)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    return status
+
+
+def _child(serve: Callable[[int], None], index: int) -> NoReturn:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)  # arq sets its own once its loop runs
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    code = 1
+    try:
+        serve(index)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # never the parent's exit handlers
 
 
 def use_uvloop() -> None:

@@ -162,6 +162,9 @@ class PostgresSettings(Section):
 
 class WorkerSettings(Section):
     concurrency: int = Field(default=10, gt=0, le=1000)
+    # Worker processes forked from one that loaded Kiwi and the keyword index first, so they
+    # share those pages (copy-on-write); each runs `concurrency` chats.
+    processes: int = Field(default=1, ge=1, le=64)
     queue_name: str = "eco2:chat"
     job_timeout: float = Field(default=300.0, gt=0)
     keep_result: float = 3600.0

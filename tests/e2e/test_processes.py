@@ -304,3 +304,56 @@ def test_slow_clients_are_cut_off_and_the_gateway_keeps_serving(tmp_path: Path) 
                 sock.close()
     cut = [r for r in json_records(g_err) if r["event"] == "gateway.slow_client"]
     assert sorted({r["part"] for r in cut}) == ["body", "head"] and len(cut) == 30
+
+
+def worker_pids(deployment: Deployment) -> list[int]:
+    import redis
+
+    client = redis.Redis.from_url(deployment.redis_url)
+    try:
+        found = client.keys(f"{deployment.queue}:workers:{socket.gethostname()}:*")
+    finally:
+        client.close()
+    return sorted(int(key.rsplit(b":", 1)[1]) for key in found)
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_forked_processes_answer_and_stop_together_on_sigterm(tmp_path: Path) -> None:
+    """`worker --processes 2`: Kiwi is loaded once and two worker loops run in processes forked
+    from the one that loaded it; a SIGTERM to it stops both, cleanly."""
+    deployment = Deployment()
+    env = {**os.environ, **deployment.settings_env()}
+    with app_process(deployment, tmp_path, "worker", "--processes", "2") as (parent, _, w_err):
+        children = wait_for(
+            lambda: len(pids := worker_pids(deployment)) == 2 and pids,
+            "two worker processes reporting in",
+            PROCESS_SECONDS,
+        )
+        assert [parent_of(pid) for pid in children] == [parent.pid] * 2
+        asked = run_cli(env, "submit", "--timeout", "120", "페트병 어떻게 버려요?")
+        assert asked.returncode == 0 and "라벨" in asked.stdout, asked.stderr + w_err.read_text()
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(60) == 0, w_err.read_text()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+    records = json_records(w_err)
+    assert [r["event"] for r in records].count("worker.started") == 2
+    assert not [r for r in records if r["level"] == "error"]
+
+
+def test_a_forked_process_that_dies_stops_the_others(tmp_path: Path) -> None:
+    """They live and end together: whatever supervises the worker restarts the whole."""
+    deployment = Deployment()
+    with app_process(deployment, tmp_path, "worker", "--processes", "2") as (parent, _, w_err):
+        first, second = wait_for(
+            lambda: len(pids := worker_pids(deployment)) == 2 and pids,
+            "two worker processes reporting in",
+            PROCESS_SECONDS,
+        )
+        os.kill(first, signal.SIGKILL)
+        assert parent.wait(60) != 0
+    assert not Path(f"/proc/{second}").exists()
+    ended = [r for r in json_records(w_err) if r["event"] == "worker.process_ended"]
+    assert [(r["pid"], r["status"]) for r in ended] == [(first, -signal.SIGKILL)]

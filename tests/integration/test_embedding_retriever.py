@@ -31,7 +31,7 @@ async def test_selected_by_config_and_embeds_the_base_once(openai_server: Any) -
         assert isinstance(await resolve(container.chat.retriever), OpenAIEmbeddingRetriever)
         client = await resolve(container.clients.openai_client)
         # A small base keeps the wire traffic readable; the shipped one is embedded the same way.
-        morphology = await resolve(container.chat.morphology)
+        morphology = await resolve(container.retrieval.morphology)
         retriever = OpenAIEmbeddingRetriever(
             client, ITEMS, model="text-embedding-3-small", morphology=morphology
         )

@@ -53,9 +53,9 @@ def test_a_name_inside_a_longer_question_is_not_taken_for_the_whole(
 )
 def test_the_setting_picks_the_morphology(choice: str, name: str) -> None:
     container = CliContainer(settings=load_settings(retrieval={"morphology": choice}))
-    morphology = container.chat.morphology()
+    morphology = container.retrieval.morphology()
     assert morphology.name == name
-    assert container.chat.morphology() is morphology  # one per process
+    assert container.retrieval.morphology() is morphology  # one per process
 
 
 @pytest.mark.parametrize("choice", ["kiwi", "rules"])

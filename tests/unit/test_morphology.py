@@ -11,7 +11,7 @@ import pytest
 from app.infrastructure.korean_text import is_hangul_word, words
 from app.infrastructure.morphology.base import Morphology
 from app.infrastructure.morphology.rules import RuleMorphology
-from app.infrastructure.retrieval.bm25 import name_text
+from app.infrastructure.retrieval.index import name_text
 from app.infrastructure.retrieval.knowledge_base import load_items
 from tests.support.deadlines import PROCESS_SECONDS
 

@@ -3,6 +3,7 @@ kiwipiepy-model package, so nothing is downloaded at run time."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -29,31 +30,50 @@ CACHE_SIZE = 65536
 
 class KiwiMorphology(Morphology):
     """Each word analysed by Kiwi on its own (words repeat across the knowledge base and the
-    questions, so a bounded cache serves most of them). Loading the model takes seconds: the
-    container builds this once per process, at start-up."""
+    questions, so a bounded cache serves most of them). Loading the model takes about a second
+    of CPU: the container builds this once per process, at start-up.
+
+    `taught`: nouns added to Kiwi's dictionary before its first analysis, so its model is built
+    once (`taught_from` finds them, at the price of a second build; the keyword index ships
+    the list it found)."""
 
     name = "kiwi"
 
-    def __init__(self, known: Iterable[str] = ()) -> None:
+    def __init__(self, taught: Iterable[str] = ()) -> None:
         from kiwipiepy import Kiwi  # imported here: the import alone loads a native library
 
         # Without the multi-word and typo dictionaries: a third of the load time, and neither
-        # helps here (names are taught below; the speller corrects misspellings).
-        self._kiwi = Kiwi(load_multi_dict=False, load_typo_dict=False)
-        self.taught = tuple(self._teach(known))
+        # helps here (names are taught below; the speller corrects misspellings). No thread
+        # pool (num_workers=0; the default starts one thread per core): one word at a time
+        # needs none, and a process may fork after loading Kiwi (`worker.processes`), where
+        # a pool's threads would not follow. (kiwipiepy warns that 0 meant "all cores" before
+        # 0.21; it is pinned above that.)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "behavior of `num_workers=0`", DeprecationWarning)
+            self._kiwi = Kiwi(num_workers=0, load_multi_dict=False, load_typo_dict=False)
+        self.taught: tuple[str, ...] = ()
+        self._teach(taught)
+        self._kiwi.tokenize("")  # Kiwi builds its model on the first analysis: here, not in a chat
         self._word = lru_cache(maxsize=CACHE_SIZE)(self._analyse)
 
-    def _teach(self, known: Iterable[str]) -> list[str]:
-        """The knowledge base's nouns that Kiwi misreads, added to its dictionary. All are
-        found before any is added: each addition makes the next analysis rebuild the model."""
-        misread = [
+    @classmethod
+    def taught_from(cls, known: Iterable[str]) -> KiwiMorphology:
+        """Kiwi taught the nouns of `known` it misreads. All are found before any is added:
+        each addition makes the next analysis rebuild the model."""
+        kiwi = cls()
+        kiwi._teach(
             word
             for word in sorted({w for w in known if is_hangul_word(w)})
-            if _misread(self._kiwi.tokenize(word))
-        ]
-        for word in misread:
+            if _misread(kiwi._kiwi.tokenize(word))
+        )
+        kiwi._kiwi.tokenize("")  # the model again, with them
+        return kiwi
+
+    def _teach(self, words: Iterable[str]) -> None:
+        added = tuple(words)
+        for word in added:
             self._kiwi.add_user_word(word, "NNG")
-        return misread
+        self.taught += added
 
     def word(self, word: str) -> Word:
         return self._word(word)

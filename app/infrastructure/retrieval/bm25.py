@@ -1,4 +1,5 @@
-"""BM25 over the knowledge base, two fields: names (with aliases) weigh more than the steps."""
+"""BM25 over the knowledge base, two fields: names (with aliases) weigh more than the steps.
+The tokens come from a keyword index (`index.py`), shipped or built at start-up."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from app.application.ports.tools import RetrieverPort
 from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
-from app.infrastructure.korean_text import is_hangul_word, stem_english, words
+from app.infrastructure.korean_text import stem_english, words
 from app.infrastructure.morphology.base import Morphology
+from app.infrastructure.retrieval.index import FieldTokens, KeywordIndex, build_index
 from app.infrastructure.retrieval.spelling import Speller
 from app.infrastructure.retrieval.tokens import Tokenizer
 
@@ -41,23 +43,16 @@ class _Field:
     idf: dict[str, float]
 
     @classmethod
-    def build(
-        cls, texts: Sequence[str], tokenizer: Tokenizer, k1: float = 1.2, b: float = 0.75
-    ) -> _Field:
-        docs: list[dict[str, float]] = [dict(tokenizer.weighted(text)) for text in texts]
-        lengths = [tokenizer.length(text) for text in texts]
+    def of(cls, tokens: FieldTokens, k1: float = 1.2, b: float = 0.75) -> _Field:
+        lengths = tokens.lengths
         average = sum(lengths) / max(len(lengths), 1) or 1
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for index, doc in enumerate(docs):
-            for term, tf in doc.items():
-                postings[term].append((index, tf))
-        n = len(docs)
+        n = len(lengths)
         idf = {
             term: math.log(1 + (n - len(found) + 0.5) / (len(found) + 0.5))
-            for term, found in postings.items()
+            for term, found in tokens.postings.items()
         }
         norms = [k1 * (1 - b + b * length / average) for length in lengths]
-        return cls(dict(postings), norms, idf)
+        return cls(tokens.postings, norms, idf)
 
     def scores(self, query: dict[str, float], k1: float = 1.2) -> dict[int, float]:
         """BM25 with weighted terms: a query term's weight scales its contribution."""
@@ -71,41 +66,27 @@ class _Field:
         return results
 
 
-def name_text(item: WasteItem) -> str:
-    return " ".join([item.name_ko, item.name_en, *item.aliases_ko, *item.aliases_en])
-
-
-def body_text(item: WasteItem) -> str:
-    return " ".join(
-        [
-            item.category.value.replace("_", " "),
-            *item.steps_ko,
-            *item.steps_en,
-            item.notes_ko,
-            item.notes_en,
-        ]
-    )
-
-
 class BM25Retriever(RetrieverPort):
     """Korean-aware keyword retrieval over a morphology (Kiwi or the rules); no download,
     well under a millisecond per query."""
 
-    def __init__(self, items: Sequence[WasteItem], morphology: Morphology) -> None:
+    def __init__(
+        self,
+        items: Sequence[WasteItem],
+        morphology: Morphology,
+        index: KeywordIndex | None = None,
+    ) -> None:
+        """`index`: built ahead (`index.shipped_index`) from these items with this morphology;
+        without it, the index is built here (seconds of CPU with Kiwi)."""
         self._items = list(items)
         self._tokenizer = Tokenizer(morphology)
-        self._names = _Field.build([name_text(i) for i in self._items], self._tokenizer)
-        self._bodies = _Field.build([body_text(i) for i in self._items], self._tokenizer)
+        if index is None:
+            index = build_index(self._items, morphology)
+        self._names = _Field.of(index.names)
+        self._bodies = _Field.of(index.bodies)
         self._phrases = _PhraseIndex(self._items)
-        self._whole_names: dict[str, set[int]] = defaultdict(set)
-        for index, item in enumerate(self._items):
-            for name in (item.name_ko, *item.aliases_ko):
-                key = self._tokenizer.content_key(name)
-                if len(key) == 1 and is_hangul_word(key):
-                    self._whole_names[key].add(index)
-        self._speller = Speller(
-            (w for item in self._items for w in words(name_text(item))), morphology
-        )
+        self._whole_names = index.whole_names
+        self._speller = Speller(index.spelt, index.known, morphology)
 
     async def search(self, query: str, k: int = 3) -> list[RetrievedItem]:
         return self.rank(query, k)

@@ -14,7 +14,8 @@ from app.domain.tools import RetrievedItem
 from app.domain.waste import WasteItem
 from app.infrastructure.llm.openai_errors import translate_error
 from app.infrastructure.morphology.base import Morphology
-from app.infrastructure.retrieval.bm25 import BM25Retriever, body_text, name_text
+from app.infrastructure.retrieval.bm25 import BM25Retriever
+from app.infrastructure.retrieval.index import KeywordIndex, body_text, name_text
 
 BATCH = 96
 # Cosine above which the embedding alone vouches for a hit. Not measured here (no embedding
@@ -38,11 +39,12 @@ class OpenAIEmbeddingRetriever(RetrieverPort):
         *,
         model: str,
         morphology: Morphology,
+        index: KeywordIndex | None = None,
     ) -> None:
         self._client = client
         self._items = list(items)
         self._model = model
-        self._keyword = BM25Retriever(self._items, morphology)
+        self._keyword = BM25Retriever(self._items, morphology, index)
         self._vectors: list[list[float]] | None = None
         self._lock = asyncio.Lock()
 

@@ -35,21 +35,29 @@ def _letters(word: str) -> str:
     return jamo(word) if is_hangul_word(word) else word
 
 
+def speller_words(vocabulary: Iterable[str], morphology: Morphology) -> tuple[set[str], set[str]]:
+    """(the words corrections may give, the words that need none): the first as the knowledge
+    base writes them, for a correction is tokenized again and a stem may be no word at all
+    (Kiwi's '깨지' for '깨진'); the second adds their stems."""
+
+    def written(word: str) -> str:
+        return word if is_hangul_word(word) else morphology.word(word).stem
+
+    spelt = {written(w) for w in vocabulary if w}
+    return spelt, spelt | {morphology.word(w).stem for w in spelt}
+
+
 class Speller:
-    def __init__(self, vocabulary: Iterable[str], morphology: Morphology) -> None:
+    """Corrections among `spelt` (see `speller_words`, which the keyword index holds)."""
+
+    def __init__(self, spelt: Iterable[str], known: Iterable[str], morphology: Morphology) -> None:
         self._morphology = morphology
-        # Corrections are words as the knowledge base writes them, for they are tokenized
-        # again: a stem may be no word at all (Kiwi's '깨지' for '깨진').
-        spelt = {self._written(w) for w in vocabulary if w}
-        self._known = spelt | {morphology.word(w).stem for w in spelt}
+        self._known = frozenset(known)
         self._by_trigram: defaultdict[str, set[str]] = defaultdict(set)
         for word in spelt:
             letters = _letters(word)
             for i in range(len(letters) - 2):
                 self._by_trigram[letters[i : i + 3]].add(word)
-
-    def _written(self, word: str) -> str:
-        return word if is_hangul_word(word) else self._morphology.word(word).stem
 
     def corrections(self, words: Iterable[str]) -> list[str]:
         """The known word closest to each unknown one, when one is close enough."""
