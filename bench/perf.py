@@ -653,6 +653,103 @@ def startup_rows(reps: int) -> list[Row]:
     ]
 
 
+def memory_mib(pid: int) -> dict[str, float]:
+    """Rss, Pss and USS (private clean + dirty) of a process, from /proc/PID/smaps_rollup."""
+    found = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        found[name] = int(value.split()[0]) / 1024
+    return {
+        "rss": found["Rss"],
+        "pss": found["Pss"],
+        "uss": found["Private_Clean"] + found["Private_Dirty"],
+    }
+
+
+def worker_pids(url: str, queue: str) -> list[int]:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return sorted(
+            int(k.rsplit(b":", 1)[1]) for k in client.keys(worker_key(queue, 0)[:-1] + "*")
+        )
+    finally:
+        client.close()
+
+
+@contextmanager
+def workers(url: str, count: int, forked: bool) -> Iterator[tuple[int | None, list[int]]]:
+    """`count` worker processes of one queue, Kiwi on (the default): forked from one
+    (`--processes`), or started apart; yields (the forking parent or None, the workers)."""
+    queue = f"eco2:bench:{uuid.uuid4().hex[:6]}"
+    base = free_port()
+    commands = (
+        [[PYTHON, "-m", "app", "worker", "--processes", str(count)]]
+        if forked
+        else [[PYTHON, "-m", "app", "worker"]] * count
+    )
+    with contextlib.ExitStack() as stack:
+        parents = [
+            stack.enter_context(
+                process(
+                    command,
+                    env_for(queue, REDIS_URL=url, APP_METRICS__WORKER_PORT=str(base + i * count)),
+                    lambda _: True,
+                )
+            )
+            for i, command in enumerate(commands)
+        ]
+        deadline = time.monotonic() + 300
+        while len(pids := worker_pids(url, queue)) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{count} workers did not start")
+            time.sleep(0.05)
+        time.sleep(1)  # past the first poll
+        yield (parents[0] if forked else None), pids
+
+
+def processes_rows() -> list[Row]:
+    """What a second and a third worker process add, as processes forked after Kiwi is loaded
+    (`worker --processes N`) and as workers started apart: memory (PSS and USS from
+    smaps_rollup) and the CPU an added process spends until ready."""
+    total: dict[tuple[bool, int], float] = {}
+    child: dict[bool, dict[str, float]] = {}
+    child_cpu: dict[bool, float] = {}
+    with private_redis() as url:
+        for forked in (False, True):
+            for count in (2, 3):
+                with workers(url, count, forked) as (parent, pids):
+                    every = [*pids, *([parent] if parent else [])]
+                    total[forked, count] = sum(memory_mib(pid)["pss"] for pid in every)
+                    child[forked] = memory_mib(pids[-1])
+                    child_cpu[forked] = cpu_seconds(pids[-1])
+    added = {forked: total[forked, 3] - total[forked, 2] for forked in (False, True)}
+    return [
+        Row(
+            "an added worker process, Kiwi on: total PSS 2 → 3 processes, MiB",
+            f"forked {total[True, 2]:.0f} → {total[True, 3]:.0f} (+{added[True]:.0f})",
+            f"apart {total[False, 2]:.0f} → {total[False, 3]:.0f} (+{added[False]:.0f})",
+            f"{added[True] / added[False]:.2f}×",
+            "≤ 200 MiB",
+        ),
+        Row(
+            "one worker process's USS / PSS / RSS, MiB",
+            "forked {uss:.0f} / {pss:.0f} / {rss:.0f}".format(**child[True]),
+            "apart {uss:.0f} / {pss:.0f} / {rss:.0f}".format(**child[False]),
+            f"{child[True]['uss'] / child[False]['uss']:.2f}× (USS)",
+            "",
+        ),
+        Row(
+            "an added worker process: CPU s until ready",
+            f"forked {child_cpu[True]:.2f}",
+            f"apart {child_cpu[False]:.2f}",
+            f"{child_cpu[True] / child_cpu[False]:.2f}×",
+            "",
+        ),
+    ]
+
+
 def show(rows: list[Row]) -> None:
     widths = [max(len(getattr(r, f)) for r in rows) for f in ("what", "ours", "floor", "ratio")]
     header = ("what", "this project", "floor", "ratio", "goal")
@@ -667,7 +764,9 @@ def show(rows: list[Row]) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer jobs and repetitions")
-    parser.add_argument("--only", help="comma-separated sections: throughput, llm, ...")
+    parser.add_argument(
+        "--only", help="comma-separated sections: llm, offline, ..., startup, processes"
+    )
     args = parser.parse_args()
     reps, jobs = (1, 100) if args.quick else (3, 250)
     sections: list[tuple[str, Any]] = [
@@ -688,6 +787,9 @@ async def main() -> None:
     if wanted is None or "startup" in wanted:
         print("  … start-up", file=sys.stderr, flush=True)
         rows.extend(startup_rows(reps))
+    if wanted is None or "processes" in wanted:
+        print("  … processes", file=sys.stderr, flush=True)
+        rows.extend(processes_rows())
     show(rows)
     if BREAKDOWN:
         print("\nRedis commands per chat by name (the last batch; the bench's waiting included):")
