@@ -446,9 +446,10 @@ class StudioContainer(containers.DeclarativeContainer):
     core = providers.Container(Core, settings=settings, role=providers.Object("studio"))
     clients = providers.Container(Clients, settings=settings, tracer=core.tracer)
     telemetry = providers.Container(Telemetry, settings=settings, core=core, scraped=False)
+    retrieval = providers.Container(Retrieval, settings=settings)
     chat = providers.Container(
         Chat, settings=settings, clients=clients, redis=core.redis, notifier=OFF,
-        telemetry=telemetry, retry=core.retry, graph_checkpointer=OFF,
+        telemetry=telemetry, retry=core.retry, retrieval=retrieval, graph_checkpointer=OFF,
         message_input=providers.Object(True),
     )  # fmt: skip
 
