@@ -7,8 +7,10 @@ however many turns it has had. Idle threads expire after `checkpoint.ttl_days`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from langchain_core.runnables import RunnableConfig
@@ -26,6 +28,9 @@ from app.application.chat.state import checkpoint_types
 from app.application.retry import RetryPolicy
 from app.domain.errors import ConfigurationError
 from app.settings import CheckpointSettings, PostgresSettings
+
+if TYPE_CHECKING:
+    from app.infrastructure.checkpoint_postgres import LatestOnlyPostgresSaver
 
 log = structlog.get_logger(__name__)
 # In a run's `configurable`: the thread was issued for this run, so it has no checkpoint and
@@ -119,9 +124,36 @@ async def postgres_checkpointer(
     try:
         # (The pool is typed for tuple rows, but `row_factory=dict_row` above makes them dicts.)
         saver = LatestOnlyPostgresSaver(pool, serde=state_serializer(), retry=retry)
-        await saver.setup()
+        await _set_up_alone(saver, postgres.url.get_secret_value())
         await saver.expire_idle(settings.ttl_days)
         log.info("checkpoint.opened", backend="postgres", pool_size=settings.postgres_pool_size)
         yield saver
     finally:
         await pool.close()
+
+
+SETUP_LOCK = 0x6563_6F32_6368_6B70  # "eco2chkp": a PostgreSQL advisory lock's key
+SETUP_POLL_SECONDS = 0.1
+
+
+async def _set_up_alone(saver: LatestOnlyPostgresSaver, url: str) -> None:
+    """LangGraph's migrations, one process at a time. Workers starting together on a fresh
+    database each inserted the same migration row (UniqueViolation: one of them failed to
+    start, seen with two workers). The lock is held on a connection of its own (the pool may
+    have one connection only) and ends with it. It is tried, not waited for: a session
+    blocked in pg_advisory_lock is a transaction in progress, which the migrations' CREATE
+    INDEX CONCURRENTLY would wait for in turn (a deadlock, seen)."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as lock:
+        await _take(lock)
+        await saver.setup()
+
+
+async def _take(lock: Any) -> None:
+    while True:
+        tried = await lock.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK,))
+        taken = await tried.fetchone()
+        if taken and taken[0]:
+            return
+        await asyncio.sleep(SETUP_POLL_SECONDS)

@@ -3,6 +3,7 @@ idle threads expired. Counted in rows and bytes, never timed."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from pathlib import Path
@@ -112,3 +113,25 @@ async def test_a_thread_issued_for_its_turn_is_not_read(backend: str, tmp_path: 
     assert len(remembered) == 4  # two turns remembered...
     assert fresh[0].content == "우산 버리기" and len(fresh) == 2  # ...and not read
     assert len(kept) == 1
+
+
+async def test_workers_starting_together_on_a_fresh_database_all_open_their_checkpoints() -> None:
+    """Each worker runs LangGraph's migrations at start; at once on a fresh database they
+    inserted the same migration row and one failed to start (seen with two worker processes)."""
+    require_postgres()
+    from contextlib import asynccontextmanager
+
+    from pydantic import SecretStr
+
+    from app.infrastructure.checkpoint import postgres_checkpointer
+    from app.settings import CheckpointSettings, PostgresSettings
+    from tests.support.conversation_stores import postgres_schema
+
+    async def open_one(url: str) -> bool:
+        opened = asynccontextmanager(postgres_checkpointer)
+        async with opened(CheckpointSettings(), PostgresSettings(url=SecretStr(url))) as saver:
+            return saver is not None
+
+    with postgres_schema() as fresh:
+        opened = await asyncio.gather(*(open_one(fresh) for _ in range(4)))
+    assert opened == [True] * 4
