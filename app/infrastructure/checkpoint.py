@@ -118,6 +118,14 @@ async def postgres_checkpointer(
         conninfo=postgres.url.get_secret_value(),
         max_size=settings.postgres_pool_size,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        # How long an outage is waited out is the chat's retry policy's to say (its deadline,
+        # its backoff): one checkout waits a few seconds, not psycopg_pool's 30, so two of
+        # them cannot use up a 60 s deadline alone (seen at load 20: 1 chat of 6 failed).
+        timeout=CHECKOUT_SECONDS,
+        # psycopg_pool's reconnection backs off without a cap (1, 2, 4 … 32 s): after a long
+        # outage it could find PostgreSQL back half a minute late. A reconnection given up
+        # after a few seconds is started afresh, at once, by the next checkout.
+        reconnect_timeout=RECONNECT_SECONDS,
         open=False,
     )
     await pool.open(wait=True, timeout=10)
@@ -132,6 +140,8 @@ async def postgres_checkpointer(
         await pool.close()
 
 
+CHECKOUT_SECONDS = 5.0
+RECONNECT_SECONDS = 5.0
 SETUP_LOCK = 0x6563_6F32_6368_6B70  # "eco2chkp": a PostgreSQL advisory lock's key
 SETUP_POLL_SECONDS = 0.1
 
