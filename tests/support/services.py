@@ -46,7 +46,7 @@ def postgres_reason() -> str | None:
     import psycopg
 
     try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+        psycopg.connect(POSTGRES_URL, connect_timeout=30).close()
     except psycopg.OperationalError as exc:
         return f"no PostgreSQL at TEST_POSTGRES_URL ({POSTGRES_URL}): {exc}".splitlines()[0]
     return None
@@ -56,7 +56,7 @@ def postgres_reason() -> str | None:
 def redis_reason() -> str | None:
     """Why the tests that need the shared Redis cannot run here, or None when they can."""
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3).ping()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=30, socket_timeout=30).ping()
     except redis.RedisError as exc:
         return f"no Redis at TEST_REDIS_URL ({REDIS_URL}): {exc}".splitlines()[0]
     return None
