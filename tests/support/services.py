@@ -127,14 +127,10 @@ class Deployment:
 
 @contextmanager
 def worker_process(
-    deployment: Deployment,
-    log_dir: Path,
-    name: str = "w",
-    command: list[str] | None = None,
-    env: dict[str, str] | None = None,
+    deployment: Deployment, log_dir: Path, name: str = "w", **options: Any
 ) -> Iterator[WorkerProcess]:
-    """`python -m app worker` by default; `command` runs another entry (e.g. arq's own CLI)."""
-    with spawned_worker(deployment, log_dir, name, command, env) as worker:
+    """`spawned_worker(...)` (its `command`, `env`) once it has started."""
+    with spawned_worker(deployment, log_dir, name, **options) as worker:
         wait_until_started(worker, deployment)
         yield worker
 
