@@ -1,23 +1,35 @@
-# syntax=docker/dockerfile:1
 # The chat worker and the gateway in one image: `docker run IMAGE gateway` or `... worker`.
 # Stage 1 builds our wheel and the wheels of its runtime dependencies (no extras: no test or
-# dev tools); stage 2 installs them offline into a slim Python and runs as a user of its own.
+# dev tools) and installs them into a virtual environment, /opt/eco2; stage 2 is the same base
+# with that environment only (no pip, no wheels, no compiler), run as a user of its own.
+#
+# BASE: a Debian-based image whose python3 is Python 3.11 with its venv module, e.g. the
+# default, or the Debian-built one .ci/container_check.sh makes where no registry answers.
+# Wheels put in wheels/ beforehand are used first; with --build-arg OFFLINE=1 they are the only
+# source (no index is reached, so the build needs no network).
+ARG BASE=python:3.11-slim
 
-FROM python:3.11-slim AS build
+FROM ${BASE} AS build
+ARG OFFLINE=
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+LABEL org.eco2.stage=build
+RUN python3 -m venv /opt/eco2
 WORKDIR /src
-RUN pip install --no-cache-dir --upgrade pip
+COPY wheels/ /wheels/
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN /opt/eco2/bin/pip wheel ${OFFLINE:+--no-index} --find-links /wheels --wheel-dir /wheels .
+RUN /opt/eco2/bin/pip install --no-index --find-links /wheels eco2-chat-worker \
+    && /opt/eco2/bin/pip uninstall --yes pip setuptools
 
-FROM python:3.11-slim AS runtime
+FROM ${BASE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PATH=/opt/eco2/bin:$PATH \
     APP_CONFIG=/etc/eco2/production.yaml
-COPY --from=build /wheels /tmp/wheels
-RUN pip install --no-cache-dir --no-index --find-links /tmp/wheels eco2-chat-worker \
-    && rm -rf /tmp/wheels \
-    && useradd --system --uid 10001 --user-group --create-home --home-dir /srv/eco2 eco2
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /srv/eco2 eco2
+COPY --from=build /opt/eco2 /opt/eco2
 COPY config/production.yaml /etc/eco2/production.yaml
 # var/ (images, a local key file or SQLite checkpoints, if a profile uses them) is written here.
 WORKDIR /srv/eco2

@@ -80,8 +80,9 @@ index: $(RUNTIME)
 wheel-check: $(STAMP) services
 	PYTHON=$(PYTHON) bash .ci/wheel_check.sh
 
-# Builds the image and runs one chat through compose.yaml where a container engine answers;
-# elsewhere it says why it skipped (the files are still linted by tests/unit/test_deploy_files.py).
+# Builds the image and runs one chat through it (compose.yaml, offline): starts an engine (and
+# installs Debian's) when none answers, makes the base images from Debian's packages when no
+# registry answers; skips, saying why, only where no engine can start.
 container-check: $(STAMP)
 	bash .ci/container_check.sh
 

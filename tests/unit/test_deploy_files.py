@@ -55,19 +55,25 @@ def required_variables() -> dict[str, str]:
     return {name: f"{name.lower()}-0123456789abcdef0123456789abcdef" for name in names}
 
 
-def dockerfile_stages() -> list[list[tuple[str, str]]]:
-    """The Dockerfile's instructions (continuations joined), grouped by stage."""
-    text = (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
-    stages: list[list[tuple[str, str]]] = []
+def dockerfile_instructions(path: str = "Dockerfile") -> list[list[tuple[str, str]]]:
+    """A Dockerfile's instructions (continuations joined): the global ARGs before the first
+    FROM, then one list per stage."""
+    text = (REPO / path).read_text(encoding="utf-8").replace("\\\n", " ")
+    groups: list[list[tuple[str, str]]] = [[]]
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         instruction, _, argument = line.partition(" ")
         if instruction.upper() == "FROM":
-            stages.append([])
-        stages[-1].append((instruction.upper(), argument.strip()))
-    return stages
+            groups.append([])
+        groups[-1].append((instruction.upper(), argument.strip()))
+    return groups
+
+
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's stages, each a list of its instructions."""
+    return dockerfile_instructions()[1:]
 
 
 def production_settings(
@@ -167,11 +173,14 @@ def test_the_profile_compose_names_is_the_one_the_image_ships() -> None:
 
 
 def test_the_image_is_slim_non_root_with_runtime_dependencies_only() -> None:
-    stages = dockerfile_stages()
+    preamble, *stages = dockerfile_instructions()
+    # The base is a build argument (.ci/container_check.sh passes a Debian-built one where no
+    # registry answers); its default is the slim official Python, for every stage.
+    assert ("ARG", "BASE=python:3.11-slim") in preamble
     assert len(stages) >= 2, "multi-stage: the build tools stay in the build stage"
     for stage in stages:
-        assert stage[0][1].split()[0] == "python:3.11-slim"
-    runtime = stages[-1]
+        assert stage[0][1].split()[0] == "${BASE}"
+    build, runtime = stages[0], stages[-1]
     instructions = [instruction for instruction, _ in runtime]
     user = next(argument for instruction, argument in runtime if instruction == "USER")
     assert user.split(":")[0] not in ("root", "0")
@@ -179,10 +188,59 @@ def test_the_image_is_slim_non_root_with_runtime_dependencies_only() -> None:
     assert "HEALTHCHECK" in instructions
     entrypoint = next(argument for instruction, argument in runtime if instruction == "ENTRYPOINT")
     assert yaml.safe_load(entrypoint) == ["python", "-m", "app"]
-    installs = [a for i, a in runtime if i == "RUN" and "pip install" in a]
+    # The runtime takes the build stage's environment and nothing else of it: no pip runs there,
+    # and no wheel is copied in.
+    assert not [a for i, a in runtime if i == "RUN" and "pip" in a]
+    assert [a for i, a in runtime if i == "COPY" and a.startswith("--from")] == [
+        "--from=build /opt/eco2 /opt/eco2"
+    ]
+    environment = next(a for i, a in runtime if i == "ENV").split()
+    assert "PATH=/opt/eco2/bin:$PATH" in environment  # `python` is the environment's
+    installs = [a for i, a in build if i == "RUN" and "pip install" in a]
     assert installs and all("[" not in a and "-e " not in a for a in installs), installs
-    wheel = [a for i, a in stages[0] if i == "RUN" and "pip wheel" in a]
+    assert all("--no-index" in a and "pip uninstall --yes pip setuptools" in a for a in installs)
+    wheel = [a for i, a in build if i == "RUN" and "pip wheel" in a]
     assert wheel and all(a.rstrip().endswith(" .") for a in wheel), wheel  # no extras
+
+
+def test_compose_runs_the_official_images_unless_told_otherwise() -> None:
+    """The container check names Debian-built stand-ins by variables; by default compose.yaml
+    runs the images production does, and the gateway on 8000."""
+    services = compose(required_variables())["services"]
+    assert services["redis"]["image"] == "redis:7-alpine"
+    assert services["postgres"]["image"] == "postgres:16-alpine"
+    for name in ("migrate", *APP_SERVICES):
+        assert services[name]["image"] == "eco2-chat-worker:latest", name
+    chosen = compose(
+        {
+            **required_variables(),
+            "ECO2_IMAGE": "eco2-chat-worker:container-check",
+            "REDIS_IMAGE": "eco2-ci/redis:0",
+            "POSTGRES_IMAGE": "eco2-ci/postgres:0",
+            "GATEWAY_PUBLISH": "127.0.0.1:",
+        }
+    )["services"]
+    assert chosen["redis"]["image"] == "eco2-ci/redis:0"
+    assert chosen["postgres"]["image"] == "eco2-ci/postgres:0"
+    assert chosen["gateway"]["image"] == "eco2-chat-worker:container-check"
+    assert chosen["gateway"]["ports"] == ["127.0.0.1::8000"]  # any free port on loopback
+
+
+def test_the_stand_in_images_do_what_compose_asks_of_the_official_ones() -> None:
+    """.ci/images/Dockerfile: one target per image the container check makes from Debian."""
+    _, *stages = dockerfile_instructions(".ci/images/Dockerfile")
+    targets = {stage[0][1].split()[-1]: stage for stage in stages}
+    assert set(targets) == {"python", "redis", "postgres"}
+    services = compose(required_variables())["services"]
+    for name in ("redis", "postgres"):
+        instructions = dict(targets[name])
+        assert instructions["USER"] not in ("root", "0"), name
+        assert yaml.safe_load(instructions["ENTRYPOINT"]) == ["docker-entrypoint.sh"], name
+        script = REPO / ".ci" / "images" / f"{name}-entrypoint.sh"
+        assert script.stat().st_mode & 0o111, f"{script} is not executable"
+        probe = services[name]["healthcheck"]["test"][1]  # redis-cli, pg_isready
+        assert probe in ("redis-cli", "pg_isready")
+    assert "python3-venv" in dict(targets["python"])["RUN"]
 
 
 def test_the_build_context_leaves_out_what_the_image_must_not_hold() -> None:
@@ -190,7 +248,8 @@ def test_the_build_context_leaves_out_what_the_image_must_not_hold() -> None:
     rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     assert rules[0] == "*"  # nothing unless named: no .venv, .env, var/, tests or .git
     named = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
-    assert named <= {"pyproject.toml", "README.md", "app", "config/production.yaml"}
+    # wheels/: the wheels .ci/container_check.sh builds on the host (none are tracked)
+    assert named <= {"pyproject.toml", "README.md", "app", "config/production.yaml", "wheels"}
 
 
 def test_the_ci_override_runs_a_chat_with_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
