@@ -67,6 +67,9 @@ cleanup() {
         else
             say "stopped the dockerd it started (pid $dockerd_pid)"
         fi
+        # dockerd leaves the host's network namespace bound under its exec root.
+        awk -v root="$own_run/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r \
+            | xargs -r -n1 umount 2>/dev/null
     fi
     say "$([ "$status" = 0 ] && echo done || echo "failed (exit $status)") in $((SECONDS - started)) s"
     exit "$status"
@@ -110,7 +113,9 @@ start_dockerd() {  # [storage driver]
     local log="$cache/dockerd.log" driver=()
     [ -n "${1:-}" ] && driver=(--storage-driver "$1")
     mkdir -p "$own_run" "$cache/dockerd"
-    dockerd --host "$own_socket" --data-root "$cache/dockerd" --exec-root "$own_run/exec" \
+    # A session of its own: ^C reaches this script, whose clean-up then stops the containers
+    # before the daemon.
+    setsid dockerd --host "$own_socket" --data-root "$cache/dockerd" --exec-root "$own_run/exec" \
         --pidfile "$own_run/dockerd.pid" --bridge none --iptables=false --ip-forward=false \
         --ip-masq=false "${driver[@]}" >"$log" 2>&1 9>&- &
     dockerd_pid=$!
@@ -126,7 +131,15 @@ start_dockerd() {  # [storage driver]
     return 1
 }
 
-if docker info >/dev/null 2>&1; then
+default_host="${DOCKER_HOST:-}"
+default_engine() {
+    if [ -n "$default_host" ]; then
+        DOCKER_HOST="$default_host" docker info >/dev/null 2>&1
+    else
+        env -u DOCKER_HOST docker info >/dev/null 2>&1
+    fi
+}
+if default_engine; then
     say "engine: the one already running (${DOCKER_HOST:-default socket}); it is left running"
 else
     export DOCKER_HOST="$own_socket"
@@ -144,11 +157,17 @@ else
             apt_install "${packages[@]}"
         fi
         why=""
-        if ! start_dockerd; then
-            say "dockerd did not start ($why); again with the vfs storage driver"
-            start_dockerd vfs || skip "no container engine can start here: dockerd: $why"
+        if default_engine; then
+            # The package started its own service (where nothing stops that): use it.
+            if [ -n "$default_host" ]; then export DOCKER_HOST="$default_host"; else unset DOCKER_HOST; fi
+            say "engine: the one docker.io's installation started; it is left running"
+        else
+            if ! start_dockerd; then
+                say "dockerd did not start ($why); again with the vfs storage driver"
+                start_dockerd vfs || skip "no container engine can start here: dockerd: $why"
+            fi
+            say "engine: started dockerd $(dockerd --version | sed 's/Docker version //') (pid $dockerd_pid, $(docker info -f '{{.Driver}}' 2>/dev/null) storage, no iptables) on $own_socket"
         fi
-        say "engine: started dockerd $(dockerd --version | sed 's/Docker version //') (pid $dockerd_pid, $(docker info -f '{{.Driver}}' 2>/dev/null) storage, no iptables) on $own_socket"
     fi
 fi
 export DOCKER_BUILDKIT=0   # the classic builder: no frontend image to pull, builds offline
@@ -376,7 +395,7 @@ fi
 gateway="http://127.0.0.1:$gateway_port"
 ready() { curl -sf "$gateway/readyz" >/dev/null; }
 wait_until 180 "the gateway is not ready at $gateway/readyz" ready || fail "no gateway"
-running="$(docker ps --format '{{.Names}}' | grep -c "^$project" || true)"
+running="$(docker ps --format '{{.Names}}' | grep -cE "^$project[-_]" || true)"
 say "deployment: $running containers up, the gateway ready at $gateway in $((SECONDS - step)) s"
 [ "$running" = 5 ] || fail "expected 5 containers (redis, postgres, 2 workers, gateway), found $running"
 [ "$(docker exec "$(container_of gateway)" id -u)" = 10001 ] || fail "the gateway runs as root"
