@@ -6,11 +6,12 @@
 #     dockerd of our own (installed from Debian if missing: docker.io, docker-compose), on a
 #     socket and data root of its own, with no iptables rules, no docker0 and no forwarding (the
 #     host's firewall and loopback services stay as they were); stopped at the end.
-#  2. Base images: python:3.11-slim, redis:7-alpine, postgres:16-alpine where a registry gives
+#  2. Wheels: built on the host (its pip, its index access, the versions of its .venv) into
+#     wheels/, completed for the base's own Python (its markers: Debian's 3.11.2 needs
+#     async-timeout, 3.11.3+ does not).
+#  3. Base images: python:3.11-slim, redis:7-alpine, postgres:16-alpine where a registry gives
 #     them; else stand-ins made from Debian packages (debootstrap --variant=minbase bookworm,
 #     then .ci/images/Dockerfile), cached as a tarball under ~/.cache/eco2 and kept in the engine.
-#  3. Wheels: built on the host (its pip, its index access) into wheels/, completed for the
-#     base's own Python (its markers: Debian's 3.11.2 needs async-timeout, 3.11.3+ does not).
 #  4. The image: Dockerfile with BASE=that base, OFFLINE=1, no network; its id and size.
 #  5. compose.yaml + .ci/compose.offline.yaml (`docker compose`, else `docker-compose`, else
 #     the same layout by `docker run`), a chat (.ci/container_chat.py: POST, its stream to
@@ -48,6 +49,11 @@ cleanup() {
     local status=$?
     set +e
     trap - INT TERM
+    for pid in $(jobs -p); do   # steps still running in the background (not dockerd: below)
+        [ "$pid" = "$dockerd_pid" ] && continue
+        pkill -TERM -P "$pid" 2>/dev/null
+        kill -TERM "$pid" 2>/dev/null
+    done
     if [ -n "$deployment" ]; then
         if [ "$status" != 0 ]; then
             say "the containers' last log lines:" >&2
@@ -175,7 +181,46 @@ compose_tool
 runner="${ECO2_RUNNER:-$([ ${#compose[@]} -gt 0 ] && echo compose || echo docker-run)}"
 [ "$runner" = compose ] && [ ${#compose[@]} -eq 0 ] && fail "ECO2_RUNNER=compose but no compose tool"
 
-# --- 2. base images --------------------------------------------------------------------------
+# Steps that need not wait run in the background (the host's wheels while the base is made;
+# the Redis and PostgreSQL stand-ins while the image builds), each with a log of its own.
+in_background() {  # name command...
+    local name=$1
+    shift
+    "$@" >"$logs/$name.log" 2>&1 &
+    printf -v "pid_${name//-/_}" '%s' "$!"
+}
+join() {  # name: waits for it; fails with its log when it failed
+    local pid="pid_${1//-/_}"
+    if ! wait "${!pid}"; then
+        tail -40 "$logs/$1.log" >&2
+        fail "$1 failed"
+    fi
+}
+
+# --- 2. wheels, on the host (in the background) ---------------------------------------------
+# The versions the host's environment holds (the ones the suite tests), through the host's index
+# access; kept in $cache/wheels too, so that a run whose versions are all there asks no index.
+python="$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)"
+store="$cache/wheels" fresh="$logs/wheels" project_wheel="$logs/project"
+mkdir -p "$store" "$fresh" "$project_wheel"
+"$python" -m pip freeze --exclude-editable 2>/dev/null \
+    | grep -v -e ' @ ' -e '^-e' | grep -viE '^(pip|setuptools|wheel)==' >"$logs/constraints.txt" || true
+wheel() {  # requirements...: their wheels into $fresh, from the store alone if it has them all
+    "$python" -m pip wheel --no-index --find-links "$store" --constraint "$logs/constraints.txt" \
+        --wheel-dir "$fresh" "$@" >"$logs/wheels-store.log" 2>&1 \
+        || "$python" -m pip wheel --find-links "$store" --constraint "$logs/constraints.txt" \
+            --wheel-dir "$fresh" "$@"
+}
+host_wheels() {  # ours and our dependencies' (ours is kept apart: the image builds its own)
+    local requires
+    requires="$("$python" -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"])')"
+    # shellcheck disable=SC2086  # the build requirements, one word each
+    wheel . $requires && mv "$fresh"/eco2_chat_worker-*.whl "$project_wheel/"
+}
+wheels_started=$SECONDS
+in_background wheels host_wheels
+
+# --- 3. base images -------------------------------------------------------------------------
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 pulled() { have_image "$1" || timeout 300 docker pull -q "$1" >"$logs/pull.log" 2>&1; }
 size_mb() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
@@ -184,6 +229,7 @@ suite=bookworm
 mirror="${ECO2_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 # A Debian minbase, slimmed as the official Debian images are, imported as eco2-ci/debian:KEY.
+# (Every path below is under ${rootfs:?}: an empty rootfs stops the script, not the host.)
 make_debian() {
     if ! command -v debootstrap >/dev/null; then
         can_install || fail "debootstrap is missing and cannot be installed (needs root and apt-get)"
@@ -191,27 +237,29 @@ make_debian() {
     fi
     rootfs="$(mktemp -d "$cache/rootfs.XXXXXX")"
     say "debootstrap --variant=minbase $suite from $mirror"
-    quietly debootstrap.log debootstrap --variant=minbase "$suite" "$rootfs" "$mirror"
-    cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-EOF
+    quietly debootstrap.log debootstrap --variant=minbase "$suite" "${rootfs:?}" "$mirror"
+    printf 'path-exclude %s\n' /usr/share/doc/\* /usr/share/man/\* /usr/share/info/\* \
+        /usr/share/locale/\* >"${rootfs:?}/etc/dpkg/dpkg.cfg.d/docker-slim"
+    echo 'path-include /usr/share/doc/*/copyright' >>"${rootfs:?}/etc/dpkg/dpkg.cfg.d/docker-slim"
     printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
-        >"$rootfs/etc/apt/apt.conf.d/docker-no-recommends"
-    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
-        "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
-    find "$rootfs/usr/share/doc" -type f ! -name copyright -delete
-    tar --numeric-owner -C "$rootfs" --exclude='./dev/*' --exclude='./proc/*' \
+        >"${rootfs:?}/etc/apt/apt.conf.d/docker-no-recommends"
+    rm -rf "${rootfs:?}"/var/cache/apt/archives/*.deb "${rootfs:?}"/var/lib/apt/lists/* \
+        "${rootfs:?}"/usr/share/man/* "${rootfs:?}"/usr/share/info/* "${rootfs:?}"/usr/share/locale/*
+    find "${rootfs:?}/usr/share/doc" -type f ! -name copyright -delete
+    tar --numeric-owner -C "${rootfs:?}" --exclude='./dev/*' --exclude='./proc/*' \
         --exclude='./sys/*' -c . \
         | docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
             --change 'ENV LANG=C.UTF-8' --change 'CMD ["bash"]' - "$1" >/dev/null
-    rm -rf "$rootfs"
+    rm -rf "${rootfs:?}"
     rootfs=""
 }
+stand_in() {  # target: an image of .ci/images/Dockerfile (apt needs the host's network)
+    docker build --network host --target "$1" --build-arg "DEBIAN=eco2-ci/debian:$key" \
+        -t "eco2-ci/$1:$key" .ci/images
+}
+stand_ins() { stand_in redis && stand_in postgres; }
 
+made=""   # when the stand-ins are made here: the time they began (saved to the cache at the end)
 if pulled python:3.11-slim && pulled redis:7-alpine && pulled postgres:16-alpine; then
     base=python:3.11-slim redis_image=redis:7-alpine postgres_image=postgres:16-alpine
     say "base images: from a registry (python:3.11-slim, redis:7-alpine, postgres:16-alpine)"
@@ -227,45 +275,17 @@ else
         quietly load.log docker load -i "$tarball"
         say "base images: loaded from $tarball"
     else
-        step=$SECONDS
+        made=$SECONDS
         make_debian "eco2-ci/debian:$key"
-        say "base images: Debian minbase imported ($(size_mb "eco2-ci/debian:$key"))"
-        for target in python redis postgres; do
-            quietly "image-$target.log" docker build --network host --target "$target" \
-                --build-arg "DEBIAN=eco2-ci/debian:$key" -t "eco2-ci/$target:$key" .ci/images
-        done
-        quietly save.log docker save -o "$tarball.part" "$base" "$redis_image" "$postgres_image"
-        mv "$tarball.part" "$tarball"
-        say "base images: built in $((SECONDS - step)) s, cached in $tarball ($(du -m "$tarball" | cut -f1) MB)"
-        # Older recipes' images and tarballs go.
-        find "$cache" -maxdepth 1 -name 'base-images-*.tar' ! -name "base-images-$key.tar" -delete
-        docker images --format '{{.Repository}}:{{.Tag}}' \
-            | grep -E '^eco2-ci/(debian|python|redis|postgres):' | grep -v ":$key\$" \
-            | xargs -r docker rmi >/dev/null 2>&1 || true
+        say "base images: Debian minbase imported in $((SECONDS - made)) s ($(size_mb "eco2-ci/debian:$key"))"
+        quietly image-python.log stand_in python
+        in_background stand-ins stand_ins
+        say "base images: eco2-ci/python:$key built; the Redis and PostgreSQL ones meanwhile"
     fi
     say "base: $base ($(docker run --rm --network none "$base" python3 --version), $(size_mb "$base"))"
 fi
 
-# --- 3. wheels, on the host -----------------------------------------------------------------
-# The versions the host's environment holds (the ones the suite tests), through the host's index
-# access, into wheels/ (the build context); kept in $cache/wheels too, so that a run whose
-# versions are all there asks no index.
-python="$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)"
-step=$SECONDS
-store="$cache/wheels" fresh="$logs/wheels" project_wheel="$logs/project"
-mkdir -p "$store" "$fresh" "$project_wheel"
-"$python" -m pip freeze --exclude-editable 2>/dev/null \
-    | grep -v -e ' @ ' -e '^-e' | grep -viE '^(pip|setuptools|wheel)==' >"$logs/constraints.txt" || true
-wheel() {  # requirements...: their wheels into $fresh, from the store alone if it has them all
-    "$python" -m pip wheel --no-index --find-links "$store" --constraint "$logs/constraints.txt" \
-        --wheel-dir "$fresh" "$@" >"$logs/wheels-store.log" 2>&1 \
-        || quietly wheels.log "$python" -m pip wheel --find-links "$store" \
-            --constraint "$logs/constraints.txt" --wheel-dir "$fresh" "$@"
-}
-build_requires="$("$python" -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")')"
-mapfile -t build_requires <<<"$build_requires"
-wheel . "${build_requires[@]}" || fail "pip wheel on the host"
-mv "$fresh"/eco2_chat_worker-*.whl "$project_wheel/"   # the image builds its own, from app/
+join wheels
 # The base's Python may need what the host's does not (environment markers): ask it, offline
 # (the host's pip, mounted: the base may have none), what is missing, and fetch that on the host,
 # until nothing is.
@@ -282,12 +302,12 @@ for round in 1 2 3 4 5 6; do
         fail "the base's Python cannot install the wheels"
     fi
     say "wheels: the base's Python also needs ${missing[*]} (its environment markers)"
-    wheel "${missing[@]}" || fail "pip wheel on the host"
+    quietly wheels-more.log wheel "${missing[@]}" || fail "pip wheel on the host"
 done
 cp -n "$fresh"/*.whl "$store/"
 rm -f wheels/*.whl
 mv "$fresh"/*.whl wheels/
-say "wheels: $(ls wheels/*.whl | wc -l) from the host's pip in $((SECONDS - step)) s ($(du -cm wheels/*.whl | tail -1 | cut -f1) MB)"
+say "wheels: $(ls wheels/*.whl | wc -l) from the host's pip, ready after $((SECONDS - wheels_started)) s ($(du -cm wheels/*.whl | tail -1 | cut -f1) MB)"
 
 # --- 4. the image ---------------------------------------------------------------------------
 image=eco2-chat-worker:container-check
@@ -310,6 +330,18 @@ user="$(docker run --rm --network none --entrypoint id "$image" -un)"
 docker run --rm --network none --entrypoint python "$image" -c 'import importlib.util as u, sys
 sys.exit(any(u.find_spec(m) for m in ("pip", "setuptools", "pytest", "mypy", "ruff")))' \
     || fail "the image's environment holds pip, setuptools or a test tool"
+
+if [ -n "$made" ]; then
+    join stand-ins
+    quietly save.log docker save -o "$tarball.part" "$base" "$redis_image" "$postgres_image"
+    mv "$tarball.part" "$tarball"
+    say "base images: made in $((SECONDS - made)) s (the image meanwhile), cached in $tarball ($(du -m "$tarball" | cut -f1) MB)"
+    # Older recipes' images and tarballs go.
+    find "$cache" -maxdepth 1 -name 'base-images-*.tar' ! -name "base-images-$key.tar" -delete
+    docker images --format '{{.Repository}}:{{.Tag}}' \
+        | grep -E '^eco2-ci/(debian|python|redis|postgres):' | grep -v ":$key\$" \
+        | xargs -r docker rmi >/dev/null 2>&1 || true
+fi
 
 # --- 5. the deployment and one chat ---------------------------------------------------------
 # Throwaway values: the offline override needs no real key, but compose.yaml requires them.
