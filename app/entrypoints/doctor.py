@@ -72,7 +72,7 @@ async def run_doctor(settings: Settings, out: TextIO) -> int:
     secrets = secret_values(settings)  # a provider's error may echo the key it was sent
     for outcome in outcomes:
         detail = redact(outcome.detail, secrets)
-        print(f"{outcome.level:<4}  {outcome.name:<18} {detail} ({outcome.ms:.0f} ms)", file=out)
+        print(f"{outcome.level:<4}  {outcome.name:<20} {detail} ({outcome.ms:.0f} ms)", file=out)
     failed = [o.name for o in outcomes if o.level == "FAIL"]
     warned = [o.name for o in outcomes if o.level == "WARN"]
     summary = f"{sum(o.ok for o in outcomes)}/{len(outcomes)} OK"
