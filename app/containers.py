@@ -48,7 +48,7 @@ from app.infrastructure.observability.otel import JobTracing
 from app.infrastructure.orchestration.langgraph.graph import GraphOptions, create_chat_graph
 from app.infrastructure.orchestration.langgraph.turns import LangGraphTurns
 from app.infrastructure.progress.terminal import TerminalProgressNotifier
-from app.infrastructure.redis import RedisCache, ResilientCache
+from app.infrastructure.redis import RedisCache, ResilientCache, redis_client
 from app.infrastructure.redis_jobs import keys
 from app.infrastructure.redis_jobs.worker import PUBLISHER, RUNNER, ChatWorker, worker_options
 from app.infrastructure.retrieval import factories as retrieval_factories
@@ -386,6 +386,11 @@ class WorkerContainer(containers.DeclarativeContainer):
 
     settings = providers.Dependency(instance_of=Settings)
     core = providers.Container(Core, settings=settings, role=providers.Object("worker"))
+    # arq's loop polls on a client of its own (from the same factory as core.redis: standalone
+    # or Sentinel), made before the container starts; arq closes it when the worker stops.
+    queue_redis = providers.Singleton(
+        redis_client, settings.provided.redis, settings.provided.worker.queue_name
+    )
     clients = providers.Container(Clients, settings=settings, tracer=core.tracer)
     telemetry = providers.Container(
         Telemetry, settings=settings, core=core, http_client=clients.http_client
@@ -478,4 +483,4 @@ def arq_options(container: WorkerContainer) -> dict[str, Any]:
 
 def arq_worker(container: WorkerContainer) -> ChatWorker:
     """The worker loop itself: arq's Worker with our lease, terminal and outage handling."""
-    return ChatWorker(**arq_options(container))
+    return ChatWorker(**arq_options(container), redis_pool=container.queue_redis())

@@ -8,7 +8,7 @@ import os
 import re
 
 from app.domain.errors import ServiceUnreachable
-from app.settings import Settings
+from app.settings import RedisSettings, Settings
 from app.settings.masking import mask_url
 
 REDIS_FIX = "start it (make services) or set REDIS_URL"
@@ -18,27 +18,30 @@ POSTGRES_FIX = "start it (make services), set POSTGRES_URL or choose checkpoint.
 async def require_reachable(settings: Settings, *, redis: bool, checkpoint: bool) -> None:
     """`redis`: the queue's Redis; `checkpoint`: PostgreSQL, when the checkpoints live there."""
     if redis:
-        await redis_reachable(settings.redis.url, settings.redis.socket_timeout)
+        await redis_reachable(settings.redis)
     if checkpoint and settings.checkpoint.backend == "postgres" and settings.postgres.url:
         await postgres_reachable(
             settings.postgres.url.get_secret_value(), settings.redis.socket_timeout
         )
 
 
-async def redis_reachable(url: str, wait_s: float) -> None:
-    from redis.asyncio import Redis
+async def redis_reachable(settings: RedisSettings) -> None:
+    """A PING through the service's own factory: under Sentinel, the primary they name."""
     from redis.exceptions import RedisError
 
-    client = Redis.from_url(url, socket_connect_timeout=wait_s, socket_timeout=wait_s)
+    from app.infrastructure.redis import close_redis, describe, redis_client
+
+    wait_s = settings.socket_timeout
+    client = redis_client(settings)
     try:
         async with asyncio.timeout(wait_s + 1):
             await client.ping()
     except (RedisError, OSError, TimeoutError) as exc:
         raise ServiceUnreachable(
-            "Redis", where=mask_url(url), reason=reason(exc), fix=REDIS_FIX
+            "Redis", where=describe(settings), reason=reason(exc), fix=REDIS_FIX
         ) from exc
     finally:
-        await client.aclose()
+        await close_redis(client)
 
 
 async def postgres_reachable(url: str, wait_s: float) -> None:

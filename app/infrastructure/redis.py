@@ -1,48 +1,118 @@
-"""The Redis client resource, and the cache on it."""
+"""How every part of the service gets Redis (one factory, standalone or Sentinel), the client
+resource, and the cache on it."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from arq.connections import ArqRedis
-from redis.asyncio import BlockingConnectionPool, Redis
+from arq.connections import RedisSettings as ArqRedisSettings
+from arq.constants import default_queue_name
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from app.application.ports.stores import CachePort
 from app.infrastructure.redis_jobs import keys, serialization
 from app.settings import RedisSettings
+from app.settings.masking import mask_url
 
 log = structlog.get_logger(__name__)
+HEALTH_CHECK_SECONDS = 30  # an idle pooled connection is PINGed before use after this long
 
 
-async def redis_resource(settings: RedisSettings, queue_name: str) -> AsyncIterator[ArqRedis]:
-    """Container Resource: one pooled client for the process, closed with its pool at shutdown.
+class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """redis-py's Sentinel pool (each connection asks the sentinels for the primary when it
+    connects, and one that meets a demoted primary's READONLY reconnects) that waits for a free
+    connection, as the standalone pool does, instead of failing "Too many connections". redis-py
+    5.3 has no such class; the two compose by their MRO (tests/unit/test_redis_factory.py)."""
 
-    It is arq's Redis subclass (a plain client that can also enqueue), set to JSON jobs.
-    """
-    # Blocking: with every connection busy a caller waits for one instead of failing with
-    # "Too many connections" (thousands of SSE readers share the pool through StreamHub).
-    pool = BlockingConnectionPool.from_url(
-        settings.url,
-        max_connections=settings.max_connections,
-        timeout=settings.pool_timeout,
-        socket_timeout=settings.socket_timeout,
-        socket_connect_timeout=settings.socket_timeout,
-        health_check_interval=30,
-        client_name=settings.client_name,
-    )
-    client = ArqRedis(
-        pool,
+
+def redis_client(settings: RedisSettings, queue_name: str = default_queue_name) -> ArqRedis:
+    """The one way any part of the service gets Redis: the worker's arq loop, the container's
+    client (publisher, stream hub, queue, limits, threads, caches), `doctor`, the start-up check.
+    A pooled client, standalone or following Sentinel's primary through a failover; arq's Redis
+    subclass (a plain client that can also enqueue), set to JSON jobs. Connections open on first
+    use; close it with `close_redis`."""
+    return ArqRedis(
+        redis_pool(settings),
         job_serializer=serialization.dumps,
         job_deserializer=serialization.loads,
         default_queue_name=queue_name,
     )
+
+
+def redis_pool(settings: RedisSettings) -> ConnectionPool:
+    # Blocking: with every connection busy a caller waits for one instead of failing with
+    # "Too many connections" (thousands of SSE readers share the pool through StreamHub).
+    options: dict[str, Any] = {
+        "max_connections": settings.max_connections,
+        "timeout": settings.pool_timeout,
+        "socket_timeout": settings.socket_timeout,
+        "socket_connect_timeout": settings.socket_timeout,
+        "health_check_interval": HEALTH_CHECK_SECONDS,
+        "client_name": settings.client_name,
+    }
+    if not settings.sentinels:
+        return BlockingConnectionPool.from_url(settings.url, **options)
+    # The URL's database, credentials and TLS; its host is whatever the sentinels say.
+    from_url: dict[str, Any] = dict(parse_url(settings.url))
+    tls = from_url.pop("connection_class", None) is SSLConnection
+    from_url.pop("host", None)
+    from_url.pop("port", None)
+    secret = settings.sentinel_password
+    sentinels = Sentinel(  # type: ignore[no-untyped-call]
+        settings.sentinel_addresses,
+        sentinel_kwargs={
+            "socket_timeout": settings.socket_timeout,
+            "socket_connect_timeout": settings.socket_timeout,
+            **({"password": secret.get_secret_value()} if secret else {}),
+        },
+    )
+    return SentinelBlockingConnectionPool(  # type: ignore[no-untyped-call]
+        settings.sentinel_master, sentinels, ssl=tls, **from_url, **options
+    )
+
+
+async def close_redis(client: Redis) -> None:
+    """Close the client, its pool and, under Sentinel, the connections to the sentinels."""
+    pool = client.connection_pool
+    await client.aclose()
+    await pool.aclose()
+    if isinstance(pool, SentinelConnectionPool):
+        for sentinel in pool.sentinel_manager.sentinels:
+            await sentinel.aclose()
+
+
+def arq_redis_settings(settings: RedisSettings) -> ArqRedisSettings:
+    """The same Redis as arq's own settings, for what arq connects by itself (`arq --check`,
+    the health probe); the worker loop is handed a `redis_client` instead."""
+    arq = ArqRedisSettings.from_dsn(settings.url)
+    if settings.sentinels:
+        arq.host = settings.sentinel_addresses
+        arq.sentinel = True
+        arq.sentinel_master = settings.sentinel_master
+    arq.conn_timeout = int(max(1, settings.socket_timeout))
+    return arq
+
+
+def describe(settings: RedisSettings) -> str:
+    """Where Redis is, for a message (passwords masked)."""
+    if not settings.sentinels:
+        return mask_url(settings.url)
+    return f"primary {settings.sentinel_master!r} of sentinels {', '.join(settings.sentinels)}"
+
+
+async def redis_resource(settings: RedisSettings, queue_name: str) -> AsyncIterator[ArqRedis]:
+    """Container Resource: one pooled client for the process, closed with its pool at shutdown."""
+    client = redis_client(settings, queue_name)
     try:
         yield client
     finally:
-        await client.aclose()
-        await pool.aclose()
+        await close_redis(client)
         log.info("redis.closed")
 
 

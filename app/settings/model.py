@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from app.domain.errors import ConfigurationError
 from app.domain.llm import ModelPrice, UsageLimits
@@ -146,7 +152,14 @@ class HttpSettings(Section):
 
 
 class RedisSettings(Section):
+    """One Redis, standalone or watched by Sentinel. With `sentinels` set, they name the current
+    primary of `sentinel_master` and every client follows a failover; `url` then gives only the
+    database, the credentials and TLS (`rediss://`), not the host."""
+
     url: str = "redis://127.0.0.1:6379/0"
+    sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "host:port", ...
+    sentinel_master: str = Field(default="mymaster", min_length=1)
+    sentinel_password: SecretStr | None = None  # the sentinels' own `requirepass`, if any
     client_name: str = "eco2-chat"
     max_connections: int = Field(default=50, gt=0)
     socket_timeout: float = 5.0
@@ -154,6 +167,38 @@ class RedisSettings(Section):
     # An SSE reader opening its stream waits this long at most for Redis (openings share one
     # pipelined round trip); then 503 busy, never a stream broken after its 200.
     follow_wait: float = Field(default=60.0, gt=0)
+
+    @field_validator("sentinels", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        """From the environment: `h1:26379,h2:26379` or a JSON list."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    @field_validator("sentinels")
+    @classmethod
+    def _addresses(cls, sentinels: list[str]) -> list[str]:
+        for entry in sentinels:
+            host, _, port = entry.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{entry!r} is not host:port (e.g. 10.0.0.5:26379)")
+        return sentinels
+
+    @model_validator(mode="after")
+    def _sentinel_url(self) -> RedisSettings:
+        if self.sentinels and not self.url.startswith(("redis://", "rediss://")):
+            raise ValueError(
+                "with redis.sentinels, redis.url must be redis:// or rediss:// (it gives the "
+                "database, password and TLS; the sentinels name the host)"
+            )
+        return self
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [(host, int(port)) for host, _, port in (s.rpartition(":") for s in self.sentinels)]
 
 
 class PostgresSettings(Section):
@@ -414,6 +459,18 @@ class Settings(BaseSettings):
             )
         if self.auth.backend == "postgres" and self.postgres.url is None and self._uses("gateway"):
             raise ValueError("auth.backend is 'postgres' but POSTGRES_URL is not set")
+        return self
+
+    @model_validator(mode="after")
+    def _blocking_reads_end_before_the_socket_timeout(self) -> Settings:
+        # A blocking read (the hub's XREAD, an idle worker's BLPOP) that outlasts the socket
+        # timeout would read as Redis being down.
+        limit = self.redis.socket_timeout
+        if self.gateway.read_block_ms / 1000 >= limit or self.worker.idle_wait >= limit:
+            raise ValueError(
+                f"gateway.read_block_ms ({self.gateway.read_block_ms} ms) and worker.idle_wait "
+                f"({self.worker.idle_wait} s) must stay under redis.socket_timeout ({limit} s)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -39,6 +39,7 @@ FLAT_ENV: dict[str, tuple[str, ...]] = {
     "LANGCHAIN_API_KEY": ("tracing", "api_key"),
     "LANGCHAIN_PROJECT": ("tracing", "project"),
     "REDIS_URL": ("redis", "url"),
+    "REDIS_SENTINELS": ("redis", "sentinels"),
     "POSTGRES_URL": ("postgres", "url"),
     "WORKER_CONCURRENCY": ("worker", "concurrency"),
     "LLM_DEFAULT_MODEL": ("llm", "model"),

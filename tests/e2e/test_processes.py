@@ -13,8 +13,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,38 +21,14 @@ import pytest
 
 from tests.support.deadlines import PROCESS_SECONDS
 from tests.support.redis_server import free_port
-from tests.support.services import Deployment, WorkerProcess, wait_until_started
-
-LISTENING = re.compile(
-    r"^eco2 gateway listening on (http://127\.0\.0\.1:\d+) \(API docs: \S+/docs\)$"
+from tests.support.services import (
+    LISTENING,
+    Deployment,
+    WorkerProcess,
+    app_process,
+    lines,
+    wait_until_started,
 )
-
-
-@contextmanager
-def app_process(
-    deployment: Deployment, directory: Path, *args: str
-) -> Iterator[tuple[subprocess.Popen[str], Path, Path]]:
-    """`python -m app ARGS` with stdout and stderr in files of their own."""
-    out, err = directory / f"{args[0]}.out", directory / f"{args[0]}.err"
-    env = {**os.environ, **deployment.settings_env(), "PYTHONUNBUFFERED": "1"}
-    with out.open("w") as out_file, err.open("w") as err_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", *args],
-            stdout=out_file,
-            stderr=err_file,
-            env=env,
-            text=True,
-        )
-        try:
-            yield process, out, err
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
 
 
 def wait_for(condition: Any, what: str, deadline: float = 60.0) -> Any:
@@ -260,10 +234,6 @@ def test_postgres_unreachable_is_one_line_with_the_fix(command: list[str]) -> No
         "(Connection refused) — start it (make services)"
     )
     assert "Traceback" not in result.stdout + result.stderr
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 def once(records: list[dict[str, Any]], logger: str, event: str) -> bool:

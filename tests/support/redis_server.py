@@ -12,19 +12,46 @@ from pathlib import Path
 import redis
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def redis_server_reason() -> str | None:
+    """Why tests that start Redis servers of their own cannot run here, or None."""
+    if shutil.which("redis-server") is None:
+        return "redis-server is not installed (Debian: apt-get install redis-server)"
+    return None
+
+
+def free_port(span: range | None = None) -> int:
+    """A port nothing listens on: any (the OS picks), or the first free one of `span`."""
+    if span is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    return free_ports(1, span)[0]
+
+
+def free_ports(count: int, span: range) -> list[int]:
+    """`count` distinct ports of `span` nothing listens on (tests sharing a machine with others
+    keep their servers to a range of their own); take them all before starting any server."""
+    found: list[int] = []
+    for port in span:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError(f"fewer than {count} free ports in {span.start}-{span.stop - 1}")
 
 
 class PrivateRedis:
     """`redis-server` with no persistence, as the shared one: a restart loses every key,
     unless it was stopped with `keep_data` (as a server with persistence restarting)."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *args: str) -> None:
         self.port = port or free_port()
         self._directory = directory
+        self._args = args  # more of redis-server's options (`--replicaof HOST PORT`)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -37,13 +64,19 @@ class PrivateRedis:
             raise RuntimeError("redis-server is not installed (make test installs it)")
         with (self._directory / f"redis-{self.port}.log").open("ab") as log:
             self._process = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(self._directory),
-                 "--dbfilename", self._dump.name],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [binary, *self._command()], stdout=log, stderr=subprocess.STDOUT
+            )
         self._wait(up=True)
+
+    def _command(self) -> list[str]:
+        return [
+            "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(self._directory), "--dbfilename", self._dump.name, *self._args,
+        ]  # fmt: skip
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     @property
     def _dump(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,7 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,17 @@ from tests.support.deadlines import PROCESS_SECONDS
 # them elsewhere with TEST_REDIS_URL / TEST_POSTGRES_URL.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _ports(variable: str, default: str) -> range:
+    first, _, last = os.environ.get(variable, default).partition("-")
+    return range(int(first), int(last) + 1)
+
+
+# Where tests that start several servers of their own (Redis with sentinels, gateway processes)
+# put them: ranges of their own on a machine other suites share.
+REDIS_PORTS = _ports("TEST_REDIS_PORTS", "17000-17099")
+GATEWAY_PORTS = _ports("TEST_GATEWAY_PORTS", "17100-17199")
 
 
 @functools.cache
@@ -142,10 +154,8 @@ def spawned_worker(
         env=env,
         text=True,
     )
-    worker = WorkerProcess(process, log)
     try:
-        wait_until_started(worker, deployment)
-        yield worker
+        yield WorkerProcess(process, log)
     finally:
         if process.poll() is None:
             process.kill()
@@ -172,3 +182,111 @@ def wait_until_started(
     finally:
         client.close()
     raise RuntimeError(f"worker not started after {deadline}s:\n{worker.text()}")
+
+
+LISTENING = re.compile(
+    r"^eco2 gateway listening on (http://127\.0\.0\.1:\d+) \(API docs: \S+/docs\)$"
+)
+
+
+@contextmanager
+def app_process(
+    deployment: Deployment,
+    directory: Path,
+    *args: str,
+    name: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[subprocess.Popen[str], Path, Path]]:
+    """`python -m app ARGS` with stdout and stderr in files of their own (`name`.out/.err,
+    the command's name by default); SIGTERM at the end, SIGKILL if that is not enough."""
+    name = name or args[0]
+    out, err = directory / f"{name}.out", directory / f"{name}.err"
+    env = {**os.environ, **deployment.settings_env(), **(env or {}), "PYTHONUNBUFFERED": "1"}
+    with out.open("w") as out_file, err.open("w") as err_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", *args],
+            stdout=out_file,
+            stderr=err_file,
+            env=env,
+            text=True,
+        )
+        try:
+            yield process, out, err
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@dataclass
+class GatewayProcess:
+    process: subprocess.Popen[str]
+    out: Path
+    err: Path
+    url: str = ""
+
+    def wait_listening(self, deadline: float = PROCESS_SECONDS) -> str:
+        """Its URL, from the line it prints once it listens (a minute's import on a busy host)."""
+        started = time.monotonic()
+        while time.monotonic() - started < deadline:
+            found = next((m[1] for m in map(LISTENING.match, lines(self.out)) if m), None)
+            if found:
+                self.url = found
+                return found
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited early:\n{self.err.read_text()[-3000:]}")
+            time.sleep(0.05)
+        raise RuntimeError(f"gateway not listening after {deadline}s:\n{self.err.read_text()}")
+
+
+@dataclass
+class Fleet:
+    """Gateway and worker processes of one deployment, as on separate hosts: they share only
+    Redis, PostgreSQL (where configured) and the gateways' secret."""
+
+    gateways: list[GatewayProcess]
+    workers: list[WorkerProcess]
+
+    def alive(self) -> bool:
+        processes = [g.process for g in self.gateways] + [w.process for w in self.workers]
+        return all(p.poll() is None for p in processes)
+
+
+@contextmanager
+def fleet(
+    deployment: Deployment,
+    directory: Path,
+    *,
+    gateways: int,
+    workers: int,
+    env: dict[str, str] | None = None,
+) -> Iterator[Fleet]:
+    """`gateways` gateway processes (on ports of GATEWAY_PORTS) and `workers` workers, started
+    together, each waited for; stopped (workers first) whatever happens."""
+    from tests.support.redis_server import free_ports
+
+    with ExitStack() as stack:
+        started = [
+            GatewayProcess(*stack.enter_context(
+                app_process(deployment, directory, "gateway", "--port", str(port),
+                            name=f"gateway-{i}", env=env)
+            ))
+            for i, port in enumerate(free_ports(gateways, GATEWAY_PORTS))
+        ]  # fmt: skip
+        spawned = [
+            stack.enter_context(spawned_worker(deployment, directory, str(i), env=env))
+            for i in range(workers)
+        ]
+        for worker in spawned:
+            wait_until_started(worker, deployment)
+        for gateway in started:
+            gateway.wait_listening()
+        yield Fleet(started, spawned)

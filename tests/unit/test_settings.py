@@ -25,6 +25,7 @@ FLAT_VALUES: dict[str, tuple[str, Any]] = {
     "LANGCHAIN_API_KEY": ("lsv2-flat", "lsv2-flat"),
     "LANGCHAIN_PROJECT": ("eco2-test", "eco2-test"),
     "REDIS_URL": ("redis://cache:6380/2", "redis://cache:6380/2"),
+    "REDIS_SENTINELS": ("s1:26379, s2:26379", ["s1:26379", "s2:26379"]),
     "POSTGRES_URL": ("postgresql://u@db/eco2", "postgresql://u@db/eco2"),
     "WORKER_CONCURRENCY": ("42", 42),
     "LLM_DEFAULT_MODEL": ("gpt-4.1-mini", "gpt-4.1-mini"),

@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.jobs import ProgressNotifierPort
@@ -33,7 +34,9 @@ from app.infrastructure.redis_jobs import keys, lua
 from app.infrastructure.redis_jobs.typed import replies, typed
 
 log = structlog.get_logger(__name__)
-REDIS_DOWN = (RedisConnectionError, RedisTimeout, OSError)
+# Redis away, for now: unreachable, too slow, or (READONLY) a primary demoted by a failover
+# that a connection still points at. Every retry and outage path of the service uses this.
+REDIS_DOWN = (RedisConnectionError, RedisTimeout, ReadOnlyError, OSError)
 # Events a reader cannot do without: retried through a Redis outage, not dropped.
 DURABLE = frozenset({"answer", "needs_input", "done", "error"})
 MAX_BATCH = 64  # events; a coalesced flush this size goes out at once

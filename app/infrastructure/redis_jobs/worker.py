@@ -12,18 +12,19 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from arq.connections import RedisSettings as ArqRedisSettings
+from arq.connections import ArqRedis
 from arq.worker import Worker, func
 from redis.exceptions import WatchError
 
 from app.application.jobs import WAITING_INPUT, ChatJobRunner, JobResult
 from app.application.retry import RetryPolicy
 from app.domain.events import ErrorKind, failure
+from app.infrastructure.redis import arq_redis_settings, close_redis
 from app.infrastructure.redis_jobs import keys, serialization
 from app.infrastructure.redis_jobs.liveness import expire_waiting
 from app.infrastructure.redis_jobs.publisher import REDIS_DOWN, RedisStreamProgressNotifier
 from app.infrastructure.redis_jobs.queue import JOB_NAME
-from app.settings import RedisSettings, Settings
+from app.settings import Settings
 
 log = structlog.get_logger(__name__)
 Hook = Callable[[dict[str, Any]], Awaitable[None]]
@@ -53,13 +54,6 @@ async def chat(
         trace=trace if isinstance(trace, dict) else None,
         enqueued_at=enqueued.timestamp() if isinstance(enqueued, datetime) else None,
     )
-
-
-def arq_redis_settings(settings: RedisSettings) -> ArqRedisSettings:
-    """arq's connection settings from ours: the one place that translates them."""
-    arq = ArqRedisSettings.from_dsn(settings.url)
-    arq.conn_timeout = int(max(1, settings.socket_timeout))
-    return arq
 
 
 def worker_options(
@@ -135,14 +129,16 @@ class ChatWorker(Worker):
         shutdown never ran, and the checkpointer's SQLite thread (not a daemon) held the
         process after SIGTERM for good. Here the key goes if Redis answers; the shutdown and
         every pool's close happen either way."""
+        pool: ArqRedis | None = self.pool  # arq forgets it once closed
         try:
             await super().close()
         except REDIS_DOWN as exc:
             log.warning("worker.stopping_without_redis", error=type(exc).__name__)
             if self.on_shutdown:
                 await self.on_shutdown(self.ctx)
+        if pool is not None:  # closed again (harmless) with, under Sentinel, the sentinels'
             with contextlib.suppress(*REDIS_DOWN):
-                await self.pool.close(close_connection_pool=True)
+                await close_redis(pool)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         self._found_nothing = not job_ids
