@@ -12,6 +12,8 @@ from app.settings import RedisSettings, Settings
 from app.settings.masking import mask_url
 
 REDIS_FIX = "start it (make services) or set REDIS_URL"
+NO_PRIMARY = "no sentinel answered with a primary that is up"
+SENTINEL_FIX = "check the sentinels and the primary they monitor, or set REDIS_SENTINELS"
 POSTGRES_FIX = "start it (make services), set POSTGRES_URL or choose checkpoint.backend: sqlite"
 
 
@@ -27,6 +29,7 @@ async def require_reachable(settings: Settings, *, redis: bool, checkpoint: bool
 
 async def redis_reachable(settings: RedisSettings) -> None:
     """A PING through the service's own factory: under Sentinel, the primary they name."""
+    from redis.asyncio.sentinel import MasterNotFoundError
     from redis.exceptions import RedisError
 
     from app.infrastructure.redis import close_redis, describe, redis_client
@@ -36,9 +39,14 @@ async def redis_reachable(settings: RedisSettings) -> None:
     try:
         async with asyncio.timeout(wait_s + 1):
             await client.ping()
-    except (RedisError, OSError, TimeoutError) as exc:
+    except MasterNotFoundError as exc:
         raise ServiceUnreachable(
-            "Redis", where=describe(settings), reason=reason(exc), fix=REDIS_FIX
+            "Redis", where=describe(settings), reason=NO_PRIMARY, fix=SENTINEL_FIX
+        ) from exc
+    except (RedisError, OSError, TimeoutError) as exc:
+        fix = SENTINEL_FIX if settings.sentinels else REDIS_FIX
+        raise ServiceUnreachable(
+            "Redis", where=describe(settings), reason=reason(exc), fix=fix
         ) from exc
     finally:
         await close_redis(client)

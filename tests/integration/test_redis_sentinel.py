@@ -145,4 +145,8 @@ async def test_the_start_up_check_and_arq_s_own_probe_go_through_the_sentinels(
     nowhere = RedisSettings(sentinels=[f"127.0.0.1:{p}" for p in (1, 2)], socket_timeout=1)
     with pytest.raises(ServiceUnreachable) as refused:
         await redis_reachable(nowhere)
-    assert "primary 'mymaster' of sentinels 127.0.0.1:1, 127.0.0.1:2" in str(refused.value)
+    assert str(refused.value) == (
+        "Redis at primary 'mymaster' of sentinels 127.0.0.1:1, 127.0.0.1:2 is unreachable (no "
+        "sentinel answered with a primary that is up) — check the sentinels and the primary "
+        "they monitor, or set REDIS_SENTINELS"
+    )
