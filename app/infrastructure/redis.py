@@ -3,8 +3,9 @@ resource, and the cache on it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import structlog
@@ -12,7 +13,7 @@ from arq.connections import ArqRedis
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.constants import default_queue_name
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
-from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.connection import AbstractConnection, SSLConnection, parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from app.application.ports.stores import CachePort
@@ -29,6 +30,34 @@ class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionP
     connects, and one that meets a demoted primary's READONLY reconnects) that waits for a free
     connection, as the standalone pool does, instead of failing "Too many connections". redis-py
     5.3 has no such class; the two compose by their MRO (tests/unit/test_redis_factory.py)."""
+
+
+class KeepsCancellation(AbstractConnection):
+    """A connection whose send never loses a cancellation.
+
+    redis-py sends under `asyncio.wait_for` when a socket timeout is set, and Python 3.11's
+    `wait_for` returns normally when the task is cancelled just as the send completes
+    (CPython gh-86296, fixed in 3.12; redis-py #2028). The cancelled task then runs on: a worker
+    given SIGTERM kept polling at full CPU and never shut down (docs/faults.md), and a gateway's
+    follower would outlive its client. Here such a cancellation is raised after the send, with
+    the connection closed as redis-py closes one cancelled mid-send (its reply is never read)."""
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        task = asyncio.current_task()
+        requested = task.cancelling() if task else 0
+        await super().send_packed_command(command, check_health)
+        if task is not None and task.cancelling() > requested:
+            await self.disconnect(nowait=True)
+            raise asyncio.CancelledError
+
+
+def keeping_cancellation(base: type[AbstractConnection]) -> type[AbstractConnection]:
+    """`base` (plain, TLS, unix socket, Sentinel-managed: the pool's choice) with that send."""
+    if issubclass(base, KeepsCancellation):
+        return base
+    return type(f"{base.__name__}KeepingCancellation", (KeepsCancellation, base), {})
 
 
 def redis_client(settings: RedisSettings, queue_name: str = default_queue_name) -> ArqRedis:
@@ -56,6 +85,12 @@ def redis_pool(settings: RedisSettings) -> ConnectionPool:
         "health_check_interval": HEALTH_CHECK_SECONDS,
         "client_name": settings.client_name,
     }
+    pool = _pool(settings, options)
+    pool.connection_class = keeping_cancellation(pool.connection_class)
+    return pool
+
+
+def _pool(settings: RedisSettings, options: dict[str, Any]) -> ConnectionPool:
     if not settings.sentinels:
         return BlockingConnectionPool.from_url(settings.url, **options)
     # The URL's database, credentials and TLS; its host is whatever the sentinels say.

@@ -13,6 +13,7 @@ from redis.exceptions import ReadOnlyError
 from app.application.retry import RetryPolicy
 from app.domain.errors import ConfigurationError
 from app.infrastructure.redis import (
+    KeepsCancellation,
     SentinelBlockingConnectionPool,
     arq_redis_settings,
     describe,
@@ -44,7 +45,7 @@ def test_under_sentinel_the_url_gives_database_password_and_tls_not_the_host() -
     assert isinstance(pool, SentinelBlockingConnectionPool) and pool.service_name == "eco2"
     kwargs = pool.connection_kwargs
     assert "host" not in kwargs and (kwargs["db"], kwargs["password"]) == (2, "pw")
-    assert pool.connection_class is SentinelManagedSSLConnection
+    assert issubclass(pool.connection_class, SentinelManagedSSLConnection)
     assert pool.max_connections == settings.max_connections
     assert kwargs["client_name"] == settings.client_name
     asked = [s.connection_pool.connection_kwargs for s in pool.sentinel_manager.sentinels]
@@ -118,3 +119,14 @@ async def test_readonly_is_an_outage_the_retry_policy_waits_out() -> None:
     policy = RetryPolicy(sleep=nap)
     assert await policy.run(write, transient=REDIS_DOWN, what="write") == "OK"
     assert naps == [policy.first_delay]
+
+
+def test_every_pool_of_the_factory_keeps_cancellations() -> None:
+    for url, sentinels in [
+        ("redis://cache:6379/0", []),
+        ("rediss://cache:6379/0", []),
+        ("unix:///run/redis.sock?db=1", []),
+        ("redis://:pw@x:6379/2", ["10.0.0.5:26379"]),
+    ]:
+        pool = redis_pool(RedisSettings(url=url, sentinels=sentinels))
+        assert issubclass(pool.connection_class, KeepsCancellation), url

@@ -22,7 +22,8 @@ class MetricsServer:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            async with asyncio.timeout(10):  # not wait_for: see redis.py, KeepsCancellation
+                head = await reader.readuntil(b"\r\n\r\n")
             method, path = _request_line(head[:HEAD_LIMIT])
             if method != "GET" or path.split("?")[0] not in ("/metrics", "/"):
                 await _reply(writer, "404 Not Found", "text/plain", b"not found\n")

@@ -42,7 +42,8 @@ class Admission:
         if self._opener is None or self._opener.done():
             self._opener = asyncio.get_running_loop().create_task(self._open(), name="openings")
         try:
-            replies = await asyncio.wait_for(asyncio.shield(future), self._wait)
+            async with asyncio.timeout(self._wait):  # not wait_for: see hub.py's _next
+                replies = await asyncio.shield(future)
         except TimeoutError as exc:
             future.cancel()  # the opener skips it
             raise FollowersBusy(

@@ -186,7 +186,10 @@ class StreamHub:
     ) -> ProgressEvent | Exception | None:
         while True:
             try:
-                return await asyncio.wait_for(inbox.get(), self._poll)
+                # asyncio.timeout, not wait_for, which on Python 3.11 loses a cancellation
+                # (the client gone) arriving as an event does (redis.py, KeepsCancellation).
+                async with asyncio.timeout(self._poll):
+                    return await inbox.get()
             except TimeoutError:
                 self._ensure_running()  # a reader that ended for any reason starts again
                 if stop is not None and await stop():

@@ -153,12 +153,17 @@ class ChatWorker(Worker):
 
     async def _wait_for_work(self) -> None:
         """Idle, block until a submission pushes a wake-up (or `idle_wait` passes: deferred
-        retries and lapsed leases are found by the poll after it); full, until a slot frees."""
-        if self.job_counter >= self.max_jobs:
+        retries and lapsed leases are found by the poll after it); full, or stopping (SIGTERM:
+        no more jobs, the running ones finish), until a slot frees. Without that wait a stopping
+        worker polled Redis at full CPU through its whole grace period."""
+        if self.job_counter >= self.max_jobs or not self.allow_pick_jobs:
             self._slot_freed.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+            # arrives as the event is set (app/infrastructure/redis.py, KeepsCancellation).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slot_freed.wait(), self._idle_wait)
-        elif self._found_nothing and self.allow_pick_jobs:
+                async with asyncio.timeout(self._idle_wait):
+                    await self._slot_freed.wait()
+        elif self._found_nothing:
             await self.pool.blpop([keys.wake_key(self.queue_name)], timeout=self._idle_wait)  # type: ignore[arg-type, misc]
 
     @property
