@@ -29,7 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.jobs import ProgressNotifierPort
 from app.application.retry import RetryPolicy
-from app.domain.events import ProgressEvent, ProgressUpdate
+from app.domain.events import TERMINAL_TYPES, ProgressEvent, ProgressUpdate
 from app.infrastructure.redis_jobs import keys, lua
 from app.infrastructure.redis_jobs.typed import replies, typed
 
@@ -237,11 +237,21 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
         self._inner = inner
         self._window = window_ms / 1000
         self._batches: dict[str, _Batch] = {}
+        # One send at a time per job, each taking the buffer in its turn. Two in flight (a
+        # timer's flush still waiting for a connection, the next batch's on an idle one)
+        # reached Redis out of order, and a flush that came after the job's `done` was dropped
+        # by the publish step: the chat page showed a turn without its photo and lookup stages
+        # (docs/faults.md).
+        self._turns: dict[str, asyncio.Lock] = {}
 
     async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None:
         if update.type in DURABLE or self._window <= 0:
             # What is buffered goes out with it, in the same step and round trip.
-            return await self._inner.publish_batch(job_id, [*self._take(job_id), update])
+            async with self._turn(job_id):
+                published = await self._inner.publish_batch(job_id, [*self._take(job_id), update])
+            if update.type in TERMINAL_TYPES:
+                self._turns.pop(job_id, None)  # nothing of the job is written after it
+            return published
         batch = self._batches.get(job_id)
         if batch is None:
             batch = self._batches[job_id] = _Batch()
@@ -264,12 +274,16 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
             batch.timer.cancel()
         return batch.updates
 
+    def _turn(self, job_id: str) -> asyncio.Lock:
+        return self._turns.setdefault(job_id, asyncio.Lock())
+
     async def flush(self, job_id: str, *, from_timer: bool = False) -> None:
-        updates = self._take(job_id, from_timer=from_timer)
-        if not updates:
-            return
-        try:
-            await self._inner.publish_many(job_id, updates)
-        except REDIS_DOWN as exc:  # best effort, as each event alone would be
-            log.warning("progress.batch_dropped", job_id=job_id, events=len(updates),
-                        error=type(exc).__name__)  # fmt: skip
+        async with self._turn(job_id):
+            updates = self._take(job_id, from_timer=from_timer)
+            if not updates:
+                return
+            try:
+                await self._inner.publish_many(job_id, updates)
+            except REDIS_DOWN as exc:  # best effort, as each event alone would be
+                log.warning("progress.batch_dropped", job_id=job_id, events=len(updates),
+                            error=type(exc).__name__)  # fmt: skip
