@@ -61,10 +61,13 @@ async def test_a_send_waits_for_the_one_before_it() -> None:
     ]
 
 
-async def test_nothing_of_a_finished_job_is_kept() -> None:
+async def test_nothing_of_a_job_is_kept_between_sends() -> None:
+    """However its chat ends (arq's side publishes some endings without this notifier)."""
     inner = SlowFirstSend()
     inner.first_started.set()
     notifier = CoalescingProgressNotifier(inner, window_ms=1)  # type: ignore[arg-type]
     await notifier.publish("job", stage("answer"))
-    await notifier.publish("job", ProgressUpdate(type="done"))
+    await notifier.flush("job")
+    assert notifier._turns == {} and notifier._batches == {}
+    await notifier.publish("job", ProgressUpdate(type="answer", data={"text": "x"}))
     assert notifier._turns == {} and notifier._batches == {}

@@ -14,10 +14,11 @@ same text, every event resumable, one terminal event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.jobs import ProgressNotifierPort
 from app.application.retry import RetryPolicy
-from app.domain.events import TERMINAL_TYPES, ProgressEvent, ProgressUpdate
+from app.domain.events import ProgressEvent, ProgressUpdate
 from app.infrastructure.redis_jobs import keys, lua
 from app.infrastructure.redis_jobs.typed import replies, typed
 
@@ -211,6 +212,12 @@ def _text(value: Any) -> str:
 
 
 @dataclass
+class _Turn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    senders: int = 0
+
+
+@dataclass
 class _Batch:
     updates: list[ProgressUpdate] = field(default_factory=list)
     timer: asyncio.Task[None] | None = None
@@ -241,17 +248,14 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
         # timer's flush still waiting for a connection, the next batch's on an idle one)
         # reached Redis out of order, and a flush that came after the job's `done` was dropped
         # by the publish step: the chat page showed a turn without its photo and lookup stages
-        # (docs/faults.md).
-        self._turns: dict[str, asyncio.Lock] = {}
+        # (docs/faults.md). A job's entry lives while a send waits or runs.
+        self._turns: dict[str, _Turn] = {}
 
     async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None:
         if update.type in DURABLE or self._window <= 0:
             # What is buffered goes out with it, in the same step and round trip.
             async with self._turn(job_id):
-                published = await self._inner.publish_batch(job_id, [*self._take(job_id), update])
-            if update.type in TERMINAL_TYPES:
-                self._turns.pop(job_id, None)  # nothing of the job is written after it
-            return published
+                return await self._inner.publish_batch(job_id, [*self._take(job_id), update])
         batch = self._batches.get(job_id)
         if batch is None:
             batch = self._batches[job_id] = _Batch()
@@ -274,8 +278,19 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
             batch.timer.cancel()
         return batch.updates
 
-    def _turn(self, job_id: str) -> asyncio.Lock:
-        return self._turns.setdefault(job_id, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _turn(self, job_id: str) -> AsyncIterator[None]:
+        """The job's turn to send; its entry goes with the last sender, however the job ends
+        (an ending published elsewhere, by arq's side, never passes here)."""
+        turn = self._turns.setdefault(job_id, _Turn())
+        turn.senders += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.senders -= 1
+            if not turn.senders:
+                del self._turns[job_id]
 
     async def flush(self, job_id: str, *, from_timer: bool = False) -> None:
         async with self._turn(job_id):
