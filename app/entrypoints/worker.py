@@ -69,16 +69,12 @@ def run(settings: Settings) -> None:
 
     startup = Startup(settings=settings)
     startup.logging()  # before arq's first record
-    # arq would retry its first connection five times, then end in a traceback. One process:
-    # the check runs on the loop policy the worker's loop will have (on asyncio's, then
-    # uvloop's, a SIGTERM's shutdown never ended: test_failures' SIGTERM test). Forking:
-    # asyncio's own loop, as uvloop's resolver would leave libuv's threads behind.
+    # arq would retry its first connection five times, then end in a traceback. (asyncio's
+    # own loop: uvloop's resolver would leave libuv's threads behind before a fork.)
+    asyncio.run(startup.require(redis=True, checkpoint=True))
     if settings.worker.processes == 1:
-        use_uvloop()
-        asyncio.run(startup.require(redis=True, checkpoint=True))
         serve(settings)
         return
-    asyncio.run(startup.require(redis=True, checkpoint=True))
     import app.containers  # noqa: F401  (the chat graph's modules, imported once for all)
     from app.containers_retrieval import Retrieval
 
