@@ -32,7 +32,7 @@ import pytest
 import redis
 
 from app.infrastructure.redis_jobs.keys import stream_key
-from app.infrastructure.redis_jobs.publisher import parse_entry
+from app.infrastructure.redis_jobs.publisher import entry_events
 from tests.support.asgi_server import RunningServer, serve_in_thread
 from tests.support.conversation_stores import postgres_schema
 from tests.support.deadlines import PROCESS_SECONDS
@@ -66,8 +66,8 @@ def ending(events: list[SSEEvent]) -> str:
 def stored_terminals(client: redis.Redis, job_id: str) -> int:
     """Terminal entries in the chat's stream, as Redis holds it."""
     entries: list[Any] = client.xrange(stream_key(job_id))  # type: ignore[assignment]
-    parsed = (parse_entry(i, f, job_id) for i, f in entries)
-    return sum(1 for event in parsed if event is not None and event.type in TERMINAL)
+    parsed = (event for i, f in entries for event in entry_events(i, f, job_id))
+    return sum(1 for event in parsed if event.type in TERMINAL)
 
 
 async def followed(task: asyncio.Task[list[SSEEvent]]) -> list[SSEEvent]:

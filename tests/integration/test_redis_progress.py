@@ -15,7 +15,7 @@ from app.infrastructure.redis_jobs.keys import meta_key, stream_key
 from app.infrastructure.redis_jobs.publisher import (
     CoalescingProgressNotifier,
     RedisStreamProgressNotifier,
-    parse_entry,
+    entry_events,
     read_events,
 )
 from tests.support.services import REDIS_URL
@@ -76,7 +76,7 @@ async def test_a_rerun_cannot_add_a_second_answer_or_terminal_event(redis: Redis
     assert await notifier.publish(job, ProgressUpdate(type="done")) is None
     assert await notifier.publish(job, ProgressUpdate(type="error")) is None
     assert await notifier.publish(job, delta("late")) is None
-    types = [parse_entry(i, f).type for i, f in await redis.xrange(stream_key(job))]
+    types = [e.type for i, f in await redis.xrange(stream_key(job)) for e in entry_events(i, f)]
     assert types == ["answer", "done"]
 
 
@@ -96,13 +96,19 @@ async def test_coalesced_events_keep_their_order_and_text_in_fewer_entries(redis
     for word in ("라벨을 ", "떼고 ", "헹굽니다."):
         await notifier.publish(job, delta(word))
     assert await read_events(redis, job) == []
-    answer = await notifier.publish(job, ProgressUpdate(type="answer", data={"text": "x"}))
+    # The answer waits for the ending that follows it: one step, one entry for all of them.
+    assert await notifier.publish(job, ProgressUpdate(type="answer", data={"text": "x"})) is None
+    assert await read_events(redis, job) == []
+    done = await notifier.publish(job, ProgressUpdate(type="done"))
     events = await read_events(redis, job)
-    assert answer is not None and answer.seq == 3  # the buffer went out first, in order
-    assert [(e.type, e.data) for e in events[:2]] == [
+    assert done is not None and done.seq == 4  # the buffer went out first, in order
+    assert [(e.type, e.data) for e in events] == [
         ("stage", {}),
         ("delta", {"text": "라벨을 떼고 헹굽니다."}),
+        ("answer", {"text": "x"}),
+        ("done", {}),
     ]
+    assert await redis.xlen(stream_key(job)) == 1
 
 
 async def test_a_quiet_buffer_flushes_on_its_own(redis: Redis) -> None:
@@ -151,3 +157,56 @@ async def test_a_meta_of_the_wrong_type_is_rebuilt_and_an_ended_job_stays_ended(
     await redis.set(meta_key(running), "not a hash")
     later = await notifier.publish(running, delta("b"))
     assert later is not None and later.seq == 2  # seq goes on from the stream
+
+
+async def test_a_batch_is_one_entry_whose_events_keep_their_ids_and_numbers(redis: Redis) -> None:
+    """One stream entry per batch (issue 22): one XADD instead of one per event."""
+    job = f"job-{uuid.uuid4().hex[:8]}"
+    notifier = RedisStreamProgressNotifier(redis)
+    await notifier.publish(job, ProgressUpdate(type="queued"))
+    batch = [
+        ProgressUpdate(type="stage", stage="intent", status="started"),
+        ProgressUpdate(type="stage", stage="intent", status="completed", data={"n": [1, "둘"]}),
+        ProgressUpdate(type="answer", data={"text": "x"}),
+        ProgressUpdate(type="answer", data={"text": "a second answer: dropped"}),
+        ProgressUpdate(type="done"),
+        ProgressUpdate(type="delta", stage="answer", data={"text": "after the end: dropped"}),
+    ]
+    last = await notifier.publish_batch(job, batch)
+    assert last is None  # the batch's last event was dropped (after the terminal event)
+    assert await redis.xlen(stream_key(job)) == 2
+    events = await read_events(redis, job)
+    entry = events[1].id
+    assert [(e.id, e.seq, e.type) for e in events] == [
+        (events[0].id, 1, "queued"),
+        (entry, 2, "stage"),
+        (f"{entry}.1", 3, "stage"),
+        (f"{entry}.2", 4, "answer"),
+        (f"{entry}.3", 5, "done"),
+    ]
+    assert events[2].data == {"n": [1, "둘"]} and events[2].status == "completed"
+    assert await notifier.terminal(job) == "done"
+    # A meta rebuilt from the stream (planted as another type) goes on after the batch's last.
+    running = f"job-{uuid.uuid4().hex[:8]}"
+    await notifier.publish_batch(running, batch[:2])
+    await redis.delete(meta_key(running))
+    await redis.set(meta_key(running), "not a hash")
+    later = await notifier.publish(running, delta("c"))
+    assert later is not None and later.seq == 3
+
+
+async def test_a_batch_entry_that_does_not_parse_is_skipped_whole(redis: Redis) -> None:
+    job = f"job-{uuid.uuid4().hex[:8]}"
+    notifier = RedisStreamProgressNotifier(redis)
+    await notifier.publish(job, delta("before"))
+    common = {"seq": "2", "job_id": job, "type": "delta", "ts": "1", "n": "2"}
+    for junk in (
+        "not json",
+        "[]",
+        '{"a": 1}',
+        '[["delta"]]',
+        "[" + '["delta","","",{}],' * 64 + "1]",
+    ):
+        await redis.xadd(stream_key(job), {**common, "events": junk})
+    await notifier.publish(job, delta("after"))
+    assert [e.data["text"] for e in await read_events(redis, job)] == ["before", "after"]

@@ -18,7 +18,7 @@ from app.domain.errors import UnknownEventId
 from app.domain.events import ProgressEvent, ProgressUpdate
 from app.infrastructure.redis_jobs import keys
 from app.infrastructure.redis_jobs.hub import StreamHub, UnreadableStream
-from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier
+from app.infrastructure.redis_jobs.publisher import RedisStreamProgressNotifier, read_events
 from tests.support.services import REDIS_URL
 
 pytestmark = pytest.mark.redis  # every test here reads or writes the Redis at TEST_REDIS_URL
@@ -170,3 +170,53 @@ async def test_a_stream_key_of_another_type_ends_only_its_own_followers(
         await publisher.publish(job, DONE)
     results = await asyncio.wait_for(asyncio.gather(*(t for t, _ in followers[1:])), DEADLINE)
     assert [[e.type for e in events] for events in results] == [["queued", "done"]] * 4
+
+
+async def test_a_batch_entry_is_followed_and_resumed_event_by_event(
+    hub: StreamHub, publisher: RedisStreamProgressNotifier, redis: Redis
+) -> None:
+    """Several events in one stream entry (issue 22): each has its own id (`E`, `E.1`, ...),
+    a live follower gets every one in order, and a resume inside the entry misses nothing
+    and repeats nothing."""
+    (job,) = jobs(1)
+    ((follower, _),) = await started(hub, publisher, [job])
+    batch = [
+        ProgressUpdate(type="stage", stage="intent", status="started"),
+        ProgressUpdate(type="stage", stage="intent", status="completed"),
+        ProgressUpdate(type="delta", stage="answer", data={"text": "헹궈서 "}),
+    ]
+    last = await publisher.publish_batch(job, batch)
+    assert last is not None and last.id is not None and last.id.endswith(".2")
+    entry = last.id.partition(".")[0]
+    stored = await read_events(redis, job)
+    assert [e.id for e in stored[1:]] == [entry, f"{entry}.1", f"{entry}.2"]
+    assert [e.seq for e in stored] == [1, 2, 3, 4]
+    resumed = [asyncio.create_task(_all(hub, job, after)) for after in (entry, f"{entry}.1")]
+    for after in (entry, f"{entry}.1", f"{entry}.2"):
+        assert await hub.check(job, after)
+    await publisher.publish(job, DONE)
+    results = await asyncio.wait_for(asyncio.gather(follower, *resumed), DEADLINE)
+    assert [e.id for e in results[0]][1:4] == [entry, f"{entry}.1", f"{entry}.2"]
+    assert [e.seq for e in results[0]] == [1, 2, 3, 4, 5]
+    assert [e.seq for e in results[1]] == [3, 4, 5]
+    assert [e.seq for e in results[2]] == [4, 5]
+    after_batch = await asyncio.wait_for(_all(hub, job, f"{entry}.2"), DEADLINE)
+    assert [e.type for e in after_batch] == ["done"]
+    assert await asyncio.wait_for(_all(hub, job, after_batch[0].id), DEADLINE) == []
+
+
+async def test_an_id_past_a_batch_of_a_running_job_is_refused(
+    hub: StreamHub, publisher: RedisStreamProgressNotifier
+) -> None:
+    (job,) = jobs(1)
+    await publisher.publish(job, QUEUED)
+    pair = [ProgressUpdate(type="stage", stage="intent", status="started")] * 2
+    last = await publisher.publish_batch(job, pair)
+    assert last is not None and last.id is not None
+    entry = last.id.partition(".")[0]
+    for past in (f"{entry}.2", f"{entry}.9"):
+        with pytest.raises(UnknownEventId):
+            await hub.check(job, past)
+        with pytest.raises(UnknownEventId):
+            await anext(hub.follow(job, past))
+    assert await hub.check(job, f"{entry}.1")

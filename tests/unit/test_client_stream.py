@@ -78,6 +78,45 @@ def test_every_frame_id_resumes_exactly_after_itself(cut: int) -> None:
         assert rest == frames[i + 1 :]
 
 
+def batched(events: list[ProgressEvent], sizes: list[int]) -> list[ProgressEvent]:
+    """The same events as the publisher's batches write them: `sizes` events per entry, the
+    k-th further event of entry E with the id `E.k` (lua/publish.lua)."""
+    out, at = [], 0
+    for n, size in enumerate(sizes):
+        entry = f"2000-{n}"
+        for k, event in enumerate(events[at : at + size]):
+            out.append(event.model_copy(update={"id": entry if k == 0 else f"{entry}.{k}"}))
+        at += size
+    assert at == len(events)
+    return out
+
+
+BATCHED = batched(TURN, [1, 4, 4, 4, 1])
+
+
+@pytest.mark.parametrize("entries", range(1, 6))
+def test_frames_of_a_batch_entry_are_numbered_in_it_and_each_resumes_exactly(
+    entries: int,
+) -> None:
+    """A frame id is its entry's id and its place among that entry's frames, whatever event
+    gave it; the client sees the same frames as for one event per entry."""
+    frames = all_frames(BATCHED)
+    assert [(f.name, f.data) for f in frames] == [(f.name, f.data) for f in all_frames(TURN)]
+    ids = [f.id for f in frames]
+    assert len(set(ids)) == len(ids) and "2000-1.1" in ids and "2000-4.1" not in ids
+    held = {f"2000-{n}" for n in range(entries)}  # the stream holds whole entries
+    backlog = [e for e in BATCHED if str(e.id).split(".")[0] in held]
+    for i, frame in enumerate(frames):
+        if str(frame.id).split(".")[0] not in held:
+            continue
+        start = opening(JOB, backlog, frame.id)
+        rest = start.first + [f for e in start.rest for f in start.view.feed(e)]
+        rest += [f for e in BATCHED[len(backlog) :] for f in start.view.feed(e)]
+        assert rest == frames[i + 1 :], frame.id
+    with pytest.raises(RequestValidationError):
+        opening(JOB, BATCHED, "2000-1.9")  # entry 1 gave fewer frames
+
+
 def _ids(events: list[ProgressEvent]) -> set[str]:
     return {str(e.id) for e in events}
 

@@ -69,5 +69,61 @@ async def test_nothing_of_a_job_is_kept_between_sends() -> None:
     await notifier.publish("job", stage("answer"))
     await notifier.flush("job")
     assert notifier._turns == {} and notifier._batches == {}
-    await notifier.publish("job", ProgressUpdate(type="answer", data={"text": "x"}))
+    await notifier.publish("job", ProgressUpdate(type="done"))
     assert notifier._turns == {} and notifier._batches == {}
+
+
+class Recorder:
+    """The inner notifier: records each batch; the first `fail` sends raise as Redis down."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.sent: list[list[str]] = []
+        self.fail = fail
+
+    async def publish_many(self, job_id: str, updates: list[ProgressUpdate]) -> None:
+        await self.publish_batch(job_id, updates)
+
+    async def publish_batch(
+        self, job_id: str, updates: list[ProgressUpdate], **_: Any
+    ) -> ProgressEvent | None:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("Redis is away")
+        self.sent.append([u.type for u in updates])
+        return None
+
+
+ANSWER = ProgressUpdate(type="answer", data={"text": "x"})
+
+
+async def test_an_answer_goes_out_with_the_ending_that_follows_it() -> None:
+    inner = Recorder()
+    notifier = CoalescingProgressNotifier(inner, window_ms=10_000)  # type: ignore[arg-type]
+    await notifier.publish("job", stage("answer"))
+    assert await notifier.publish("job", ANSWER) is None  # held
+    await notifier.publish("job", ProgressUpdate(type="done"))
+    assert inner.sent == [["stage", "answer", "done"]]
+
+
+async def test_an_answer_alone_goes_out_after_the_window() -> None:
+    inner = Recorder()
+    notifier = CoalescingProgressNotifier(inner, window_ms=1)  # type: ignore[arg-type]
+    await notifier.publish("job", ANSWER)
+    for _ in range(3000):
+        if inner.sent:
+            break
+        await asyncio.sleep(0.01)
+    assert inner.sent == [["answer"]]
+
+
+async def test_an_answer_the_window_could_not_send_goes_with_the_next_event() -> None:
+    """Redis away for longer than the retries: the held answer is not dropped."""
+    inner = Recorder(fail=1)
+    notifier = CoalescingProgressNotifier(inner, window_ms=1)  # type: ignore[arg-type]
+    await notifier.publish("job", ANSWER)
+    for _ in range(3000):
+        if not inner.fail:
+            break
+        await asyncio.sleep(0.01)
+    await notifier.publish("job", ProgressUpdate(type="done"))
+    assert inner.sent == [["answer", "done"]]

@@ -4,8 +4,9 @@ as `/v1`, with the client's event names and fields (CLIENT_API.md, "The stream")
 The view is a pure function of the job's stream read from its start (`ClientView`), so every
 connection, first or resumed, derives the same frames with the same ids and the same progress:
 a resume is "replay silently up to the frame named, then speak". One of our events may become
-several frames (a question back is `needs_input` then `done`); the first carries the event's
-stream id, the k-th further one `<stream id>.<k>`, and `Last-Event-ID` may name any of them.
+several frames (a question back is `needs_input` then `done`), and one stream entry may hold
+several events (a batch): the first frame of an entry carries the entry's stream id, the k-th
+further one `<stream id>.<k>`, and `Last-Event-ID` may name any of them.
 
 Our events → the client's frames:
 - `queued` → `queued` (re-sent while the chat waits, since the client gives up on a silent
@@ -44,8 +45,8 @@ from app.application.ports.jobs import ChatJobsPort, QueueUnavailable
 from app.domain.chat import InputRequest
 from app.domain.events import ProgressEvent
 
-# A frame id: our stream entry id, and for the further frames of one event `.k`.
-FRAME_ID = re.compile(r"^([0-9]{1,20}-[0-9]{1,20})(?:\.([1-9][0-9]?))?$")
+# A frame id: our stream entry id, and for the further frames of one entry `.k`.
+FRAME_ID = re.compile(r"^([0-9]{1,20}-[0-9]{1,20})(?:\.([1-9][0-9]{0,2}))?$")
 TOOL_STAGES = frozenset(
     {
         "vision", "waste_rag", "character", "location", "bulk_waste", "weather",
@@ -92,6 +93,8 @@ class ClientView:
         self._answer: str | None = None  # our `answer` event's text
         self._sources: list[Any] = []
         self._asker = "general"  # the stage that asked back, the turn's intent then
+        self._entry: str | None = None  # the stream entry of the last event fed
+        self._issued = 0  # frames that entry gave so far
 
     @property
     def answer(self) -> str | None:
@@ -102,9 +105,18 @@ class ClientView:
         if self.ended:
             return []
         named = self._restart(event) + self._frames(event)
-        frames = [Frame(name, data, _frame_id(event.id, i)) for i, (name, data) in enumerate(named)]
+        entry = _entry(event.id)
+        if entry != self._entry:
+            self._entry, self._issued = entry, 0
+            self.position = entry
+        frames = [
+            Frame(name, data, _frame_id(entry, self._issued + i))
+            for i, (name, data) in enumerate(named)
+        ]
+        self._issued += len(frames)
         self.last_seq = event.seq
-        self.position = frames[-1].id if frames else event.id
+        if frames:
+            self.position = frames[-1].id
         return frames
 
     def recovery(self) -> Frame:
@@ -267,10 +279,15 @@ class ClientView:
         }
 
 
-def _frame_id(event_id: str | None, index: int) -> str | None:
-    if event_id is None:
+def _entry(event_id: str | None) -> str | None:
+    """The stream entry an event sits in (its id up to `.k`)."""
+    return None if event_id is None else event_id.partition(".")[0]
+
+
+def _frame_id(entry: str | None, index: int) -> str | None:
+    if entry is None:
         return None
-    return event_id if index == 0 else f"{event_id}.{index}"
+    return entry if index == 0 else f"{entry}.{index}"
 
 
 @dataclass
@@ -294,13 +311,13 @@ def opening(job_id: str, backlog: list[ProgressEvent], last_event_id: str | None
     view = ClientView(job_id)
     after = backlog[-1].id if backlog else None
     if last_event_id is not None:
-        at, further = _resume_point(last_event_id, backlog)
+        at, end, further = _resume_point(last_event_id, backlog)
         for event in backlog[:at]:
             view.feed(event)
-        frames = view.feed(backlog[at])
+        frames = [frame for event in backlog[at:end] for frame in view.feed(event)]
         if further >= max(len(frames), 1):
             raise _never_issued("Last-Event-ID names a frame this stream never sent")
-        return Opening(view, frames[further + 1 :], backlog[at + 1 :], after)
+        return Opening(view, frames[further + 1 :], backlog[end:], after)
     # Up to the first event that ends the turn for the client: what a late subscriber missed.
     cut = next(
         (i for i, e in enumerate(backlog) if e.terminal or e.type == "needs_input"), len(backlog)
@@ -310,15 +327,18 @@ def opening(job_id: str, backlog: list[ProgressEvent], last_event_id: str | None
     return Opening(view, first, backlog[cut:], after)
 
 
-def _resume_point(last_event_id: str, backlog: list[ProgressEvent]) -> tuple[int, int]:
+def _resume_point(last_event_id: str, backlog: list[ProgressEvent]) -> tuple[int, int, int]:
+    """The backlog's events of the entry the id names ([at, end)) and the frame's place among
+    that entry's frames."""
     found = FRAME_ID.match(last_event_id.strip())
     if found is None:
         raise _never_issued("Last-Event-ID is not a frame id of this stream ('<ms>-<n>[.<k>]')")
     entry, further = found.group(1), int(found.group(2) or 0)
-    at = next((i for i, e in enumerate(backlog) if e.id == entry), None)
+    at = next((i for i, e in enumerate(backlog) if _entry(e.id) == entry), None)
     if at is None:
         raise _never_issued("Last-Event-ID names a frame this stream never sent")
-    return at, further
+    end = next((i for i in range(at, len(backlog)) if _entry(backlog[i].id) != entry), len(backlog))
+    return at, end, further
 
 
 def _never_issued(message: str) -> RequestValidationError:

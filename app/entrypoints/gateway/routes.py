@@ -44,7 +44,8 @@ from app.settings import GatewaySettings
 router = APIRouter()
 JOB_ID = r"^[0-9a-f]{32}$"  # what POST /v1/chat issues
 PHOTOS = ("image/png", "image/jpeg", "image/webp")
-STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}$"  # a Redis Stream entry id, as SSE sends it
+# An event id, as SSE sends it: a Redis Stream entry id, `.k` for an entry's k-th further event.
+STREAM_ID = r"^[0-9]{1,20}-[0-9]{1,20}(\.[0-9]{1,2})?$"
 BEARER = HTTPBearer(auto_error=False, description="an API key: `eco2_...`")
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key: `eco2_...`")
 JOB_TOKEN_QUERY = APIKeyQuery(

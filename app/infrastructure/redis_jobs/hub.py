@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 import uuid
 from collections import defaultdict
@@ -31,9 +30,9 @@ from redis.exceptions import RedisError
 
 from app.domain.errors import UnknownEventId
 from app.domain.events import TERMINAL_TYPES, ProgressEvent
-from app.infrastructure.redis_jobs import keys
+from app.infrastructure.redis_jobs import event_ids, keys
 from app.infrastructure.redis_jobs.admission import Admission, Command
-from app.infrastructure.redis_jobs.publisher import REDIS_DOWN, parse_entry
+from app.infrastructure.redis_jobs.publisher import MAX_BATCH, REDIS_DOWN, entry_events
 
 log = structlog.get_logger(__name__)
 
@@ -42,43 +41,24 @@ class Reaps(Protocol):
     async def reap(self, job_ids: list[str], idle_since: list[float]) -> list[str]: ...
 
 
-STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
-LARGEST = 2**64 - 1  # each part of a Redis stream id is an unsigned 64-bit number
-
-
 class UnreadableStream(RuntimeError):
     """Redis refused to read this job's stream (its key holds something else): its followers
     end with this, the other followers read on."""
 
 
-def _parts(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _after(a: str, b: str) -> bool:
-    """Stream id `a` comes after `b` ('ms-seq', compared as numbers)."""
-    return _parts(a) > _parts(b)
-
-
 def resume_point(after: str | None) -> str | None:
-    """`after` as Redis spells an entry id; UnknownEventId for anything Redis would refuse."""
-    if after is None:
-        return None
-    if STREAM_ID.fullmatch(after) is None or max(_parts(after)) > LARGEST:
-        raise UnknownEventId(f"{after[:48]!r} is not an event id of this stream")
-    ms, seq = _parts(after)
-    return f"{ms}-{seq}"
+    """`after` as an event id; UnknownEventId for anything that cannot be one."""
+    return None if after is None else event_ids.checked(after)
 
 
 def resume_rule(after: str, last: tuple[str, str] | None) -> Literal["end", "live"]:
     """Where a follower resuming after `after` stands when no event of the stream comes after
-    it, given the stream's last entry (id, type): the job ended, so it ends at once; or it
+    it, given the stream's last event (id, type): the job ended, so it ends at once; or it
     waits for the next event. An id past the last event of a running job (or of a stream with
     none) is one the stream never issued: UnknownEventId."""
     if last is not None and last[1] in TERMINAL_TYPES:
         return "end"
-    if last is None or _after(after, last[0]):
+    if last is None or event_ids.after(after, last[0]):
         raise UnknownEventId(f"no event {after} in this job's stream")
     return "live"
 
@@ -142,7 +122,8 @@ class StreamHub:
     ) -> AsyncIterator[ProgressEvent]:
         cursor = resume_point(after)  # before the hub's read ever sees it
         inbox: Inbox = asyncio.Queue()
-        woke = self._register(job_id, inbox, cursor or "0-0")
+        # The entry of the resume point is read again: events after it may share its entry.
+        woke = self._register(job_id, inbox, event_ids.before(cursor) if cursor else "0-0")
         try:
             backlog, last = await self._open(job_id, cursor, wake=woke)
             last_id = cursor or "0-0"
@@ -156,7 +137,7 @@ class StreamHub:
             while (live := await self._next(inbox, stop)) is not None:
                 if isinstance(live, Exception):
                     raise live
-                if live.id is None or not _after(live.id, last_id):
+                if live.id is None or not event_ids.after(live.id, last_id):
                     continue  # already sent from the backlog
                 yield live
                 last_id = live.id
@@ -172,14 +153,16 @@ class StreamHub:
         the wake-up of the hub's read when this job just joined it)."""
         stream = keys.stream_key(job_id)
         commands: list[Command] = [
-            ("xrange", (stream,), {"min": f"({cursor}" if cursor else "-"}),
+            ("xrange", (stream,), {"min": event_ids.entry_of(cursor) if cursor else "-"}),
             ("xrevrange", (stream,), {"count": 1}),
         ]
         if wake:
             commands.append(("xadd", (self._wake_key, {"j": job_id}), {"maxlen": 100}))
         entries, newest, *_ = await self._admission.run(commands)
-        parsed = (parse_entry(i, f, job_id) for i, f in entries)  # junk: skipped
-        return [event for event in parsed if event is not None], _entry_head(newest)
+        events = [e for i, f in entries for e in entry_events(i, f, job_id)]  # junk: skipped
+        if cursor is not None:
+            events = [e for e in events if e.id and event_ids.after(e.id, cursor)]
+        return events, _entry_head(newest)
 
     async def _next(
         self, inbox: Inbox, stop: Callable[[], Awaitable[bool]] | None
@@ -201,7 +184,7 @@ class StreamHub:
         known = self._cursors.get(job_id)
         # The lowest cursor any follower needs: one resuming further on (even past the end,
         # until its point is checked) never makes the hub skip what another one waits for.
-        self._cursors[job_id] = at if known is None or _after(known, at) else known
+        self._cursors[job_id] = at if known is None or event_ids.after(known, at) else known
         if known is None:
             self._last_seen[job_id] = time.time()
             self._ensure_running()
@@ -267,11 +250,10 @@ class StreamHub:
         # Past this entry whatever it holds: one that does not parse is never read again.
         self._cursors[job_id] = entry_id
         self._last_seen[job_id] = time.time()
-        event = parse_entry(entry_id, fields, job_id)  # None: junk, skipped (and logged)
-        if event is None:
-            return
+        events = entry_events(entry_id, fields, job_id)  # none: junk, skipped (and logged)
         for inbox in self._followers.get(job_id, ()):
-            inbox.put_nowait(event)
+            for event in events:
+                inbox.put_nowait(event)
 
     async def _isolate(self, refused: RedisError) -> bool:
         """Read each followed stream alone; end the followers of those Redis refuses. True
@@ -320,12 +302,15 @@ def _id(value: bytes | str) -> str:
 
 
 def _entry_head(newest: list[Any]) -> tuple[str, str] | None:
-    """(id, type) of an XREVRANGE ... COUNT 1 reply, whatever else its entry holds."""
+    """(id, type) of the last event of an XREVRANGE ... COUNT 1 reply (an entry's `type` is
+    its last event's), whatever else its entry holds."""
     if not newest:
         return None
     entry_id, fields = newest[0]
     kind = fields.get(b"type", fields.get("type", b""))
-    return _id(entry_id), _id(kind)
+    count = _id(fields.get(b"n", fields.get("n", b"1")))
+    last = int(count) - 1 if count.isdigit() and 1 < int(count) <= MAX_BATCH else 0
+    return _id(entry_id) + (f".{last}" if last else ""), _id(kind)
 
 
 def _refused(reply: object) -> bool:

@@ -30,7 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from app.application.ports.jobs import ProgressNotifierPort
 from app.application.retry import RetryPolicy
-from app.domain.events import ProgressEvent, ProgressUpdate
+from app.domain.events import TERMINAL_TYPES, ProgressEvent, ProgressUpdate
 from app.infrastructure.redis_jobs import keys, lua
 from app.infrastructure.redis_jobs.typed import replies, typed
 
@@ -40,7 +40,11 @@ log = structlog.get_logger(__name__)
 REDIS_DOWN = (RedisConnectionError, RedisTimeout, ReadOnlyError, OSError)
 # Events a reader cannot do without: retried through a Redis outage, not dropped.
 DURABLE = frozenset({"answer", "needs_input", "done", "error"})
+# Durable events the coalescer holds for the next one: a chat's `done` follows its `answer`
+# at once, and the two go out in one step (one script call a chat fewer).
+DEFERRED = frozenset({"answer"})
 MAX_BATCH = 64  # events; a coalesced flush this size goes out at once
+ENDED_KEPT = 4096  # jobs remembered as ended by this process (see `ended_here`)
 
 
 class RedisStreamProgressNotifier(ProgressNotifierPort):
@@ -66,6 +70,18 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
         self._ttl = ttl_seconds
         self._retry = retry or RetryPolicy()
         self._script = redis.register_script(lua.script("publish"))
+        # Jobs whose terminal event this process saw written, until the queue's finish step
+        # asks (`ended_here`): most finished chats then cost that step no round trip.
+        self._ended: dict[str, None] = {}
+
+    def _remember_ended(self, job_id: str) -> None:
+        self._ended[job_id] = None
+        if len(self._ended) > ENDED_KEPT:  # endings nobody asks about (published elsewhere)
+            del self._ended[next(iter(self._ended))]
+
+    def ended_here(self, job_id: str) -> bool:
+        """Whether this process wrote (or saw written) the job's terminal event; asked once."""
+        return self._ended.pop(job_id, 0) is None
 
     @property
     def ttl_seconds(self) -> int:
@@ -119,6 +135,8 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
             args += [update.type, update.stage or "", update.status or "", _json(update.data)]
         args.append(keys.lua_templates())
         seq, entry_id, current, _, place = await self._script(keys=_keys(job_id), args=args)
+        if any(update.type in TERMINAL_TYPES for update in updates):
+            self._remember_ended(job_id)  # written now, or by an earlier try: ended either way
         if int(place) != len(updates):  # the last one was dropped
             return None
         last = updates[-1]
@@ -158,44 +176,57 @@ class RedisStreamProgressNotifier(ProgressNotifierPort):
             replies(await pipe.execute(raise_on_error=False))
 
 
-def parse_entry(
+def entry_events(
     entry_id: bytes | str, fields: dict[Any, Any], job_id: str | None = None
-) -> ProgressEvent | None:
-    """A stream entry as a ProgressEvent carrying its stream id, or None when the entry is not
-    one of ours (fields missing or malformed, or another job's id in `job_id`'s stream).
+) -> list[ProgressEvent]:
+    """The events a stream entry holds, each carrying its id (the entry's for the first, then
+    `<entry>.<k>`): none when the entry is not one of ours (fields missing or malformed, or
+    another job's id in `job_id`'s stream). The layouts are lua/publish.lua's.
 
     Anything with write access to Redis can add an entry to a chat's stream: a reader skips
     what it cannot read (and logs it) instead of failing every status and stream of the chat.
     """
+    entry = _text(entry_id)
     try:
         text = {_text(k): _text(v) for k, v in fields.items()}
-        event = ProgressEvent(
-            id=_text(entry_id),
-            seq=int(text["seq"]),
-            job_id=text["job_id"],
-            type=text["type"],  # validated by the model
-            stage=text.get("stage") or None,
-            status=text.get("status") or None,
-            data=json.loads(text.get("data") or "{}"),
-            ts=float(text["ts"]),
-            attempt=int(text.get("attempt") or 1),
-        )
+        seq, owner, ts = int(text["seq"]), text["job_id"], float(text["ts"])
+        attempt = int(text.get("attempt") or 1)
+        if "events" in text:
+            rows = json.loads(text["events"])
+            if not isinstance(rows, list) or not rows or len(rows) > MAX_BATCH:
+                raise ValueError("not a list of events")
+        else:
+            rows = [[text["type"], text.get("stage"), text.get("status"),
+                     json.loads(text.get("data") or "{}")]]  # fmt: skip
+        events = [
+            ProgressEvent(
+                id=entry if k == 0 else f"{entry}.{k}",
+                seq=seq + k,
+                job_id=owner,
+                type=kind,  # validated by the model
+                stage=stage or None,
+                status=status or None,
+                data=data,
+                ts=ts,
+                attempt=attempt,
+            )
+            for k, (kind, stage, status, data) in enumerate(rows)
+        ]
     except (KeyError, ValueError, TypeError, RecursionError) as exc:  # ValidationError too
-        log.warning("progress.entry_skipped", entry=_text(entry_id), error=type(exc).__name__)
-        return None
-    if job_id is not None and event.job_id != job_id:
-        log.warning("progress.entry_skipped", entry=event.id, error="another job's entry")
-        return None
-    return event
+        log.warning("progress.entry_skipped", entry=entry, error=type(exc).__name__)
+        return []
+    if job_id is not None and owner != job_id:
+        log.warning("progress.entry_skipped", entry=entry, error="another job's entry")
+        return []
+    return events
 
 
 async def read_events(redis: Redis, job_id: str, after: str = "-") -> list[ProgressEvent]:
     """The events the job's stream holds after the id `after` (all by default), oldest first;
-    entries that are not events are skipped (see `parse_entry`)."""
+    entries that are not events are skipped (see `entry_events`)."""
     start = after if after == "-" else f"({after}"
     entries = await typed(redis.xrange(keys.stream_key(job_id), min=start), default=[])
-    events = (parse_entry(entry_id, fields, job_id) for entry_id, fields in entries)
-    return [event for event in events if event is not None]
+    return [event for i, fields in entries for event in entry_events(i, fields, job_id)]
 
 
 def _keys(job_id: str) -> list[str]:
@@ -237,8 +268,10 @@ class _Batch:
 
 
 class CoalescingProgressNotifier(ProgressNotifierPort):
-    """Buffers best-effort events per job for `window_ms`; durable ones (answer, needs_input,
-    done, error) flush the buffer first and go out at once. Buffered events return None."""
+    """Buffers best-effort events per job for `window_ms`; durable ones (needs_input, done,
+    error) go out at once with the buffer. An `answer` waits in the buffer for the `done`
+    that follows it (or the window), and is retried like any durable event. Buffered events
+    return None."""
 
     def __init__(self, inner: RedisStreamProgressNotifier, *, window_ms: float = 25.0) -> None:
         self._inner = inner
@@ -252,7 +285,7 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
         self._turns: dict[str, _Turn] = {}
 
     async def publish(self, job_id: str, update: ProgressUpdate) -> ProgressEvent | None:
-        if update.type in DURABLE or self._window <= 0:
+        if (update.type in DURABLE and update.type not in DEFERRED) or self._window <= 0:
             # What is buffered goes out with it, in the same step and round trip.
             async with self._turn(job_id):
                 return await self._inner.publish_batch(job_id, [*self._take(job_id), update])
@@ -278,6 +311,12 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
             batch.timer.cancel()
         return batch.updates
 
+    def _hold(self, job_id: str, updates: list[ProgressUpdate]) -> None:
+        """Put a batch that could not be sent back in front of the job's buffer (no timer:
+        the next event of the job takes it along)."""
+        batch = self._batches.setdefault(job_id, _Batch())
+        batch.updates[:0] = updates
+
     @contextlib.asynccontextmanager
     async def _turn(self, job_id: str) -> AsyncIterator[None]:
         """The job's turn to send; its entry goes with the last sender, however the job ends
@@ -299,6 +338,12 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
                 return
             try:
                 await self._inner.publish_many(job_id, updates)
-            except REDIS_DOWN as exc:  # best effort, as each event alone would be
+            except REDIS_DOWN as exc:
+                if any(update.type in DURABLE for update in updates):
+                    # Retried already; held for the job's next event (its ending, which
+                    # fails the chat if Redis stays away), never dropped.
+                    self._hold(job_id, updates)
+                    return
+                # best effort, as each event alone would be
                 log.warning("progress.batch_dropped", job_id=job_id, events=len(updates),
                             error=type(exc).__name__)  # fmt: skip

@@ -283,6 +283,8 @@ class ChatWorker(Worker):
         await self._end_unless_ended(job_id, result_data)
 
     async def _end_unless_ended(self, job_id: str, result_data: bytes | None) -> None:
+        if self.publisher.ended_here(job_id):  # the chat's own ending went out: most jobs
+            return
         if _paused(result_data):  # waiting for its answer: its ending comes later
             return
         kind, message = _failure(result_data)

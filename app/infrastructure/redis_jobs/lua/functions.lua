@@ -49,13 +49,16 @@ local function meta_of(id)
       seq = redis.call('XLEN', stream)
       local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
       local fields = last and last[2] or {}
+      local first, count = 0, 1
       for i = 1, #fields - 1, 2 do
         local value = fields[i + 1]
-        if fields[i] == 'seq' then seq = math.max(seq, tonumber(value) or 0) end
+        if fields[i] == 'seq' then first = tonumber(value) or 0 end
+        if fields[i] == 'n' then count = tonumber(value) or 1 end  -- a batch: its last event's
         if fields[i] == 'type' and (value == 'done' or value == 'error' or value == 'resumed') then
           redis.call('HSET', meta, 'terminal', value)
         end
       end
+      seq = math.max(seq, first + count - 1)
     end
     redis.call('HSET', meta, 'seq', seq)
   end
@@ -81,6 +84,15 @@ local function takeover(paused, successor, turns, waiting, ts, maxlen, ttl)
   redis.call('EXPIRE', meta, ttl)
 end
 
+-- A queue's wake-up list (its workers BLPOP it between polls): a hint, bounded in length and
+-- life. The TTL runs from the list's first push, the trim only when it is long, so a push
+-- is one command (most are of a list emptied by a worker, or created by this push).
+local function wake(list)
+  local length = checked(dropper(list), 'LPUSH', list, 1)
+  if length == 1 then redis.call('EXPIRE', list, 60) end
+  if length > 100 then redis.call('LTRIM', list, 0, 99) end
+end
+
 -- The thread's next turn, held back as `pending` while an earlier turn ran, put into arq's
 -- queue (and its workers woken).
 local function release(nxt, now)
@@ -91,10 +103,6 @@ local function release(nxt, now)
     redis.call('SET', key('job', nxt), payload, 'PX', redis.call('PTTL', pending))
     redis.call('ZADD', queue, now, nxt)
     redis.call('DEL', pending)
-    local wake = key('wake', queue)
-    expect(wake, 'list')
-    redis.call('LPUSH', wake, 1)
-    redis.call('LTRIM', wake, 0, 99)
-    redis.call('EXPIRE', wake, 60)
+    wake(key('wake', queue))
   end
 end

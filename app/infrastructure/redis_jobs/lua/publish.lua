@@ -1,19 +1,26 @@
--- A job's progress events, atomically and in one round trip: numbered, added to its stream,
--- the answer and terminal markers set.
+-- A job's progress events, atomically and in one round trip: numbered, added to its stream
+-- as one entry, the answer and terminal markers set.
 -- KEYS: stream, meta, the waiting set, the job's pending payload
 -- ARGV: job_id, attempt (0: keep), now (ms), maxlen, ttl seconds, ts, flush token ('' for a
 --       best-effort batch), then four per event (type, stage, status, data as JSON), and last
 --       the key templates
--- Returns {last seq, last entry id, attempt, events written, the last written event's place
--- in the batch (1-based)}; written 0 when every event was dropped (after the terminal event,
--- a second `answer`). A batch whose token was applied already (a retry after the first try's
--- reply was lost) is not applied again: it returns what that try wrote. A terminal event
--- also ends the job's turn on its thread and releases the thread's next turn into the queue.
+-- Returns {last seq, the last written event's id, attempt, events written, the last written
+-- event's place in the batch (1-based)}; written 0 when every event was dropped (after the
+-- terminal event, a second `answer`). A batch whose token was applied already (a retry after
+-- the first try's reply was lost) is not applied again: it returns what that try wrote. A
+-- terminal event also ends the job's turn on its thread and releases the thread's next turn.
+--
+-- One entry per batch (issue 22: an XADD per event was most of a chat's Redis commands). An
+-- entry of one event has the fields `seq job_id type stage status data ts attempt`; an entry
+-- of n > 1 events has `seq` (the first's), `job_id`, `type` (the last's: a reader looking for
+-- the terminal event reads one field), `n`, `events` (a JSON array of [type, stage, status,
+-- data]), `ts` and `attempt`. The k-th event (k >= 1) of an entry E has the id `E.k`.
 -- Keys of the wrong type are mended where met (`checked`): no TYPE check per event.
 local id, stream, meta, token = ARGV[1], KEYS[1], KEYS[2], ARGV[7]
 local FIRST = 8
+-- Everything the step reads, in one command: the seq is written back with the markers.
 local state = checked(function() meta_of(id) end,
-  'HMGET', meta, 'terminal', 'answered', 'attempt', 'flush')
+  'HMGET', meta, 'terminal', 'answered', 'attempt', 'flush', 'seq', 'waiting', 'turns', 'held')
 if token ~= '' and state[4] then
   local done, seq, entry, attempt, written, place = string.match(state[4],
     '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
@@ -39,52 +46,78 @@ if attempt > 0 then
 else
   attempt = tonumber(state[3] or '1')
 end
-local last = redis.call('HINCRBY', meta, 'seq', #chosen)
-local seq, entry, durable = last - #chosen, '', token ~= '' or ARGV[2] ~= '0' or last == #chosen
+local first = (tonumber(state[5]) or 0) + 1
+local last = first + #chosen - 1
+sets[#sets + 1], sets[#sets + 2] = 'seq', last
+local durable = ARGV[2] ~= '0' or first == 1
+local parts, asked, ended = {}, nil, nil
 for _, place in ipairs(chosen) do
   local at = FIRST + 4 * (place - 1)
-  local kind, data = ARGV[at], ARGV[at + 3]
-  seq = seq + 1
+  local kind = ARGV[at]
+  parts[#parts + 1] = '[' .. cjson.encode(kind) .. ',' .. cjson.encode(ARGV[at + 1]) .. ','
+    .. cjson.encode(ARGV[at + 2]) .. ',' .. ARGV[at + 3] .. ']'
+  if kind == 'answer' then sets[#sets + 1], sets[#sets + 2] = 'answered', 1 end
+  if kind == 'needs_input' then asked = ARGV[at + 3] end
+  if kind == 'done' or kind == 'error' then
+    ended = kind
+    sets[#sets + 1], sets[#sets + 2] = 'terminal', kind
+  end
+end
+local entry
+if #chosen == 1 then
+  local at = FIRST + 4 * (chosen[1] - 1)
   entry = checked(dropper(stream),
     'XADD', stream, 'MAXLEN', '~', ARGV[4], '*',
-    'seq', seq, 'job_id', id, 'type', kind, 'stage', ARGV[at + 1], 'status', ARGV[at + 2],
-    'data', data, 'ts', ARGV[6], 'attempt', attempt)
-  if kind == 'answer' then sets[#sets + 1], sets[#sets + 2] = 'answered', 1 end
-  if kind == 'needs_input' then
-    -- Paused: the job keeps its thread's turn until an answer takes it over or it expires.
-    local expires = tonumber(cjson.decode(data).expires_at or 0) * 1000
-    redis.call('HSET', meta, 'waiting', expires)
-    checked(dropper(KEYS[3]), 'ZADD', KEYS[3], expires, id)
-    local turns = redis.call('HGET', meta, 'turns')
-    local nxt = turns and expect(turns, 'list') and redis.call('LINDEX', turns, 1)
-    if nxt and redis.call('LINDEX', turns, 0) == id then
-      -- A message queued behind this turn while it ran: it is the answer (or the next turn).
-      takeover(id, nxt, turns, KEYS[3], ARGV[6], ARGV[4], ARGV[5])
-      release(nxt, ARGV[3])
-    end
-  end
-  if kind == 'done' or kind == 'error' then
-    sets[#sets + 1], sets[#sets + 2] = 'terminal', kind
-    redis.call('HDEL', meta, 'waiting')
-    checked(dropper(KEYS[3]), 'ZREM', KEYS[3], id)
-    redis.call('DEL', KEYS[4])
-    local turns = redis.call('HGET', meta, 'turns')
-    if turns and expect(turns, 'list') then
-      local head = redis.call('LINDEX', turns, 0)
-      redis.call('LREM', turns, 0, id)
-      local nxt = redis.call('LINDEX', turns, 0)
-      if head == id and nxt then release(nxt, ARGV[3]) end
-    end
-  end
+    'seq', first, 'job_id', id, 'type', ARGV[at], 'stage', ARGV[at + 1],
+    'status', ARGV[at + 2], 'data', ARGV[at + 3], 'ts', ARGV[6], 'attempt', attempt)
+else
+  local made = checked(dropper(stream),
+    'XADD', stream, 'MAXLEN', '~', ARGV[4], '*',
+    'seq', first, 'job_id', id, 'type', ARGV[FIRST + 4 * (chosen[#chosen] - 1)],
+    'n', #chosen, 'events', '[' .. table.concat(parts, ',') .. ']', 'ts', ARGV[6],
+    'attempt', attempt)
+  entry = made .. '.' .. (#chosen - 1)
 end
 local place = chosen[#chosen]
 if token ~= '' then
   sets[#sets + 1] = 'flush'
   sets[#sets + 1] = table.concat({token, last, entry, attempt, #chosen, place}, ' ')
 end
-if #sets > 0 then redis.call('HSET', meta, unpack(sets)) end
--- The TTLs run from the durable events (a chat is far shorter than them) and from a stream's
--- first event; best-effort events in between leave them as they are.
+redis.call('HSET', meta, unpack(sets))
+if asked then
+  durable = true
+  -- Paused: the job keeps its thread's turn until an answer takes it over or it expires.
+  local expires = tonumber(cjson.decode(asked).expires_at or 0) * 1000
+  redis.call('HSET', meta, 'waiting', expires)
+  checked(dropper(KEYS[3]), 'ZADD', KEYS[3], expires, id)
+  local turns = state[7]
+  local nxt = turns and expect(turns, 'list') and redis.call('LINDEX', turns, 1)
+  if nxt and redis.call('LINDEX', turns, 0) == id then
+    -- A message queued behind this turn while it ran: it is the answer (or the next turn).
+    takeover(id, nxt, turns, KEYS[3], ARGV[6], ARGV[4], ARGV[5])
+    release(nxt, ARGV[3])
+  end
+end
+if ended then
+  durable = true
+  -- Only what the job holds is undone (its meta says what): its place in the waiting set
+  -- (paused), its payload held back behind an earlier turn, its turn on its thread.
+  if state[6] or asked then
+    redis.call('HDEL', meta, 'waiting')
+    checked(dropper(KEYS[3]), 'ZREM', KEYS[3], id)
+  end
+  if state[8] then redis.call('DEL', KEYS[4]) end
+  local turns = state[7]
+  if turns then
+    local head = checked(dropper(turns), 'LRANGE', turns, 0, 1)
+    if head[1] then
+      redis.call('LREM', turns, 0, id)
+      if head[1] == id and head[2] then release(head[2], ARGV[3]) end
+    end
+  end
+end
+-- The TTLs were set with the stream's first entry (the submission's `queued`); they run
+-- again from a terminal event, a question back and a new attempt (a chat is far shorter).
 if durable then
   redis.call('EXPIRE', stream, ARGV[5])
   redis.call('EXPIRE', meta, ARGV[5])

@@ -36,8 +36,10 @@ if paused and ahead == 1 then
 end
 redis.call('RPUSH', KEYS[3], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[9])
+-- `held`: the payload waits behind an earlier turn (the terminal step deletes what is left).
+local held = ahead > 0 and {'held', 1} or {}
 checked(dropper(KEYS[2]), 'HSET', KEYS[2], 'seq', 1, 'turns', KEYS[3], 'queue', KEYS[5],
-  'attempt', 1, 'thread', ARGV[13])
+  'attempt', 1, 'thread', ARGV[13], unpack(held))
 local data = cjson.encode({ahead = ahead})
 local id = checked(dropper(KEYS[1]), 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*',
   'seq', 1, 'job_id', ARGV[1], 'type', 'queued', 'stage', '', 'status', '',
@@ -47,9 +49,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[7])
 if ahead == 0 then
   redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4])
   redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
-  checked(dropper(KEYS[8]), 'LPUSH', KEYS[8], 1)
-  redis.call('LTRIM', KEYS[8], 0, 99)
-  redis.call('EXPIRE', KEYS[8], 60)
+  wake(KEYS[8])
 else
   redis.call('SET', KEYS[6], ARGV[2], 'PX', ARGV[4])
 end
