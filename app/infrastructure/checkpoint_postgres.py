@@ -54,7 +54,10 @@ class LatestOnlyPostgresSaver(AsyncPostgresSaver):
             saved = await super(LatestOnlyPostgresSaver, self).aput(
                 config, checkpoint, metadata, new_versions
             )
-            await self.aprune([str(config["configurable"]["thread_id"])], strategy="keep_latest")
+            if not is_new_thread(config):  # a new thread has nothing older to prune
+                await self.aprune(
+                    [str(config["configurable"]["thread_id"])], strategy="keep_latest"
+                )
             return saved
 
         return await self._retry.run(put, transient=OperationalError, what="checkpoint.write")

@@ -37,6 +37,8 @@ class LatestOnlySqliteSaver(AsyncSqliteSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         saved = await super().aput(config, checkpoint, metadata, new_versions)
+        if is_new_thread(config):  # nothing older to delete: two statements and a commit saved
+            return saved
         key = (str(config["configurable"]["thread_id"]), config["configurable"]["checkpoint_ns"])
         async with self.lock:
             for table in ("checkpoints", "writes"):

@@ -295,7 +295,7 @@ async def test_an_ending_redis_could_not_take_is_published_from_the_store_once_i
         stream = await stream_of(redis_server, job_id)
         detail = (await http.get(f"/api/v1/chat/{chat_id}")).json()
         log = worker.text()
-    assert log.count('"progress.publish_failed"') >= 2  # answer and done were given up
+    assert '"progress.publish_failed"' in log  # answer and done (one batch) were given up
     ends = [e for e in stream if e.type in TERMINAL]
     assert [e.type for e in ends] == ["done"]
     stored = one_pair(sqlite_rows(deployment, chat_id), job_id)

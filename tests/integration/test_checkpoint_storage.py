@@ -91,8 +91,8 @@ def test_checkpoint_ids_tell_their_age() -> None:
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 async def test_a_thread_issued_for_its_turn_is_not_read(backend: str, tmp_path: Path) -> None:
     """`new_thread` (the gateway issued the thread for this turn): the saver answers "no
-    checkpoint" without reading. Shown on a thread that does have one: the turn starts from
-    nothing, and the latest-only saver keeps its checkpoint alone."""
+    checkpoint" without reading, and looks for none to prune. Shown on a thread that does have
+    one: the turn starts from nothing, and the thread's next turn leaves its checkpoint alone."""
     kit: dict[str, Any] = {"checkpoint": backend}
     if backend == "sqlite":
         kit["checkpoint_settings"] = {"sqlite_path": str(tmp_path / "threads.sqlite")}
@@ -108,11 +108,13 @@ async def test_a_thread_issued_for_its_turn_is_not_read(backend: str, tmp_path: 
         remembered = (await graph.aget_state(config)).values["history"]
         await chat.run(ChatRequest(message="우산 버리기", thread_id=thread, new_thread=True))
         fresh = (await graph.aget_state(config)).values["history"]
+        await chat.run(ChatRequest(message="소파는요?", thread_id=thread))
         saver = await resolve(container.chat.checkpointer)
         kept = [c async for c in saver.alist(config)]
+        latest = (await graph.aget_state(config)).values["history"]
     assert len(remembered) == 4  # two turns remembered...
     assert fresh[0].content == "우산 버리기" and len(fresh) == 2  # ...and not read
-    assert len(kept) == 1
+    assert len(kept) == 1 and len(latest) == 4  # the next turn goes on from the fresh one
 
 
 async def test_workers_starting_together_on_a_fresh_database_all_open_their_checkpoints() -> None:

@@ -180,10 +180,12 @@ def _add_node(
     graph.add_node(name, run, input_schema=input_schema)  # type: ignore[call-overload]
 
 
-def _vision_or_router(state: ChatState) -> str:
+# The routing functions are coroutines: LangGraph runs a plain function in a thread pool (a
+# thread hop per chat, about 3% of an offline chat's CPU in a profile), a coroutine inline.
+async def _vision_or_router(state: ChatState) -> str:
     return "vision" if state["request"].image_url else "router"
 
 
-def _fan_out(state: ChatState) -> Sequence[Send]:
+async def _fan_out(state: ChatState) -> Sequence[Send]:
     """One Send per planned route: independent nodes run concurrently in one step."""
     return [Send(node, branch) for node, branch in nodes.branch_inputs(state)]
