@@ -260,6 +260,11 @@ class GatewaySettings(Section):
     # body within body_timeout_seconds of the head (a 5 MB photo at 100 KB/s takes 50 s).
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_timeout_seconds: float = Field(default=120.0, gt=0)
+    # An idle keep-alive connection is closed after this long. Longer than a load balancer's
+    # idle timeout (60 s is common) and a client pool's (httpx: 5 s), so the other side closes
+    # first: a server closing as a request arrives on the connection fails that request
+    # ("server disconnected"), which a busy host made happen (uvicorn's default is 5 s).
+    keep_alive_seconds: float = Field(default=75.0, gt=0)
     guest_cookie_days: int = Field(default=365, gt=0)  # a browser's guest identity lives this long
 
     @field_validator("cors_origins")

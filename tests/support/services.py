@@ -105,7 +105,10 @@ class Deployment:
             "APP_WORKER__QUEUE_NAME": self.queue,
             "APP_CHECKPOINT__BACKEND": "memory",
             "APP_GATEWAY__SECRET": "test-secret-0123456789abcdef0123456789",
-            "APP_WORKER__HEALTH_CHECK_INTERVAL": "1",
+            # Beats every 3 s, taken for gone after 10 s without one: a worker starved of CPU
+            # for 4 s (five suites and two hogs on two cores) read as gone at 1 s, and a
+            # gateway refused chats with 503 no_worker while it ran them.
+            "APP_WORKER__HEALTH_CHECK_INTERVAL": "3",
             # Tests submit hundreds of chats a minute; the limits have tests of their own.
             "APP_LIMITS__REQUESTS_PER_MINUTE": "1000000",
             # Photo quotas are a principal's for an hour in the shared Redis: runs would add up.
@@ -118,7 +121,7 @@ class Deployment:
     def settings_overrides(self) -> dict[str, Any]:
         return {
             "redis": {"url": self.redis_url},
-            "worker": {"queue_name": self.queue, "health_check_interval": 1},
+            "worker": {"queue_name": self.queue, "health_check_interval": 3},
             "checkpoint": {"backend": "memory"},
             "conversations": {"sqlite_path": str(self.conversations)},
             "gateway": {"secret": "test-secret-0123456789abcdef0123456789", "heartbeat_seconds": 1},
