@@ -79,7 +79,12 @@ class BodyTooLarge(Exception):
 
 
 def _too_large(limit: int) -> JSONResponse:
-    return errors.error_body(413, f"request body over {limit} bytes")
+    """The 413 closes the connection: the body is left unread, so the connection cannot carry
+    another request, and a client that reused it (as httpx does, unless told) had its next
+    request fail with "server disconnected" when the close came as it sent (seen under load)."""
+    response = errors.error_body(413, f"request body over {limit} bytes")
+    response.headers["connection"] = "close"
+    return response
 
 
 @cache
