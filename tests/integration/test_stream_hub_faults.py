@@ -139,6 +139,27 @@ async def test_a_resume_at_or_past_the_terminal_event_ends_at_once(
     assert hub.followed == 0
 
 
+async def test_a_resume_at_or_past_a_batched_terminal_event_ends_at_once(
+    hub: StreamHub, publisher: RedisStreamProgressNotifier
+) -> None:
+    # The terminal event shares its entry with the events before it: its id is "<entry>.<k>".
+    (job,) = jobs(1)
+    await publisher.publish(job, QUEUED)
+    stage = ProgressUpdate(type="stage", stage="intent")
+    done = await publisher.publish_batch(job, [stage, stage, DONE])
+    assert done is not None and done.id and "." in done.id
+    entry, _, k = done.id.partition(".")
+    ms, seq = (int(p) for p in entry.split("-"))
+    past = [done.id, f"{entry}.{int(k) + 1}", f"{ms}-{seq + 1}", f"{ms + 60_000}-0"]
+    for after in past:
+        assert await hub.check(job, after)
+        events = await asyncio.wait_for(_all(hub, job, after), DEADLINE)
+        assert events == [], after
+    rest = await asyncio.wait_for(_all(hub, job, f"{entry}.{int(k) - 1}"), DEADLINE)
+    assert [(e.type, e.id) for e in rest] == [("done", done.id)]
+    assert hub.followed == 0
+
+
 async def _all(hub: StreamHub, job: str, after: str | None = None) -> list[ProgressEvent]:
     return [event async for event in hub.follow(job, after)]
 
