@@ -127,3 +127,20 @@ async def test_an_answer_the_window_could_not_send_goes_with_the_next_event() ->
         await asyncio.sleep(0.01)
     await notifier.publish("job", ProgressUpdate(type="done"))
     assert inner.sent == [["answer", "done"]]
+
+
+async def test_an_event_after_a_held_answer_sends_both_within_the_window() -> None:
+    """After a failed send, a best-effort event does not wait for the job's next durable one."""
+    inner = Recorder(fail=1)
+    notifier = CoalescingProgressNotifier(inner, window_ms=1)  # type: ignore[arg-type]
+    await notifier.publish("job", ANSWER)
+    for _ in range(3000):
+        if not inner.fail:
+            break
+        await asyncio.sleep(0.01)
+    await notifier.publish("job", stage("followup"))
+    for _ in range(3000):
+        if inner.sent:
+            break
+        await asyncio.sleep(0.01)
+    assert inner.sent == [["answer", "stage"]]

@@ -289,9 +289,10 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
             # What is buffered goes out with it, in the same step and round trip.
             async with self._turn(job_id):
                 return await self._inner.publish_batch(job_id, [*self._take(job_id), update])
-        batch = self._batches.get(job_id)
-        if batch is None:
-            batch = self._batches[job_id] = _Batch()
+        batch = self._batches.setdefault(job_id, _Batch())
+        if batch.timer is None:
+            # A new batch, or one held after a failed send: events joining a held batch
+            # would otherwise wait for the job's next durable event, however long that is.
             batch.timer = asyncio.get_running_loop().create_task(self._flush_later(job_id))
         batch.add(update)
         if len(batch.updates) >= MAX_BATCH:
@@ -312,8 +313,9 @@ class CoalescingProgressNotifier(ProgressNotifierPort):
         return batch.updates
 
     def _hold(self, job_id: str, updates: list[ProgressUpdate]) -> None:
-        """Put a batch that could not be sent back in front of the job's buffer (no timer:
-        the next event of the job takes it along)."""
+        """Put a batch that could not be sent back in front of the job's buffer. No timer of
+        its own (a retry loop while Redis is away): the job's next event takes it along, or
+        starts the window that does."""
         batch = self._batches.setdefault(job_id, _Batch())
         batch.updates[:0] = updates
 
