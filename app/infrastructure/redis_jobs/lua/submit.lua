@@ -21,7 +21,7 @@ end
 -- When this Redis's data began: kept from the first submission after it was empty.
 checked(dropper(KEYS[10]), 'SET', KEYS[10], ARGV[3], 'NX')
 local ahead = checked(dropper(KEYS[3]), 'LLEN', KEYS[3])
-local head = redis.call('LINDEX', KEYS[3], 0) or ''
+local head = ahead > 0 and (redis.call('LINDEX', KEYS[3], 0) or '') or ''
 local paused = head ~= '' and redis.call('HEXISTS', meta_of(head), 'waiting') == 1
   and redis.call('HEXISTS', meta_of(head), 'terminal') == 0
 if ARGV[12] ~= '' and (head ~= ARGV[12] or not paused) then
