@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from app.domain.chat import ChatRequest
+from app.domain.errors import InputExpired
 from app.domain.events import ProgressUpdate
 from app.domain.jobs import JobState, fold_events
+from app.infrastructure.redis_jobs.hub import StreamHub
 from app.infrastructure.redis_jobs.keys import meta_key, stream_key
+from app.infrastructure.redis_jobs.liveness import Reaper
 from app.infrastructure.redis_jobs.publisher import (
     CoalescingProgressNotifier,
     RedisStreamProgressNotifier,
     entry_events,
     read_events,
 )
+from app.infrastructure.redis_jobs.queue import ArqChatJobs
 from tests.support.services import REDIS_URL
 
 pytestmark = pytest.mark.redis  # every test here reads or writes the Redis at TEST_REDIS_URL
@@ -210,3 +217,68 @@ async def test_a_batch_entry_that_does_not_parse_is_skipped_whole(redis: Redis) 
         await redis.xadd(stream_key(job), {**common, "events": junk})
     await notifier.publish(job, delta("after"))
     assert [e.data["text"] for e in await read_events(redis, job)] == ["before", "after"]
+
+
+def chat_jobs(arq: ArqRedis, ttl: int = 3600) -> tuple[ArqChatJobs, RedisStreamProgressNotifier]:
+    publisher = RedisStreamProgressNotifier(arq, ttl_seconds=ttl)
+    jobs = ArqChatJobs(
+        arq,
+        publisher,
+        StreamHub(arq),
+        Reaper(arq, publisher, grace_seconds=30),
+        queue_name=f"eco2:test:{uuid.uuid4().hex[:8]}",
+        require_worker=False,
+    )
+    return jobs, publisher
+
+
+async def test_a_chat_that_ends_soon_after_its_submission_keeps_its_ttl_without_a_refresh(
+    redis: Redis,
+) -> None:
+    """A submission's keys live ttl and a quarter more, so a prompt ending needs no EXPIRE
+    (issue 22); an ending after that quarter sets ttl again. Either way they live ttl or more
+    after the terminal event, which resumes and status need."""
+    ttl, grace = 400, 100
+    arq = ArqRedis.from_url(REDIS_URL)
+    jobs, publisher = chat_jobs(arq, ttl)
+    try:
+        prompt, late = [
+            await jobs.submit(ChatRequest(message="캔?", thread_id=uuid.uuid4().hex))
+            for _ in range(2)
+        ]
+        # `late` was submitted more than a quarter of the ttl ago.
+        since = int(await redis.hget(meta_key(late.job_id), "since") or 0)
+        await redis.hset(meta_key(late.job_id), "since", str(since - grace * 1000 - 1))
+        for ticket in (prompt, late):
+            assert ttl < await redis.ttl(stream_key(ticket.job_id)) <= ttl + grace
+            await publisher.publish(ticket.job_id, ProgressUpdate(type="done"))
+        for key in (stream_key, meta_key):
+            assert ttl < await redis.ttl(key(prompt.job_id)) <= ttl + grace
+            assert ttl - 60 < await redis.ttl(key(late.job_id)) <= ttl
+    finally:
+        await arq.aclose()
+
+
+async def test_a_question_past_its_time_takes_no_answer_before_any_sweep(redis: Redis) -> None:
+    """Submissions do not sweep expired questions first (issue 22): the submission step
+    itself refuses to take an answer for one, and a plain message waits its turn."""
+    arq = ArqRedis.from_url(REDIS_URL)
+    jobs, publisher = chat_jobs(arq)
+    try:
+        thread = uuid.uuid4().hex
+        paused = await jobs.submit(ChatRequest(message="소파 비용?", thread_id=thread))
+        asked = {"question": "어느 구예요?", "expires_at": time.time() - 1}
+        await publisher.publish(paused.job_id, ProgressUpdate(type="needs_input", data=asked))
+        message = await jobs.submit(ChatRequest(message="마포구", thread_id=thread))
+        assert message.turns_ahead == 1  # behind the expired question, not its answer
+        assert [e.type for e in await read_events(redis, paused.job_id)][-1] == "needs_input"
+        with pytest.raises(InputExpired):
+            await jobs.submit(
+                ChatRequest(message="마포구", thread_id=thread, answers_question=True),
+                answering=paused.job_id,
+            )
+        ended = await read_events(redis, paused.job_id)
+        assert (ended[-1].type, ended[-1].data["kind"]) == ("error", "input_expired")
+        assert await redis.zscore(jobs._queue, message.job_id) is not None  # its turn now
+    finally:
+        await arq.aclose()

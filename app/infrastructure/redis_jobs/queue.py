@@ -68,7 +68,8 @@ class ArqChatJobs(ChatJobsPort):
     ) -> ChatTicket:
         job_id = uuid.uuid4().hex
         try:
-            await self._expire_waiting()  # a question past its time is not answered late
+            # No sweep of expired questions first (a command of every chat, issue 22): the
+            # step takes no answer for a question past its time, and workers sweep each second.
             status, _, ahead, running = await self._submit(
                 keys=self._submit_keys(job_id, request.thread_id),
                 args=[
@@ -83,7 +84,7 @@ class ArqChatJobs(ChatJobsPort):
         status = _text(status)
         if status == "not_waiting":
             ended = _text(running)
-            if ended == "error" and await self._expired(answering or ""):
+            if ended in ("error", "") and await self._expired(answering or ""):
                 raise InputExpired("the question expired before it was answered")
             raise NotWaitingForInput(
                 "the chat is not waiting for an answer" + (f" (it ended: {ended})" if ended else "")
@@ -167,7 +168,12 @@ class ArqChatJobs(ChatJobsPort):
         await expire_waiting(self._redis, self._publisher)
 
     async def _expired(self, job_id: str) -> bool:
-        events = await read_events(self._redis, job_id)
+        """The job ended `input_expired`, now if no sweep had ended it yet."""
+        try:
+            await self._expire_waiting()
+            events = await read_events(self._redis, job_id)
+        except RedisError as exc:
+            raise QueueUnavailable("the job queue is unreachable", provider="redis") from exc
         last = events[-1] if events else None
         return (
             last is not None

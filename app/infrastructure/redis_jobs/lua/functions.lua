@@ -38,6 +38,18 @@ local function checked(mend, ...)
   return reply
 end
 
+-- A submitted job's stream and meta live `ttl` and a quarter more from the submission, so a
+-- terminal event within that quarter leaves them `ttl` or more to live with no EXPIRE (two
+-- commands of every chat, issue 22); a later one (a long queue, a question back) sets `ttl`
+-- again. `since` is the submission's time (ms) from the job's meta, nil when it has none.
+local function lives(ttl)
+  return tonumber(ttl) + math.floor(tonumber(ttl) / 4)
+end
+
+local function refresh_due(since, now, ttl)
+  return not since or tonumber(now) - tonumber(since) > math.floor(tonumber(ttl) / 4) * 1000
+end
+
 -- A job's meta, checked: a dropped (corrupt) one is rebuilt from the job's stream, so seq
 -- still grows and a job that had ended stays ended (no second terminal event).
 local function meta_of(id)

@@ -20,7 +20,8 @@ local id, stream, meta, token = ARGV[1], KEYS[1], KEYS[2], ARGV[7]
 local FIRST = 8
 -- Everything the step reads, in one command: the seq is written back with the markers.
 local state = checked(function() meta_of(id) end,
-  'HMGET', meta, 'terminal', 'answered', 'attempt', 'flush', 'seq', 'waiting', 'turns', 'held')
+  'HMGET', meta, 'terminal', 'answered', 'attempt', 'flush', 'seq', 'waiting', 'turns', 'held',
+  'since')
 if token ~= '' and state[4] then
   local done, seq, entry, attempt, written, place = string.match(state[4],
     '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
@@ -99,7 +100,7 @@ if asked then
   end
 end
 if ended then
-  durable = true
+  durable = durable or refresh_due(state[9], ARGV[3], ARGV[5])
   -- Only what the job holds is undone (its meta says what): its place in the waiting set
   -- (paused), its payload held back behind an earlier turn, its turn on its thread.
   if state[6] or asked then
@@ -117,7 +118,8 @@ if ended then
   end
 end
 -- The TTLs were set with the stream's first entry (the submission's `queued`); they run
--- again from a terminal event, a question back and a new attempt (a chat is far shorter).
+-- again from a question back, a new attempt and a terminal event (unless the submission's
+-- grace covers it: `lives`).
 if durable then
   redis.call('EXPIRE', stream, ARGV[5])
   redis.call('EXPIRE', meta, ARGV[5])

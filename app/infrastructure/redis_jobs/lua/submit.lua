@@ -22,8 +22,13 @@ end
 checked(dropper(KEYS[10]), 'SET', KEYS[10], ARGV[3], 'NX')
 local ahead = checked(dropper(KEYS[3]), 'LLEN', KEYS[3])
 local head = ahead > 0 and (redis.call('LINDEX', KEYS[3], 0) or '') or ''
-local paused = head ~= '' and redis.call('HEXISTS', meta_of(head), 'waiting') == 1
-  and redis.call('HEXISTS', meta_of(head), 'terminal') == 0
+local paused = false
+if head ~= '' then
+  -- Paused: waiting on a question that is not past its time (a sweep ends that one with
+  -- `input_expired`; until then it holds the turn, and nothing answers it late).
+  local state = redis.call('HMGET', meta_of(head), 'waiting', 'terminal')
+  paused = state[1] and not state[2] and tonumber(state[1]) > tonumber(ARGV[3]) or false
+end
 if ARGV[12] ~= '' and (head ~= ARGV[12] or not paused) then
   local ended = redis.call('HGET', meta_of(ARGV[12]), 'terminal') or ''
   return {'not_waiting', '', ahead, ended}
@@ -39,13 +44,13 @@ redis.call('EXPIRE', KEYS[3], ARGV[9])
 -- `held`: the payload waits behind an earlier turn (the terminal step deletes what is left).
 local held = ahead > 0 and {'held', 1} or {}
 checked(dropper(KEYS[2]), 'HSET', KEYS[2], 'seq', 1, 'turns', KEYS[3], 'queue', KEYS[5],
-  'attempt', 1, 'thread', ARGV[13], unpack(held))
+  'attempt', 1, 'thread', ARGV[13], 'since', ARGV[3], unpack(held))
 local data = cjson.encode({ahead = ahead})
 local id = checked(dropper(KEYS[1]), 'XADD', KEYS[1], 'MAXLEN', '~', ARGV[6], '*',
   'seq', 1, 'job_id', ARGV[1], 'type', 'queued', 'stage', '', 'status', '',
   'data', data, 'ts', ARGV[8], 'attempt', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('EXPIRE', KEYS[1], lives(ARGV[7]))
+redis.call('EXPIRE', KEYS[2], lives(ARGV[7]))
 if ahead == 0 then
   redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4])
   redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
