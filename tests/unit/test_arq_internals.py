@@ -22,6 +22,7 @@ PINNED_MINOR = "0.28"
 # Methods ChatWorker overrides or calls, with the parameters (after self) it passes.
 METHODS: dict[str, tuple[str, ...]] = {
     "_poll_iteration": (),  # private: the only place a Redis error of the poll can be caught
+    "_cancel_aborted_jobs": (),  # private: read at most every ABORT_CHECK_SECONDS
     "start_jobs": ("job_ids",),
     "run_job": ("job_id", "score"),
     "finish_job": (
@@ -89,9 +90,16 @@ async def test_every_attribute_we_use_is_set_by_arqs_constructor() -> None:
     assert not missing, f"arq's Worker no longer sets {missing}"
 
 
-async def test_poll_iteration_is_the_only_private_name_of_arq_we_touch() -> None:
+async def test_only_these_private_names_of_arq_are_touched() -> None:
     plain = Worker(functions=[chat], queue_name="q")
     source = inspect.getsource(ChatWorker)
     touched = set(re.findall(r"\b(?:self|super\(\))\.(_[a-z]\w*)", source))
     arqs = {name for name in touched if hasattr(plain, name)}
-    assert arqs == {"_poll_iteration"}, f"ChatWorker uses arq's private {sorted(arqs)}"
+    assert arqs == {"_poll_iteration", "_cancel_aborted_jobs"}, (
+        f"ChatWorker uses arq's private {sorted(arqs)}"
+    )
+
+
+def test_the_poll_still_reads_aborts_through_cancel_aborted_jobs() -> None:
+    # ChatWorker reads the abort set at most every ABORT_CHECK_SECONDS by wrapping this step.
+    assert "self._cancel_aborted_jobs()" in inspect.getsource(Worker._poll_iteration)

@@ -31,6 +31,9 @@ Hook = Callable[[dict[str, Any]], Awaitable[None]]
 RUNNER = "chat_runner"  # where startup leaves the job policy in arq's ctx
 PUBLISHER = "chat_publisher"  # and the job streams' publisher (leases, endings by arq)
 EXPIRY_SWEEP_SECONDS = 1.0
+# arq reads its abort set on every poll (a transaction of four commands), and a busy worker
+# polls once a slot frees, about once per chat (issue 22); a cancel waits at most this more.
+ABORT_CHECK_SECONDS = 0.5
 # A worker is taken for gone once it misses this many health beats in a row (not one): the
 # gateway refuses chats while no worker reports, and a slow worker still runs them.
 MISSED_BEATS = 3
@@ -98,8 +101,9 @@ class ChatWorker(Worker):
       meanwhile), and it never starts a job it is running already, so an outage longer than
       the lease does not run a chat twice.
 
-    It overrides arq's public steps and one private one, `_poll_iteration` (the only place
-    that can catch a Redis error of the poll itself); arq is pinned to a minor version and
+    It overrides arq's public steps and two private ones, `_poll_iteration` (the only place
+    that can catch a Redis error of the poll itself) and `_cancel_aborted_jobs` (read less
+    often than every poll); arq is pinned to a minor version and
     tests/unit/test_arq_internals.py fails if any name or signature it relies on changes.
     """
 
@@ -119,6 +123,7 @@ class ChatWorker(Worker):
         self._idle_wait = idle_wait
         self._renewed = 0.0
         self._swept = 0.0
+        self._aborts_read = 0.0
         self._down_since: float | None = None
         self._reported = -float("inf")  # when this worker's own key was last written
         self._found_nothing = False
@@ -165,6 +170,12 @@ class ChatWorker(Worker):
                     await self._slot_freed.wait()
         elif self._found_nothing:
             await self.pool.blpop([keys.wake_key(self.queue_name)], timeout=self._idle_wait)  # type: ignore[arg-type, misc]
+
+    async def _cancel_aborted_jobs(self) -> None:
+        if time.monotonic() - self._aborts_read < ABORT_CHECK_SECONDS:
+            return
+        self._aborts_read = time.monotonic()
+        await super()._cancel_aborted_jobs()
 
     @property
     def publisher(self) -> RedisStreamProgressNotifier:

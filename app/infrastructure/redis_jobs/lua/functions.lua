@@ -97,12 +97,13 @@ local function takeover(paused, successor, turns, waiting, ts, maxlen, ttl)
 end
 
 -- A queue's wake-up list (its workers BLPOP it between polls): a hint, bounded in length and
--- life. The TTL runs from the list's first push, the trim only when it is long, so a push
--- is one command (most are of a list emptied by a worker, or created by this push).
+-- life. The TTL runs from the list's first push, the trim only when it is long (then back to
+-- 100 from 150: a burst of submissions trims once in 50 pushes, not at each), so a push is
+-- one command (most are of a list emptied by a worker, or created by this push).
 local function wake(list)
   local length = checked(dropper(list), 'LPUSH', list, 1)
   if length == 1 then redis.call('EXPIRE', list, 60) end
-  if length > 100 then redis.call('LTRIM', list, 0, 99) end
+  if length > 150 then redis.call('LTRIM', list, 0, 99) end
 end
 
 -- The thread's next turn, held back as `pending` while an earlier turn ran, put into arq's
