@@ -6,6 +6,7 @@ where the publish step drops them: the chat page showed the turn without them (d
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from app.domain.events import ProgressEvent, ProgressUpdate
@@ -96,6 +97,14 @@ class Recorder:
 ANSWER = ProgressUpdate(type="answer", data={"text": "x"})
 
 
+async def until(done: Callable[[], bool]) -> None:
+    """Wait for a timer's send, however slow the machine (30 s at most)."""
+    for _ in range(3000):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_an_answer_goes_out_with_the_ending_that_follows_it() -> None:
     inner = Recorder()
     notifier = CoalescingProgressNotifier(inner, window_ms=10_000)  # type: ignore[arg-type]
@@ -109,10 +118,7 @@ async def test_an_answer_alone_goes_out_after_the_window() -> None:
     inner = Recorder()
     notifier = CoalescingProgressNotifier(inner, window_ms=1)  # type: ignore[arg-type]
     await notifier.publish("job", ANSWER)
-    for _ in range(3000):
-        if inner.sent:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: bool(inner.sent))
     assert inner.sent == [["answer"]]
 
 
@@ -121,10 +127,7 @@ async def test_an_answer_the_window_could_not_send_goes_with_the_next_event() ->
     inner = Recorder(fail=1)
     notifier = CoalescingProgressNotifier(inner, window_ms=1)  # type: ignore[arg-type]
     await notifier.publish("job", ANSWER)
-    for _ in range(3000):
-        if not inner.fail:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: not inner.fail)
     await notifier.publish("job", ProgressUpdate(type="done"))
     assert inner.sent == [["answer", "done"]]
 
@@ -134,13 +137,7 @@ async def test_an_event_after_a_held_answer_sends_both_within_the_window() -> No
     inner = Recorder(fail=1)
     notifier = CoalescingProgressNotifier(inner, window_ms=1)  # type: ignore[arg-type]
     await notifier.publish("job", ANSWER)
-    for _ in range(3000):
-        if not inner.fail:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: not inner.fail)
     await notifier.publish("job", stage("followup"))
-    for _ in range(3000):
-        if inner.sent:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: bool(inner.sent))
     assert inner.sent == [["answer", "stage"]]
