@@ -265,7 +265,7 @@ class GatewaySettings(Section):
     # idle timeout (60 s is common) and a client pool's (httpx: 5 s), so the other side closes
     # first: a server closing as a request arrives on the connection fails that request
     # ("server disconnected"), which a busy host made happen (uvicorn's default is 5 s).
-    keep_alive_seconds: float = Field(default=75.0, gt=0)
+    keep_alive_seconds: int = Field(default=75, ge=1)  # whole seconds: uvicorn's is an int
     guest_cookie_days: int = Field(default=365, gt=0)  # a browser's guest identity lives this long
 
     @field_validator("cors_origins")

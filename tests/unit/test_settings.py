@@ -270,3 +270,11 @@ def test_a_profile_overlays_the_embedded_defaults(tmp_path: Path) -> None:
     profile = write_yaml(tmp_path / "p.yaml", {"llm": {"context_windows": {"my-model": 4096}}})
     windows = load_settings(profile).llm.context_windows
     assert windows["my-model"] == 4096 and windows["gpt-4o"] == 128000
+
+
+def test_keep_alive_is_whole_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvicorn takes an int: 0.5 would have been truncated to 0 (every idle connection closed
+    # at once), so a fraction is refused rather than rounded.
+    monkeypatch.setenv("APP_GATEWAY__KEEP_ALIVE_SECONDS", "0.5")
+    with pytest.raises(ConfigurationError, match="keep_alive_seconds"):
+        load_settings(role="gateway")

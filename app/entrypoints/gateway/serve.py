@@ -47,6 +47,6 @@ def serve(settings: Settings) -> None:
         http=read_deadlines(
             settings.gateway.header_timeout_seconds, settings.gateway.body_timeout_seconds
         ),
-        timeout_keep_alive=int(settings.gateway.keep_alive_seconds),
+        timeout_keep_alive=settings.gateway.keep_alive_seconds,
     )
     ListeningServer(config).run()
