@@ -14,6 +14,7 @@ One mechanism chooses an adapter: a `Selector` keyed by settings, with an explic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import attrgetter, methodcaller
 from typing import Any
 
@@ -459,15 +460,19 @@ class StudioContainer(containers.DeclarativeContainer):
     )  # fmt: skip
 
 
-def arq_options(container: WorkerContainer) -> dict[str, Any]:
+def arq_options(
+    container: WorkerContainer, started: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """arq's Worker arguments: startup opens the container and compiles the graph (once),
-    shutdown closes every pool."""
+    then calls `started`; shutdown closes every pool."""
     settings = container.settings()
 
     async def startup(ctx: dict[str, Any]) -> None:
         await start(container)
         ctx[RUNNER] = await resolve(container.runner)
         ctx[PUBLISHER] = await resolve(container.jobs.publisher)
+        if started is not None:
+            started()
         log.info(
             "worker.started", llm=settings.llm.provider, concurrency=settings.worker.concurrency
         )
@@ -481,6 +486,6 @@ def arq_options(container: WorkerContainer) -> dict[str, Any]:
     )
 
 
-def arq_worker(container: WorkerContainer) -> ChatWorker:
+def arq_worker(container: WorkerContainer, started: Callable[[], None] | None = None) -> ChatWorker:
     """The worker loop itself: arq's Worker with our lease, terminal and outage handling."""
-    return ChatWorker(**arq_options(container), redis_pool=container.queue_redis())
+    return ChatWorker(**arq_options(container, started), redis_pool=container.queue_redis())

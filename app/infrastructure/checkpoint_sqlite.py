@@ -24,6 +24,10 @@ class LatestOnlySqliteSaver(AsyncSqliteSaver):
         return await super().aget_tuple(config)
 
     async def setup(self) -> None:
+        # LangGraph calls setup before every read and write: the pragma once, not per chat
+        # (each statement is a hop to aiosqlite's thread).
+        if self.is_setup:
+            return
         await super().setup()
         # WAL with NORMAL: a commit is one write, not an fsync; a power cut can lose the
         # last turns, never corrupt the file.

@@ -15,6 +15,8 @@ from arq.constants import default_queue_name
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection, SSLConnection, parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.application.ports.stores import CachePort
 from app.infrastructure.redis_jobs import keys, serialization
@@ -33,24 +35,44 @@ class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionP
 
 
 class KeepsCancellation(AbstractConnection):
-    """A connection whose send never loses a cancellation.
+    """A connection that sends under `asyncio.timeout`, as redis-py reads, not `wait_for`.
 
-    redis-py sends under `asyncio.wait_for` when a socket timeout is set, and Python 3.11's
-    `wait_for` returns normally when the task is cancelled just as the send completes
-    (CPython gh-86296, fixed in 3.12; redis-py #2028). The cancelled task then runs on: a worker
-    given SIGTERM kept polling at full CPU and never shut down (docs/faults.md), and a gateway's
-    follower would outlive its client. Here such a cancellation is raised after the send, with
-    the connection closed as redis-py closes one cancelled mid-send (its reply is never read)."""
+    redis-py sends under `asyncio.wait_for` when a socket timeout is set. On Python 3.11 that
+    is a Task and a loop pass per command (~25 a chat), and it returns normally when the task
+    is cancelled just as the send completes (CPython gh-86296, fixed in 3.12; redis-py #2028):
+    the cancelled task then ran on (a worker given SIGTERM kept polling at full CPU and never
+    shut down, docs/faults.md; a gateway's follower outlived its client). `asyncio.timeout`
+    times the send in the caller's own task, so a cancellation is raised at its next wait and
+    the connection is closed, as redis-py closes one cancelled mid-command. The errors are
+    redis-py's own (`send_packed_command` in redis 5.3, which this mirrors)."""
 
     async def send_packed_command(
         self, command: bytes | str | Iterable[bytes], check_health: bool = True
     ) -> None:
-        task = asyncio.current_task()
-        requested = task.cancelling() if task else 0
-        await super().send_packed_command(command, check_health)
-        if task is not None and task.cancelling() > requested:
+        if not self.socket_timeout:  # redis-py sends without wait_for then
+            await super().send_packed_command(command, check_health)
+            return
+        if not self.is_connected:
+            await self.connect()  # type: ignore[no-untyped-call]
+        elif check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]
+        if isinstance(command, str):
+            command = command.encode()
+        if isinstance(command, bytes):
+            command = [command]
+        try:
+            async with asyncio.timeout(self.socket_timeout):
+                await self._send_packed_command(command)
+        except TimeoutError:  # asyncio's, and a socket's ETIMEDOUT, as redis-py reads them
             await self.disconnect(nowait=True)
-            raise asyncio.CancelledError
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            number, text = exc.errno or "UNKNOWN", exc.strerror or str(exc)
+            raise RedisConnectionError(f"Error {number} while writing to socket. {text}.") from exc
+        except BaseException:  # a cancellation mid-send: the reply would never be read
+            await self.disconnect(nowait=True)
+            raise
 
 
 def keeping_cancellation(base: type[AbstractConnection]) -> type[AbstractConnection]:

@@ -48,6 +48,27 @@ async def test_sqlite_keeps_one_checkpoint_and_no_old_writes(tmp_path: Path) -> 
     assert history[-2].content == f"페트병 어떻게 버려요? {TURNS - 1}"  # the newest are kept
 
 
+async def test_sqlite_sets_its_pragmas_once_not_on_every_write(tmp_path: Path) -> None:
+    """LangGraph calls `setup` before each read and write; the pragma is a statement (and a
+    hop to aiosqlite's thread), so it runs when the connection opens, not once per chat."""
+    kit = {
+        "checkpoint": "sqlite",
+        "checkpoint_settings": {"sqlite_path": str(tmp_path / "threads.sqlite")},
+    }
+    statements: list[str] = []
+    async with chat_kit(**kit) as (chat, _, container):
+        saver: LatestOnlySqliteSaver = await resolve(container.chat.checkpointer)
+        await chat.run(ChatRequest(message="페트병 어떻게 버려요?", thread_id="t-first"))
+        await saver.conn.set_trace_callback(statements.append)
+        for i in range(3):
+            await chat.run(ChatRequest(message="건전지는요?", thread_id=f"t-{i}", new_thread=True))
+        async with saver.conn.execute("PRAGMA synchronous") as cursor:
+            synchronous = (await cursor.fetchone() or [None])[0]
+        await saver.conn.set_trace_callback(None)
+    assert synchronous == 1  # NORMAL, as set when the connection opened
+    assert statements and not [s for s in statements if "synchronous=" in s]
+
+
 async def test_the_memory_saver_keeps_only_the_latest_blobs() -> None:
     thread = f"t-{uuid.uuid4().hex[:8]}"
     saver, _, kept = await many_turns({"checkpoint": "memory"}, thread)

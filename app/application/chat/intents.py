@@ -4,6 +4,7 @@ not depend on the conversation."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -162,9 +163,10 @@ def _named_in(
     """An intent whose name the message uses: a name counts as a word of its own ('페트리는',
     not '조건이' for '건이')."""
     found = []
+    lowered = message.lower()
     for intent, names in named.items():
         mentioned = [
-            n for n in names if n and re.search(rf"(?<![\w가-힣]){re.escape(n)}", message, re.I)
+            n for n in names if n and n.lower() in lowered and _name_start(n).search(message)
         ]
         if mentioned and all(s.intent != intent for s in scores):
             found.append(
@@ -182,6 +184,11 @@ def _cache_key(message: str) -> str:
     normalised = " ".join(message.lower().split())
     digest = hashlib.sha256(normalised.encode()).hexdigest()[:32]
     return f"intent:{CACHE_VERSION}:{digest}"
+
+
+@functools.lru_cache(maxsize=4096)  # the tools' names: 18 today, bounded all the same
+def _name_start(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w가-힣]){re.escape(name)}", re.I)
 
 
 async def _cached(

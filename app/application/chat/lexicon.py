@@ -3,6 +3,7 @@ provider's classifier, and the splitter that turns a compound question into sub-
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -64,9 +65,15 @@ class Lexicon:
 def _has(text: str, word: str) -> bool:
     """Korean words match anywhere (particles attach to them); an English one only where a
     word starts ('drain' is not 'rain', 'recycl' still matches 'recycling')."""
-    if not word[:1].isascii():
-        return word in text
-    return re.search(rf"(?<![a-z]){re.escape(word)}", text) is not None
+    if word not in text:  # most words of most rows: no pattern to run
+        return False
+    return not word[:1].isascii() or _word_start(word).search(text) is not None
+
+
+@functools.cache
+def _word_start(word: str) -> re.Pattern[str]:
+    """Compiled once per word (the lexicon is a fixed set of words; a chat checks ~200)."""
+    return re.compile(rf"(?<![a-z]){re.escape(word)}")
 
 
 def looks_like_follow_up(message: str) -> bool:
