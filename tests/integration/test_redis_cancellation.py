@@ -8,10 +8,12 @@ the task that awaits it, as it completes."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import sys
 from typing import Any
 
 import pytest
+import redis.exceptions
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection, Connection
 
@@ -80,3 +82,41 @@ async def test_the_factory_pool_keeps_it_and_answers_the_next_command() -> None:
     finally:
         await client.aclose()
         await pool.aclose()
+
+
+# What the next send does instead of sending (one-shot): raise, or stall past the timeout.
+FAULT: list[str] = []
+
+
+class Faulty(keeping_cancellation(Connection)):  # type: ignore[misc]
+    async def _send_packed_command(self, command: Any) -> None:
+        fault = FAULT.pop() if FAULT else None
+        if fault == "broken":
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        if fault == "stalled":
+            await asyncio.sleep(60)  # well past the 5 s socket timeout
+        await super()._send_packed_command(command)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("broken", redis.exceptions.ConnectionError), ("stalled", redis.exceptions.TimeoutError)],
+)
+async def test_a_failed_send_is_redis_py_s_error_and_the_next_command_is_answered(
+    fault: str, error: type[Exception]
+) -> None:
+    """The send is ours (timed by asyncio.timeout): a broken pipe or a stalled write ends as
+    redis-py's own error, which the retry policy knows, and the connection is closed, so the
+    next command gets its own reply."""
+    client = Redis.from_url(
+        REDIS_URL, socket_timeout=5, socket_connect_timeout=30, connection_class=Faulty
+    )
+    try:
+        await client.ping()
+        FAULT.append(fault)
+        with pytest.raises(error):
+            await client.echo("lost")
+        assert await client.echo("mine") == b"mine"
+    finally:
+        FAULT.clear()
+        await client.aclose()
