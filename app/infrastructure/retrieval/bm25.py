@@ -3,6 +3,7 @@ The tokens come from a keyword index (`index.py`), shipped or built at start-up.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import defaultdict
@@ -35,34 +36,31 @@ WHOLE_NAME_BONUS = 20.0
 
 @dataclass
 class _Field:
-    """One field's BM25 index: postings per term, so a query touches only the documents
-    that share a term with it."""
+    """One field's BM25 index: per term, the documents that hold it with the term's BM25 weight
+    in each (computed once here, not per query), so a query touches only those documents."""
 
     postings: dict[str, list[tuple[int, float]]]
-    norms: list[float]
-    idf: dict[str, float]
 
     @classmethod
     def of(cls, tokens: FieldTokens, k1: float = 1.2, b: float = 0.75) -> _Field:
         lengths = tokens.lengths
         average = sum(lengths) / max(len(lengths), 1) or 1
         n = len(lengths)
-        idf = {
-            term: math.log(1 + (n - len(found) + 0.5) / (len(found) + 0.5))
-            for term, found in tokens.postings.items()
-        }
         norms = [k1 * (1 - b + b * length / average) for length in lengths]
-        return cls(tokens.postings, norms, idf)
+        weighted = {}
+        for term, found in tokens.postings.items():
+            idf = math.log(1 + (n - len(found) + 0.5) / (len(found) + 0.5))
+            weighted[term] = [
+                (index, idf * tf * (k1 + 1) / (tf + norms[index])) for index, tf in found
+            ]
+        return cls(weighted)
 
-    def scores(self, query: dict[str, float], k1: float = 1.2) -> dict[int, float]:
+    def scores(self, query: dict[str, float]) -> dict[int, float]:
         """BM25 with weighted terms: a query term's weight scales its contribution."""
         results: dict[int, float] = defaultdict(float)
         for term, count in query.items():
-            idf = self.idf.get(term)
-            if idf is None:
-                continue
-            for index, tf in self.postings[term]:
-                results[index] += idf * tf * (k1 + 1) / (tf + self.norms[index]) * count
+            for index, weight in self.postings.get(term, ()):
+                results[index] += weight * count
         return results
 
 
@@ -104,17 +102,14 @@ class BM25Retriever(RetrieverPort):
         bonuses = self._phrases.bonuses(query)
         for index in self._whole_names.get(self._tokenizer.content_key(query), ()):
             bonuses[index] = bonuses.get(index, 0.0) + WHOLE_NAME_BONUS
-        candidates = set(names) | set(bodies) | set(bonuses)
-        scored = [
-            (
-                NAME_WEIGHT * names.get(i, 0.0)
-                + BODY_WEIGHT * bodies.get(i, 0.0)
-                + bonuses.get(i, 0.0),
-                i,
-            )
-            for i in candidates
-        ]
-        scored = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))[:k]
+        # Summed in the order NAME + BODY + bonus, as the scores were always added up.
+        totals = {i: NAME_WEIGHT * score for i, score in names.items()}
+        for i, score in bodies.items():
+            totals[i] = totals.get(i, 0.0) + BODY_WEIGHT * score
+        for i, bonus in bonuses.items():
+            totals[i] = totals.get(i, 0.0) + bonus
+        best = heapq.nsmallest(k, ((-score, i) for i, score in totals.items() if score > 0))
+        scored = [(-negated, i) for negated, i in best]
         return [
             RetrievedItem(
                 item=self._items[i],
