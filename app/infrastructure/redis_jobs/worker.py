@@ -146,15 +146,18 @@ class ChatWorker(Worker):
                 await close_redis(pool)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        self._found_nothing = not job_ids
         # arq would start a job again whose claim lapsed while this worker still runs it.
         running = {job_id for job_id, task in self.tasks.items() if not task.done()}
         job_ids = [job_id for job_id in job_ids if job_id.decode() not in running]
         known = set(self.tasks.values())
         await super().start_jobs(job_ids)
-        for task in self.tasks.values():
-            if task not in known:  # after arq's own callback, which frees the slot
-                task.add_done_callback(lambda _: self._slot_freed.set())
+        started = [task for task in self.tasks.values() if task not in known]
+        for task in started:  # after arq's own callback, which frees the slot
+            task.add_done_callback(lambda _: self._slot_freed.set())
+        # arq keeps a job in the queue until it ends, so a poll beside running chats (this
+        # worker's or another's) finds jobs it cannot start: it waits for a wake-up then, as
+        # on an empty queue. It polled again at once: ~600 polls a second beside one chat.
+        self._found_nothing = not started
 
     async def _wait_for_work(self) -> None:
         """Idle, block until a submission pushes a wake-up (or `idle_wait` passes: deferred
