@@ -214,7 +214,7 @@ class WorkerSettings(Section):
     job_timeout: float = Field(default=300.0, gt=0)
     keep_result: float = 3600.0
     poll_delay: float = Field(default=0.05, gt=0)  # arq's poll, where no wake-up is pushed
-    idle_wait: float = Field(default=1.0, gt=0, le=5)  # an idle worker's longest wait for one
+    idle_wait: float = Field(default=1.0, gt=0, le=5)  # longest wait for a wake-up
     max_tries: int = Field(default=3, ge=1)
     shutdown_grace: float = Field(default=20.0, ge=0)  # SIGTERM: let running jobs finish
     health_check_interval: float = Field(default=10.0, gt=0)
