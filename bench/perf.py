@@ -415,6 +415,63 @@ async def concurrent_rows(reps: int, chats: int) -> list[Row]:
     ]
 
 
+async def one_after_another(url: str, pid: int, ours: bool, queue: str, count: int) -> Batch:
+    """`count` chats, each submitted when the one before has ended."""
+    client = aioredis.Redis.from_url(url)
+    await client.config_resetstat()
+    cpu0, started, waited = cpu_seconds(pid), time.perf_counter(), 0
+    for _ in range(count):
+        ids = await (submit_ours(url, queue, 1) if ours else submit_floor(url, queue, 1))
+        waited += await wait_all(url, ids, ours)
+    wall = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu0
+    stats = await client.info("commandstats")
+    await client.aclose()
+    own = {"cmdstat_info", "cmdstat_config"}
+    total = sum(int(v["calls"]) for k, v in stats.items() if k not in own) - waited
+    by_command = {k[8:]: int(v["calls"]) / count for k, v in stats.items() if k not in own}
+    return Batch(count / wall, cpu / count * 1000, total / count, by_command)
+
+
+async def one_at_a_time_rows(reps: int, chats: int) -> list[Row]:
+    """A quiet hour: one chat at a time, each LLM call answering after 500 ms. A batch keeps
+    the worker full, so what a worker does beside a running chat (polling its queue, renewing
+    claims) shows only here. Worker CPU and Redis commands per chat (the bench's own wait for
+    each chat's end not counted)."""
+    with serve_in_thread(OpenAIWire(Script(delay=0.5))) as server, contextlib.ExitStack() as st:
+        llm = f"{server.url}/v1"
+        u1, u2 = st.enter_context(private_redis()), st.enter_context(private_redis())
+        q1, q2 = f"eco2:bench:{uuid.uuid4().hex[:6]}", f"eco2:bench:{uuid.uuid4().hex[:6]}"
+        o = st.enter_context(our_worker(u1, q1, **LLM_ENV, APP_LLM__OPENAI__BASE_URL=llm))
+        f = st.enter_context(floor_worker(u2, q2, "llm", llm))
+        await one_after_another(u1, o, True, q1, 1)
+        await one_after_another(u2, f, False, q2, 1)
+        ours: list[Batch] = []
+        floor: list[Batch] = []
+        for _ in range(reps):  # alternately
+            ours.append(await one_after_another(u1, o, True, q1, chats))
+            floor.append(await one_after_another(u2, f, False, q2, chats))
+    cpu = [b.cpu_ms for b in ours], [b.cpu_ms for b in floor]
+    commands = [b.commands for b in ours], [b.commands for b in floor]
+    what = f"{chats} chats one after another, 2 LLM calls of 500 ms"
+    return [
+        Row(
+            f"{what}: worker CPU ms a chat",
+            span(cpu[0]),
+            f"fair floor {span(cpu[1])}",
+            f"{median(cpu[0]) / median(cpu[1]):.2f}×",
+            "(no goal: the batches cannot see this)",
+        ),
+        Row(
+            f"{what}: Redis commands a chat",
+            span(commands[0], "{:.0f}"),
+            f"fair floor {span(commands[1], '{:.0f}')}",
+            f"{median(commands[0]) / median(commands[1]):.2f}×",
+            "(no goal)",
+        ),
+    ]
+
+
 async def first_event_latency(url: str, rate: float, seconds: float) -> tuple[list[float], int]:
     timings: list[float] = []
     errors = 0
@@ -765,7 +822,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer jobs and repetitions")
     parser.add_argument(
-        "--only", help="comma-separated sections: llm, offline, ..., startup, processes"
+        "--only", help="comma-separated sections: llm, offline, quiet, ..., startup, processes"
     )
     args = parser.parse_args()
     reps, jobs = (1, 100) if args.quick else (3, 250)
@@ -773,6 +830,7 @@ async def main() -> None:
         ("llm", lambda: chat_rows(reps, jobs, "llm")),
         ("offline", lambda: chat_rows(reps, jobs, "offline")),
         ("concurrency", lambda: concurrent_rows(reps, 200)),
+        ("quiet", lambda: one_at_a_time_rows(reps, 4 if args.quick else 10)),
         ("observability", lambda: observability_rows(reps, jobs // 2)),
         ("latency", lambda: latency_rows([5, 20, 100], 5)),
         ("storage", lambda: storage_rows([100, 200, 400])),
