@@ -1,8 +1,8 @@
 """A worker whose queue holds only chats that are running already (its own, or claimed by
 another worker) waits for a wake-up instead of polling Redis again at once. arq keeps a job in
-its queue until the job ends, so each poll found it, started nothing, and polled again: about
-600 polls a second for as long as one chat ran (seen with MONITOR; a poll is a ZRANGEBYSCORE,
-and a WATCH, EXISTS and ZSCORE more for another worker's job)."""
+its queue until the job ends, so each poll found it, started nothing, and polled again:
+thousands of polls a second for as long as a chat ran (`bench/perf.py --only quiet`; a poll is
+a ZRANGEBYSCORE, and a WATCH, EXISTS and ZSCORE more for another worker's job)."""
 
 from __future__ import annotations
 
