@@ -248,13 +248,17 @@ class Batch:
     by_command: dict[str, float]  # the same, per command (the waiting's included)
 
 
-async def batch(url: str, pid: int, ours: bool, queue: str, count: int) -> Batch:
-    """`count` jobs submitted at once, on the side's own Redis."""
+async def batch(
+    url: str, pid: int, ours: bool, queue: str, count: int, *, one_by_one: bool = False
+) -> Batch:
+    """`count` jobs submitted at once (`one_by_one`: each once the one before has ended), on
+    the side's own Redis."""
     client = aioredis.Redis.from_url(url)
     await client.config_resetstat()
-    cpu0, started = cpu_seconds(pid), time.perf_counter()
-    ids = await (submit_ours(url, queue, count) if ours else submit_floor(url, queue, count))
-    waited = await wait_all(url, ids, ours)
+    cpu0, started, waited = cpu_seconds(pid), time.perf_counter(), 0
+    for size in [1] * count if one_by_one else [count]:
+        ids = await (submit_ours(url, queue, size) if ours else submit_floor(url, queue, size))
+        waited += await wait_all(url, ids, ours)
     wall = time.perf_counter() - started
     cpu = cpu_seconds(pid) - cpu0
     stats = await client.info("commandstats")
@@ -415,24 +419,6 @@ async def concurrent_rows(reps: int, chats: int) -> list[Row]:
     ]
 
 
-async def one_after_another(url: str, pid: int, ours: bool, queue: str, count: int) -> Batch:
-    """`count` chats, each submitted when the one before has ended."""
-    client = aioredis.Redis.from_url(url)
-    await client.config_resetstat()
-    cpu0, started, waited = cpu_seconds(pid), time.perf_counter(), 0
-    for _ in range(count):
-        ids = await (submit_ours(url, queue, 1) if ours else submit_floor(url, queue, 1))
-        waited += await wait_all(url, ids, ours)
-    wall = time.perf_counter() - started
-    cpu = cpu_seconds(pid) - cpu0
-    stats = await client.info("commandstats")
-    await client.aclose()
-    own = {"cmdstat_info", "cmdstat_config"}
-    total = sum(int(v["calls"]) for k, v in stats.items() if k not in own) - waited
-    by_command = {k[8:]: int(v["calls"]) / count for k, v in stats.items() if k not in own}
-    return Batch(count / wall, cpu / count * 1000, total / count, by_command)
-
-
 async def one_at_a_time_rows(reps: int, chats: int) -> list[Row]:
     """A quiet hour: one chat at a time, each LLM call answering after 500 ms. A batch keeps
     the worker full, so what a worker does beside a running chat (polling its queue, renewing
@@ -444,13 +430,13 @@ async def one_at_a_time_rows(reps: int, chats: int) -> list[Row]:
         q1, q2 = f"eco2:bench:{uuid.uuid4().hex[:6]}", f"eco2:bench:{uuid.uuid4().hex[:6]}"
         o = st.enter_context(our_worker(u1, q1, **LLM_ENV, APP_LLM__OPENAI__BASE_URL=llm))
         f = st.enter_context(floor_worker(u2, q2, "llm", llm))
-        await one_after_another(u1, o, True, q1, 1)
-        await one_after_another(u2, f, False, q2, 1)
+        await batch(u1, o, True, q1, 1)
+        await batch(u2, f, False, q2, 1)
         ours: list[Batch] = []
         floor: list[Batch] = []
         for _ in range(reps):  # alternately
-            ours.append(await one_after_another(u1, o, True, q1, chats))
-            floor.append(await one_after_another(u2, f, False, q2, chats))
+            ours.append(await batch(u1, o, True, q1, chats, one_by_one=True))
+            floor.append(await batch(u2, f, False, q2, chats, one_by_one=True))
     cpu = [b.cpu_ms for b in ours], [b.cpu_ms for b in floor]
     commands = [b.commands for b in ours], [b.commands for b in floor]
     what = f"{chats} chats one after another, 2 LLM calls of 500 ms"
