@@ -160,7 +160,8 @@ class ChatWorker(Worker):
         self._found_nothing = not started
 
     async def _wait_for_work(self) -> None:
-        """Idle, block until a submission pushes a wake-up (or `idle_wait` passes: deferred
+        """With nothing it could start (the queue empty, or holding only chats that run
+        already), block until a submission pushes a wake-up (or `idle_wait` passes: deferred
         retries and lapsed leases are found by the poll after it); full, or stopping (SIGTERM:
         no more jobs, the running ones finish), until a slot frees. Without that wait a stopping
         worker polled Redis at full CPU through its whole grace period."""
